@@ -1,0 +1,63 @@
+"""What every data source offers: a cheap listing, a header probe, and reads of raw frames."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional, Protocol
+
+import numpy as np
+
+# Called with (path, message) for a folder or file that cannot be listed or read.
+ProblemCallback = Callable[[str, str], None]
+
+
+class UnreadableImage(Exception):
+    """A file or array that cannot be read as an image; the message says why and what to do."""
+
+
+class SourceError(Exception):
+    """A data source that cannot be opened at all (missing folder, outside the data roots,
+    unreachable Tiled server); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One entry of a listing: a file (or Tiled array) and, where known, its frame count.
+
+    ``n_frames`` is None when knowing it would mean opening the file; the header probe
+    fills it in later.
+    """
+
+    path: str
+    n_frames: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    n_frames: int
+    height: int
+    width: int
+    dtype: str
+
+
+def item_uri(path: str, frame: int) -> str:
+    """The stable identifier of one frame: the path for frame 0, ``path#frame=N`` after."""
+    return path if frame == 0 else f"{path}#frame={frame}"
+
+
+class DataSource(Protocol):
+    kind: str
+    location: str
+
+    def list_items(self, on_problem: ProblemCallback) -> Iterator[Listing]:
+        """Every image in the source, sorted by path, without reading image data."""
+
+    def probe(self, path: str) -> ImageInfo:
+        """Read only the header of ``path``; raise UnreadableImage if it is not an image."""
+
+    def read(self, path: str, frame: int = 0, max_size: Optional[int] = None) -> np.ndarray:
+        """The raw 2-D values of one frame (no 8-bit conversion).
+
+        With ``max_size`` the image may be returned strided so that neither side is much
+        larger than ``max_size`` (thumbnails); None means full resolution.
+        Raises UnreadableImage.
+        """

@@ -1,0 +1,161 @@
+"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs.
+
+Items are identified by a stable ``uri`` (path relative to the data set folder, or a
+Tiled key, plus ``#frame=N`` for frames after the first), never by list position.
+Labels live in an append-only log (``tagging_events`` + ``tags``); ``current_labels``
+is its materialized last state, updated in the same transaction as each event.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_kind: Mapped[str] = mapped_column(String(20))  # a key of data.sources.SOURCE_KINDS
+    location: Mapped[str] = mapped_column(Text)  # folder path or Tiled URI
+    # The Tiled API key stays on the server: it is never put into a page or an API answer.
+    api_key: Mapped[Optional[str]] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="scanning")  # scanning|ready|failed
+    scanned_files: Mapped[int] = mapped_column(Integer, default=0)
+    total_files: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
+        Index("ix_items_dataset_path", "dataset_id", "path", "frame"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    uri: Mapped[str] = mapped_column(String(1000))
+    path: Mapped[str] = mapped_column(String(1000))  # file path (relative) or Tiled key
+    frame: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|ok|unreadable
+    height: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    width: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    dtype: Mapped[Optional[str]] = mapped_column(String(20), default=None)
+
+
+class DatasetProblem(Base):
+    """Something that could not be read: a file, a frame or a whole folder."""
+
+    __tablename__ = "dataset_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), default=None)
+    path: Mapped[str] = mapped_column(String(1000))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelClass(Base):
+    __tablename__ = "label_classes"
+    __table_args__ = (UniqueConstraint("dataset_id", "name", name="uq_label_dataset_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str] = mapped_column(String(20))
+    hotkey: Mapped[Optional[str]] = mapped_column(String(5), default=None)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Deleting a class in use archives it, so undoing the delete can bring it back.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TaggingEvent(Base):
+    __tablename__ = "tagging_events"
+    __table_args__ = (Index("ix_events_dataset_id", "dataset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    tagger: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    n_tags: Mapped[int] = mapped_column(Integer, default=0)
+    undoes_event_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("tagging_events.id"), default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (
+        Index("ix_tags_event", "event_id"),
+        Index("ix_tags_item_event", "item_id", "event_id"),
+        Index("ix_tags_dataset_event", "dataset_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("tagging_events.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    label_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("label_classes.id", ondelete="CASCADE"), default=None)  # None: unlabel
+    confidence: Mapped[Optional[float]] = mapped_column(Float, default=None)
+
+
+class CurrentLabel(Base):
+    """One row per labeled item: the last tag of the log. Unlabeled items have no row."""
+
+    __tablename__ = "current_labels"
+    __table_args__ = (Index("ix_current_dataset_label_item", "dataset_id", "label_id", "item_id"),)
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    label_id: Mapped[int] = mapped_column(ForeignKey("label_classes.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("tagging_events.id", ondelete="CASCADE"))
+    confidence: Mapped[Optional[float]] = mapped_column(Float, default=None)
+
+
+class Job(Base):
+    """A training or inference run on a Celery worker; results are files in ``artifact_dir``."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_dataset_status", "dataset_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), default=None)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    metrics: Mapped[list[Any]] = mapped_column(default=list)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifact_dir: Mapped[Optional[str]] = mapped_column(Text, default=None)
+    error: Mapped[Optional[str]] = mapped_column(Text, default=None)
+    celery_task_id: Mapped[Optional[str]] = mapped_column(String(64), default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
