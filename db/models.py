@@ -45,13 +45,16 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
-        Index("ix_items_dataset_path", "dataset_id", "path", "frame"),
+        # Display order: files in sorted order, frames of a file together (frames found
+        # by the header scan get higher ids, so id order alone is not name order).
+        Index("ix_items_dataset_order", "dataset_id", "file_index", "frame"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     uri: Mapped[str] = mapped_column(String(1000))
     path: Mapped[str] = mapped_column(String(1000))  # file path (relative) or Tiled key
+    file_index: Mapped[int] = mapped_column(Integer)  # rank of ``path`` in the sorted listing
     frame: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|ok|unreadable
     height: Mapped[Optional[int]] = mapped_column(Integer, default=None)

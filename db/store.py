@@ -1,0 +1,279 @@
+"""The tagging-event store: every label change is an event in an append-only log.
+
+``apply_event`` writes one event with its tags and updates the materialized
+``current_labels`` table in the same transaction; ``undo_event`` writes a compensating
+event. Reads (counts, pages, "as of event N") are index look-ups.
+
+All functions take an open :class:`~sqlalchemy.orm.Session`; the caller owns the
+transaction (see ``db.session.transaction``), so a failed event writes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from sqlalchemy import Select, and_, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent
+
+METHODS = ("manual", "similarity", "probability", "cluster", "import", "undo")
+# Chunk size for IN (...) look-ups: below SQLite's bound-parameter limit.
+_IN_CHUNK = 20_000
+
+
+class StoreError(ValueError):
+    """A request the store refuses; ``field`` names the offending input."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class TagIn:
+    item_id: int
+    label_id: Optional[int]  # None unlabels the item
+    confidence: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    uri: str
+    path: str
+    frame: int
+    status: str
+    label_id: Optional[int]
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    total: int
+    per_label: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def labeled(self) -> int:
+        return sum(self.per_label.values())
+
+    @property
+    def unlabeled(self) -> int:
+        return self.total - self.labeled
+
+
+def _chunks(values: Sequence[int], size: int = _IN_CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def get_dataset(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise StoreError(f"data set {dataset_id} does not exist", "dataset_id", status=404)
+    return dataset
+
+
+def _upsert(session: Session):
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _check_tags(session: Session, dataset_id: int, tags: Sequence[TagIn]) -> None:
+    if not tags:
+        raise StoreError("an event needs at least one tag", "tags")
+    item_ids = [tag.item_id for tag in tags]
+    if len(set(item_ids)) != len(item_ids):
+        seen: set[int] = set()
+        duplicate = next(i for i in item_ids if i in seen or seen.add(i))
+        raise StoreError(f"item {duplicate} appears twice in one event; tag each item once",
+                         "tags.item_id")
+    for tag in tags:
+        if tag.confidence is not None and not 0.0 <= tag.confidence <= 1.0:
+            raise StoreError(f"confidence {tag.confidence} of item {tag.item_id} is outside "
+                             "0..1", "tags.confidence")
+    label_ids = {tag.label_id for tag in tags if tag.label_id is not None}
+    if label_ids:
+        known = set(session.scalars(select(LabelClass.id).where(
+            LabelClass.dataset_id == dataset_id, LabelClass.id.in_(label_ids),
+            LabelClass.archived.is_(False))))
+        if unknown := sorted(label_ids - known):
+            raise StoreError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
+                             "create it first or use one of the data set's labels",
+                             "tags.label_id")
+    for chunk in _chunks(sorted(item_ids)):
+        found = set(session.scalars(select(Item.id).where(
+            Item.dataset_id == dataset_id, Item.id.in_(chunk))))
+        if len(found) != len(chunk):
+            missing = next(i for i in chunk if i not in found)
+            raise StoreError(f"item {missing} is not an item of data set {dataset_id}",
+                             "tags.item_id")
+
+
+def _write_event(session: Session, dataset_id: int, tagger: str, method: str,
+                 tags: Sequence[TagIn], params: dict[str, Any],
+                 undoes_event_id: Optional[int] = None) -> TaggingEvent:
+    event = TaggingEvent(dataset_id=dataset_id, tagger=tagger, method=method, params=params,
+                         n_tags=len(tags), undoes_event_id=undoes_event_id)
+    session.add(event)
+    session.flush()
+    session.execute(Tag.__table__.insert(), [
+        {"event_id": event.id, "dataset_id": dataset_id, "item_id": tag.item_id,
+         "label_id": tag.label_id, "confidence": tag.confidence} for tag in tags])
+    _materialize(session, event.id)
+    return event
+
+
+def _materialize(session: Session, event_id: int) -> None:
+    """Bring ``current_labels`` up to date with the tags of ``event_id``, inside the database."""
+    insert = _upsert(session)
+    labeled = select(Tag.item_id, Tag.dataset_id, Tag.label_id, Tag.event_id, Tag.confidence) \
+        .where(Tag.event_id == event_id, Tag.label_id.is_not(None))
+    upsert = insert(CurrentLabel).from_select(
+        ["item_id", "dataset_id", "label_id", "event_id", "confidence"], labeled)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=[CurrentLabel.item_id],
+        set_={"label_id": upsert.excluded.label_id, "event_id": upsert.excluded.event_id,
+              "confidence": upsert.excluded.confidence}))
+    unlabeled = select(Tag.item_id).where(Tag.event_id == event_id, Tag.label_id.is_(None))
+    session.execute(delete(CurrentLabel).where(CurrentLabel.item_id.in_(unlabeled)))
+
+
+def apply_event(session: Session, dataset_id: int, tagger: str, method: str,
+                tags: Sequence[TagIn], params: dict[str, Any] | None = None) -> TaggingEvent:
+    """Record one tagging event (many tags) and update the current labels."""
+    get_dataset(session, dataset_id)
+    if not tagger or not tagger.strip():
+        raise StoreError("tagger is empty; say who is labeling", "tagger")
+    if method not in METHODS or method == "undo":
+        allowed = ", ".join(m for m in METHODS if m != "undo")
+        raise StoreError(f"method '{method}' is unknown; use one of {allowed} "
+                         "(undo has its own endpoint)", "method")
+    _check_tags(session, dataset_id, tags)
+    return _write_event(session, dataset_id, tagger.strip(), method, tags, dict(params or {}))
+
+
+def _undo_of(session: Session, event_id: int) -> Optional[TaggingEvent]:
+    """The undo event that currently cancels ``event_id``, if any (an undone undo does not)."""
+    undos = session.scalars(select(TaggingEvent).where(
+        TaggingEvent.undoes_event_id == event_id).order_by(TaggingEvent.id.desc())).all()
+    for undo in undos:
+        if _undo_of(session, undo.id) is None:
+            return undo
+    return None
+
+
+def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
+    """Write the compensating event of ``event_id``.
+
+    Items whose label was changed again by a later event keep that later label; the
+    others get back the label they had just before ``event_id``.
+    """
+    event = session.get(TaggingEvent, event_id)
+    if event is None:
+        raise StoreError(f"event {event_id} does not exist", "event_id", status=404)
+    if not tagger or not tagger.strip():
+        raise StoreError("tagger is empty; say who is undoing", "tagger")
+    if (undo := _undo_of(session, event_id)) is not None:
+        raise StoreError(f"event {event_id} was already undone by event {undo.id}",
+                         "event_id", status=409)
+    later = aliased(Tag)
+    earlier = aliased(Tag)
+    newer_exists = select(later.id).where(later.item_id == Tag.item_id,
+                                          later.event_id > event_id).exists()
+
+    def previous(column):
+        return (select(column).where(earlier.item_id == Tag.item_id,
+                                     earlier.event_id < event_id)
+                .order_by(earlier.event_id.desc()).limit(1).scalar_subquery())
+
+    rows = session.execute(
+        select(Tag.item_id, previous(earlier.label_id), previous(earlier.confidence))
+        .where(Tag.event_id == event_id, ~newer_exists)).all()
+    tags = [TagIn(item_id, label_id, confidence) for item_id, label_id, confidence in rows]
+    params = {"undoes_event_id": event_id, "kept_later_changes": event.n_tags - len(tags)}
+    return _write_event(session, event.dataset_id, tagger.strip(), "undo", tags, params,
+                        undoes_event_id=event_id)
+
+
+def last_undoable_event(session: Session, dataset_id: int, tagger: str) -> Optional[TaggingEvent]:
+    """This tagger's most recent event that is not an undo and is not undone yet."""
+    candidates = session.scalars(select(TaggingEvent).where(
+        TaggingEvent.dataset_id == dataset_id, TaggingEvent.tagger == tagger,
+        TaggingEvent.method != "undo").order_by(TaggingEvent.id.desc()).limit(50))
+    return next((e for e in candidates if _undo_of(session, e.id) is None), None)
+
+
+def labels_as_of(session: Session, dataset_id: int, event_id: int) -> dict[int, int]:
+    """Item id → label id as the labels stood right after ``event_id``."""
+    ranked = select(
+        Tag.item_id, Tag.label_id,
+        func.row_number().over(partition_by=Tag.item_id,
+                               order_by=Tag.event_id.desc()).label("rank"),
+    ).where(Tag.dataset_id == dataset_id, Tag.event_id <= event_id).subquery()
+    rows = session.execute(select(ranked.c.item_id, ranked.c.label_id).where(
+        ranked.c.rank == 1, ranked.c.label_id.is_not(None)))
+    return dict(rows.all())
+
+
+def label_counts(session: Session, dataset_id: int) -> LabelCounts:
+    per_label = dict(session.execute(
+        select(CurrentLabel.label_id, func.count())
+        .where(CurrentLabel.dataset_id == dataset_id)
+        .group_by(CurrentLabel.label_id)).all())
+    total = session.scalar(select(func.count()).select_from(Item)
+                           .where(Item.dataset_id == dataset_id)) or 0
+    return LabelCounts(total=total, per_label=per_label)
+
+
+def _page_query(dataset_id: int, label_id: Optional[int], unlabeled: bool) -> Select:
+    query = (select(Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
+             .where(Item.dataset_id == dataset_id))
+    if label_id is not None:
+        return query.join(CurrentLabel, and_(CurrentLabel.item_id == Item.id,
+                                             CurrentLabel.dataset_id == dataset_id,
+                                             CurrentLabel.label_id == label_id))
+    query = query.outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
+    return query.where(CurrentLabel.item_id.is_(None)) if unlabeled else query
+
+
+def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
+               label_id: Optional[int] = None, unlabeled: bool = False) -> list[ItemRow]:
+    """One page of items in file-name order, optionally only one label or only unlabeled."""
+    if label_id is not None and unlabeled:
+        raise StoreError("ask for one label or for unlabeled items, not both", "unlabeled")
+    if offset < 0 or limit < 1:
+        raise StoreError("offset must be ≥ 0 and limit ≥ 1", "limit")
+    query = (_page_query(dataset_id, label_id, unlabeled)
+             .order_by(Item.file_index, Item.frame).offset(offset).limit(limit))
+    return [ItemRow(*row) for row in session.execute(query)]
+
+
+def count_items(session: Session, dataset_id: int, label_id: Optional[int] = None,
+                unlabeled: bool = False) -> int:
+    """How many items ``items_page`` pages through with the same filter."""
+    if label_id is None and not unlabeled:
+        return label_counts(session, dataset_id).total
+    counts = label_counts(session, dataset_id)
+    return counts.unlabeled if unlabeled else counts.per_label.get(label_id, 0)
+
+
+def list_events(session: Session, dataset_id: int, offset: int = 0,
+                limit: int = 50) -> list[TaggingEvent]:
+    """The newest events first."""
+    return list(session.scalars(select(TaggingEvent)
+                                .where(TaggingEvent.dataset_id == dataset_id)
+                                .order_by(TaggingEvent.id.desc()).offset(offset).limit(limit)))
+
+
+def current_labels(session: Session, dataset_id: int) -> Iterable[tuple[int, str, int, int,
+                                                                     Optional[float]]]:
+    """(item id, uri, label id, event id, confidence) of every labeled item, in file order."""
+    return session.execute(
+        select(Item.id, Item.uri, CurrentLabel.label_id, CurrentLabel.event_id,
+               CurrentLabel.confidence)
+        .join(CurrentLabel, CurrentLabel.item_id == Item.id)
+        .where(Item.dataset_id == dataset_id)
+        .order_by(Item.file_index, Item.frame)).tuples()

@@ -1,0 +1,83 @@
+"""The services one running app uses: settings, database sessions, cache, background scans.
+
+One ``Services`` object is built per app by ``app.create_app`` and kept on the Flask app;
+request handlers and callbacks reach it with ``current_services()``.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from flask import Flask, current_app
+from flask_caching import Cache
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.catalog import scan_dataset
+from db.migrate import upgrade
+from db.models import Dataset
+from db.session import make_engine, make_session_factory
+from settings import Settings
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "beamlabel"
+THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def cache_config(cache_url: str) -> dict:
+    """flask-caching settings for ``filesystem://DIR``, ``redis://...`` or ``null://``."""
+    scheme = urlparse(cache_url).scheme
+    if scheme == "filesystem":
+        return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": cache_url[len("filesystem://"):],
+                "CACHE_THRESHOLD": 200_000, "CACHE_DEFAULT_TIMEOUT": THUMBNAIL_CACHE_SECONDS}
+    if scheme in ("redis", "rediss"):
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": cache_url,
+                "CACHE_KEY_PREFIX": "beamlabel:", "CACHE_DEFAULT_TIMEOUT": THUMBNAIL_CACHE_SECONDS}
+    if scheme == "null":
+        return {"CACHE_TYPE": "NullCache"}
+    raise ValueError(f"BEAMLABEL_CACHE_URL '{cache_url}' is not filesystem://DIR, redis://HOST "
+                     "or null://")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    cache: Cache
+    _scans: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="scan"))
+
+    def start_scan(self, dataset_id: int) -> Future:
+        """Read the headers of a data set's files in the background."""
+        future = self._scans.submit(scan_dataset, self.session_factory, dataset_id)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def resume_scans(self) -> None:
+        """Finish scans a previous run left half done."""
+        with self.session_factory() as session:
+            ids = session.scalars(select(Dataset.id).where(Dataset.status == "scanning")).all()
+        for dataset_id in ids:
+            self.start_scan(dataset_id)
+
+
+def _log_failure(future: Future) -> None:
+    if future.exception() is not None:
+        log.error("header scan failed", exc_info=future.exception())
+
+
+def build_services(settings: Settings, server: Flask) -> Services:
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    cache = Cache(server, config=cache_config(settings.cache_url))
+    services = Services(settings, engine, make_session_factory(engine), cache)
+    server.extensions[EXTENSION_KEY] = services
+    return services
+
+
+def current_services() -> Services:
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,1 @@
+from tests.databases import database_url, session_factory  # noqa: F401
