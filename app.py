@@ -1,6 +1,10 @@
 """The beamlabel Dash app factory and the ``beamlabel`` launcher."""
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dash
@@ -9,11 +13,14 @@ import flask_bootstrap
 from flask import send_from_directory
 from flask_openapi3 import Info, OpenAPI
 
-from services import build_services
-from settings import Settings, load_settings
+from db.store import StoreError
+from data.catalog import ensure_demo_dataset, ensure_directory_dataset
+from services import build_services, open_database
+from settings import SETTINGS_TABLE, Settings, load_settings, settings_environment
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent
+DEMO_IMAGES = 600
 # Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
 VENDOR_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
 STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/icons/bootstrap-icons.min.css"]
@@ -54,6 +61,83 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     return app
 
 
+def _parser() -> argparse.ArgumentParser:
+    epilog = "settings (flag overrides variable):\n" + "\n".join(
+        f"  {var:<24} {flag:<15} {meaning} (default: {default})"
+        for var, flag, meaning, default in SETTINGS_TABLE)
+    parser = argparse.ArgumentParser(
+        prog="beamlabel", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=epilog,
+        description="Label large image data sets fast, with models trained in the same app. "
+                    "With no arguments: start the app on http://127.0.0.1:8050 with SQLite "
+                    "and a local worker.")
+    parser.add_argument("command", nargs="?", choices=["run", "serve"], default="run",
+                        help="run (default): one-user local app; serve: shared server with "
+                             "gunicorn (start Celery workers separately)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8050, help="port to listen on")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="register this image folder (if new) and open it")
+    parser.add_argument("--demo", action="store_true",
+                        help="create the demo data set in $BEAMLABEL_HOME/demo and open it")
+    parser.add_argument("--demo-size", type=int, default=DEMO_IMAGES, metavar="N",
+                        help=f"number of demo images (default {DEMO_IMAGES})")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="gunicorn worker processes for 'serve'")
+    for _var, flag, meaning, _default in SETTINGS_TABLE:
+        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), help=meaning)
+    return parser
+
+
+def _open_target(args: argparse.Namespace, settings: Settings) -> str:
+    """Register ``--data`` / ``--demo`` and return the path of the page to open."""
+    if not (args.demo or args.data):
+        return "/"
+    engine, session_factory = open_database(settings)
+    try:
+        if args.demo:
+            dataset_id = ensure_demo_dataset(session_factory, settings, args.demo_size)
+        else:
+            dataset_id = ensure_directory_dataset(session_factory, settings, args.data)
+    finally:
+        engine.dispose()
+    return f"/gallery?dataset={dataset_id}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {name: getattr(args, name)
+                 for name in ("home", "database_url", "broker_url", "cache_url", "data_roots",
+                              "tagger", "secret_key")}
+    settings = load_settings(**overrides)
+    if args.data:
+        settings = settings.with_data_roots(args.data)
+    try:
+        target = _open_target(args, settings)
+    except (StoreError, ValueError) as error:
+        print(f"beamlabel: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve_gunicorn(args, settings)
+    app = create_app(settings)
+    print(f"beamlabel {__version__}: open http://{args.host}:{args.port}{target}  "
+          f"(data home {settings.home}; Ctrl+C stops)", flush=True)
+    import waitress
+
+    waitress.serve(app.server, host=args.host, port=args.port, threads=8, _quiet=True)
+    return 0
+
+
+def _serve_gunicorn(args: argparse.Namespace, settings: Settings) -> int:
+    env = dict(os.environ, **settings_environment(settings))
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4",
+               "--bind", f"{args.host}:{args.port}", "--chdir", str(ROOT), "app:create_wsgi()"]
+    return subprocess.call(command, env=env)
+
+
 def create_wsgi():
     """Entry point for ``gunicorn 'app:create_wsgi()'`` (settings from the environment)."""
     return create_app().server
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@ request handlers and callbacks reach it with ``current_services()``.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -15,7 +16,8 @@ from flask_caching import Cache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.catalog import scan_dataset
+from data.catalog import scan_dataset, source_of
+from data.sources.base import DataSource
 from db.migrate import upgrade
 from db.models import Dataset
 from db.session import make_engine, make_session_factory
@@ -24,6 +26,7 @@ from settings import Settings
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel"
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
+MAX_OPEN_SOURCES = 32
 
 
 def cache_config(cache_url: str) -> dict:
@@ -49,6 +52,18 @@ class Services:
     cache: Cache
     _scans: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="scan"))
+    # Open sources by data set, so a Tiled connection is made once, not per thumbnail.
+    _sources: dict[tuple, DataSource] = field(default_factory=dict)
+    _sources_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def source(self, dataset: Dataset) -> DataSource:
+        key = (dataset.id, dataset.source_kind, dataset.location, dataset.api_key)
+        with self._sources_lock:
+            if key not in self._sources:
+                if len(self._sources) >= MAX_OPEN_SOURCES:
+                    self._sources.pop(next(iter(self._sources)))
+                self._sources[key] = source_of(dataset)
+            return self._sources[key]
 
     def start_scan(self, dataset_id: int) -> Future:
         """Read the headers of a data set's files in the background."""
@@ -69,12 +84,18 @@ def _log_failure(future: Future) -> None:
         log.error("header scan failed", exc_info=future.exception())
 
 
-def build_services(settings: Settings, server: Flask) -> Services:
+def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine and session factory of a database migrated to the newest schema."""
     settings.ensure_dirs()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    return engine, make_session_factory(engine)
+
+
+def build_services(settings: Settings, server: Flask) -> Services:
+    engine, session_factory = open_database(settings)
     cache = Cache(server, config=cache_config(settings.cache_url))
-    services = Services(settings, engine, make_session_factory(engine), cache)
+    services = Services(settings, engine, session_factory, cache)
     server.extensions[EXTENSION_KEY] = services
     return services
 

@@ -116,3 +116,16 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
             value = _split_paths(value)
         values[name] = value
     return Settings(**values)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The ``BEAMLABEL_*`` variables that reproduce ``settings`` in a child process."""
+    return {
+        ENV_PREFIX + "HOME": str(settings.home),
+        ENV_PREFIX + "DATABASE_URL": settings.database_url,
+        ENV_PREFIX + "BROKER_URL": settings.broker_url,
+        ENV_PREFIX + "CACHE_URL": settings.cache_url,
+        ENV_PREFIX + "DATA_ROOTS": os.pathsep.join(str(root) for root in settings.data_roots),
+        ENV_PREFIX + "TAGGER": settings.tagger,
+        ENV_PREFIX + "SECRET_KEY": settings.secret_key,
+    }

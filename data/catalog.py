@@ -6,18 +6,22 @@ item per extra frame of multi-frame files and records unreadable files as proble
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from data.demo import generate_demo
 from data.sources import Listing, SourceError, UnreadableImage, item_uri, open_source
 from data.sources.base import DataSource
 from data.sources.directory import check_inside_roots
-from db.models import Dataset, DatasetProblem, Item
+from db.models import CurrentLabel, Dataset, DatasetProblem, Item
 from db.session import transaction
 from db.store import StoreError
+from settings import Settings
 
 SCAN_BATCH = 500
 _INSERT_BATCH = 20_000
@@ -158,3 +162,78 @@ def dataset_problems(session: Session, dataset_id: int, limit: int = 200) -> lis
 def count_problems(session: Session, dataset_id: int) -> int:
     return session.scalar(select(func.count()).select_from(DatasetProblem)
                           .where(DatasetProblem.dataset_id == dataset_id)) or 0
+
+
+def _dataset_at(session: Session, kind: str, location: str) -> Optional[int]:
+    return session.scalar(select(Dataset.id).where(Dataset.source_kind == kind,
+                                                   Dataset.location == location))
+
+
+def _free_name(session: Session, wanted: str) -> str:
+    name, number = wanted, 1
+    while session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
+        number += 1
+        name = f"{wanted} ({number})"
+    return name
+
+
+def ensure_directory_dataset(session_factory: sessionmaker[Session], settings: Settings,
+                             folder: Path, name: Optional[str] = None) -> int:
+    """The id of the data set of ``folder``, registering it first if it is new."""
+    location = str(check_inside_roots(Path(folder), settings.data_roots))
+    with session_factory() as session:
+        if (existing := _dataset_at(session, "directory", location)) is not None:
+            return existing
+        name = _free_name(session, name or Path(location).name or location)
+    return register_dataset(session_factory, settings.data_roots, name, "directory",
+                            location).id
+
+
+def ensure_demo_dataset(session_factory: sessionmaker[Session], settings: Settings,
+                        n_images: int = 600) -> int:
+    """The id of the demo data set, generating its images in ``$BEAMLABEL_HOME/demo`` first."""
+    folder = settings.demo_dir
+    if not (folder / "truth.csv").exists():
+        generate_demo(folder, n_images=n_images)
+    return ensure_directory_dataset(session_factory, settings, folder, name="demo")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    id: int
+    name: str
+    source_kind: str
+    location: str
+    status: str
+    scanned_files: int
+    total_files: int
+    item_count: int
+    labeled_count: int
+    problem_count: int
+    problems: tuple[DatasetProblem, ...]
+    created_at: datetime
+
+
+def _counts_by_dataset(session: Session, column) -> dict[int, int]:
+    table = column.class_
+    return dict(session.execute(select(column, func.count()).select_from(table)
+                                .group_by(column)).all())
+
+
+def dataset_summaries(session: Session, dataset_id: Optional[int] = None,
+                      problems_shown: int = 20) -> list[DatasetSummary]:
+    """Every data set (or one) with its item, label and problem counts; the API's tables too."""
+    query = select(Dataset).order_by(Dataset.id)
+    if dataset_id is not None:
+        query = query.where(Dataset.id == dataset_id)
+    datasets = session.scalars(query).all()
+    items = _counts_by_dataset(session, Item.dataset_id)
+    labeled = _counts_by_dataset(session, CurrentLabel.dataset_id)
+    problems = _counts_by_dataset(session, DatasetProblem.dataset_id)
+    return [DatasetSummary(
+        id=d.id, name=d.name, source_kind=d.source_kind, location=d.location, status=d.status,
+        scanned_files=d.scanned_files, total_files=d.total_files,
+        item_count=items.get(d.id, 0), labeled_count=labeled.get(d.id, 0),
+        problem_count=problems.get(d.id, 0),
+        problems=tuple(dataset_problems(session, d.id, problems_shown)) if problems.get(d.id)
+        else (), created_at=d.created_at) for d in datasets]

@@ -1,0 +1,31 @@
+"""Small helpers the page callbacks share."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import dash_bootstrap_components as dbc
+from sqlalchemy.orm import Session
+
+from db.session import transaction
+from db.store import StoreError
+from services import current_services
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    with current_services().session_factory() as session:
+        yield session
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    with transaction(current_services().session_factory) as session:
+        yield session
+
+
+def error_alert(error: Exception) -> dbc.Alert:
+    """A refused request as the user sees it: what is wrong and, where known, which field."""
+    field = getattr(error, "field", None)
+    prefix = f"{field}: " if isinstance(error, StoreError) and field else ""
+    return dbc.Alert(f"{prefix}{error}", color="danger", dismissable=True)

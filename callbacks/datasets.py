@@ -1,0 +1,134 @@
+"""Behaviour of the data-set page: folder browsing, registration, the data-set list."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import error_alert, read_session
+from callbacks.ids import Datasets as ids
+from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
+from data.folders import browse
+from data.sources import SourceError
+from db.store import StoreError
+from services import current_services
+
+
+@callback(Output(ids.FOLDER_LIST, "children"), Input(ids.FOLDER, "value"))
+def show_subfolders(folder):
+    view = browse(folder, current_services().settings.data_roots)
+    entries = []
+    if view.error:
+        entries.append(dbc.ListGroupItem(view.error, color="warning"))
+    if view.path is not None:
+        up = str(view.parent) if view.parent else ""
+        entries.append(dbc.ListGroupItem([html.I(className="bi bi-arrow-up me-2"), ".."],
+                                         id={"type": ids.FOLDER_ENTRY, "index": up},
+                                         action=True))
+    for sub in view.subfolders:
+        label = str(sub) if view.path is None else sub.name
+        entries.append(dbc.ListGroupItem([html.I(className="bi bi-folder me-2"), label],
+                                         id={"type": ids.FOLDER_ENTRY, "index": str(sub)},
+                                         action=True))
+    return entries
+
+
+@callback(Output(ids.FOLDER, "value"),
+          Input({"type": ids.FOLDER_ENTRY, "index": ALL}, "n_clicks"),
+          prevent_initial_call=True)
+def enter_folder(clicks):
+    if not ctx.triggered_id or not any(clicks):
+        raise PreventUpdate
+    return ctx.triggered_id["index"]
+
+
+def _started(dataset_id: int, name: str):
+    current_services().start_scan(dataset_id)
+    return dbc.Alert([f"Registered '{name}'. ",
+                      html.A("Open it in the gallery", href=f"/gallery?dataset={dataset_id}")],
+                     color="success", dismissable=True)
+
+
+@callback(Output(ids.FEEDBACK, "children"),
+          Input(ids.REGISTER, "n_clicks"),
+          State(ids.NAME, "value"), State(ids.SOURCE_TABS, "active_tab"),
+          State(ids.FOLDER, "value"), State(ids.TILED_URI, "value"),
+          State(ids.TILED_KEY, "value"), prevent_initial_call=True)
+def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
+    location = folder if kind == "directory" else tiled_uri
+    if not location:
+        what = "a folder" if kind == "directory" else "a Tiled URI"
+        return dbc.Alert(f"Choose {what} first.", color="warning", dismissable=True)
+    if not name:
+        name = location.rstrip("/").rsplit("/", 1)[-1]
+    services = current_services()
+    try:
+        dataset = register_dataset(services.session_factory, services.settings.data_roots,
+                                   name, kind, location, tiled_key or None)
+    except (StoreError, SourceError) as error:
+        return error_alert(error)
+    return _started(dataset.id, dataset.name)
+
+
+@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.DEMO, "n_clicks"), prevent_initial_call=True)
+def create_demo(_clicks):
+    services = current_services()
+    try:
+        dataset_id = ensure_demo_dataset(services.session_factory, services.settings)
+    except (StoreError, SourceError, OSError) as error:
+        return error_alert(error)
+    return _started(dataset_id, "demo")
+
+
+def _status(summary) -> html.Span:
+    if summary.status == "scanning":
+        done = summary.scanned_files / max(summary.total_files, 1)
+        return html.Span([dbc.Badge("reading headers", color="info", className="me-2"),
+                          dbc.Progress(value=100 * done, style={"height": "6px"},
+                                       className="mt-1")])
+    return dbc.Badge(summary.status, color="success" if summary.status == "ready" else "danger")
+
+
+def _problems(summary):
+    if not summary.problems:
+        return html.Span("none", className="text-muted")
+    rows = [html.Li([html.Code(p.path), f": {p.message}"]) for p in summary.problems]
+    more = summary.problem_count - len(summary.problems)
+    if more > 0:
+        rows.append(html.Li(f"… and {more} more"))
+    return html.Details([html.Summary(f"{summary.problem_count} unreadable"),
+                         html.Ul(rows, className="small")], className="text-danger")
+
+
+def _table(summaries):
+    header = html.Thead(html.Tr([html.Th(h) for h in
+                                 ("Name", "Source", "Status", "Items", "Labeled", "Problems")]))
+    rows = [html.Tr([
+        html.Td(html.A(s.name, href=f"/gallery?dataset={s.id}")),
+        html.Td(html.Small(f"{s.source_kind}: {s.location}", className="text-break")),
+        html.Td(_status(s)),
+        html.Td(f"{s.item_count:,}"),
+        html.Td(f"{s.labeled_count:,}"),
+        html.Td(_problems(s)),
+    ]) for s in summaries]
+    return dbc.Table([header, html.Tbody(rows)], hover=True, size="sm", responsive=True)
+
+
+@callback(Output(ids.TABLE, "children"), Output(ids.DEMO_CARD, "style"),
+          Output(ids.REFRESH, "disabled"),
+          Input(ids.REFRESH, "n_intervals"), Input(ids.FEEDBACK, "children"))
+def show_datasets(_tick, _feedback):
+    with read_session() as session:
+        summaries = dataset_summaries(session)
+    scanning = any(s.status == "scanning" for s in summaries)
+    if not summaries:
+        return (html.P("No data set registered yet.", className="text-muted"), None, True)
+    return _table(summaries), {"display": "none"}, not scanning
+
+
+@callback(Output(ids.FOLDER, "value", allow_duplicate=True), Input(ids.FOLDER, "id"),
+          prevent_initial_call="initial_duplicate")
+def start_at_first_root(_id):
+    roots = current_services().settings.data_roots
+    return str(roots[0]) if roots else no_update

@@ -1,0 +1,86 @@
+"""The thumbnail route: ``/thumbs/<item_id>.png?size=&log=&pmin=&pmax=&cmap=`` (or ``.webp``).
+
+Thumbnails are rendered from raw values on the server, kept in the flask-caching cache
+and sent with long-lived HTTP cache headers, so a page of tiles costs the browser only
+image requests it can cache, never image bytes inside callback responses.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy import select
+
+from data.catalog import mark_unreadable
+from data.sources import SourceError, UnreadableImage
+from data.thumbnails import render_thumbnail, render_unreadable
+from data.transforms import Transform
+from db.models import Dataset, Item
+from db.session import transaction
+from services import THUMBNAIL_CACHE_SECONDS, current_services
+
+blueprint = Blueprint("thumbs", __name__)
+FORMATS = {"png": "image/png", "webp": "image/webp"}
+MIN_SIZE, MAX_SIZE = 16, 1024
+
+
+class BadThumbnailRequest(ValueError):
+    pass
+
+
+def thumbnail_params(args) -> tuple[int, Transform, str]:
+    """Size, transform and colour map from the query string, or BadThumbnailRequest."""
+    try:
+        size = int(args.get("size", 128))
+        transform = Transform(log=args.get("log", "0").lower() in ("1", "true", "yes"),
+                              pmin=float(args.get("pmin", 1.0)), pmax=float(args.get("pmax", 99.0)))
+    except ValueError as error:
+        raise BadThumbnailRequest(f"bad thumbnail parameter: {error}") from error
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise BadThumbnailRequest(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels")
+    return size, transform, args.get("cmap", "gray")
+
+
+def _render(item_id: int, fmt: str, size: int, transform: Transform, cmap: str) -> bytes:
+    services = current_services()
+    with services.session_factory() as session:
+        row = session.execute(select(Item, Dataset).join(Dataset, Dataset.id == Item.dataset_id)
+                              .where(Item.id == item_id)).first()
+    if row is None:
+        abort(404, description=f"item {item_id} does not exist")
+    item, dataset = row
+    if item.status == "unreadable":
+        return render_unreadable(size, fmt)
+    try:
+        raw = services.source(dataset).read(item.path, item.frame, max_size=size)
+    except (UnreadableImage, SourceError) as error:
+        with transaction(services.session_factory) as session:
+            mark_unreadable(session, session.get(Item, item_id), str(error))
+        return render_unreadable(size, fmt)
+    return render_thumbnail(raw, size, transform, cmap, fmt)
+
+
+@blueprint.get("/thumbs/<int:item_id>.<fmt>")
+def thumbnail(item_id: int, fmt: str) -> Response:
+    if fmt not in FORMATS:
+        return jsonify(error=f"format '{fmt}' is not one of {', '.join(FORMATS)}"), 404
+    try:
+        size, transform, cmap = thumbnail_params(request.args)
+        key = f"thumb:{item_id}:{fmt}:{size}:{transform.log:d}:{transform.pmin:g}:" \
+              f"{transform.pmax:g}:{cmap}"
+        etag = hashlib.sha1(key.encode()).hexdigest()
+        if etag in request.if_none_match:
+            return Response(status=304, headers={"ETag": f'"{etag}"'})
+        cache = current_services().cache
+        body = cache.get(key)
+        if body is None:
+            body = _render(item_id, fmt, size, transform, cmap)
+            cache.set(key, body)
+    except BadThumbnailRequest as error:
+        return jsonify(error=str(error)), 400
+    except ValueError as error:  # unknown colour map
+        return jsonify(error=str(error), field="cmap"), 400
+    response = Response(body, mimetype=FORMATS[fmt])
+    response.headers["Cache-Control"] = f"public, max-age={THUMBNAIL_CACHE_SECONDS}"
+    response.set_etag(etag)
+    return response
