@@ -25,6 +25,16 @@ def list_labels(session: Session, dataset_id: int,
     return list(session.scalars(query.order_by(LabelClass.position, LabelClass.id)))
 
 
+def get_label(session: Session, dataset_id: int, label_id: int,
+              field: str = "label_id") -> LabelClass:
+    """The label class ``label_id`` of this data set (archived or not), or a 404 StoreError."""
+    label = session.get(LabelClass, label_id)
+    if label is None or label.dataset_id != dataset_id:
+        raise StoreError(f"label {label_id} is not a label class of data set {dataset_id}; "
+                         "use the id of one of its labels", field, status=404)
+    return label
+
+
 def create_label(session: Session, dataset_id: int, name: str, color: Optional[str] = None,
                  hotkey: Optional[str] = None) -> LabelClass:
     """Add a label class; colour and hotkey default to the next free ones."""

@@ -268,12 +268,16 @@ def list_events(session: Session, dataset_id: int, offset: int = 0,
                                 .order_by(TaggingEvent.id.desc()).offset(offset).limit(limit)))
 
 
-def current_labels(session: Session, dataset_id: int) -> Iterable[tuple[int, str, int, int,
-                                                                     Optional[float]]]:
-    """(item id, uri, label id, event id, confidence) of every labeled item, in file order."""
+def current_labels(session: Session, dataset_id: int, offset: int = 0,
+                   limit: Optional[int] = None) -> Iterable[tuple[int, str, int, int,
+                                                                  Optional[float]]]:
+    """(item id, uri, label id, event id, confidence) of every labeled item, in file order.
+
+    ``offset``/``limit`` page through them (limit None: all from ``offset`` on).
+    """
     return session.execute(
         select(Item.id, Item.uri, CurrentLabel.label_id, CurrentLabel.event_id,
                CurrentLabel.confidence)
         .join(CurrentLabel, CurrentLabel.item_id == Item.id)
         .where(Item.dataset_id == dataset_id)
-        .order_by(Item.file_index, Item.frame)).tuples()
+        .order_by(Item.file_index, Item.frame).offset(offset).limit(limit)).tuples()
