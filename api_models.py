@@ -1,0 +1,232 @@
+"""Request and response models of the REST API (``api.py``); the OpenAPI document is built
+from them.
+
+Request bodies are strict (no silent "5" → 5) and refuse unknown keys, so a typo such as
+``"confidense"`` is reported instead of ignored. Rules about the data themselves (does the
+label exist, is the colour #RRGGBB, is the folder inside the data roots) are checked by
+``db/`` and ``data/``, not here; the models only describe shapes and plain bounds.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from db.store import METHODS
+
+MAX_PAGE = 1000
+MAX_LABELS_PAGE = 10_000
+TAG_METHODS = [method for method in METHODS if method != "undo"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Out(BaseModel):
+    @field_validator("created_at", mode="after", check_fields=False)
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite hands back naive datetimes; every stored time is UTC.
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    field: str
+    error: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: what is wrong and what to do, and the path of the bad field."""
+
+    error: str = Field(description="what is wrong and what to do about it")
+    field: Optional[str] = Field(None, description="path of the bad field, e.g. tags.0.label_id")
+    details: Optional[list[ErrorDetail]] = Field(
+        None, description="every problem found, when a payload has more than one")
+
+
+# --- path and query parameters ------------------------------------------------------------
+
+class DatasetPath(BaseModel):
+    dataset_id: int = Field(description="id of the data set")
+
+
+class EventPath(BaseModel):
+    event_id: int = Field(description="id of the tagging event")
+
+
+class PageQuery(BaseModel):
+    offset: int = Field(0, ge=0, description="rows to skip")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description=f"rows to return (at most {MAX_PAGE})")
+
+
+class ItemsQuery(PageQuery):
+    label: Optional[int] = Field(None, description="only items whose current label has this id")
+    unlabeled: bool = Field(False, description="only items without a label")
+
+
+class CurrentLabelsQuery(BaseModel):
+    offset: int = Field(0, ge=0, description="labeled items to skip")
+    limit: int = Field(1000, ge=1, le=MAX_LABELS_PAGE,
+                       description=f"labeled items to return (at most {MAX_LABELS_PAGE})")
+
+
+# --- data sets ----------------------------------------------------------------------------
+
+class DirectorySourceIn(Body):
+    kind: Literal["directory"]
+    path: str = Field(min_length=1, description="folder inside one of the server's data roots")
+
+
+class TiledSourceIn(Body):
+    kind: Literal["tiled"]
+    uri: str = Field(min_length=1, description="Tiled URI of a container or array")
+    api_key: Optional[str] = Field(None, description="Tiled API key; kept on the server and "
+                                                     "never returned")
+
+
+SourceIn = Annotated[Union[DirectorySourceIn, TiledSourceIn], Field(discriminator="kind")]
+# Union members of a discriminated union appear in pydantic's error locations by their tag.
+UNION_TAGS = {"source": {"directory", "tiled"}}
+
+
+class DatasetIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    source: SourceIn
+
+
+class SourceOut(BaseModel):
+    kind: str
+    location: str = Field(description="folder path or Tiled URI")
+
+
+class ProblemOut(BaseModel):
+    path: str
+    message: str
+
+
+class DatasetOut(Out):
+    id: int
+    name: str
+    source: SourceOut
+    status: str = Field(description="scanning, ready or failed")
+    item_count: int
+    labeled_count: int
+    problem_count: int
+    scanned_files: int
+    total_files: int
+    created_at: datetime
+
+
+class DatasetDetailOut(DatasetOut):
+    problems: list[ProblemOut] = Field(description="the first 200 problems")
+
+
+class DatasetListOut(BaseModel):
+    datasets: list[DatasetOut]
+
+
+# --- items --------------------------------------------------------------------------------
+
+class ItemOut(BaseModel):
+    id: int
+    uri: str
+    frame: int
+    status: str = Field(description="pending, ok or unreadable")
+    label_id: Optional[int]
+
+
+class ItemPageOut(BaseModel):
+    total: int = Field(description="items matching the filter")
+    offset: int
+    limit: int
+    items: list[ItemOut]
+
+
+# --- label classes ------------------------------------------------------------------------
+
+class LabelIn(Body):
+    name: str = Field(min_length=1, max_length=100)
+    color: Optional[str] = Field(None, description="#RRGGBB; the next free colour if left out",
+                                 examples=["#E69F00"])
+    hotkey: Optional[str] = Field(None, description="'1'..'9'; the next free key if left out")
+
+
+class LabelOut(BaseModel):
+    id: int
+    name: str
+    color: str
+    hotkey: Optional[str]
+    position: int
+
+
+class LabelListOut(BaseModel):
+    labels: list[LabelOut]
+
+
+# --- tagging events -----------------------------------------------------------------------
+
+class TagIn(Body):
+    item_id: int
+    label_id: Optional[int] = Field(description="label class id, or null to unlabel the item")
+    confidence: Optional[float] = Field(None, ge=0.0, le=1.0)
+
+
+class EventIn(Body):
+    tagger: str = Field(min_length=1, max_length=100, description="who (or which model) labels")
+    method: str = Field(max_length=20, json_schema_extra={"enum": TAG_METHODS})
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="what the method used: query items, cutoff...")
+    tags: list[TagIn]
+
+
+class UndoIn(Body):
+    model_config = ConfigDict(strict=True, extra="forbid", openapi_extra={"required": False})
+
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100,
+                                  description="who undoes; the server's tagger if left out")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_body(cls, data: Any) -> Any:
+        return {} if data is None else data  # undo needs no body at all
+
+
+class EventOut(Out):
+    id: int
+    dataset_id: int
+    tagger: str
+    method: str
+    params: dict[str, Any]
+    n_tags: int
+    undoes_event_id: Optional[int]
+    created_at: datetime
+
+
+class EventListOut(BaseModel):
+    offset: int
+    limit: int
+    events: list[EventOut] = Field(description="newest first")
+
+
+# --- current labels -----------------------------------------------------------------------
+
+class CurrentLabelOut(BaseModel):
+    item_id: int
+    uri: str
+    label_id: int
+    label: str
+    event_id: int
+    confidence: Optional[float]
+
+
+class CurrentLabelsOut(BaseModel):
+    offset: int
+    limit: int
+    labels: list[CurrentLabelOut] = Field(description="labeled items in file order (one page)")
+    counts: dict[str, int] = Field(description="label name → number of items")
+    labeled: int
+    total: int
