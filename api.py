@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, OpenAPI, Tag
@@ -166,9 +167,22 @@ def _no_route(unknown: str):
 
 # --- data sets ----------------------------------------------------------------------------
 
+def _shown_location(kind: str, location: str) -> str:
+    """The location without an ``api_key=`` query parameter: a Tiled URI may carry its key
+    (the catalog stores the URI as given), and no answer may contain it."""
+    if kind != "tiled":
+        return location
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in query if name.lower() != "api_key"]
+    return location if len(kept) == len(query) else \
+        urlunsplit(parts._replace(query=urlencode(kept)))
+
+
 def _dataset_out(dataset, item_count: int, labeled_count: int, problem_count: int) -> dict:
-    return dict(id=dataset.id, name=dataset.name,
-                source=SourceOut(kind=dataset.source_kind, location=dataset.location),
+    source = SourceOut(kind=dataset.source_kind,
+                       location=_shown_location(dataset.source_kind, dataset.location))
+    return dict(id=dataset.id, name=dataset.name, source=source,
                 status=dataset.status, item_count=item_count, labeled_count=labeled_count,
                 problem_count=problem_count, scanned_files=dataset.scanned_files,
                 total_files=dataset.total_files, created_at=dataset.created_at)

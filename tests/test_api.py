@@ -226,15 +226,52 @@ def test_tiled_source_errors_never_show_the_api_key(api):
     # (the ``api`` fixture checks that SECRET is in none of the answers)
 
 
+def test_register_tiled_container_keeps_the_api_key_secret(api, tiled_server):
+    root = tiled_server.new_container("api")
+    tiled_server.write_array(f"{root}/detector/frame", np.zeros((16, 12), np.uint16))
+    tiled_server.write_array(f"{root}/detector/stack", np.ones((4, 8, 8), np.float32))
+    secret = tiled_server.api_key
+    uri = tiled_server.metadata_uri(root)
+
+    wrong_key = {"name": "remote", "source": {"kind": "tiled", "uri": uri,
+                                              "api_key": SECRET}}
+    refused = api.post("/datasets", wrong_key)
+    assert 400 <= refused.status_code < 500 and refused.json["field"] == "source.uri"
+
+    response = api.post("/datasets", {"name": "remote", "source": {
+        "kind": "tiled", "uri": uri, "api_key": secret}})
+    assert response.status_code == 201, response.json
+    assert response.json["source"] == {"kind": "tiled", "location": uri}
+    scanned = wait_until_scanned(api, response.json["id"])
+    assert (scanned["status"], scanned["item_count"], scanned["problem_count"]) == ("ready", 5, 0)
+    items = api.get(f"/datasets/{scanned['id']}/items").json["items"]
+    assert [i["uri"] for i in items][:2] == ["detector/frame", "detector/stack"]
+
+    in_uri = api.post("/datasets", {"name": "key in uri", "source": {
+        "kind": "tiled", "uri": f"{uri}?api_key={secret}"}})
+    assert in_uri.status_code == 201, in_uri.json  # works, and the key is not shown
+    assert in_uri.json["source"]["location"] == uri
+    answers = api.bodies + [api.get("/datasets").get_data(as_text=True)]
+    answers += [api.get(f"/datasets/{d['id']}").get_data(as_text=True)
+                for d in api.get("/datasets").json["datasets"]]
+    assert not [a for a in answers if secret in a], "the Tiled API key appeared in an answer"
+
+
 def test_stored_api_key_is_never_returned(api, server):
     with transaction(server.extensions["beamlabel"].session_factory) as session:
         dataset = Dataset(name="remote", source_kind="tiled", location="http://tiled/api/x",
                           api_key=SECRET, status="ready")
-        session.add(dataset)
+        key_in_uri = Dataset(name="remote 2", source_kind="tiled",
+                             location=f"http://tiled/api/y?API_KEY={SECRET}&n=1", status="ready")
+        session.add_all([dataset, key_in_uri])
     listed = api.get("/datasets").json["datasets"]
-    assert listed[0]["source"] == {"kind": "tiled", "location": "http://tiled/api/x"}
+    assert [d["source"] for d in listed] == [
+        {"kind": "tiled", "location": "http://tiled/api/x"},
+        {"kind": "tiled", "location": "http://tiled/api/y?n=1"}]
     detail = api.get(f"/datasets/{dataset.id}").json
     assert detail["source"] == {"kind": "tiled", "location": "http://tiled/api/x"}
+    assert api.get(f"/datasets/{key_in_uri.id}").json["source"]["location"] == \
+        "http://tiled/api/y?n=1"
     assert "api_key" not in str(detail) and "api_key" not in str(listed)
 
 
