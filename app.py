@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
                     title="beamlabel", update_title=None, suppress_callback_exceptions=True,
                     external_stylesheets=STYLESHEETS)
     import callbacks  # noqa: F401  (registers every page's callbacks with dash.callback)
-    from pages.shell import shell_layout
+    from pages._shell import shell_layout
 
     app.layout = shell_layout
     if resume_scans:

@@ -53,10 +53,12 @@ def _render(item_id: int, fmt: str, size: int, transform: Transform, cmap: str) 
         return render_unreadable(size, fmt)
     try:
         raw = services.source(dataset).read(item.path, item.frame, max_size=size)
-    except (UnreadableImage, SourceError) as error:
+    except UnreadableImage as error:
         with transaction(services.session_factory) as session:
             mark_unreadable(session, session.get(Item, item_id), str(error))
         return render_unreadable(size, fmt)
+    # A SourceError (Tiled server down, folder unmounted) is not the item's fault: it
+    # propagates as a 503 and nothing is cached or marked.
     return render_thumbnail(raw, size, transform, cmap, fmt)
 
 
@@ -78,6 +80,8 @@ def thumbnail(item_id: int, fmt: str) -> Response:
             cache.set(key, body)
     except BadThumbnailRequest as error:
         return jsonify(error=str(error)), 400
+    except SourceError as error:
+        return jsonify(error=f"{error} (try again when the source is back)"), 503
     except ValueError as error:  # unknown colour map
         return jsonify(error=str(error), field="cmap"), 400
     response = Response(body, mimetype=FORMATS[fmt])

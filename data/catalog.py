@@ -74,10 +74,11 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
     if not name:
         raise StoreError("a data set needs a name", "name")
     try:
-        location = _check_location(kind, location, data_roots)
-        source = open_source(kind, location, api_key)
+        source = open_source(kind, _check_location(kind, location, data_roots), api_key)
     except SourceError as error:
         raise StoreError(str(error), "source") from error
+    # A Tiled key given inside the URI moves to the api_key column, out of the location.
+    location, api_key = source.location, getattr(source, "api_key", api_key)
     with transaction(session_factory) as session:
         if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
             raise StoreError(f"a data set named '{name}' exists already; pick another name",

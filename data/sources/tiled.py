@@ -51,6 +51,11 @@ class TiledSource:
 
     # -- the DataSource protocol ---------------------------------------------------------
 
+    @property
+    def api_key(self) -> Optional[str]:
+        """The key to store with the data set (server side only; it may come from the URI)."""
+        return self._api_key
+
     def list_items(self, on_problem: ProblemCallback) -> Iterator[Listing]:
         root = self._connect()
         listings: list[Listing] = []
