@@ -18,7 +18,7 @@ from data.demo import generate_demo
 from data.sources import Listing, SourceError, UnreadableImage, item_uri, open_source
 from data.sources.base import DataSource
 from data.sources.directory import check_inside_roots
-from db.models import CurrentLabel, Dataset, DatasetProblem, Item
+from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
 from db.session import transaction
 from db.store import StoreError
 from settings import Settings
@@ -43,13 +43,16 @@ def add_problem(session: Session, dataset_id: int, path: str, message: str,
                                item_id=item_id))
 
 
+def _item_row(dataset_id: int, path: str, file_index: int, frame: int, **fields) -> dict:
+    return {"dataset_id": dataset_id, "uri": item_uri(path, frame), "path": path,
+            "file_index": file_index, "frame": frame,
+            "sort_key": sort_key_of(file_index, frame), "status": "pending", **fields}
+
+
 def _item_rows(dataset_id: int, listings: Iterable[Listing]):
     for file_index, listing in enumerate(listings):
-        known_frames = listing.n_frames or 1
-        for frame in range(known_frames):
-            yield {"dataset_id": dataset_id, "uri": item_uri(listing.path, frame),
-                   "path": listing.path, "file_index": file_index, "frame": frame,
-                   "status": "pending"}
+        for frame in range(listing.n_frames or 1):
+            yield _item_row(dataset_id, listing.path, file_index, frame)
 
 
 def insert_items(session: Session, dataset_id: int, listings: Iterable[Listing]) -> int:
@@ -63,7 +66,13 @@ def insert_items(session: Session, dataset_id: int, listings: Iterable[Listing])
     if batch:
         session.execute(Item.__table__.insert(), batch)
         count += len(batch)
+    _count_new_items(session, dataset_id, count)
     return count
+
+
+def _count_new_items(session: Session, dataset_id: int, count: int) -> None:
+    session.execute(update(Dataset).where(Dataset.id == dataset_id)
+                    .values(item_count=Dataset.item_count + count))
 
 
 def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequence[Path],
@@ -99,6 +108,8 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
         for path, message in problems:
             add_problem(session, dataset.id, path, message)
         dataset.total_files = len(listings)
+        session.flush()
+        session.refresh(dataset)  # item_count was raised in SQL
     return dataset
 
 
@@ -122,9 +133,9 @@ def _record_info(session: Session, source: DataSource, item: Item) -> None:
         Item.dataset_id == item.dataset_id, Item.path == item.path)) or 0
     if info.n_frames > known:
         session.execute(Item.__table__.insert(), [
-            {"dataset_id": item.dataset_id, "uri": item_uri(item.path, frame), "path": item.path,
-             "file_index": item.file_index, "frame": frame, **frames}
+            _item_row(item.dataset_id, item.path, item.file_index, frame, **frames)
             for frame in range(known, info.n_frames)])
+        _count_new_items(session, item.dataset_id, info.n_frames - known)
 
 
 def mark_unreadable(session: Session, item: Item, message: str) -> None:
@@ -228,13 +239,12 @@ def dataset_summaries(session: Session, dataset_id: Optional[int] = None,
     if dataset_id is not None:
         query = query.where(Dataset.id == dataset_id)
     datasets = session.scalars(query).all()
-    items = _counts_by_dataset(session, Item.dataset_id)
     labeled = _counts_by_dataset(session, CurrentLabel.dataset_id)
     problems = _counts_by_dataset(session, DatasetProblem.dataset_id)
     return [DatasetSummary(
         id=d.id, name=d.name, source_kind=d.source_kind, location=d.location, status=d.status,
         scanned_files=d.scanned_files, total_files=d.total_files,
-        item_count=items.get(d.id, 0), labeled_count=labeled.get(d.id, 0),
+        item_count=d.item_count, labeled_count=labeled.get(d.id, 0),
         problem_count=problems.get(d.id, 0),
         problems=tuple(dataset_problems(session, d.id, problems_shown)) if problems.get(d.id)
         else (), created_at=d.created_at) for d in datasets]

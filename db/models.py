@@ -22,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+FRAME_BITS = 24  # up to 16 million frames per file
+
+
+def sort_key_of(file_index: int, frame: int) -> int:
+    """One integer that orders items by file, then frame."""
+    return (file_index << FRAME_BITS) | frame
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -36,6 +44,7 @@ class Dataset(Base):
     # The Tiled API key stays on the server: it is never put into a page or an API answer.
     api_key: Mapped[Optional[str]] = mapped_column(Text, default=None)
     status: Mapped[str] = mapped_column(String(20), default="scanning")  # scanning|ready|failed
+    item_count: Mapped[int] = mapped_column(Integer, default=0)  # kept up to date by the catalog
     scanned_files: Mapped[int] = mapped_column(Integer, default=0)
     total_files: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -47,7 +56,7 @@ class Item(Base):
         UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
         # Display order: files in sorted order, frames of a file together (frames found
         # by the header scan get higher ids, so id order alone is not name order).
-        Index("ix_items_dataset_order", "dataset_id", "file_index", "frame"),
+        Index("ix_items_dataset_order", "dataset_id", "sort_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -56,6 +65,7 @@ class Item(Base):
     path: Mapped[str] = mapped_column(String(1000))  # file path (relative) or Tiled key
     file_index: Mapped[int] = mapped_column(Integer)  # rank of ``path`` in the sorted listing
     frame: Mapped[int] = mapped_column(Integer, default=0)
+    sort_key: Mapped[int] = mapped_column(BigInteger)  # see sort_key_of()
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|ok|unreadable
     height: Mapped[Optional[int]] = mapped_column(Integer, default=None)
     width: Mapped[Optional[int]] = mapped_column(Integer, default=None)
@@ -115,27 +125,36 @@ class Tag(Base):
         Index("ix_tags_dataset_event", "dataset_id", "event_id"),
     )
 
+    # No foreign keys on purpose: db.store is the only writer and checks items and labels
+    # with one set-based query per event, where per-row foreign-key triggers would cost
+    # PostgreSQL about a second for a 50,000-tag event. Deleting a data set must delete its
+    # tags and current labels by dataset_id explicitly.
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("tagging_events.id", ondelete="CASCADE"))
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
-    label_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("label_classes.id", ondelete="CASCADE"), default=None)  # None: unlabel
+    event_id: Mapped[int] = mapped_column(BigId)
+    dataset_id: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(BigId)
+    label_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)  # None: unlabel
     confidence: Mapped[Optional[float]] = mapped_column(Float, default=None)
 
 
 class CurrentLabel(Base):
-    """One row per labeled item: the last tag of the log. Unlabeled items have no row."""
+    """One row per labeled item: the last tag of the log. Unlabeled items have no row.
+
+    Derived from ``tags`` (already checked), so it has no foreign keys either; ``sort_key``
+    copies the item's display order so that a page of one label is an index range scan.
+    """
 
     __tablename__ = "current_labels"
-    __table_args__ = (Index("ix_current_dataset_label_item", "dataset_id", "label_id", "item_id"),)
+    __table_args__ = (
+        Index("ix_current_dataset_label_order", "dataset_id", "label_id", "sort_key"),
+    )
 
-    item_id: Mapped[int] = mapped_column(
-        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    label_id: Mapped[int] = mapped_column(ForeignKey("label_classes.id", ondelete="CASCADE"))
-    event_id: Mapped[int] = mapped_column(ForeignKey("tagging_events.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    dataset_id: Mapped[int] = mapped_column(Integer)
+    label_id: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int] = mapped_column(BigId)
     confidence: Mapped[Optional[float]] = mapped_column(Float, default=None)
+    sort_key: Mapped[int] = mapped_column(BigInteger)
 
 
 class Job(Base):

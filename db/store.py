@@ -10,9 +10,9 @@ transaction (see ``db.session.transaction``), so a failed event writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import Select, and_, delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session, aliased
 from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent
 
 METHODS = ("manual", "similarity", "probability", "cluster", "import", "undo")
-# Chunk size for IN (...) look-ups: below SQLite's bound-parameter limit.
-_IN_CHUNK = 20_000
 
 
 class StoreError(ValueError):
@@ -64,11 +62,6 @@ class LabelCounts:
         return self.total - self.labeled
 
 
-def _chunks(values: Sequence[int], size: int = _IN_CHUNK) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 def get_dataset(session: Session, dataset_id: int) -> Dataset:
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
@@ -82,6 +75,7 @@ def _upsert(session: Session):
 
 
 def _check_tags(session: Session, dataset_id: int, tags: Sequence[TagIn]) -> None:
+    """Checks that need no item look-up; items are checked after the tags are written."""
     if not tags:
         raise StoreError("an event needs at least one tag", "tags")
     item_ids = [tag.item_id for tag in tags]
@@ -103,13 +97,35 @@ def _check_tags(session: Session, dataset_id: int, tags: Sequence[TagIn]) -> Non
             raise StoreError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
                              "create it first or use one of the data set's labels",
                              "tags.label_id")
-    for chunk in _chunks(sorted(item_ids)):
-        found = set(session.scalars(select(Item.id).where(
-            Item.dataset_id == dataset_id, Item.id.in_(chunk))))
-        if len(found) != len(chunk):
-            missing = next(i for i in chunk if i not in found)
-            raise StoreError(f"item {missing} is not an item of data set {dataset_id}",
-                             "tags.item_id")
+
+
+def _insert_tags(session: Session, event_id: int, dataset_id: int,
+                 tags: Sequence[TagIn]) -> None:
+    """Write the tags of an event, then refuse it if an item is not of this data set."""
+    rows = [(event_id, dataset_id, t.item_id, t.label_id, t.confidence) for t in tags]
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_rows(session, "tags", _TAG_COLUMNS, rows)
+    else:
+        session.execute(Tag.__table__.insert(), [dict(zip(_TAG_COLUMNS, row)) for row in rows])
+    unknown = session.scalar(
+        select(Tag.item_id)
+        .outerjoin(Item, (Item.id == Tag.item_id) & (Item.dataset_id == dataset_id))
+        .where(Tag.event_id == event_id, Item.id.is_(None)).limit(1))
+    if unknown is not None:  # the caller's transaction rolls the whole event back
+        raise StoreError(f"item {unknown} is not an item of data set {dataset_id}",
+                         "tags.item_id")
+
+
+_TAG_COLUMNS = ("event_id", "dataset_id", "item_id", "label_id", "confidence")
+
+
+def _copy_rows(session: Session, table: str, columns: Sequence[str],
+               rows: Sequence[tuple]) -> None:
+    """PostgreSQL's COPY: many times faster than INSERT for tens of thousands of rows."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _write_event(session: Session, dataset_id: int, tagger: str, method: str,
@@ -119,9 +135,7 @@ def _write_event(session: Session, dataset_id: int, tagger: str, method: str,
                          n_tags=len(tags), undoes_event_id=undoes_event_id)
     session.add(event)
     session.flush()
-    session.execute(Tag.__table__.insert(), [
-        {"event_id": event.id, "dataset_id": dataset_id, "item_id": tag.item_id,
-         "label_id": tag.label_id, "confidence": tag.confidence} for tag in tags])
+    _insert_tags(session, event.id, dataset_id, tags)
     _materialize(session, event.id)
     return event
 
@@ -129,10 +143,12 @@ def _write_event(session: Session, dataset_id: int, tagger: str, method: str,
 def _materialize(session: Session, event_id: int) -> None:
     """Bring ``current_labels`` up to date with the tags of ``event_id``, inside the database."""
     insert = _upsert(session)
-    labeled = select(Tag.item_id, Tag.dataset_id, Tag.label_id, Tag.event_id, Tag.confidence) \
-        .where(Tag.event_id == event_id, Tag.label_id.is_not(None))
+    labeled = (select(Tag.item_id, Tag.dataset_id, Tag.label_id, Tag.event_id, Tag.confidence,
+                      Item.sort_key)
+               .join(Item, Item.id == Tag.item_id)
+               .where(Tag.event_id == event_id, Tag.label_id.is_not(None)))
     upsert = insert(CurrentLabel).from_select(
-        ["item_id", "dataset_id", "label_id", "event_id", "confidence"], labeled)
+        ["item_id", "dataset_id", "label_id", "event_id", "confidence", "sort_key"], labeled)
     session.execute(upsert.on_conflict_do_update(
         index_elements=[CurrentLabel.item_id],
         set_={"label_id": upsert.excluded.label_id, "event_id": upsert.excluded.event_id,
@@ -223,19 +239,17 @@ def label_counts(session: Session, dataset_id: int) -> LabelCounts:
         select(CurrentLabel.label_id, func.count())
         .where(CurrentLabel.dataset_id == dataset_id)
         .group_by(CurrentLabel.label_id)).all())
-    total = session.scalar(select(func.count()).select_from(Item)
-                           .where(Item.dataset_id == dataset_id)) or 0
-    return LabelCounts(total=total, per_label=per_label)
+    return LabelCounts(total=get_dataset(session, dataset_id).item_count, per_label=per_label)
 
 
 def _page_query(dataset_id: int, label_id: Optional[int], unlabeled: bool) -> Select:
-    query = (select(Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
-             .where(Item.dataset_id == dataset_id))
-    if label_id is not None:
-        return query.join(CurrentLabel, and_(CurrentLabel.item_id == Item.id,
-                                             CurrentLabel.dataset_id == dataset_id,
-                                             CurrentLabel.label_id == label_id))
-    query = query.outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
+    columns = (Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
+    if label_id is not None:  # walk the label's index in display order
+        return (select(*columns).join(Item, Item.id == CurrentLabel.item_id)
+                .where(CurrentLabel.dataset_id == dataset_id, CurrentLabel.label_id == label_id)
+                .order_by(CurrentLabel.sort_key))
+    query = (select(*columns).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
+             .where(Item.dataset_id == dataset_id).order_by(Item.sort_key))
     return query.where(CurrentLabel.item_id.is_(None)) if unlabeled else query
 
 
@@ -246,8 +260,7 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
         raise StoreError("ask for one label or for unlabeled items, not both", "unlabeled")
     if offset < 0 or limit < 1:
         raise StoreError("offset must be ≥ 0 and limit ≥ 1", "limit")
-    query = (_page_query(dataset_id, label_id, unlabeled)
-             .order_by(Item.file_index, Item.frame).offset(offset).limit(limit))
+    query = _page_query(dataset_id, label_id, unlabeled).offset(offset).limit(limit)
     return [ItemRow(*row) for row in session.execute(query)]
 
 
@@ -280,4 +293,4 @@ def current_labels(session: Session, dataset_id: int, offset: int = 0,
                CurrentLabel.confidence)
         .join(CurrentLabel, CurrentLabel.item_id == Item.id)
         .where(Item.dataset_id == dataset_id)
-        .order_by(Item.file_index, Item.frame).offset(offset).limit(limit)).tuples()
+        .order_by(Item.sort_key).offset(offset).limit(limit)).tuples()

@@ -15,6 +15,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('current_labels',
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('dataset_id', sa.Integer(), nullable=False),
+    sa.Column('label_id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=True),
+    sa.Column('sort_key', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('item_id')
+    )
+    with op.batch_alter_table('current_labels', schema=None) as batch_op:
+        batch_op.create_index('ix_current_dataset_label_order', ['dataset_id', 'label_id', 'sort_key'], unique=False)
+
     op.create_table('datasets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -22,12 +34,27 @@ def upgrade() -> None:
     sa.Column('location', sa.Text(), nullable=False),
     sa.Column('api_key', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('item_count', sa.Integer(), nullable=False),
     sa.Column('scanned_files', sa.Integer(), nullable=False),
     sa.Column('total_files', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('tags',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('dataset_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('label_id', sa.Integer(), nullable=True),
+    sa.Column('confidence', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('tags', schema=None) as batch_op:
+        batch_op.create_index('ix_tags_dataset_event', ['dataset_id', 'event_id'], unique=False)
+        batch_op.create_index('ix_tags_event', ['event_id'], unique=False)
+        batch_op.create_index('ix_tags_item_event', ['item_id', 'event_id'], unique=False)
+
     op.create_table('items',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('dataset_id', sa.Integer(), nullable=False),
@@ -35,6 +62,7 @@ def upgrade() -> None:
     sa.Column('path', sa.String(length=1000), nullable=False),
     sa.Column('file_index', sa.Integer(), nullable=False),
     sa.Column('frame', sa.Integer(), nullable=False),
+    sa.Column('sort_key', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('height', sa.Integer(), nullable=True),
     sa.Column('width', sa.Integer(), nullable=True),
@@ -44,7 +72,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('dataset_id', 'uri', name='uq_items_dataset_uri')
     )
     with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.create_index('ix_items_dataset_order', ['dataset_id', 'file_index', 'frame'], unique=False)
+        batch_op.create_index('ix_items_dataset_order', ['dataset_id', 'sort_key'], unique=False)
 
     op.create_table('jobs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -102,21 +130,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_dataset_id', ['dataset_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tagging_events_undoes_event_id'), ['undoes_event_id'], unique=False)
 
-    op.create_table('current_labels',
-    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('dataset_id', sa.Integer(), nullable=False),
-    sa.Column('label_id', sa.Integer(), nullable=False),
-    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('confidence', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['dataset_id'], ['datasets.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['event_id'], ['tagging_events.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['item_id'], ['items.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['label_id'], ['label_classes.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('item_id')
-    )
-    with op.batch_alter_table('current_labels', schema=None) as batch_op:
-        batch_op.create_index('ix_current_dataset_label_item', ['dataset_id', 'label_id', 'item_id'], unique=False)
-
     op.create_table('dataset_problems',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dataset_id', sa.Integer(), nullable=False),
@@ -131,41 +144,13 @@ def upgrade() -> None:
     with op.batch_alter_table('dataset_problems', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dataset_problems_dataset_id'), ['dataset_id'], unique=False)
 
-    op.create_table('tags',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('dataset_id', sa.Integer(), nullable=False),
-    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('label_id', sa.Integer(), nullable=True),
-    sa.Column('confidence', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['dataset_id'], ['datasets.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['event_id'], ['tagging_events.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['item_id'], ['items.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['label_id'], ['label_classes.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('tags', schema=None) as batch_op:
-        batch_op.create_index('ix_tags_dataset_event', ['dataset_id', 'event_id'], unique=False)
-        batch_op.create_index('ix_tags_event', ['event_id'], unique=False)
-        batch_op.create_index('ix_tags_item_event', ['item_id', 'event_id'], unique=False)
-
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tags', schema=None) as batch_op:
-        batch_op.drop_index('ix_tags_item_event')
-        batch_op.drop_index('ix_tags_event')
-        batch_op.drop_index('ix_tags_dataset_event')
-
-    op.drop_table('tags')
     with op.batch_alter_table('dataset_problems', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dataset_problems_dataset_id'))
 
     op.drop_table('dataset_problems')
-    with op.batch_alter_table('current_labels', schema=None) as batch_op:
-        batch_op.drop_index('ix_current_dataset_label_item')
-
-    op.drop_table('current_labels')
     with op.batch_alter_table('tagging_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tagging_events_undoes_event_id'))
         batch_op.drop_index('ix_events_dataset_id')
@@ -183,4 +168,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_items_dataset_order')
 
     op.drop_table('items')
+    with op.batch_alter_table('tags', schema=None) as batch_op:
+        batch_op.drop_index('ix_tags_item_event')
+        batch_op.drop_index('ix_tags_event')
+        batch_op.drop_index('ix_tags_dataset_event')
+
+    op.drop_table('tags')
     op.drop_table('datasets')
+    with op.batch_alter_table('current_labels', schema=None) as batch_op:
+        batch_op.drop_index('ix_current_dataset_label_order')
+
+    op.drop_table('current_labels')
