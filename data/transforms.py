@@ -1,0 +1,83 @@
+"""The intensity transforms shared by thumbnails and models, applied to raw values.
+
+Scattering images span several decades of counts, so display and training both see
+``log`` (min-max scale to [0, 1], then log(r + 1e-12)) and percentile clipping of the
+(log-)values, rescaled to [0, 1]. Masked, NaN and infinite pixels take no part in the
+statistics and come out as 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+LOG_EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class Transform:
+    log: bool = False
+    pmin: float = 1.0
+    pmax: float = 99.0
+
+    def __post_init__(self) -> None:
+        for name in ("pmin", "pmax"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 <= value <= 100:
+                raise ValueError(f"{name} must be a percentile between 0 and 100, got {value!r}")
+        if self.pmin >= self.pmax:
+            raise ValueError(f"pmin ({self.pmin:g}) must be below pmax ({self.pmax:g})")
+
+
+def _valid_pixels(values: np.ndarray, mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """Where values count (mask and finite), or None when every pixel does."""
+    valid = None
+    if mask is not None:
+        if mask.shape != values.shape:
+            raise ValueError(f"the mask is {mask.shape[::-1]} pixels but the image is "
+                             f"{values.shape[::-1]}; give a mask of the image's size")
+        valid = mask.astype(bool, copy=False)
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if not finite.all():
+            valid = finite if valid is None else valid & finite
+    return valid
+
+
+def _scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    values -= low
+    values *= 1.0 / (high - low)
+    return values
+
+
+def apply_transform(raw: np.ndarray, transform: Transform,
+                    mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """float32 values in [0, 1] of a 2-D array; ``mask`` is True where pixels are kept."""
+    values = np.array(raw, dtype=np.float32)  # always a copy: scaled in place below
+    valid = _valid_pixels(values, mask)
+    counted = values if valid is None else values[valid]
+    out = np.zeros_like(values)
+    if counted.size == 0:
+        return out
+    low, high = float(counted.min()), float(counted.max())
+    if low == high:
+        return out
+    if transform.log:
+        # Masked pixels may fall outside [low, high]; their NaNs are zeroed at the end.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.log(_scale(values, low, high) + np.float32(LOG_EPSILON), out=values)
+        counted = values if valid is None else values[valid]
+        low, high = float(counted.min()), float(counted.max())
+    if (transform.pmin, transform.pmax) != (0, 100):
+        plow, phigh = np.percentile(counted, [transform.pmin, transform.pmax])
+        # A mostly flat image (e.g. 99 % zeros) has equal percentiles; its full range
+        # still shows its few bright pixels instead of a blank tile.
+        if phigh > plow:
+            low, high = float(plow), float(phigh)
+    np.clip(_scale(values, low, high), 0.0, 1.0, out=out)
+    if valid is not None:
+        out[~valid] = 0.0
+    return out
