@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 DEMO_IMAGES = 600
 # Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
 VENDOR_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
-STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/icons/bootstrap-icons.min.css"]
+STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icons.min.css"]
 
 
 def create_server(settings: Settings) -> OpenAPI:

@@ -242,15 +242,16 @@ def label_counts(session: Session, dataset_id: int) -> LabelCounts:
     return LabelCounts(total=get_dataset(session, dataset_id).item_count, per_label=per_label)
 
 
-def _page_query(dataset_id: int, label_id: Optional[int], unlabeled: bool) -> Select:
-    columns = (Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
-    if label_id is not None:  # walk the label's index in display order
-        return (select(*columns).join(Item, Item.id == CurrentLabel.item_id)
-                .where(CurrentLabel.dataset_id == dataset_id, CurrentLabel.label_id == label_id)
-                .order_by(CurrentLabel.sort_key))
-    query = (select(*columns).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
-             .where(Item.dataset_id == dataset_id).order_by(Item.sort_key))
-    return query.where(CurrentLabel.item_id.is_(None)) if unlabeled else query
+_PAGE_COLUMNS = (Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
+
+
+def _label_page(dataset_id: int, label_id: int, offset: int, limit: int) -> Select:
+    """Skip ``offset`` entries of the label's index first, then join only ``limit`` items."""
+    page = (select(CurrentLabel.item_id, CurrentLabel.sort_key)
+            .where(CurrentLabel.dataset_id == dataset_id, CurrentLabel.label_id == label_id)
+            .order_by(CurrentLabel.sort_key).offset(offset).limit(limit).subquery())
+    return (select(*_PAGE_COLUMNS).join(page, page.c.item_id == Item.id)
+            .join(CurrentLabel, CurrentLabel.item_id == Item.id).order_by(page.c.sort_key))
 
 
 def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
@@ -260,7 +261,14 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
         raise StoreError("ask for one label or for unlabeled items, not both", "unlabeled")
     if offset < 0 or limit < 1:
         raise StoreError("offset must be ≥ 0 and limit ≥ 1", "limit")
-    query = _page_query(dataset_id, label_id, unlabeled).offset(offset).limit(limit)
+    if label_id is not None:
+        query = _label_page(dataset_id, label_id, offset, limit)
+    else:
+        query = (select(*_PAGE_COLUMNS).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
+                 .where(Item.dataset_id == dataset_id).order_by(Item.sort_key))
+        if unlabeled:
+            query = query.where(CurrentLabel.item_id.is_(None))
+        query = query.offset(offset).limit(limit)
     return [ItemRow(*row) for row in session.execute(query)]
 
 

@@ -17,7 +17,7 @@ def _pager():
         dbc.Button(html.I(className="bi bi-chevron-left"), id=ids.PREVIOUS,
                    color="secondary", outline=True, title="previous page"),
         dbc.Input(id=ids.PAGE, type="number", min=1, value=1, debounce=True,
-                  style={"maxWidth": "6rem"}, title="page"),
+                  style={"maxWidth": "6rem"}),
         dbc.InputGroupText(id=ids.PAGE_INFO),
         dbc.Button(html.I(className="bi bi-chevron-right"), id=ids.NEXT,
                    color="secondary", outline=True, title="next page"),

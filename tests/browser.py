@@ -1,12 +1,21 @@
 """Browser-test set-up: headless Chromium flags for a closed network, and app settings."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.chrome.options import Options
 
-from settings import Settings
+from settings import Settings, settings_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 60
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -30,3 +39,55 @@ def browser_settings(tmp_path: Path) -> Settings:
 def save_screenshot(dash_duo, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"beamlabel exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"beamlabel did not answer within {START_TIMEOUT_SECONDS} s:\n"
+                       f"{log.read_text()}")
+
+
+@pytest.fixture
+def running_app(browser_settings: Settings, tmp_path: Path):
+    """The real launcher (``beamlabel``) in its own process; yields its base URL.
+
+    A process per test, because Dash keeps pages and callbacks in process-wide registries
+    that only the first app of a process gets.
+    """
+    port = free_port()
+    log = tmp_path / "beamlabel.log"
+    env = dict(os.environ, **settings_environment(browser_settings))
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url + "/api/v1/datasets", process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def browser(dash_br, running_app):
+    """dash's browser fixture, pointed at the running app."""
+    dash_br.server_url = running_app
+    return dash_br

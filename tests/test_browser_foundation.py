@@ -1,49 +1,47 @@
 """End to end in headless Chromium: create the demo data set and browse its thumbnails."""
+from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
-from app import create_app
 from tests.browser import save_screenshot
 
 
-def loaded_thumbnails(dash_duo) -> int:
-    return dash_duo.driver.execute_script(
+def loaded_thumbnails(browser) -> int:
+    return browser.driver.execute_script(
         "return [...document.querySelectorAll('.thumb-tile img')]"
         ".filter(img => img.complete && img.naturalWidth > 0).length")
 
 
-def test_register_demo_and_browse_thumbnails(dash_duo, browser_settings):
-    dash_duo.start_server(create_app(browser_settings))
-    dash_duo.wait_for_text_to_equal("#datasets-table", "No data set registered yet.")
-    dash_duo.find_element("#datasets-demo").click()
-    dash_duo.wait_for_contains_text("#datasets-feedback", "Registered 'demo'", timeout=60)
-    dash_duo.wait_for_contains_text("#datasets-table", "600", timeout=30)
-    save_screenshot(dash_duo, "foundation-datasets")
+def test_register_demo_and_browse_thumbnails(browser):
+    browser.wait_for_text_to_equal("#datasets-table", "No data set registered yet.")
+    browser.find_element("#datasets-demo").click()
+    browser.wait_for_contains_text("#datasets-feedback", "Registered 'demo'", timeout=60)
+    browser.wait_for_contains_text("#datasets-table", "600", timeout=30)
+    save_screenshot(browser, "foundation-datasets")
 
-    dash_duo.find_element("#datasets-feedback a").click()
-    dash_duo.wait_for_contains_text("#gallery-summary", "items 1–48 of 600", timeout=20)
-    dash_duo.wait_for_text_to_equal("#gallery-page-info", "of 13")
-    dash_duo.wait_until(lambda: loaded_thumbnails(dash_duo) == 48, timeout=30)
-    first_page = dash_duo.find_elements(".thumb-tile img")[0].get_attribute("src")
+    browser.find_element("#datasets-feedback a").click()
+    browser.wait_for_contains_text("#gallery-summary", "items 1–48 of 600", timeout=20)
+    browser.wait_for_text_to_equal("#gallery-page-info", "of 13")
+    until(lambda: loaded_thumbnails(browser) == 48, timeout=30)
+    first_page = browser.find_elements(".thumb-tile img")[0].get_attribute("src")
     assert "/thumbs/" in first_page
-    save_screenshot(dash_duo, "foundation-gallery")
+    save_screenshot(browser, "foundation-gallery")
 
-    dash_duo.find_element("#gallery-next").click()
-    dash_duo.wait_for_contains_text("#gallery-summary", "items 49–96 of 600")
-    dash_duo.wait_until(lambda: loaded_thumbnails(dash_duo) == 48, timeout=30)
-    assert dash_duo.find_elements(".thumb-tile img")[0].get_attribute("src") != first_page
-    dash_duo.find_element("#gallery-last").click()
-    dash_duo.wait_for_contains_text("#gallery-summary", "items 577–600 of 600")
-    assert len(dash_duo.find_elements(".thumb-tile")) == 24
-    assert dash_duo.get_logs() == [], "the browser console shows errors"
+    browser.find_element("#gallery-next").click()
+    browser.wait_for_contains_text("#gallery-summary", "items 49–96 of 600")
+    until(lambda: loaded_thumbnails(browser) == 48, timeout=30)
+    assert browser.find_elements(".thumb-tile img")[0].get_attribute("src") != first_page
+    browser.find_element("#gallery-last").click()
+    browser.wait_for_contains_text("#gallery-summary", "items 577–600 of 600")
+    assert len(browser.find_elements(".thumb-tile")) == 24
+    assert browser.get_logs() == [], "the browser console shows errors"
 
 
-def test_folder_outside_the_data_roots_is_refused(dash_duo, browser_settings):
-    dash_duo.start_server(create_app(browser_settings))
-    folder = dash_duo.find_element("#datasets-folder")
+def test_folder_outside_the_data_roots_is_refused(browser):
+    folder = browser.find_element("#datasets-folder")
     folder.clear()
     folder.send_keys("/etc\n")
-    dash_duo.wait_for_contains_text("#datasets-folder-list", "outside the data roots")
-    dash_duo.find_element("#datasets-name").send_keys("system")
-    dash_duo.find_element("#datasets-register").click()
-    dash_duo.wait_for_contains_text("#datasets-feedback", "data roots")
-    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#datasets-table table") == []
+    browser.wait_for_contains_text("#datasets-folder-list", "outside the data roots")
+    browser.find_element("#datasets-name").send_keys("system")
+    browser.find_element("#datasets-register").click()
+    browser.wait_for_contains_text("#datasets-feedback", "data roots")
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#datasets-table table") == []
