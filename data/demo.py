@@ -408,7 +408,8 @@ def generate_demo(folder: Path, n_images: int = 600, size: int = 256, seed: int 
     chunks = [(str(folder), size, seed, gaps, dtype, jobs[start:start + CHUNK])
               for start in range(0, n_images, CHUNK)]
     processes = min(processes or _usable_cpus(), len(chunks))
-    if processes > 1:
+    # Daemonic processes (e.g. some task-queue workers) may not start children.
+    if processes > 1 and not multiprocessing.current_process().daemon:
         # spawn, not fork: the web server may call this from one of its threads.
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             pool.starmap(_write_images, chunks, chunksize=1)
