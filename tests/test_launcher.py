@@ -1,0 +1,84 @@
+"""The ``beamlabel`` launcher as a user runs it: help, --data, --demo."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from settings import SETTINGS_TABLE
+from tests.browser import ROOT, free_port
+
+
+def launch(args, home: Path, roots: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(os.environ, BEAMLABEL_HOME=str(home), BEAMLABEL_DATA_ROOTS=str(roots))
+    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), *args],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    return process, port
+
+
+def first_line_and_stop(process: subprocess.Popen) -> str:
+    try:
+        return process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def get_json(port: int, path: str):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+                return json.load(answer)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def test_help_documents_every_flag_and_setting():
+    result = subprocess.run([sys.executable, "-m", "app", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    for flag in ("--host", "--port", "--data", "--demo", "serve"):
+        assert flag in result.stdout
+    for variable, flag, _meaning, _default in SETTINGS_TABLE:
+        assert variable in result.stdout and flag in result.stdout
+
+
+def test_data_flag_registers_the_folder_and_opens_it(tmp_path):
+    folder = tmp_path / "beamtime"
+    folder.mkdir()
+    for i in range(3):
+        tifffile.imwrite(folder / f"img_{i}.tif", np.full((16, 16), i, dtype=np.uint16))
+    process, port = launch(["--data", str(folder)], tmp_path / "home", tmp_path / "elsewhere")
+    try:
+        datasets = get_json(port, "/api/v1/datasets")["datasets"]
+        assert [(d["name"], d["item_count"]) for d in datasets] == [("beamtime", 3)]
+    finally:
+        line = first_line_and_stop(process)
+    assert f"http://127.0.0.1:{port}/gallery?dataset={datasets[0]['id']}" in line
+
+
+def test_demo_flag_creates_the_demo_data_set(tmp_path):
+    process, port = launch(["--demo", "--demo-size", "30"], tmp_path / "home", tmp_path)
+    try:
+        datasets = get_json(port, "/api/v1/datasets")["datasets"]
+    finally:
+        first_line_and_stop(process)
+    assert [(d["name"], d["item_count"]) for d in datasets] == [("demo", 30)]
+    truth = (tmp_path / "home" / "demo" / "truth.csv").read_text().splitlines()
+    assert truth[0] == "path,label" and len(truth) == 31
+
+
+def test_folder_outside_the_roots_is_refused_before_start(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "app", "--data", str(tmp_path / "missing")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, BEAMLABEL_HOME=str(tmp_path / "home")))
+    assert result.returncode == 2 and "does not exist" in result.stderr
