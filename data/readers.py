@@ -91,6 +91,17 @@ def _corrupt(path: Path, what: str, error: Exception) -> UnreadableImage:
                            "is corrupt or not an image: replace it or remove it")
 
 
+@contextmanager
+def _failures_as_unreadable(path: Path, what: str) -> Iterator[None]:
+    """Decoders fail in many ways (OSError, ValueError, struct.error...): one message."""
+    try:
+        yield
+    except UnreadableImage:
+        raise
+    except Exception as error:
+        raise _corrupt(path, what, error) from error
+
+
 # ---------------------------------------------------------------- TIFF
 
 class _TiffLayout:
@@ -142,14 +153,12 @@ def _check_tiff_data_present(path: Path, page) -> None:
 
 @contextmanager
 def _open_tiff(path: Path) -> Iterator[_TiffLayout]:
-    try:
-        with tifffile.TiffFile(path) as tif:
+    with _failures_as_unreadable(path, "not a readable TIFF file"):
+        tif = tifffile.TiffFile(path)
+    with tif:
+        with _failures_as_unreadable(path, "not a readable TIFF file"):
             layout = _TiffLayout(path, tif)
-            yield layout
-    except UnreadableImage:
-        raise
-    except Exception as error:  # tifffile raises many kinds on bad headers
-        raise _corrupt(path, "not a readable TIFF file", error) from error
+        yield layout
 
 
 def _probe_tiff(path: Path) -> ImageInfo:
@@ -163,17 +172,13 @@ def _read_tiff(path: Path, frame: int) -> np.ndarray:
     with _open_tiff(path) as layout:
         _check_size(path, layout.height, layout.width)
         _check_frame(path, frame, layout.n_frames)
-        try:
+        with _failures_as_unreadable(path, f"cannot decode frame {frame}"):
             if layout.page_per_frame:
                 page = layout.series.pages[frame]
                 _check_tiff_data_present(path, page)
                 plane = _frames_first(page.asarray(), layout.series.keyframe.axes)[0]
             else:
                 plane = _frames_first(layout.series.asarray(), layout.axes)[frame]
-        except UnreadableImage:
-            raise
-        except Exception as error:
-            raise _corrupt(path, f"cannot decode frame {frame}", error) from error
         if layout.colour:
             return luminance(plane)
         plane = plane[..., 0]
@@ -185,17 +190,16 @@ def _read_tiff(path: Path, frame: int) -> np.ndarray:
 @contextmanager
 def _open_pil(path: Path) -> Iterator[Image.Image]:
     try:
-        with Image.open(path) as image:
-            yield image
-    except UnreadableImage:
-        raise
+        image = Image.open(path)
     except Image.DecompressionBombError as error:
         raise UnreadableImage(f"{path.name}: the image is too large to read safely ({error}); "
                               "crop or bin it into smaller images") from error
     except UnidentifiedImageError as error:
         raise _corrupt(path, "not a readable PNG or JPEG file", error) from error
-    except Exception as error:  # Pillow decoders raise OSError, SyntaxError, ValueError...
-        raise _corrupt(path, "cannot decode the image", error) from error
+    except Exception as error:
+        raise _corrupt(path, "cannot open the image", error) from error
+    with image:
+        yield image
 
 
 def _pil_dtype(mode: str) -> str:
@@ -214,13 +218,15 @@ def _read_pil(path: Path, frame: int) -> np.ndarray:
         width, height = image.size
         _check_size(path, height, width)
         _check_frame(path, frame, 1)
-        image.load()
-        mode = image.mode
-        if mode in _PIL_GREY_CONVERSIONS:
-            image, mode = image.convert(_PIL_GREY_CONVERSIONS[mode]), _PIL_GREY_CONVERSIONS[mode]
-        if mode in _PIL_RAW_DTYPES:
-            return np.asarray(image).astype(_PIL_RAW_DTYPES[mode], copy=False)
-        return luminance(np.asarray(image.convert("RGB")))
+        with _failures_as_unreadable(path, "cannot decode the image"):
+            image.load()
+            mode = image.mode
+            if mode in _PIL_GREY_CONVERSIONS:
+                mode = _PIL_GREY_CONVERSIONS[mode]
+                image = image.convert(mode)
+            if mode in _PIL_RAW_DTYPES:
+                return np.asarray(image).astype(_PIL_RAW_DTYPES[mode], copy=False)
+            return luminance(np.asarray(image.convert("RGB")))
 
 
 # ---------------------------------------------------------------- public
