@@ -254,9 +254,25 @@ def _label_page(dataset_id: int, label_id: int, offset: int, limit: int) -> Sele
             .join(CurrentLabel, CurrentLabel.item_id == Item.id).order_by(page.c.sort_key))
 
 
+ORDERS = ("name", "label", "unlabeled_first")
+
+
+def _ordered(query: Select, order: str) -> Select:
+    if order == "name":
+        return query.order_by(Item.sort_key)
+    if order == "unlabeled_first":
+        return query.order_by(CurrentLabel.item_id.is_not(None), Item.sort_key)
+    if order == "label":  # in the order of the label list, unlabeled items last
+        return (query.outerjoin(LabelClass, LabelClass.id == CurrentLabel.label_id)
+                .order_by(LabelClass.position.is_(None), LabelClass.position, Item.sort_key))
+    raise StoreError(f"order '{order}' is not one of {', '.join(ORDERS)}", "order")
+
+
 def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
-               label_id: Optional[int] = None, unlabeled: bool = False) -> list[ItemRow]:
-    """One page of items in file-name order, optionally only one label or only unlabeled."""
+               label_id: Optional[int] = None, unlabeled: bool = False,
+               order: str = "name") -> list[ItemRow]:
+    """One page of items (file-name order unless ``order`` says otherwise), optionally only
+    one label or only unlabeled items."""
     if label_id is not None and unlabeled:
         raise StoreError("ask for one label or for unlabeled items, not both", "unlabeled")
     if offset < 0 or limit < 1:
@@ -265,10 +281,10 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
         query = _label_page(dataset_id, label_id, offset, limit)
     else:
         query = (select(*_PAGE_COLUMNS).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
-                 .where(Item.dataset_id == dataset_id).order_by(Item.sort_key))
+                 .where(Item.dataset_id == dataset_id))
         if unlabeled:
             query = query.where(CurrentLabel.item_id.is_(None))
-        query = query.offset(offset).limit(limit)
+        query = _ordered(query, order).offset(offset).limit(limit)
     return [ItemRow(*row) for row in session.execute(query)]
 
 

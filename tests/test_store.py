@@ -137,3 +137,19 @@ def test_label_classes_get_distinct_colours_and_hotkeys(session_factory, dataset
         with pytest.raises(StoreError) as raised, transaction(session_factory) as session:
             create_label(session, dataset_id, **kwargs)
         assert raised.value.field == field
+
+
+def test_page_orders(session_factory, dataset):
+    dataset_id, ids, ring, peak = dataset
+    with transaction(session_factory) as session:
+        apply_event(session, dataset_id, "ana", "manual",
+                    [TagIn(ids[1], peak), TagIn(ids[2], ring), TagIn(ids[3], peak)])
+    with session_factory() as session:
+        def page(order):
+            return [row.id for row in items_page(session, dataset_id, limit=5, order=order)]
+        assert page("name") == ids[:5]
+        assert page("label") == [ids[2], ids[1], ids[3], ids[0], ids[4]]  # ring, peak, none
+        assert page("unlabeled_first") == [ids[0]] + ids[4:8]
+        with pytest.raises(StoreError) as raised:
+            page("size")
+        assert raised.value.field == "order"
