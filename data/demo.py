@@ -366,9 +366,7 @@ def _write_images(folder: str, size: int, seed: int, gaps: bool, dtype: str,
     for index, label in jobs:
         image = _draw_pattern(label, geometry, noise, np.random.default_rng([seed, index]),
                              dtype, gap_mask)
-        path = Path(folder) / demo_path(index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(path, image)
+        tifffile.imwrite(Path(folder) / demo_path(index), image)
 
 
 def _usable_cpus() -> int:
@@ -405,6 +403,8 @@ def generate_demo(folder: Path, n_images: int = 600, size: int = 256, seed: int 
     folder.mkdir(parents=True, exist_ok=True)
     labels = demo_labels(n_images, seed, classes)
     jobs = list(enumerate(labels))
+    for start in range(0, n_images, FILES_PER_FOLDER):
+        (folder / demo_path(start)).parent.mkdir(exist_ok=True)
     chunks = [(str(folder), size, seed, gaps, dtype, jobs[start:start + CHUNK])
               for start in range(0, n_images, CHUNK)]
     processes = min(processes or _usable_cpus(), len(chunks))
