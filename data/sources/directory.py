@@ -126,4 +126,6 @@ class DirectorySource:
         return probe_file(self._resolve(path))
 
     def read(self, path: str, frame: int = 0, max_size: Optional[int] = None) -> np.ndarray:
-        return read_frame(self._resolve(path), frame, max_size)
+        # A local file is decoded whole anyway, so striding would save nothing and would drop
+        # one-pixel Bragg peaks; the thumbnail renderer block-averages instead.
+        return read_frame(self._resolve(path), frame)
