@@ -70,6 +70,12 @@ def apply_transform(raw: np.ndarray, transform: Transform,
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.log(_scale(values, low, high) + np.float32(LOG_EPSILON), out=values)
         counted = values if valid is None else values[valid]
+        # Pixels at the minimum (beam stop, module gaps, zero counts) sit at log(1e-12),
+        # far below the rest; left in the percentiles they would claim half of the grey
+        # range, so the percentiles are taken over the pixels above the minimum.
+        above_minimum = counted[counted > np.float32(np.log(LOG_EPSILON)) + 1]
+        if above_minimum.size:
+            counted = above_minimum
         low, high = float(counted.min()), float(counted.max())
     if (transform.pmin, transform.pmax) != (0, 100):
         plow, phigh = np.percentile(counted, [transform.pmin, transform.pmax])

@@ -43,17 +43,18 @@ def test_log_of_known_values():
     raw = np.array([[1, 10], [100, 1000]], dtype=np.int32)
     out = apply_transform(raw, Transform(log=True, pmin=0, pmax=100))
     logs = np.log((raw - 1) / 999 + LOG_EPSILON)
-    expected = (logs - logs.min()) / (logs.max() - logs.min())
+    above_minimum = logs[logs > logs.min()]  # the minimum pixel is left out of the range
+    expected = np.clip((logs - above_minimum.min()) / (logs.max() - above_minimum.min()), 0, 1)
     np.testing.assert_allclose(out, expected, atol=1e-6)
-    # the log spreads small values: 10 sits far above 1/100 of the way
-    assert out[0, 1] > 0.8
+    # the log spreads small values: 100 sits half way between 10 and 1000, not at 1/10
+    assert out[1, 0] > 0.5
 
 
 def test_log_then_percentiles_of_the_log_values():
     raw = np.arange(1, 102, dtype=np.float32).reshape(1, 101)
     out = apply_transform(raw, Transform(log=True, pmin=5, pmax=95))
     logs = np.log((raw[0].astype(np.float64) - 1) / 100 + LOG_EPSILON)
-    low, high = np.percentile(logs, [5, 95])
+    low, high = np.percentile(logs[1:], [5, 95])  # percentiles of the pixels above the minimum
     np.testing.assert_allclose(out[0], np.clip((logs - low) / (high - low), 0, 1), atol=1e-5)
 
 
@@ -103,3 +104,14 @@ def test_raw_input_is_not_modified():
     before = raw.copy()
     apply_transform(raw, Transform(log=True))
     np.testing.assert_array_equal(raw, before)
+
+
+def test_log_range_is_not_eaten_by_beam_stop_zeros():
+    rng = np.random.default_rng(0)
+    raw = rng.integers(1, 50_000, size=(64, 64)).astype(np.uint16)
+    raw[:8] = 0  # a beam stop / module gap: 12.5 % of the pixels at zero
+    out = apply_transform(raw, Transform(log=True, pmin=1, pmax=99))
+    assert out[:8].max() == 0.0  # the zeros are black
+    signal = out[8:]
+    assert signal.min() == 0.0 and signal.max() == 1.0  # the data use the whole grey range
+    assert np.median(signal) > 0.5
