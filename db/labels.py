@@ -1,14 +1,20 @@
-"""Label classes of a data set: name, colour, hotkey and order."""
+"""Label classes of a data set: name, colour, hotkey and order.
+
+Deleting a class that items carry archives it and unlabels those items in one tagging
+event; undoing that event (``db.store.undo_event``) brings the class back through
+``after_undo``. Archived names stay reserved, so a restored class never clashes.
+"""
 from __future__ import annotations
 
 import re
-from typing import Optional
+from collections import Counter
+from typing import Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import LabelClass
-from db.store import StoreError, get_dataset
+from db.models import CurrentLabel, LabelClass, TaggingEvent
+from db.store import StoreError, TagIn, apply_event, get_dataset, is_undone
 
 # Distinct colours in a colour-blind-friendly order (Okabe-Ito, then Tableau).
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
@@ -35,36 +41,65 @@ def get_label(session: Session, dataset_id: int, label_id: int,
     return label
 
 
-def create_label(session: Session, dataset_id: int, name: str, color: Optional[str] = None,
-                 hotkey: Optional[str] = None) -> LabelClass:
-    """Add a label class; colour and hotkey default to the next free ones."""
-    get_dataset(session, dataset_id)
+def _items(count: int) -> str:
+    return f"{count:,} item{'' if count == 1 else 's'}"
+
+
+def _checked_name(labels: Sequence[LabelClass], name: Optional[str], dataset_id: int,
+                  label_id: Optional[int] = None) -> str:
+    """``name`` stripped, if no other class of ``labels`` (archived ones too) has it."""
     name = (name or "").strip()
     if not name:
         raise StoreError("a label needs a name", "name")
     if len(name) > 100:
         raise StoreError("label names are at most 100 characters", "name")
-    existing = list_labels(session, dataset_id, include_archived=True)
-    if any(label.name == name and not label.archived for label in existing):
+    others = [label for label in labels if label.id != label_id]
+    if any(label.name == name and not label.archived for label in others):
         raise StoreError(f"data set {dataset_id} already has a label named '{name}'", "name",
                          status=409)
-    if any(label.name == name for label in existing):
+    if any(label.name == name for label in others):
         raise StoreError(f"a deleted label is named '{name}'; undo its deletion or pick "
                          "another name", "name", status=409)
+    return name
+
+
+def _checked_color(color: str) -> str:
+    if not _COLOR.match(color):
+        raise StoreError(f"colour '{color}' is not of the form #RRGGBB", "color")
+    return color
+
+
+def _taken_hotkeys(labels: Sequence[LabelClass], label_id: Optional[int] = None) -> set[str]:
+    return {label.hotkey for label in labels
+            if label.hotkey and not label.archived and label.id != label_id}
+
+
+def _checked_hotkey(labels: Sequence[LabelClass], hotkey: str,
+                    label_id: Optional[int] = None) -> str:
+    if hotkey not in HOTKEYS:
+        raise StoreError(f"hotkey '{hotkey}' is not one of 1..9", "hotkey")
+    if hotkey in _taken_hotkeys(labels, label_id):
+        raise StoreError(f"hotkey {hotkey} is already used by another label", "hotkey",
+                         status=409)
+    return hotkey
+
+
+def create_label(session: Session, dataset_id: int, name: str, color: Optional[str] = None,
+                 hotkey: Optional[str] = None) -> LabelClass:
+    """Add a label class; colour and hotkey default to the next free ones."""
+    get_dataset(session, dataset_id)
+    existing = list_labels(session, dataset_id, include_archived=True)
+    name = _checked_name(existing, name, dataset_id)
     active = [label for label in existing if not label.archived]
     if color is None:
         used = {label.color.upper() for label in active}
         color = next((c for c in PALETTE if c.upper() not in used), PALETTE[len(active) % 12])
-    if not _COLOR.match(color):
-        raise StoreError(f"colour '{color}' is not of the form #RRGGBB", "color")
-    taken = {label.hotkey for label in active if label.hotkey}
+    color = _checked_color(color)
     if hotkey is None:
+        taken = _taken_hotkeys(existing)
         hotkey = next((key for key in HOTKEYS if key not in taken), None)
-    elif hotkey not in HOTKEYS:
-        raise StoreError(f"hotkey '{hotkey}' is not one of 1..9", "hotkey")
-    elif hotkey in taken:
-        raise StoreError(f"hotkey {hotkey} is already used by another label", "hotkey",
-                         status=409)
+    else:
+        hotkey = _checked_hotkey(existing, hotkey)
     position = (session.scalar(select(func.max(LabelClass.position))
                                .where(LabelClass.dataset_id == dataset_id)) or 0) + 1
     label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey,
@@ -72,3 +107,152 @@ def create_label(session: Session, dataset_id: int, name: str, color: Optional[s
     session.add(label)
     session.flush()
     return label
+
+
+def _active_label(session: Session, dataset_id: int, label_id: int) -> LabelClass:
+    get_dataset(session, dataset_id)
+    label = get_label(session, dataset_id, label_id)
+    if label.archived:
+        raise StoreError(f"label '{label.name}' ({label_id}) was deleted; undo its deletion "
+                         "to use it again", "label_id", status=409)
+    return label
+
+
+def update_label(session: Session, dataset_id: int, label_id: int, name: Optional[str] = None,
+                 color: Optional[str] = None, hotkey: Optional[str] = None) -> LabelClass:
+    """Rename, recolour or re-key a class with the rules of ``create_label``.
+
+    None leaves a field as it is; ``hotkey=""`` takes the class's hotkey away.
+    """
+    label = _active_label(session, dataset_id, label_id)
+    labels = list_labels(session, dataset_id, include_archived=True)
+    changes = {}
+    if name is not None:
+        changes["name"] = _checked_name(labels, name, dataset_id, label_id)
+    if color is not None:
+        changes["color"] = _checked_color(color)
+    if hotkey is not None:
+        changes["hotkey"] = _checked_hotkey(labels, hotkey, label_id) if hotkey else None
+    for key, value in changes.items():
+        setattr(label, key, value)
+    session.flush()
+    return label
+
+
+def reorder_labels(session: Session, dataset_id: int,
+                   ordered_ids: Sequence[int]) -> list[LabelClass]:
+    """Give the classes positions 1..n in the order of ``ordered_ids``: every active class
+    of the data set, each once."""
+    get_dataset(session, dataset_id)
+    labels = {label.id: label for label in list_labels(session, dataset_id)}
+    ordered = list(ordered_ids)
+    if repeated := [i for i, n in Counter(ordered).items() if n > 1]:
+        raise StoreError(f"label {repeated[0]} appears twice in the order; list each label once",
+                         "label_ids")
+    if unknown := [i for i in ordered if i not in labels]:
+        raise StoreError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
+                         "list the ids of its labels", "label_ids")
+    if missing := [label for i, label in labels.items() if i not in set(ordered)]:
+        raise StoreError(f"the order leaves out label {missing[0].id} ('{missing[0].name}'); "
+                         "list every label of the data set once", "label_ids")
+    for position, label_id in enumerate(ordered, start=1):
+        labels[label_id].position = position
+    session.flush()
+    return [labels[label_id] for label_id in ordered]
+
+
+def _usage_query(dataset_id: int, label_id: int):
+    return select(CurrentLabel.item_id).where(CurrentLabel.dataset_id == dataset_id,
+                                              CurrentLabel.label_id == label_id)
+
+
+def label_usage(session: Session, dataset_id: int, label_id: int) -> int:
+    """How many items carry the class now."""
+    get_dataset(session, dataset_id)
+    get_label(session, dataset_id, label_id)
+    return session.scalar(select(func.count()).select_from(
+        _usage_query(dataset_id, label_id).subquery())) or 0
+
+
+def delete_label(session: Session, dataset_id: int, label_id: int, tagger: str,
+                 confirm: bool = False) -> Optional[TaggingEvent]:
+    """Delete a class: archive it and, with ``confirm``, unlabel the items that carry it.
+
+    The unlabeling is one tagging event (returned; None when no item carried the class),
+    so undoing that event brings back the class and its labels. A class in use is
+    refused without ``confirm`` (409).
+    """
+    label = _active_label(session, dataset_id, label_id)
+    item_ids = list(session.scalars(_usage_query(dataset_id, label_id)))
+    if item_ids and not confirm:
+        raise StoreError(f"label '{label.name}' is on {_items(len(item_ids))}; deleting it "
+                         "unlabels them (undo brings them back): confirm to delete it",
+                         "confirm", status=409)
+    event = None
+    if item_ids:
+        event = apply_event(session, dataset_id, tagger, "manual",
+                            [TagIn(item_id, None) for item_id in item_ids],
+                            params={"deleted_label_id": label.id, "label_name": label.name})
+    label.archived = True
+    session.flush()
+    return event
+
+
+def _chain_root(session: Session, event: TaggingEvent) -> TaggingEvent:
+    """The event that ``event`` undoes, or that the undo it undoes undid, and so on."""
+    while event.undoes_event_id is not None:
+        event = session.get(TaggingEvent, event.undoes_event_id)
+    return event
+
+
+def _deleted_label(session: Session, event: TaggingEvent) -> Optional[LabelClass]:
+    """The class that ``event`` deleted (see ``delete_label``), if it is a deletion."""
+    label_id = event.params.get("deleted_label_id") if event.method == "manual" else None
+    label = session.get(LabelClass, label_id) if isinstance(label_id, int) else None
+    return label if label is not None and label.dataset_id == event.dataset_id else None
+
+
+def _restore(session: Session, label: LabelClass) -> None:
+    taken = _taken_hotkeys(list_labels(session, label.dataset_id), label.id)
+    if label.hotkey in taken:  # the key went to another class while this one was deleted
+        label.hotkey = None
+    label.archived = False
+
+
+def _refuse_deleted_labels_in_use(session: Session, undone: TaggingEvent,
+                                  deleted: Optional[LabelClass]) -> None:
+    in_use = session.execute(
+        select(LabelClass.id, LabelClass.name, func.count())
+        .join(CurrentLabel, (CurrentLabel.label_id == LabelClass.id)
+              & (CurrentLabel.dataset_id == LabelClass.dataset_id))
+        .where(LabelClass.dataset_id == undone.dataset_id, LabelClass.archived.is_(True))
+        .group_by(LabelClass.id, LabelClass.name).limit(1)).first()
+    if in_use is None:
+        return
+    label_id, name, count = in_use
+    if deleted is not None and label_id == deleted.id:
+        message = (f"deleting label '{name}' again would leave {_items(count)} that were "
+                   "labeled with it after its deletion was undone; delete the label again "
+                   "instead")
+    else:
+        message = (f"undoing event {undone.id} would give {_items(count)} the deleted label "
+                   f"'{name}'; undo the label's deletion first, or label them by hand")
+    raise StoreError(message, "event_id", status=409)
+
+
+def after_undo(session: Session, undone: TaggingEvent) -> None:
+    """Keep the classes in step with the labels once ``undone`` has been undone.
+
+    Called by ``db.store.undo_event`` in its transaction. Undoing a class deletion brings
+    the class back and undoing that undo deletes it again; no undo may leave items with a
+    deleted class (StoreError 409, which rolls the undo back).
+    """
+    root = _chain_root(session, undone)
+    deleted = _deleted_label(session, root)
+    if deleted is not None:
+        if is_undone(session, root.id):
+            _restore(session, deleted)
+        else:
+            deleted.archived = True
+        session.flush()
+    _refuse_deleted_labels_in_use(session, undone, deleted)

@@ -181,11 +181,17 @@ def _undo_of(session: Session, event_id: int) -> Optional[TaggingEvent]:
     return None
 
 
+def is_undone(session: Session, event_id: int) -> bool:
+    """Whether an undo currently cancels ``event_id`` (an undone undo does not)."""
+    return _undo_of(session, event_id) is not None
+
+
 def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
     """Write the compensating event of ``event_id``.
 
     Items whose label was changed again by a later event keep that later label; the
-    others get back the label they had just before ``event_id``.
+    others get back the label they had just before ``event_id``. Undoing a label-class
+    deletion brings the class back (see ``db.labels.after_undo``).
     """
     event = session.get(TaggingEvent, event_id)
     if event is None:
@@ -210,8 +216,11 @@ def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
         .where(Tag.event_id == event_id, ~newer_exists)).all()
     tags = [TagIn(item_id, label_id, confidence) for item_id, label_id, confidence in rows]
     params = {"undoes_event_id": event_id, "kept_later_changes": event.n_tags - len(tags)}
-    return _write_event(session, event.dataset_id, tagger.strip(), "undo", tags, params,
+    undo = _write_event(session, event.dataset_id, tagger.strip(), "undo", tags, params,
                         undoes_event_id=event_id)
+    from db.labels import after_undo  # db.labels imports this module
+    after_undo(session, event)
+    return undo
 
 
 def last_undoable_event(session: Session, dataset_id: int, tagger: str) -> Optional[TaggingEvent]:
