@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,18 @@ _INSERT_BATCH = 20_000
 
 def source_of(dataset: Dataset) -> DataSource:
     return open_source(dataset.source_kind, dataset.location, dataset.api_key)
+
+
+def shown_location(kind: str, location: str) -> str:
+    """The location without an ``api_key=`` query parameter: a Tiled URI may carry its key
+    (the catalog stores the URI as given), and nothing shown to users may contain it."""
+    if kind != "tiled":
+        return location
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in query if name.lower() != "api_key"]
+    return location if len(kept) == len(query) else \
+        urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def _check_location(kind: str, location: str, data_roots: Sequence[Path]) -> str:

@@ -10,6 +10,7 @@ transaction (see ``db.session.transaction``), so a failed event writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import Select, delete, func, select
@@ -327,3 +328,41 @@ def current_labels(session: Session, dataset_id: int, offset: int = 0,
         .join(CurrentLabel, CurrentLabel.item_id == Item.id)
         .where(Item.dataset_id == dataset_id)
         .order_by(Item.sort_key).offset(offset).limit(limit)).tuples()
+
+
+@dataclass(frozen=True)
+class LabeledItem:
+    """A labeled item with the event that gave it its label: one row of an export."""
+
+    sort_key: int
+    uri: str
+    path: str
+    frame: int
+    label_id: int
+    confidence: Optional[float]
+    event_id: int
+    tagger: str
+    time: datetime  # UTC
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
+
+
+def labeled_items(session: Session, dataset_id: int, after_sort_key: Optional[int] = None,
+                  limit: int = 5000) -> list[LabeledItem]:
+    """Up to ``limit`` labeled items in file order, with who labeled each one and when.
+
+    Pages continue after the last row's ``sort_key`` rather than at an offset, so the
+    thousandth page costs what the first does.
+    """
+    query = (select(Item.sort_key, Item.uri, Item.path, Item.frame, CurrentLabel.label_id,
+                    CurrentLabel.confidence, CurrentLabel.event_id, TaggingEvent.tagger,
+                    TaggingEvent.created_at)
+             .join(CurrentLabel, CurrentLabel.item_id == Item.id)
+             .join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id)
+             .where(Item.dataset_id == dataset_id))
+    if after_sort_key is not None:
+        query = query.where(Item.sort_key > after_sort_key)
+    rows = session.execute(query.order_by(Item.sort_key).limit(limit))
+    return [LabeledItem(*row[:-1], time=_utc(row[-1])) for row in rows]

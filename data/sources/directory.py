@@ -122,6 +122,11 @@ class DirectorySource:
             raise SourceError(f"'{path}' leads outside the data set folder {self.root}")
         return full
 
+    def file_path(self, path: str) -> Path:
+        """The file of ``path`` on disk (exports copy it byte for byte); SourceError when
+        ``path`` would lead outside the folder."""
+        return self._resolve(path)
+
     def probe(self, path: str) -> ImageInfo:
         return probe_file(self._resolve(path))
 

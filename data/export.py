@@ -1,0 +1,301 @@
+"""Exports of a data set's current labels: CSV, JSON, and a ZIP of the labeled images.
+
+Every export is a generator that reads the labels a page at a time (each page in its own
+short session) and hands out pieces as it goes, so a download of a million labels or of
+many gigabytes of images never holds the data set in memory.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator, Optional
+
+import tifffile
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.catalog import shown_location
+from data.sources.base import DataSource, SourceError, UnreadableImage
+from db.labels import list_labels
+from db.store import LabeledItem, get_dataset, label_counts, labeled_items
+
+PAGE_ROWS = 5_000
+COPY_CHUNK = 1 << 20  # bytes read from an original file at a time
+CSV_COLUMNS = ("uri", "label", "tagger", "event_id", "time")
+LABELS_MEMBER = "labels.csv"
+PROBLEMS_MEMBER = "problems.txt"
+_READ_ERRORS = (OSError, SourceError, UnreadableImage)
+
+SessionFactory = sessionmaker[Session]
+
+
+def _iso(time: datetime) -> str:
+    return time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _pages(session_factory: SessionFactory, dataset_id: int) -> Iterator[list[LabeledItem]]:
+    after = None
+    while True:
+        with session_factory() as session:
+            page = labeled_items(session, dataset_id, after, PAGE_ROWS)
+        if page:
+            yield page
+        if len(page) < PAGE_ROWS:
+            return
+        after = page[-1].sort_key
+
+
+def _label_names(session_factory: SessionFactory, dataset_id: int) -> dict[int, str]:
+    """Every class's name by id, deleted ones too, in display order."""
+    with session_factory() as session:
+        get_dataset(session, dataset_id)
+        return {label.id: label.name
+                for label in list_labels(session, dataset_id, include_archived=True)}
+
+
+def _csv_text(rows: Iterable[Iterable]) -> str:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue()
+
+
+def export_csv(session_factory: SessionFactory, dataset_id: int) -> Iterator[str]:
+    """``uri,label,tagger,event_id,time`` of every labeled item in file order, a page of
+    rows per piece; ``time`` is when the label was given (ISO 8601, UTC)."""
+    names = _label_names(session_factory, dataset_id)
+    yield _csv_text([CSV_COLUMNS])
+    for page in _pages(session_factory, dataset_id):
+        yield _csv_text((row.uri, names[row.label_id], row.tagger, row.event_id, _iso(row.time))
+                        for row in page)
+
+
+def _json_head(session_factory: SessionFactory, dataset_id: int) -> dict:
+    with session_factory() as session:
+        dataset = get_dataset(session, dataset_id)
+        counts = label_counts(session, dataset_id)
+        labels = list_labels(session, dataset_id)
+        return {
+            "dataset": {"id": dataset.id, "name": dataset.name,
+                        "source": {"kind": dataset.source_kind,
+                                   "location": shown_location(dataset.source_kind,
+                                                              dataset.location)},
+                        "item_count": counts.total, "labeled_count": counts.labeled,
+                        "exported_at": _iso(datetime.now(timezone.utc))},
+            "labels": [{"id": label.id, "name": label.name, "color": label.color}
+                       for label in labels]}
+
+
+def export_json(session_factory: SessionFactory, dataset_id: int) -> Iterator[str]:
+    """One JSON document ``{"dataset", "labels", "items"}``, handed out a page of items
+    at a time; ``items`` are the labeled items in file order."""
+    head = _json_head(session_factory, dataset_id)
+    names = _label_names(session_factory, dataset_id)
+    yield (f'{{"dataset": {json.dumps(head["dataset"])}, '
+           f'"labels": {json.dumps(head["labels"])}, "items": [')
+    separator = ""
+    for page in _pages(session_factory, dataset_id):
+        items = (json.dumps({"uri": row.uri, "label": names[row.label_id], "tagger": row.tagger,
+                             "event_id": row.event_id, "time": _iso(row.time),
+                             "confidence": row.confidence}) for row in page)
+        yield separator + ",".join(items)
+        separator = ","
+    yield "]}"
+
+
+# --- ZIP ----------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^\w\-. ]+")
+# Names Windows refuses for a file or folder, whatever the suffix.
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                     *(f"lpt{i}" for i in range(1, 10))}
+
+
+def safe_name(name: str, fallback: str = "label") -> str:
+    """``name`` as a file or folder name that every system accepts."""
+    safe = _UNSAFE.sub("_", name).strip(" .")
+    if safe.split(".")[0].lower() in _WINDOWS_RESERVED:
+        safe = f"_{safe}"
+    return safe or fallback
+
+
+def label_folders(names: dict[int, str]) -> dict[int, str]:
+    """A folder per class: a safe form of its name, made unique (ignoring case, as
+    Windows and macOS do) by adding the class id."""
+    used = {LABELS_MEMBER, PROBLEMS_MEMBER}
+    folders = {}
+    for label_id, name in names.items():
+        base = safe_name(name)
+        candidates = [base, f"{base}_{label_id}"] + [f"{base}_{label_id}_{n}" for n in
+                                                     range(2, len(names) + 3)]
+        folders[label_id] = next(c for c in candidates if c.lower() not in used)
+        used.add(folders[label_id].lower())
+    return folders
+
+
+def _member_path(path: str) -> str:
+    """``path`` inside the ZIP: no absolute paths and no '..' (it must extract in place)."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    return "/".join(parts)
+
+
+class _Pipe:
+    """The file zipfile writes into; the export generator drains it after every write.
+
+    It has no ``seek`` or ``tell``, so zipfile streams: each member's sizes and checksum
+    follow its data instead of being written back into its header.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> Iterator[bytes]:
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            yield data
+
+
+@dataclass
+class _Member:
+    info: zipfile.ZipInfo
+    chunks: Iterable[bytes]
+
+
+def _new_info(name: str, compress: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, datetime.now().timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    return info
+
+
+def _write(archive: zipfile.ZipFile, pipe: _Pipe, member: _Member) -> Iterator[bytes]:
+    with archive.open(member.info, "w", force_zip64=True) as target:
+        for chunk in member.chunks:
+            target.write(chunk)
+            yield from pipe.drain()
+    yield from pipe.drain()
+
+
+def _file_chunks(handle) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(COPY_CHUNK):
+            yield chunk
+
+
+def _tiff_bytes(values) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, values, photometric="minisblack")
+    return buffer.getvalue()
+
+
+def _item_member(source: DataSource, folder: str, row: LabeledItem) -> _Member:
+    """The original file for frame 0 of a folder's file, else the frame's values as a TIFF.
+
+    Opens (or reads) the file before the member starts, so a missing file leaves no trace
+    in the ZIP.
+    """
+    if source.kind == "directory" and row.frame == 0:
+        path = source.file_path(row.path)
+        info = zipfile.ZipInfo.from_file(path, f"{folder}/{_member_path(row.path)}",
+                                         strict_timestamps=False)
+        return _Member(info, _file_chunks(open(path, "rb")))
+    values = source.read(row.path, row.frame)
+    info = _new_info(f"{folder}/{_member_path(row.path)}__frame{row.frame}.tif", compress=False)
+    return _Member(info, [_tiff_bytes(values)])
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "file not found; it was moved or deleted after the data set was registered"
+    if isinstance(error, OSError):
+        return f"cannot read the file ({error.strerror or error})"
+    return str(error)
+
+
+class _Problems:
+    """The items left out of the ZIP, kept in a temporary file once they grow large."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+        self.count = 0
+
+    def add(self, uri: str, reason: str) -> None:
+        self._file.write(f"{uri}\t{reason}\n".encode())
+        self.count += 1
+
+    def member(self) -> _Member:
+        self._file.seek(0)
+        head = (f"{self.count} labeled item(s) could not be read and are not in this ZIP "
+                "(uri, tab, reason):\n").encode()
+        return _Member(_new_info(PROBLEMS_MEMBER, compress=True),
+                       [head, *iter(lambda: self._file.read(COPY_CHUNK), b"")])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _write_item(archive: zipfile.ZipFile, pipe: _Pipe, source: DataSource, folder: str,
+                row: LabeledItem, problems: _Problems) -> Iterator[bytes]:
+    try:
+        member = _item_member(source, folder, row)
+    except _READ_ERRORS as error:
+        problems.add(row.uri, _reason(error))
+        return
+    try:
+        yield from _write(archive, pipe, member)
+    except OSError as error:  # the file changed or went away while it was copied
+        problems.add(row.uri, f"{_reason(error)}; its copy in the ZIP is incomplete")
+
+
+def export_zip(session_factory: SessionFactory, dataset_id: int,
+               source: DataSource) -> Iterator[bytes]:
+    """A ZIP built while it is sent: ``labels.csv``, then a folder per label holding its
+    images (original files byte for byte from folders; frames after the first of a file,
+    and Tiled items, as ``<path>__frame<N>.tif`` with the raw values), then
+    ``problems.txt`` listing the items that could not be read, if any."""
+    folders = label_folders(_label_names(session_factory, dataset_id))
+    pipe, problems = _Pipe(), _Problems()
+    try:
+        with zipfile.ZipFile(pipe, "w", allowZip64=True) as archive:
+            csv_chunks = (text.encode() for text in export_csv(session_factory, dataset_id))
+            yield from _write(archive, pipe, _Member(_new_info(LABELS_MEMBER, compress=True),
+                                                     csv_chunks))
+            for page in _pages(session_factory, dataset_id):
+                for row in page:
+                    yield from _write_item(archive, pipe, source, folders[row.label_id], row,
+                                           problems)
+            if problems.count:
+                yield from _write(archive, pipe, problems.member())
+        yield from pipe.drain()  # the central directory, written when the archive closed
+    finally:
+        problems.close()
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    media_type: str
+    suffix: str
+    write: Callable[[SessionFactory, int, Optional[DataSource]], Iterator]
+    needs_source: bool = False
+
+
+def _labels_only(export: Callable[[SessionFactory, int], Iterator]):
+    return lambda session_factory, dataset_id, _source: export(session_factory, dataset_id)
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    "csv": ExportFormat("text/csv", "csv", _labels_only(export_csv)),
+    "json": ExportFormat("application/json", "json", _labels_only(export_json)),
+    "zip": ExportFormat("application/zip", "zip", export_zip, needs_source=True),
+}
