@@ -8,21 +8,27 @@ leaves nothing behind. Every 4xx answer is ``{"error": ..., "field": ...}``.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any, Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import secure_filename
 
-from api_models import (UNION_TAGS, CurrentLabelOut, CurrentLabelsOut, CurrentLabelsQuery,
-                        DatasetDetailOut, DatasetIn, DatasetListOut, DatasetOut, DatasetPath,
-                        ErrorOut, EventIn, EventListOut, EventOut, EventPath, ItemOut,
-                        ItemPageOut, ItemsQuery, LabelIn, LabelListOut, LabelOut, PageQuery,
-                        ProblemOut, SourceOut, UndoIn)
-from data.catalog import count_problems, dataset_problems, dataset_summaries, register_dataset
+from api_models import (UNION_TAGS, CsvBody, CurrentLabelOut, CurrentLabelsOut,
+                        CurrentLabelsQuery, DatasetDetailOut, DatasetIn, DatasetListOut,
+                        DatasetOut, DatasetPath, DeleteLabelQuery, ErrorOut, EventIn,
+                        EventListOut, EventOut, EventPath, ExportQuery, ImportOut, ImportQuery,
+                        ItemOut, ItemPageOut, ItemsQuery, LabelDeleteOut, LabelIn, LabelListOut,
+                        LabelOrderIn, LabelOut, LabelPatchIn, LabelPath, PageQuery, ProblemOut,
+                        SourceOut, UndoIn)
+from data.catalog import (count_problems, dataset_problems, dataset_summaries,
+                          register_dataset, shown_location)
+from data.export import EXPORT_FORMATS
+from data.label_import import import_labels_csv
 from db import labels as label_store
 from db import store
 from db.session import transaction
@@ -34,8 +40,12 @@ DATASETS = Tag(name="datasets", description="data sets: folders or Tiled contain
 ITEMS = Tag(name="items", description="the images (frames) of a data set")
 LABELS = Tag(name="labels", description="label classes of a data set")
 EVENTS = Tag(name="events", description="the append-only log of tagging events, and undo")
+TRANSFER = Tag(name="export-import", description="download the labels (CSV, JSON, or a ZIP of "
+                                                 "the labeled images) and import labels (CSV)")
 # Source fields as the API names them (the catalog says "source" for the whole location).
 SOURCE_FIELDS = {"directory": "source.path", "tiled": "source.uri"}
+# Routes whose request body is not JSON: endpoint -> the media type they take.
+TEXT_BODIES = {"api.import_labels": "text/csv"}
 
 
 def _operation_id(*, name: str, **_ignored) -> str:
@@ -133,6 +143,11 @@ def _require_json_body():
     data = request.get_data(cache=True)
     if not data.strip():
         return None
+    if (media_type := TEXT_BODIES.get(request.endpoint)) is not None:
+        if request.mimetype == media_type:
+            return None
+        return error_response(415, f"send the request body as {media_type}, with the header "
+                                   f"'Content-Type: {media_type}'", "body")
     if not request.is_json:
         return error_response(415, "send the request body as JSON with the header "
                                    "'Content-Type: application/json'", "body")
@@ -149,7 +164,7 @@ def _no_route(unknown: str):
     # Without this, the Dash app's catch-all page route would answer with HTML.
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = []
-    for method in ("GET", "POST"):
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         try:
             endpoint, _ = adapter.match(request.path, method=method)
         except HTTPException:
@@ -167,21 +182,9 @@ def _no_route(unknown: str):
 
 # --- data sets ----------------------------------------------------------------------------
 
-def _shown_location(kind: str, location: str) -> str:
-    """The location without an ``api_key=`` query parameter: a Tiled URI may carry its key
-    (the catalog stores the URI as given), and no answer may contain it."""
-    if kind != "tiled":
-        return location
-    parts = urlsplit(location)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in query if name.lower() != "api_key"]
-    return location if len(kept) == len(query) else \
-        urlunsplit(parts._replace(query=urlencode(kept)))
-
-
 def _dataset_out(dataset, item_count: int, labeled_count: int, problem_count: int) -> dict:
     source = SourceOut(kind=dataset.source_kind,
-                       location=_shown_location(dataset.source_kind, dataset.location))
+                       location=shown_location(dataset.source_kind, dataset.location))
     return dict(id=dataset.id, name=dataset.name, source=source,
                 status=dataset.status, item_count=item_count, labeled_count=labeled_count,
                 problem_count=problem_count, scanned_files=dataset.scanned_files,
@@ -281,6 +284,41 @@ def create_label(path: DatasetPath, body: LabelIn):
     return _label_out(label).model_dump(mode="json"), 201
 
 
+@blueprint.patch("/datasets/<int:dataset_id>/labels/<int:label_id>", tags=[LABELS],
+                 summary="Rename, recolour or re-key a label class",
+                 description="Fields left out stay as they are; hotkey '' takes the key away.",
+                 responses=_responses(200, LabelOut, 400, 404, 409, 415))
+def update_label(path: LabelPath, body: LabelPatchIn):
+    with transaction(current_services().session_factory) as session:
+        label = label_store.update_label(session, path.dataset_id, path.label_id, body.name,
+                                         body.color, body.hotkey)
+    return _label_out(label).model_dump(mode="json")
+
+
+@blueprint.put("/datasets/<int:dataset_id>/labels/order", tags=[LABELS],
+               summary="Put the label classes in a new display order",
+               responses=_responses(200, LabelListOut, 400, 404, 415))
+def reorder_labels(path: DatasetPath, body: LabelOrderIn):
+    with transaction(current_services().session_factory) as session:
+        labels = label_store.reorder_labels(session, path.dataset_id, body.label_ids)
+    return LabelListOut(labels=[_label_out(label) for label in labels]).model_dump(mode="json")
+
+
+@blueprint.delete("/datasets/<int:dataset_id>/labels/<int:label_id>", tags=[LABELS],
+                  summary="Delete a label class; one that items carry needs confirm=true",
+                  description="A class in use is deleted by unlabeling its items in one "
+                              "tagging event; undoing that event brings the class and its "
+                              "labels back.",
+                  responses=_responses(200, LabelDeleteOut, 400, 404, 409))
+def delete_label(path: LabelPath, query: DeleteLabelQuery):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        event = label_store.delete_label(session, path.dataset_id, path.label_id,
+                                         query.tagger or services.settings.tagger, query.confirm)
+    return LabelDeleteOut(label_id=path.label_id, event_id=event.id if event else None,
+                          unlabeled=event.n_tags if event else 0).model_dump(mode="json")
+
+
 # --- tagging events -----------------------------------------------------------------------
 
 def _event_out(event) -> EventOut:
@@ -341,3 +379,56 @@ def current_labels(path: DatasetPath, query: CurrentLabelsQuery):
         counts={label.name: counts.per_label.get(label.id, 0) for label in classes
                 if not label.archived or counts.per_label.get(label.id)},
         labeled=counts.labeled, total=counts.total).model_dump(mode="json")
+
+
+# --- export and import --------------------------------------------------------------------
+
+EXPORT_RESPONSES = {
+    200: {"description": "the export, streamed as it is made",
+          "content": {export.media_type: {"schema": {"type": "string", "format": "binary"}}
+                      for export in EXPORT_FORMATS.values()}},
+    404: ErrorOut, 422: ErrorOut}
+
+
+@blueprint.get("/datasets/<int:dataset_id>/export", tags=[TRANSFER],
+               summary="Download the current labels as CSV or JSON, or the labeled images "
+                       "as a ZIP with a folder per label",
+               description="The ZIP holds labels.csv, the original files (frames after the "
+                           "first of a file, and Tiled items, as TIFF) and problems.txt for "
+                           "files that could not be read.",
+               responses=EXPORT_RESPONSES)
+def export_labels(path: DatasetPath, query: ExportQuery):
+    services = current_services()
+    export = EXPORT_FORMATS[query.format]
+    with services.session_factory() as session:
+        dataset = store.get_dataset(session, path.dataset_id)
+        source = services.source(dataset) if export.needs_source else None
+        filename = f"{secure_filename(dataset.name) or 'dataset'}-labels.{export.suffix}"
+    pieces = export.write(services.session_factory, path.dataset_id, source)
+    return Response(pieces, mimetype=export.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blueprint.post("/datasets/<int:dataset_id>/import", tags=[TRANSFER],
+                summary="Import labels from a CSV with the columns uri and label, as one event",
+                description="An empty label unlabels the item. Unknown URIs are reported; "
+                            "rows with unknown labels are skipped unless "
+                            "create_missing_labels=true.",
+                responses=_responses(201, ImportOut, 400, 404, 409, 415))
+def import_labels(path: DatasetPath, query: ImportQuery, raw: CsvBody):
+    services = current_services()
+    try:
+        csv_text = raw.get_data().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise store.StoreError(f"the CSV is not UTF-8 text ({error.reason} at byte "
+                               f"{error.start}); save it as UTF-8", "body") from None
+    try:
+        with transaction(services.session_factory) as session:
+            report = import_labels_csv(session, path.dataset_id, csv_text,
+                                       query.tagger or services.settings.tagger,
+                                       query.create_missing_labels)
+    except store.StoreError as error:
+        if error.field == "csv":
+            error.field = "body"  # the CSV is the request body
+        raise
+    return ImportOut(**asdict(report)).model_dump(mode="json"), 201

@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional, Union
 
+from flask_openapi3 import RawModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from data.export import EXPORT_FORMATS
+from data.label_import import LISTED
 from db.store import METHODS
 
 MAX_PAGE = 1000
@@ -56,6 +59,10 @@ class DatasetPath(BaseModel):
 
 class EventPath(BaseModel):
     event_id: int = Field(description="id of the tagging event")
+
+
+class LabelPath(DatasetPath):
+    label_id: int = Field(description="id of the label class")
 
 
 class PageQuery(BaseModel):
@@ -167,6 +174,38 @@ class LabelListOut(BaseModel):
     labels: list[LabelOut]
 
 
+class LabelPatchIn(Body):
+    name: Optional[str] = Field(None, min_length=1, max_length=100)
+    color: Optional[str] = Field(None, description="#RRGGBB", examples=["#56B4E9"])
+    hotkey: Optional[str] = Field(None, description="'1'..'9', or '' to take the hotkey away")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "LabelPatchIn":
+        if self.name is None and self.color is None and self.hotkey is None:
+            raise ValueError("give at least one of name, color and hotkey")
+        return self
+
+
+class LabelOrderIn(Body):
+    label_ids: list[int] = Field(description="every label class of the data set, each once, "
+                                             "in the new display order")
+
+
+class DeleteLabelQuery(BaseModel):
+    confirm: bool = Field(False, description="delete the class even though items carry it; "
+                                             "they are unlabeled in one (undoable) event")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100,
+                                  description="who deletes; the server's tagger if left out")
+
+
+class LabelDeleteOut(BaseModel):
+    label_id: int
+    event_id: Optional[int] = Field(description="the event that unlabeled the class's items "
+                                                "(undo it to bring the class back); null when "
+                                                "no item carried the class")
+    unlabeled: int = Field(description="items that lost the label")
+
+
 # --- tagging events -----------------------------------------------------------------------
 
 class TagIn(Body):
@@ -230,3 +269,37 @@ class CurrentLabelsOut(BaseModel):
     counts: dict[str, int] = Field(description="label name → number of items")
     labeled: int
     total: int
+
+
+# --- export and import --------------------------------------------------------------------
+
+ExportFormatName = Literal[tuple(EXPORT_FORMATS)]  # type: ignore[valid-type]
+
+
+class ExportQuery(BaseModel):
+    format: ExportFormatName = Field("csv", description="csv or json: the labels; zip: the "
+                                                        "labeled images in a folder per label")
+
+
+class CsvBody(RawModel):
+    mimetypes = ["text/csv"]
+
+
+class ImportQuery(BaseModel):
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100,
+                                  description="who imports; the server's tagger if left out")
+    create_missing_labels: bool = Field(
+        False, description="create the label classes the CSV names but the data set lacks "
+                           "(otherwise their rows are skipped and reported)")
+
+
+class ImportOut(BaseModel):
+    event_id: int = Field(description="the import's tagging event (undo it to take it back)")
+    n_tags: int
+    file_rows: int
+    skipped_rows: int = Field(description="rows that wrote no tag: unknown URI or label, "
+                                          "empty or repeated URI")
+    unknown_uri_count: int
+    unknown_uris: list[str] = Field(description=f"the first {LISTED} unknown URIs")
+    unknown_labels: list[str] = Field(description="label names the data set lacked")
+    created_labels: list[str]

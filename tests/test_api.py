@@ -5,7 +5,10 @@ folder written into ``tmp_path``; the header scan runs in the server's backgroun
 """
 from __future__ import annotations
 
+import csv
+import io
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +35,7 @@ class Api:
 
     def call(self, method: str, url: str, **kwargs):
         response = self.client.open(PREFIX + url, method=method, **kwargs)
-        self.bodies.append(response.get_data(as_text=True))
+        self.bodies.append(response.get_data().decode(errors="replace"))  # ZIPs too
         return response
 
     def get(self, url: str, **kwargs):
@@ -359,6 +362,93 @@ def test_label_classes(api, dataset):
         [(ring.json["id"], "ring"), (peak.json["id"], "peak")]
 
 
+def test_edit_and_reorder_label_classes(api, dataset, labels):
+    url = f"/datasets/{dataset['id']}/labels"
+    ring, peak = labels["ring"], labels["peak"]
+    edited = api.call("PATCH", f"{url}/{ring}", json={"name": "Ring", "color": "#000000",
+                                                      "hotkey": "7"})
+    assert edited.status_code == 200, edited.json
+    assert edited.json == {"id": ring, "name": "Ring", "color": "#000000", "hotkey": "7",
+                           "position": 1}
+    cleared = api.call("PATCH", f"{url}/{ring}", json={"hotkey": ""})
+    assert (cleared.json["hotkey"], cleared.json["name"]) == (None, "Ring")
+
+    def patch(label_id, body):
+        return api.call("PATCH", f"{url}/{label_id}", json=body)
+
+    assert_error(patch(ring, {"name": "peak"}), 409, "name", "peak")
+    assert_error(patch(ring, {"color": "red"}), 400, "color", "#RRGGBB")
+    assert_error(patch(peak, {"hotkey": "x"}), 400, "hotkey")
+    assert_error(patch(ring, {}), 422, "body", "at least one")
+    assert_error(patch(ring, {"name": 5}), 422, "name")
+    assert_error(patch(ring, {"name": ""}), 422, "name")
+    assert_error(patch(ring, {"colour": "#000000"}), 422, "colour", "remove it")
+    assert_error(patch(99999, {"name": "x"}), 404, "label_id", "99999")
+    assert_error(api.call("PATCH", f"/datasets/999/labels/{ring}", json={"name": "x"}),
+                 404, "dataset_id")
+    assert_error(api.call("PATCH", f"{url}/{ring}", data="name=x", content_type="text/plain"),
+                 415, "body")
+
+    order = api.call("PUT", f"{url}/order", json={"label_ids": [peak, ring]})
+    assert order.status_code == 200, order.json
+    assert [(label["name"], label["position"]) for label in order.json["labels"]] == \
+        [("peak", 1), ("Ring", 2)]
+    assert [label["id"] for label in api.get(url).json["labels"]] == [peak, ring]
+    for body, status, field, word in [
+            ({"label_ids": [peak]}, 400, "label_ids", "leaves out"),
+            ({"label_ids": [peak, ring, ring]}, 400, "label_ids", "twice"),
+            ({"label_ids": [peak, ring, 99999]}, 400, "label_ids", "99999"),
+            ({"label_ids": ["a"]}, 422, "label_ids.0", "integer"),
+            ({}, 422, "label_ids", "required")]:
+        assert_error(api.call("PUT", f"{url}/order", json=body), status, field, word)
+    assert_error(api.get(f"{url}/{ring}"), 405, None, "PATCH or DELETE")
+
+
+def test_delete_label_classes_and_undo_a_deletion(api, dataset, labels):
+    dataset_id = dataset["id"]
+    url = f"/datasets/{dataset_id}/labels"
+    ring, peak = labels["ring"], labels["peak"]
+    unused = api.post(url, {"name": "halo"}).json
+    deleted = api.call("DELETE", f"{url}/{unused['id']}")
+    assert deleted.status_code == 200, deleted.json
+    assert deleted.json == {"label_id": unused["id"], "event_id": None, "unlabeled": 0}
+    assert [label["id"] for label in api.get(url).json["labels"]] == [ring, peak]
+    assert_error(api.post(url, {"name": "halo"}), 409, "name", "deleted")
+
+    ids = item_ids(api, dataset_id)
+    api.post(f"/datasets/{dataset_id}/events", {"tagger": "ana", "method": "manual", "tags": [
+        {"item_id": ids["img_00.png"], "label_id": ring},
+        {"item_id": ids["img_01.png"], "label_id": ring},
+        {"item_id": ids["img_02.png"], "label_id": peak}]})
+    current_url = f"/datasets/{dataset_id}/current-labels"
+    before = api.get(current_url).json
+
+    assert_error(api.call("DELETE", f"{url}/{ring}"), 409, "confirm", "2 items")
+    assert_error(api.call("DELETE", f"{url}/{ring}?confirm=maybe"), 422, "confirm")
+    assert_error(api.call("DELETE", f"{url}/99999?confirm=true"), 404, "label_id")
+    assert_error(api.call("DELETE", f"/datasets/999/labels/{ring}"), 404, "dataset_id")
+    assert api.get(current_url).json == before
+
+    confirmed = api.call("DELETE", f"{url}/{ring}?confirm=true&tagger=ben")
+    assert confirmed.status_code == 200, confirmed.json
+    assert (confirmed.json["unlabeled"], confirmed.json["label_id"]) == (2, ring)
+    assert [label["id"] for label in api.get(url).json["labels"]] == [peak]
+    assert [c["uri"] for c in api.get(current_url).json["labels"]] == ["img_02.png"]
+    deletion = api.get(f"/datasets/{dataset_id}/events").json["events"][0]
+    assert (deletion["id"], deletion["tagger"], deletion["method"], deletion["params"]) == \
+        (confirmed.json["event_id"], "ben", "manual",
+         {"deleted_label_id": ring, "label_name": "ring"})
+    assert_error(api.call("DELETE", f"{url}/{ring}?confirm=true"), 409, "label_id", "deleted")
+
+    undo = api.post(f"/events/{deletion['id']}/undo", {"tagger": "ben"})
+    assert undo.status_code == 201, undo.json
+    assert [label["id"] for label in api.get(url).json["labels"]] == [ring, peak]
+    restored = api.get(current_url).json
+    assert restored["counts"] == before["counts"] == {"ring": 2, "peak": 1}
+    assert [(c["uri"], c["label"]) for c in restored["labels"]] == \
+        [(c["uri"], c["label"]) for c in before["labels"]]
+
+
 # --- tagging events -----------------------------------------------------------------------
 
 def test_event_is_recorded_and_listed(api, dataset, labels):
@@ -523,6 +613,93 @@ def test_current_labels(api, dataset, labels):
     assert halo["hotkey"] == "3"
 
 
+# --- export and import --------------------------------------------------------------------
+
+def test_export_routes(api, dataset, labels, folder):
+    dataset_id = dataset["id"]
+    ids = item_ids(api, dataset_id)
+    api.post(f"/datasets/{dataset_id}/events", {"tagger": "ana", "method": "manual", "tags": [
+        {"item_id": ids["img_00.png"], "label_id": labels["ring"]},
+        {"item_id": ids["stack.tif#frame=1"], "label_id": labels["ring"]},
+        {"item_id": ids["img_03.png"], "label_id": labels["peak"], "confidence": 0.5}]})
+    url = f"/datasets/{dataset_id}/export"
+
+    as_csv = api.get(f"{url}?format=csv")
+    assert as_csv.status_code == 200
+    assert "Content-Length" not in as_csv.headers  # streamed, not built whole first
+    assert as_csv.mimetype == "text/csv"
+    assert as_csv.headers["Content-Disposition"] == 'attachment; filename="beam-labels.csv"'
+    rows = list(csv.reader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert rows[0] == ["uri", "label", "tagger", "event_id", "time"]
+    assert [row[:3] for row in rows[1:]] == [["img_00.png", "ring", "ana"],
+                                             ["img_03.png", "peak", "ana"],
+                                             ["stack.tif#frame=1", "ring", "ana"]]
+    assert api.get(url).get_data() == as_csv.get_data()  # CSV unless asked otherwise
+
+    as_json = api.get(f"{url}?format=json")
+    assert as_json.status_code == 200 and as_json.mimetype == "application/json"
+    assert as_json.headers["Content-Disposition"].endswith('filename="beam-labels.json"')
+    document = as_json.json
+    assert [(i["uri"], i["confidence"]) for i in document["items"]] == \
+        [("img_00.png", None), ("img_03.png", 0.5), ("stack.tif#frame=1", None)]
+    assert [label["name"] for label in document["labels"]] == ["ring", "peak"]
+
+    as_zip = api.get(f"{url}?format=zip")
+    assert as_zip.status_code == 200 and as_zip.mimetype == "application/zip"
+    assert as_zip.headers["Content-Disposition"].endswith('filename="beam-labels.zip"')
+    archive = zipfile.ZipFile(io.BytesIO(as_zip.get_data()))
+    assert archive.namelist() == ["labels.csv", "ring/img_00.png", "peak/img_03.png",
+                                  "ring/stack.tif__frame1.tif"]
+    assert archive.read("ring/img_00.png") == (folder / "img_00.png").read_bytes()
+
+    assert_error(api.get(f"{url}?format=xml"), 422, "format", "csv")
+    assert_error(api.get("/datasets/999/export?format=zip"), 404, "dataset_id", "999")
+
+
+def test_import_route(api, dataset, labels):
+    dataset_id = dataset["id"]
+    url = f"/datasets/{dataset_id}/import"
+    events_url = f"/datasets/{dataset_id}/events"
+    text = "uri,label\nimg_00.png,ring\nimg_01.png,streak\nnowhere.png,peak\n"
+
+    response = api.post(f"{url}?tagger=ana", data=text, content_type="text/csv")
+    assert response.status_code == 201, response.json
+    report = response.json
+    assert report == {"event_id": report["event_id"], "n_tags": 1, "file_rows": 3,
+                      "skipped_rows": 2, "unknown_uri_count": 1, "unknown_uris": ["nowhere.png"],
+                      "unknown_labels": ["streak"], "created_labels": []}
+    newest = api.get(events_url).json["events"][0]
+    assert (newest["id"], newest["method"], newest["tagger"]) == \
+        (report["event_id"], "import", "ana")
+
+    created = api.post(f"{url}?create_missing_labels=true", data=text,
+                       content_type="text/csv; charset=utf-8")
+    assert created.status_code == 201, created.json
+    assert (created.json["n_tags"], created.json["created_labels"]) == (2, ["streak"])
+    assert api.get(events_url).json["events"][0]["tagger"] == "tester"
+    assert "streak" in [label["name"] for label in
+                        api.get(f"/datasets/{dataset_id}/labels").json["labels"]]
+
+    before = api.get(events_url).json["events"]
+    for kwargs, status, field, word in [
+            ({"data": "path,class\nimg_00.png,ring\n", "content_type": "text/csv"},
+             400, "body", "uri and label"),
+            ({"data": "uri,label\nnowhere.png,ring\n", "content_type": "text/csv"},
+             400, "body", "none of"),
+            ({"data": b"uri,label\nimg_00.png,r\xe9ng\n", "content_type": "text/csv"},
+             400, "body", "UTF-8"),
+            ({}, 400, "body", "empty"),
+            ({"data": text, "content_type": "text/plain"}, 415, "body", "text/csv"),
+            ({"json": {"uri": "img_00.png", "label": "ring"}}, 415, "body", "text/csv")]:
+        assert_error(api.post(url, **kwargs), status, field, word)
+    assert_error(api.post(f"{url}?create_missing_labels=perhaps", data=text,
+                          content_type="text/csv"), 422, "create_missing_labels")
+    assert_error(api.post(f"{url}?tagger=", data=text, content_type="text/csv"), 422, "tagger")
+    assert_error(api.post("/datasets/999/import", data=text, content_type="text/csv"),
+                 404, "dataset_id")
+    assert api.get(events_url).json["events"] == before
+
+
 # --- the OpenAPI document -----------------------------------------------------------------
 
 ROUTES = {
@@ -530,15 +707,21 @@ ROUTES = {
     "/api/v1/datasets/{dataset_id}": {"get"},
     "/api/v1/datasets/{dataset_id}/items": {"get"},
     "/api/v1/datasets/{dataset_id}/labels": {"get", "post"},
+    "/api/v1/datasets/{dataset_id}/labels/{label_id}": {"patch", "delete"},
+    "/api/v1/datasets/{dataset_id}/labels/order": {"put"},
     "/api/v1/datasets/{dataset_id}/events": {"get", "post"},
     "/api/v1/events/{event_id}/undo": {"post"},
     "/api/v1/datasets/{dataset_id}/current-labels": {"get"},
+    "/api/v1/datasets/{dataset_id}/export": {"get"},
+    "/api/v1/datasets/{dataset_id}/import": {"post"},
 }
 REQUEST_SCHEMAS = {
     ("/api/v1/datasets", "post"): "DatasetIn",
     ("/api/v1/datasets/{dataset_id}/labels", "post"): "LabelIn",
     ("/api/v1/datasets/{dataset_id}/events", "post"): "EventIn",
     ("/api/v1/events/{event_id}/undo", "post"): "UndoIn",
+    ("/api/v1/datasets/{dataset_id}/labels/{label_id}", "patch"): "LabelPatchIn",
+    ("/api/v1/datasets/{dataset_id}/labels/order", "put"): "LabelOrderIn",
 }
 
 
@@ -548,7 +731,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 10
+    assert len(set(operation_ids)) == len(operation_ids) == 15
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():
@@ -576,3 +759,18 @@ def test_openapi_document_describes_every_route(api):
     created = paths["/api/v1/datasets"]["post"]["responses"]["201"]
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("DatasetDetailOut")
     assert "api_key" not in str(schemas["DatasetOut"])
+
+    export = paths["/api/v1/datasets/{dataset_id}/export"]["get"]
+    assert set(export["responses"]["200"]["content"]) == {"text/csv", "application/json",
+                                                          "application/zip"}
+    export_parameters = {p["name"]: p for p in export["parameters"]}
+    assert export_parameters["format"]["schema"]["enum"] == ["csv", "json", "zip"]
+    imported = paths["/api/v1/datasets/{dataset_id}/import"]["post"]
+    assert set(imported["requestBody"]["content"]) == {"text/csv"}
+    assert {p["name"] for p in imported["parameters"]} == {"dataset_id", "tagger",
+                                                           "create_missing_labels"}
+    assert imported["responses"]["201"]["content"]["application/json"]["schema"][
+        "$ref"].endswith("ImportOut")
+    deleted = paths["/api/v1/datasets/{dataset_id}/labels/{label_id}"]["delete"]
+    assert {p["name"] for p in deleted["parameters"]} == {"dataset_id", "label_id", "confirm",
+                                                          "tagger"}
