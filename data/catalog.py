@@ -140,10 +140,12 @@ def _record_info(session: Session, source: DataSource, item: Item) -> None:
         mark_unreadable(session, item, str(error))
         return
     frames = {"height": info.height, "width": info.width, "dtype": info.dtype, "status": "ok"}
-    session.execute(update(Item).where(Item.dataset_id == item.dataset_id,
-                                       Item.path == item.path).values(**frames))
-    known = session.scalar(select(func.count()).select_from(Item).where(
-        Item.dataset_id == item.dataset_id, Item.path == item.path)) or 0
+    # The frames of one file are a range of sort keys: an index range, not a path look-up.
+    of_this_file = (Item.dataset_id == item.dataset_id,
+                    Item.sort_key.between(sort_key_of(item.file_index, 0),
+                                          sort_key_of(item.file_index + 1, 0) - 1))
+    session.execute(update(Item).where(*of_this_file).values(**frames))
+    known = session.scalar(select(func.count()).select_from(Item).where(*of_this_file)) or 0
     if info.n_frames > known:
         session.execute(Item.__table__.insert(), [
             _item_row(item.dataset_id, item.path, item.file_index, frame, **frames)
