@@ -101,7 +101,7 @@ def _open_target(args: argparse.Namespace, settings: Settings) -> str:
             dataset_id = ensure_directory_dataset(session_factory, settings, args.data)
     finally:
         engine.dispose()
-    return f"/gallery?dataset={dataset_id}"
+    return f"/label?dataset={dataset_id}"
 
 
 def main(argv: list[str] | None = None) -> int:

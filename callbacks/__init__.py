@@ -1,2 +1,2 @@
 """The page callbacks; importing this package registers them with ``dash.callback``."""
-from callbacks import datasets, gallery  # noqa: F401
+from callbacks import datasets, label, label_classes, label_history, label_viewer  # noqa: F401

@@ -29,3 +29,8 @@ def error_alert(error: Exception) -> dbc.Alert:
     field = getattr(error, "field", None)
     prefix = f"{field}: " if isinstance(error, StoreError) and field else ""
     return dbc.Alert(f"{prefix}{error}", color="danger", dismissable=True)
+
+
+def tagger_or_default(name: str | None) -> str:
+    """The name typed on the page, or the configured tagger when the field is empty."""
+    return (name or "").strip() or current_services().settings.tagger

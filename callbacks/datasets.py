@@ -45,7 +45,7 @@ def enter_folder(clicks):
 def _started(dataset_id: int, name: str):
     current_services().start_scan(dataset_id)
     return dbc.Alert([f"Registered '{name}'. ",
-                      html.A("Open it in the gallery", href=f"/gallery?dataset={dataset_id}")],
+                      html.A("Open it for labeling", href=f"/label?dataset={dataset_id}")],
                      color="success", dismissable=True)
 
 
@@ -105,7 +105,7 @@ def _table(summaries):
     header = html.Thead(html.Tr([html.Th(h) for h in
                                  ("Name", "Source", "Status", "Items", "Labeled", "Problems")]))
     rows = [html.Tr([
-        html.Td(html.A(s.name, href=f"/gallery?dataset={s.id}")),
+        html.Td(html.A(s.name, href=f"/label?dataset={s.id}")),
         html.Td(html.Small(f"{s.source_kind}: {s.location}", className="text-break")),
         html.Td(_status(s)),
         html.Td(f"{s.item_count:,}"),

@@ -21,15 +21,72 @@ class Datasets:
     DEMO_CARD = "datasets-demo-card"
 
 
-class Gallery:
-    DATASET = "gallery-dataset"
-    PAGE = "gallery-page"
-    PAGE_SIZE = "gallery-page-size"
-    THUMB_SIZE = "gallery-thumb-size"
-    FIRST = "gallery-first"
-    PREVIOUS = "gallery-previous"
-    NEXT = "gallery-next"
-    LAST = "gallery-last"
-    PAGE_INFO = "gallery-page-info"
-    GRID = "gallery-grid"
-    SUMMARY = "gallery-summary"
+class Label:
+    """The labeling page (gallery, label classes, history, viewer)."""
+    DATASET = "label-dataset"
+    DATASET_REQUESTED = "label-dataset-requested"  # store: the data set named in the URL
+    TAGGER = "label-tagger"
+    TAGGER_SAVED = "label-tagger-saved"  # local-storage store: the name last used here
+    # gallery and paging
+    GRID = "label-grid"
+    PAGE = "label-page"
+    PAGE_SIZE = "label-page-size"
+    THUMB_SIZE = "label-thumb-size"
+    FIRST = "label-first"
+    PREVIOUS = "label-previous"
+    NEXT = "label-next"
+    LAST = "label-last"
+    PAGE_INFO = "label-page-info"
+    SUMMARY = "label-summary"
+    PAGE_ITEMS = "label-page-items"  # store: item ids of the page, in display order
+    # view controls
+    SORT = "label-sort"
+    FILTER = "label-filter"
+    HIDE_LABELED = "label-hide-labeled"
+    LOG = "label-log"
+    PERCENTILES = "label-percentiles"
+    COLORMAP = "label-colormap"
+    ADVANCE = "label-advance"
+    # selection and actions (the keyboard script writes KEY, SELECTION and OPEN)
+    SELECTION = "label-selection"
+    KEY = "label-key"
+    OPEN = "label-open"
+    LABEL_BUTTON = "label-class-button"  # pattern-matching type, index = label id
+    UNLABEL = "label-unlabel"
+    UNDO = "label-undo"
+    FEEDBACK = "label-feedback"
+    REVISION = "label-revision"  # store: bumped after every event, re-renders what shows labels
+    # label classes
+    CLASSES = "label-classes"
+    NEW_NAME = "label-new-name"
+    NEW_COLOR = "label-new-color"
+    ADD = "label-add"
+    EDIT = "label-edit"  # pattern-matching type, index = label id
+    MOVE_UP = "label-move-up"  # pattern-matching type, index = label id
+    DELETE = "label-delete"  # pattern-matching type, index = label id
+    EDIT_MODAL = "label-edit-modal"
+    EDIT_ID = "label-edit-id"
+    EDIT_NAME = "label-edit-name"
+    EDIT_COLOR = "label-edit-color"
+    EDIT_HOTKEY = "label-edit-hotkey"
+    EDIT_SAVE = "label-edit-save"
+    CONFIRM_MODAL = "label-confirm-modal"
+    CONFIRM_TEXT = "label-confirm-text"
+    CONFIRM_ID = "label-confirm-id"
+    CONFIRM_DELETE = "label-confirm-delete"
+    # progress, history, export
+    PROGRESS = "label-progress"
+    HISTORY = "label-history"
+    HISTORY_UNDO = "label-history-undo"  # pattern-matching type, index = event id
+    HISTORY_VIEW = "label-history-view"  # pattern-matching type, index = event id
+    AS_OF = "label-as-of"  # store: event id whose labels are shown, or None for the latest
+    AS_OF_BANNER = "label-as-of-banner"
+    BACK_TO_LATEST = "label-back-to-latest"
+    EXPORT_LINKS = "label-export-links"
+    IMPORT = "label-import"
+    IMPORT_REPORT = "label-import-report"
+    # viewer and help
+    VIEWER = "label-viewer"
+    VIEWER_BODY = "label-viewer-body"
+    HELP = "label-help"
+    HELP_BUTTON = "label-help-button"

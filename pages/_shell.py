@@ -3,7 +3,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-NAV_LINKS = (("Data sets", "/"), ("Gallery", "/gallery"))
+NAV_LINKS = (("Data sets", "/"), ("Label", "/label"))
 
 
 def shell_layout():

@@ -19,19 +19,19 @@ def test_register_demo_and_browse_thumbnails(browser):
     save_screenshot(browser, "foundation-datasets")
 
     browser.find_element("#datasets-feedback a").click()
-    browser.wait_for_contains_text("#gallery-summary", "items 1–48 of 600", timeout=20)
-    browser.wait_for_text_to_equal("#gallery-page-info", "of 13")
+    browser.wait_for_contains_text("#label-summary", "items 1–48 of 600", timeout=20)
+    browser.wait_for_text_to_equal("#label-page-info", "of 13")
     until(lambda: loaded_thumbnails(browser) == 48, timeout=30)
     first_page = browser.find_elements(".thumb-tile img")[0].get_attribute("src")
     assert "/thumbs/" in first_page
     save_screenshot(browser, "foundation-gallery")
 
-    browser.find_element("#gallery-next").click()
-    browser.wait_for_contains_text("#gallery-summary", "items 49–96 of 600")
+    browser.find_element("#label-next").click()
+    browser.wait_for_contains_text("#label-summary", "items 49–96 of 600")
     until(lambda: loaded_thumbnails(browser) == 48, timeout=30)
     assert browser.find_elements(".thumb-tile img")[0].get_attribute("src") != first_page
-    browser.find_element("#gallery-last").click()
-    browser.wait_for_contains_text("#gallery-summary", "items 577–600 of 600")
+    browser.find_element("#label-last").click()
+    browser.wait_for_contains_text("#label-summary", "items 577–600 of 600")
     assert len(browser.find_elements(".thumb-tile")) == 24
     assert browser.get_logs() == [], "the browser console shows errors"
 

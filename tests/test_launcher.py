@@ -63,7 +63,7 @@ def test_data_flag_registers_the_folder_and_opens_it(tmp_path):
         assert [(d["name"], d["item_count"]) for d in datasets] == [("beamtime", 3)]
     finally:
         line = first_line_and_stop(process)
-    assert f"http://127.0.0.1:{port}/gallery?dataset={datasets[0]['id']}" in line
+    assert f"http://127.0.0.1:{port}/label?dataset={datasets[0]['id']}" in line
 
 
 def test_demo_flag_creates_the_demo_data_set(tmp_path):

@@ -1,0 +1,220 @@
+"""Behaviour of the labeling page's gallery: paging, tiles, selection, labeling, undo."""
+from __future__ import annotations
+
+import math
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+from sqlalchemy import select
+
+from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.ids import Label as ids
+from db.labels import list_labels
+from db.models import CurrentLabel, Dataset
+from db.store import (StoreError, TagIn, apply_event, count_items, items_page,
+                      labels_as_of, last_undoable_event, undo_event)
+
+PAGER = {ids.FIRST, ids.PREVIOUS, ids.NEXT, ids.LAST}
+
+
+def page_count(total: int, page_size: int) -> int:
+    return max(1, math.ceil(total / page_size))
+
+
+def turn_page(trigger: str | None, page: int | None, pages: int) -> int:
+    """The page to show after ``trigger`` (a pager button id) on a data set of ``pages``."""
+    page = page or 1
+    target = {ids.FIRST: 1, ids.PREVIOUS: page - 1, ids.NEXT: page + 1,
+              ids.LAST: pages}.get(trigger, page)
+    return min(max(1, target), pages)
+
+
+def thumbnail_url(item_id: int, size: int, log: bool, percentiles, colormap: str) -> str:
+    query = urlencode({"size": size, "log": int(bool(log)), "pmin": percentiles[0],
+                       "pmax": percentiles[1], "cmap": colormap})
+    return f"/thumbs/{item_id}.png?{query}"
+
+
+@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
+          Input(ids.DATASET_REQUESTED, "data"))
+def list_datasets(requested):
+    with read_session() as session:
+        datasets = session.execute(select(Dataset.id, Dataset.name).order_by(Dataset.id)).all()
+    options = [{"label": name, "value": dataset_id} for dataset_id, name in datasets]
+    known = {dataset_id for dataset_id, _ in datasets}
+    chosen = requested if requested in known else (datasets[0][0] if datasets else None)
+    return options, chosen
+
+
+@callback(Output(ids.TAGGER, "value"), Input(ids.TAGGER_SAVED, "data"))
+def show_tagger(saved):
+    return tagger_or_default(saved)
+
+
+@callback(Output(ids.TAGGER_SAVED, "data"), Input(ids.TAGGER, "value"),
+          prevent_initial_call=True)
+def remember_tagger(name):
+    return (name or "").strip() or no_update
+
+
+def _tile(item, size: int, labels: dict, selected: set, url: str):
+    label = labels.get(item["label_id"])
+    style = {"width": f"{size + 6}px"}
+    caption_style = {}
+    if label is not None:
+        style["borderColor"] = label["color"]
+        caption_style = {"background": label["color"]}
+    if item["status"] == "unreadable":
+        caption = "unreadable"
+    else:
+        caption = label["name"] if label else item["uri"].rsplit("/", 1)[-1]
+    classes = ["thumb-tile"]
+    if item["status"] == "unreadable":
+        classes.append("unreadable")
+    if item["id"] in selected:
+        classes.append("selected")
+    return html.Div([
+        html.Img(src=url, width=size, height=size, alt=item["uri"], title=item["uri"]),
+        html.Div(caption, className="thumb-caption" + (" labeled" if label else ""),
+                 style=caption_style),
+    ], className=" ".join(classes), style=style, **{"data-item": item["id"]})
+
+
+def _page_filter(show: str, hide_labeled: bool) -> dict:
+    if hide_labeled or show == "unlabeled":
+        return {"unlabeled": True}
+    if show.startswith("label:"):
+        return {"label_id": int(show.split(":", 1)[1])}
+    return {}
+
+
+@callback(Output(ids.GRID, "children"), Output(ids.PAGE, "value"),
+          Output(ids.PAGE_INFO, "children"), Output(ids.SUMMARY, "children"),
+          Output(ids.PAGE_ITEMS, "data"),
+          Input(ids.DATASET, "value"), Input(ids.PAGE, "value"), Input(ids.PAGE_SIZE, "value"),
+          Input(ids.THUMB_SIZE, "value"), Input(ids.SORT, "value"), Input(ids.FILTER, "value"),
+          Input(ids.HIDE_LABELED, "value"), Input(ids.LOG, "value"),
+          Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
+          Input(ids.FIRST, "n_clicks"), Input(ids.PREVIOUS, "n_clicks"),
+          Input(ids.NEXT, "n_clicks"), Input(ids.LAST, "n_clicks"),
+          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"),
+          State(ids.SELECTION, "data"))
+def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled, log,
+              percentiles, colormap, _first, _previous, _next, _last, _revision, as_of,
+              selection):
+    if dataset_id is None:
+        return [html.P("Register a data set first.", className="text-muted")], 1, "of 1", "", []
+    page_size, size = int(page_size), int(thumb_size)
+    filters = _page_filter(show or "all", bool(hide_labeled))
+    with read_session() as session:
+        total = count_items(session, dataset_id, **filters)
+        pages = page_count(total, page_size)
+        if ctx.triggered_id in (ids.DATASET, ids.FILTER, ids.HIDE_LABELED, ids.SORT):
+            page = 1
+        else:
+            page = turn_page(ctx.triggered_id if ctx.triggered_id in PAGER else None, page, pages)
+        rows = items_page(session, dataset_id, offset=(page - 1) * page_size, limit=page_size,
+                          order=order or "name", **filters)
+        labels = {label.id: {"name": label.name, "color": label.color}
+                  for label in list_labels(session, dataset_id, include_archived=True)}
+        past = labels_as_of(session, dataset_id, as_of) if as_of else None
+    items = [{"id": r.id, "uri": r.uri, "status": r.status,
+              "label_id": past.get(r.id) if past is not None else r.label_id} for r in rows]
+    selected = set(selection or [])
+    tiles = [_tile(item, size, labels, selected,
+                   thumbnail_url(item["id"], size, log, percentiles or [1, 99], colormap or "gray"))
+             for item in items]
+    first = (page - 1) * page_size + 1
+    summary = (f"items {first:,}–{first + len(items) - 1:,} of {total:,}" if items
+               else "nothing to show with this filter")
+    return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items]
+
+
+def _label_for_key(session, dataset_id: int, key: str):
+    label = next((label for label in list_labels(session, dataset_id) if label.hotkey == key),
+                 None)
+    if label is None:
+        raise StoreError(f"no class has hotkey {key}; give one that hotkey in the class list",
+                         "hotkey")
+    return label.id
+
+
+def _next_selection(page_items: list[int], selection: list[int]) -> list[int]:
+    """After labeling, select the tile that follows the last selected one."""
+    positions = [page_items.index(i) for i in selection if i in page_items]
+    following = max(positions, default=-1) + 1
+    return [page_items[following]] if following < len(page_items) else []
+
+
+def _page_done(session, page_items: list[int]) -> bool:
+    labeled = session.scalars(select(CurrentLabel.item_id)
+                              .where(CurrentLabel.item_id.in_(page_items))).all()
+    return len(labeled) == len(page_items)
+
+
+def _action(trigger, key_press) -> tuple[str, int | None]:
+    """('label', label id), ('label-key', None), ('unlabel', None) or ('undo', None)."""
+    if trigger == ids.KEY:
+        key = (key_press or {}).get("key")
+        if key == "undo":
+            return "undo", None
+        if key == "unlabel":
+            return "unlabel", None
+        return "hotkey", key
+    if trigger == ids.UNLABEL:
+        return "unlabel", None
+    if trigger == ids.UNDO:
+        return "undo", None
+    return "label", trigger["index"]
+
+
+@callback(Output(ids.REVISION, "data"), Output(ids.SELECTION, "data"),
+          Output(ids.FEEDBACK, "children"), Output(ids.PAGE, "value", allow_duplicate=True),
+          Input(ids.KEY, "data"), Input({"type": ids.LABEL_BUTTON, "index": ALL}, "n_clicks"),
+          Input(ids.UNLABEL, "n_clicks"), Input(ids.UNDO, "n_clicks"),
+          State(ids.SELECTION, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
+          State(ids.PAGE_ITEMS, "data"), State(ids.ADVANCE, "value"), State(ids.AS_OF, "data"),
+          State(ids.REVISION, "data"), State(ids.PAGE, "value"), prevent_initial_call=True)
+def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset_id, tagger,
+                    page_items, advance, as_of, revision, page):
+    if ctx.triggered_id is None or dataset_id is None:
+        raise PreventUpdate
+    if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
+        raise PreventUpdate  # the class buttons were just re-drawn
+    action, argument = _action(ctx.triggered_id, key_press)
+    tagger = tagger_or_default(tagger)
+    if as_of and action != "undo":
+        return no_update, no_update, dbc.Alert(
+            "You are viewing past labels; go back to the latest labels to label.",
+            color="warning", dismissable=True), no_update
+    try:
+        with write_session() as session:
+            if action == "undo":
+                event = last_undoable_event(session, dataset_id, tagger)
+                if event is None:
+                    raise StoreError(f"{tagger} has nothing left to undo", "tagger")
+                undo_event(session, event.id, tagger)
+                return revision + 1, selection, _note(f"Undid event {event.id}."), no_update
+            if not selection:
+                raise StoreError("select tiles first (click, shift-click, or a for the page)",
+                                 "selection")
+            label_id = (None if action == "unlabel" else
+                        _label_for_key(session, dataset_id, argument) if action == "hotkey"
+                        else argument)
+            event = apply_event(session, dataset_id, tagger, "manual",
+                                [TagIn(item_id, label_id) for item_id in selection])
+            done = advance and _page_done(session, page_items or [])
+    except StoreError as error:
+        return no_update, no_update, error_alert(error), no_update
+    verb = "Unlabeled" if label_id is None else "Labeled"
+    feedback = _note(f"{verb} {len(selection)} item{'s' * (len(selection) != 1)} "
+                     f"(event {event.id}).")
+    if done:
+        return revision + 1, [], feedback, (page or 1) + 1
+    return revision + 1, _next_selection(page_items or [], selection), feedback, no_update
+
+
+def _note(text: str):
+    return html.Div(text, className="text-success small mb-1", id="label-last-action")

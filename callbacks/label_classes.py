@@ -1,0 +1,157 @@
+"""Behaviour of the label-class panel: list, add, edit, reorder, delete (as an event)."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.ids import Label as ids
+from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
+                       update_label)
+from db.store import StoreError, label_counts
+
+
+def _class_row(label, count: int):
+    hotkey = dbc.Badge(label.hotkey, color="light", text_color="dark", className="ms-1") \
+        if label.hotkey else None
+    return html.Div([
+        dbc.Button([html.Span(className="swatch", style={"background": label.color}),
+                    label.name, hotkey, html.Small(f" {count:,}", className="text-muted")],
+                   id={"type": ids.LABEL_BUTTON, "index": label.id}, color="light", size="sm",
+                   className="btn-label", title=f"label the selection '{label.name}'"),
+        dbc.Button(html.I(className="bi bi-arrow-up"), id={"type": ids.MOVE_UP, "index": label.id},
+                   color="link", size="sm", title="move up"),
+        dbc.Button(html.I(className="bi bi-pencil"), id={"type": ids.EDIT, "index": label.id},
+                   color="link", size="sm", title="rename, recolour, hotkey"),
+        dbc.Button(html.I(className="bi bi-trash"), id={"type": ids.DELETE, "index": label.id},
+                   color="link", size="sm", title="delete"),
+    ], className="class-row")
+
+
+@callback(Output(ids.CLASSES, "children"), Output(ids.FILTER, "options"),
+          Input(ids.DATASET, "value"), Input(ids.REVISION, "data"))
+def show_classes(dataset_id, _revision):
+    options = [{"label": "all", "value": "all"}, {"label": "unlabeled", "value": "unlabeled"}]
+    if dataset_id is None:
+        return [], options
+    with read_session() as session:
+        labels = list_labels(session, dataset_id)
+        counts = label_counts(session, dataset_id).per_label
+    rows = [_class_row(label, counts.get(label.id, 0)) for label in labels]
+    if not rows:
+        rows = [html.P("No classes yet: add one below.", className="text-muted small")]
+    options += [{"label": f"only {label.name}", "value": f"label:{label.id}"} for label in labels]
+    return rows, options
+
+
+def _bump(revision):
+    return (revision or 0) + 1
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Output(ids.NEW_NAME, "value"),
+          Input(ids.ADD, "n_clicks"), Input(ids.NEW_NAME, "n_submit"),
+          State(ids.NEW_NAME, "value"), State(ids.NEW_COLOR, "value"),
+          State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+def add_class(_clicks, _submit, name, color, dataset_id, revision):
+    if dataset_id is None:
+        raise PreventUpdate
+    try:
+        with write_session() as session:
+            used = {label.color.lower() for label in list_labels(session, dataset_id)}
+            create_label(session, dataset_id, name or "",
+                         color=None if (color or "").lower() in used else color)
+    except StoreError as error:
+        return no_update, error_alert(error), no_update
+    return _bump(revision), None, ""
+
+
+@callback(Output(ids.EDIT_MODAL, "is_open"), Output(ids.EDIT_ID, "data"),
+          Output(ids.EDIT_NAME, "value"), Output(ids.EDIT_COLOR, "value"),
+          Output(ids.EDIT_HOTKEY, "value"),
+          Input({"type": ids.EDIT, "index": ALL}, "n_clicks"), State(ids.DATASET, "value"),
+          prevent_initial_call=True)
+def open_editor(clicks, dataset_id):
+    if not any(clicks or []):
+        raise PreventUpdate
+    label_id = ctx.triggered_id["index"]
+    with read_session() as session:
+        label = next(l for l in list_labels(session, dataset_id) if l.id == label_id)
+    return True, label.id, label.name, label.color, label.hotkey or ""
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Output(ids.EDIT_MODAL, "is_open", allow_duplicate=True),
+          Input(ids.EDIT_SAVE, "n_clicks"),
+          State(ids.EDIT_ID, "data"), State(ids.EDIT_NAME, "value"),
+          State(ids.EDIT_COLOR, "value"), State(ids.EDIT_HOTKEY, "value"),
+          State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
+    try:
+        with write_session() as session:
+            update_label(session, dataset_id, label_id, name=name, color=color,
+                         hotkey=(hotkey or "").strip())
+    except StoreError as error:
+        return no_update, error_alert(error), True
+    return _bump(revision), None, False
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input({"type": ids.MOVE_UP, "index": ALL}, "n_clicks"),
+          State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+def move_class_up(clicks, dataset_id, revision):
+    if not any(clicks or []):
+        raise PreventUpdate
+    label_id = ctx.triggered_id["index"]
+    try:
+        with write_session() as session:
+            order = [label.id for label in list_labels(session, dataset_id)]
+            at = order.index(label_id)
+            if at == 0:
+                raise PreventUpdate
+            order[at - 1], order[at] = order[at], order[at - 1]
+            reorder_labels(session, dataset_id, order)
+    except StoreError as error:
+        return no_update, error_alert(error)
+    return _bump(revision), None
+
+
+@callback(Output(ids.CONFIRM_MODAL, "is_open"), Output(ids.CONFIRM_ID, "data"),
+          Output(ids.CONFIRM_TEXT, "children"),
+          Output(ids.REVISION, "data", allow_duplicate=True),
+          Input({"type": ids.DELETE, "index": ALL}, "n_clicks"),
+          State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
+          prevent_initial_call=True)
+def delete_class(clicks, dataset_id, tagger, revision):
+    """An unused class goes at once; one in use asks first."""
+    if not any(clicks or []):
+        raise PreventUpdate
+    label_id = ctx.triggered_id["index"]
+    with read_session() as session:
+        in_use = label_usage(session, dataset_id, label_id)
+    if in_use:
+        text = (f"{in_use:,} items carry this class. Deleting it unlabels them in one event, "
+                "which you can undo from the history.")
+        return True, label_id, text, no_update
+    with write_session() as session:
+        delete_label(session, dataset_id, label_id, tagger_or_default(tagger))
+    return False, None, None, _bump(revision)
+
+
+@callback(Output(ids.CONFIRM_MODAL, "is_open", allow_duplicate=True),
+          Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.CONFIRM_DELETE, "n_clicks"), State(ids.CONFIRM_ID, "data"),
+          State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
+          prevent_initial_call=True)
+def confirm_delete(_clicks, label_id, dataset_id, tagger, revision):
+    try:
+        with write_session() as session:
+            delete_label(session, dataset_id, label_id, tagger_or_default(tagger), confirm=True)
+    except StoreError as error:
+        return False, no_update, error_alert(error)
+    return False, _bump(revision), None

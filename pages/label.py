@@ -1,0 +1,171 @@
+"""The labeling page: a keyboard-first gallery, label classes, progress, history, export."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.ids import Label as ids
+from data.thumbnails import colormap_names
+
+dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label")
+
+PAGE_SIZES = (12, 24, 48, 96, 200)
+THUMB_SIZES = (64, 96, 128, 192, 256)
+SHORTCUTS = (
+    ("1 … 9", "label the selection with the class of that hotkey"),
+    ("u", "unlabel the selection"),
+    ("click / shift-click / ctrl-click", "select one / a range / toggle one"),
+    ("a", "select every tile of the page"),
+    ("Esc", "clear the selection"),
+    ("→ or PageDown", "next page"),
+    ("← or PageUp", "previous page"),
+    ("z or ctrl+z", "undo your last labeling event"),
+    ("Enter or double-click", "open the selected image at full resolution"),
+    ("?", "show this help"),
+)
+
+
+def _icon_button(icon, button_id, title):
+    return dbc.Button(html.I(className=f"bi bi-{icon}"), id=button_id, color="secondary",
+                      outline=True, title=title)
+
+
+def _pager():
+    return dbc.InputGroup([
+        _icon_button("chevron-double-left", ids.FIRST, "first page"),
+        _icon_button("chevron-left", ids.PREVIOUS, "previous page (←)"),
+        dbc.Input(id=ids.PAGE, type="number", min=1, value=1, debounce=True,
+                  style={"maxWidth": "5.5rem"}),
+        dbc.InputGroupText(id=ids.PAGE_INFO),
+        _icon_button("chevron-right", ids.NEXT, "next page (→)"),
+        _icon_button("chevron-double-right", ids.LAST, "last page"),
+    ], size="sm", style={"width": "auto"})
+
+
+def _select(label, select_id, options, value):
+    return dbc.InputGroup([dbc.InputGroupText(label),
+                           dbc.Select(id=select_id, value=value, options=options)], size="sm")
+
+
+def _view_controls():
+    return dbc.Row([
+        dbc.Col(_pager(), width="auto"),
+        dbc.Col(_select("per page", ids.PAGE_SIZE,
+                        [{"label": str(n), "value": str(n)} for n in PAGE_SIZES], "48"),
+                width="auto"),
+        dbc.Col(_select("size", ids.THUMB_SIZE,
+                        [{"label": f"{n} px", "value": str(n)} for n in THUMB_SIZES], "128"),
+                width="auto"),
+        dbc.Col(_select("sort", ids.SORT, [
+            {"label": "file name", "value": "name"}, {"label": "label", "value": "label"},
+            {"label": "unlabeled first", "value": "unlabeled_first"}], "name"), width="auto"),
+        dbc.Col(_select("show", ids.FILTER, [{"label": "all", "value": "all"},
+                                             {"label": "unlabeled", "value": "unlabeled"}],
+                        "all"), width="auto"),
+        dbc.Col(dbc.Checkbox(id=ids.HIDE_LABELED, label="hide labeled", value=False),
+                width="auto"),
+    ], className="g-2 align-items-center mb-2")
+
+
+def _display_controls():
+    return dbc.Row([
+        dbc.Col(dbc.Checkbox(id=ids.LOG, label="log scale", value=True), width="auto"),
+        dbc.Col(html.Div([html.Small("percentiles", className="text-muted"),
+                          dcc.RangeSlider(id=ids.PERCENTILES, min=0, max=100, step=0.5,
+                                          value=[1, 99], marks={0: "0", 50: "50", 100: "100"},
+                                          tooltip={"placement": "bottom"})],
+                         style={"width": "260px"}), width="auto"),
+        dbc.Col(_select("colours", ids.COLORMAP,
+                        [{"label": name, "value": name} for name in colormap_names()],
+                        "gray"), width="auto"),
+        dbc.Col(dbc.Checkbox(id=ids.ADVANCE, label="next page when this one is done",
+                             value=True), width="auto"),
+        dbc.Col(dbc.Button([html.I(className="bi bi-keyboard me-1"), "?"], id=ids.HELP_BUTTON,
+                           color="link", size="sm", title="keyboard shortcuts (?)"),
+                width="auto"),
+    ], className="g-3 align-items-center mb-2")
+
+
+def _side_panel():
+    add_class = dbc.InputGroup([
+        dbc.Input(id=ids.NEW_NAME, placeholder="new class", debounce=False),
+        dbc.Input(id=ids.NEW_COLOR, type="color", value="#e69f00", style={"maxWidth": "3rem"}),
+        dbc.Button("Add", id=ids.ADD, color="primary"),
+    ], size="sm", className="mb-2")
+    return html.Div([
+        dcc.Dropdown(id=ids.DATASET, placeholder="Choose a data set", clearable=False,
+                     className="mb-2"),
+        dbc.InputGroup([dbc.InputGroupText(html.I(className="bi bi-person")),
+                        dbc.Input(id=ids.TAGGER, placeholder="your name", debounce=True)],
+                       size="sm", className="mb-3"),
+        html.H6("Classes"),
+        html.Div(id=ids.CLASSES, className="mb-2"),
+        add_class,
+        dbc.ButtonGroup([
+            dbc.Button([html.I(className="bi bi-eraser me-1"), "Unlabel (u)"], id=ids.UNLABEL,
+                       color="secondary", outline=True, size="sm"),
+            dbc.Button([html.I(className="bi bi-arrow-counterclockwise me-1"), "Undo (z)"],
+                       id=ids.UNDO, color="secondary", outline=True, size="sm"),
+        ], className="mb-3"),
+        html.H6("Progress"),
+        html.Div(id=ids.PROGRESS, className="mb-3"),
+        html.H6("History"),
+        html.Div(id=ids.HISTORY, className="history-list mb-3"),
+        html.H6("Export and import"),
+        html.Div(id=ids.EXPORT_LINKS, className="mb-2"),
+        dcc.Upload(id=ids.IMPORT, children=html.Div(["Import labels: drop a CSV (uri,label) or ",
+                                                     html.A("choose a file")]),
+                   className="upload-box", accept=".csv,text/csv"),
+        html.Div(id=ids.IMPORT_REPORT, className="small mt-2"),
+    ])
+
+
+def _modals():
+    help_rows = [html.Tr([html.Td(html.Kbd(keys)), html.Td(what)]) for keys, what in SHORTCUTS]
+    return [
+        dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Keyboard shortcuts")),
+                   dbc.ModalBody(dbc.Table(html.Tbody(help_rows), size="sm"))],
+                  id=ids.HELP, is_open=False),
+        dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Image")), dbc.ModalBody(id=ids.VIEWER_BODY)],
+                  id=ids.VIEWER, is_open=False, size="xl"),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Edit class")),
+            dbc.ModalBody([
+                dcc.Store(id=ids.EDIT_ID),
+                dbc.Label("Name"), dbc.Input(id=ids.EDIT_NAME),
+                dbc.Label("Colour", className="mt-2"), dbc.Input(id=ids.EDIT_COLOR, type="color"),
+                dbc.Label("Hotkey (1-9, empty for none)", className="mt-2"),
+                dbc.Input(id=ids.EDIT_HOTKEY, maxLength=1),
+            ]),
+            dbc.ModalFooter(dbc.Button("Save", id=ids.EDIT_SAVE, color="primary")),
+        ], id=ids.EDIT_MODAL, is_open=False),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Delete class?")),
+            dbc.ModalBody([dcc.Store(id=ids.CONFIRM_ID), html.Div(id=ids.CONFIRM_TEXT)]),
+            dbc.ModalFooter(dbc.Button("Delete and unlabel its items", id=ids.CONFIRM_DELETE,
+                                       color="danger")),
+        ], id=ids.CONFIRM_MODAL, is_open=False),
+    ]
+
+
+def layout(dataset=None, **_query):
+    stores = [
+        dcc.Store(id=ids.PAGE_ITEMS, data=[]),
+        dcc.Store(id=ids.SELECTION, data=[]),
+        dcc.Store(id=ids.KEY),
+        dcc.Store(id=ids.OPEN),
+        dcc.Store(id=ids.REVISION, data=0),
+        dcc.Store(id=ids.AS_OF, data=None),
+        dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
+        dcc.Store(id=ids.TAGGER_SAVED, storage_type="local"),
+    ]
+    gallery = html.Div([
+        _view_controls(),
+        _display_controls(),
+        html.Div(id=ids.AS_OF_BANNER),
+        html.Div(id=ids.FEEDBACK),
+        html.Div(id=ids.SUMMARY, className="text-muted small mb-2"),
+        html.Div(id=ids.GRID, className="thumb-grid", tabIndex="0"),
+    ])
+    return html.Div([*stores, *_modals(),
+                     dbc.Row([dbc.Col(_side_panel(), lg=3, className="side-panel"),
+                              dbc.Col(gallery, lg=9)])])

@@ -1,0 +1,187 @@
+"""The labeling page in headless Chromium, against the real launcher and database."""
+import csv
+import io
+import json
+import time
+import urllib.request
+import zipfile
+
+import pytest
+from dash.testing.wait import until
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
+from data.demo import generate_demo
+from tests.browser import save_screenshot
+
+N_IMAGES = 60
+
+
+def call_api(base: str, path: str, payload=None):
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(base + path, data=data,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        body = answer.read()
+    return json.loads(body) if answer.headers.get_content_type() == "application/json" else body
+
+
+@pytest.fixture
+def label_page(browser, running_app, tmp_path):
+    generate_demo(tmp_path / "beamtime", n_images=N_IMAGES, size=64, seed=3)
+    dataset = call_api(running_app, "/api/v1/datasets", {
+        "name": "beamtime", "source": {"kind": "directory", "path": str(tmp_path / "beamtime")}})
+    browser.driver.get(f"{running_app}/label?dataset={dataset['id']}")
+    browser.wait_for_contains_text("#label-summary", f"items 1–48 of {N_IMAGES}", timeout=20)
+    return browser, dataset["id"]
+
+
+def tiles(browser):
+    return browser.find_elements("#label-grid .thumb-tile")
+
+
+def selected(browser):
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-tile.selected')]"
+        ".map(t => t.dataset.item)")
+
+
+def captions(browser):
+    """The tile captions, read in one go (tiles are re-drawn after every event)."""
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-caption')]"
+        ".map(c => c.innerText)")
+
+
+def text_of(browser, selector):
+    return browser.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+
+
+def add_class(browser, name):
+    field = browser.find_element("#label-new-name")
+    field.send_keys(name)
+    browser.find_element("#label-add").click()
+    browser.wait_for_contains_text("#label-classes", name)
+
+
+def press(browser, *keys):
+    """Keys pressed on the page itself (not in a form field, where they must do nothing)."""
+    browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
+    ActionChains(browser.driver).send_keys(*keys).perform()
+
+
+def click_with(browser, element, modifier):
+    ActionChains(browser.driver).key_down(modifier).click(element).key_up(modifier).perform()
+
+
+def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_reload(
+        label_page, running_app):
+    browser, dataset_id = label_page
+    add_class(browser, "rings")
+    add_class(browser, "peaks")
+
+    # click, shift-click: a range of four; hotkey 1 labels them 'rings' in one event
+    first = tiles(browser)
+    first[0].click()
+    click_with(browser, first[3], Keys.SHIFT)
+    until(lambda: len(selected(browser)) == 4, timeout=5)
+    press(browser, "1")
+    browser.wait_for_contains_text("#label-progress-text", f"4 / {N_IMAGES} labeled")
+    until(lambda: captions(browser)[:4] == ["rings"] * 4, timeout=10)
+    assert selected(browser) == [tiles(browser)[4].get_attribute("data-item")]  # moved on
+
+    # ctrl-click toggles; the 'peaks' button labels
+    click_with(browser, tiles(browser)[6], Keys.CONTROL)
+    until(lambda: len(selected(browser)) == 2, timeout=5)
+    browser.find_element("#label-classes .class-row:nth-child(2) .btn-label").click()
+    browser.wait_for_contains_text("#label-progress-text", f"6 / {N_IMAGES} labeled")
+    until(lambda: captions(browser)[4] == "peaks" and captions(browser)[6] == "peaks", timeout=10)
+    save_screenshot(browser, "label-labeled")
+
+    # z undoes this tagger's last event
+    press(browser, "z")
+    browser.wait_for_contains_text("#label-progress-text", f"4 / {N_IMAGES} labeled")
+    until(lambda: captions(browser)[4] != "peaks", timeout=10)
+
+    # keys page through; typing in an input does not
+    press(browser, Keys.ARROW_RIGHT)
+    browser.wait_for_contains_text("#label-summary", f"items 49–{N_IMAGES} of {N_IMAGES}")
+    browser.find_element("#label-new-name").send_keys("1")
+    ActionChains(browser.driver).send_keys(Keys.PAGE_UP).perform()  # focus is in the field
+    time.sleep(1)
+    assert "4 / 60" in browser.find_element("#label-progress-text").text
+    assert "items 49–" in browser.find_element("#label-summary").text
+    browser.find_element("#label-new-name").clear()
+    press(browser, Keys.PAGE_UP)
+    browser.wait_for_contains_text("#label-summary", "items 1–48")
+
+    # hide labeled: the four 'rings' disappear
+    browser.find_element("#label-hide-labeled").click()
+    browser.wait_for_contains_text("#label-summary", f"of {N_IMAGES - 4}")
+    assert "rings" not in captions(browser)
+    browser.find_element("#label-hide-labeled").click()
+    browser.wait_for_contains_text("#label-summary", f"items 1–48 of {N_IMAGES}")
+
+    # help overlay
+    press(browser, "?")
+    browser.wait_for_contains_text(".modal.show", "unlabel the selection")
+    press(browser, Keys.ESCAPE)
+
+    # exports hold the labels
+    rows = list(csv.DictReader(io.StringIO(call_api(
+        running_app, f"/api/v1/datasets/{dataset_id}/export?format=csv").decode())))
+    assert [row["label"] for row in rows] == ["rings"] * 4
+    assert {"uri", "label", "tagger", "event_id", "time"} <= set(rows[0])
+    archive = zipfile.ZipFile(io.BytesIO(call_api(
+        running_app, f"/api/v1/datasets/{dataset_id}/export?format=zip")))
+    assert len([n for n in archive.namelist() if n.startswith("rings/")]) == 4
+
+    # a reload finds the labels in the database
+    browser.driver.refresh()
+    browser.wait_for_contains_text("#label-progress-text", f"4 / {N_IMAGES} labeled", timeout=20)
+    until(lambda: captions(browser)[:4] == ["rings"] * 4, timeout=10)
+    save_screenshot(browser, "label-after-reload")
+    assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def test_rename_delete_in_use_undo_and_view_as_of(label_page):
+    browser, _ = label_page
+    add_class(browser, "rings")
+    add_class(browser, "peaks")
+    tiles(browser)[0].click()
+    click_with(browser, tiles(browser)[1], Keys.SHIFT)
+    press(browser, "2")
+    browser.wait_for_contains_text("#label-progress-text", f"2 / {N_IMAGES} labeled")
+
+    # rename and re-key 'peaks' in the edit dialog
+    browser.find_element("#label-classes .class-row:nth-child(2) .bi-pencil").click()
+    name = browser.find_element("#label-edit-name")
+    browser.wait_for_element("#label-edit-name")
+    name.clear()
+    name.send_keys("bragg peaks")
+    browser.find_element("#label-edit-save").click()
+    browser.wait_for_contains_text("#label-classes", "bragg peaks")
+    until(lambda: captions(browser)[:2] == ["bragg peaks"] * 2, timeout=10)
+
+    # move it up: it becomes the first class and takes the first row
+    browser.find_element("#label-classes .class-row:nth-child(2) .bi-arrow-up").click()
+    until(lambda: text_of(browser, "#label-classes .class-row:nth-child(1)")
+          .startswith("bragg peaks"), timeout=10)
+
+    # deleting a class in use asks first, unlabels in one event, and undo brings it back
+    browser.find_element("#label-classes .class-row:nth-child(1) .bi-trash").click()
+    browser.wait_for_contains_text(".modal.show", "2 items carry this class")
+    browser.find_element("#label-confirm-delete").click()
+    browser.wait_for_contains_text("#label-progress-text", f"0 / {N_IMAGES} labeled")
+    assert "bragg peaks" not in browser.find_element("#label-classes").text
+    browser.find_element("#label-history .event-row:nth-child(1) button:nth-of-type(2)").click()
+    browser.wait_for_contains_text("#label-progress-text", f"2 / {N_IMAGES} labeled")
+    browser.wait_for_contains_text("#label-classes", "bragg peaks")
+
+    # view the labels as of the first event (before anything), then back to the latest
+    browser.find_element("#label-history .event-row:last-child button:nth-of-type(1)").click()
+    browser.wait_for_contains_text("#label-as-of-banner", "right after event 1")
+    browser.find_element("#label-back-to-latest").click()
+    until(lambda: "right after" not in text_of(browser, "#label-as-of-banner"), timeout=10)
+    save_screenshot(browser, "label-classes-and-history")
