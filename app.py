@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 import flask_bootstrap
 from flask import send_from_directory
 from flask_openapi3 import Info, OpenAPI

@@ -58,3 +58,26 @@ def session_factory(database_url):
     engine = make_engine(database_url)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+def make_dataset(session_factory, n_items: int, label_names=(), name: str = "d"):
+    """A registered-looking data set of ``n_items`` (img_00.tif, ...) with label classes.
+
+    Returns (dataset id, item ids in file order, {label name: label id}).
+    """
+    from data.catalog import insert_items
+    from data.sources.base import Listing
+    from db.labels import create_label
+    from db.models import Dataset
+    from db.session import transaction
+    from db.store import items_page
+
+    with transaction(session_factory) as session:
+        dataset = Dataset(name=name, source_kind="directory", location="/nowhere",
+                          status="ready")
+        session.add(dataset)
+        session.flush()
+        insert_items(session, dataset.id, [Listing(f"img_{i:02d}.tif") for i in range(n_items)])
+        labels = {label: create_label(session, dataset.id, label).id for label in label_names}
+        ids = [row.id for row in items_page(session, dataset.id, limit=n_items)]
+    return dataset.id, ids, labels

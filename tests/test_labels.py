@@ -1,28 +1,18 @@
 """Label classes on SQLite and PostgreSQL: edit, reorder, delete, and undoing a deletion."""
 import pytest
 
-from data.catalog import insert_items
-from data.sources.base import Listing
 from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
                        update_label)
-from db.models import Dataset, LabelClass, TaggingEvent
+from db.models import LabelClass, TaggingEvent
 from db.session import transaction
-from db.store import (StoreError, TagIn, apply_event, current_labels, items_page,
-                      last_undoable_event, undo_event)
+from tests.databases import make_dataset
+from db.store import (StoreError, TagIn, apply_event, current_labels, last_undoable_event, undo_event)
 
 
 @pytest.fixture
 def dataset(session_factory):
     """12 items with the classes ring (hotkey 1), peak (2) and halo (3)."""
-    with transaction(session_factory) as session:
-        dataset = Dataset(name="d", source_kind="directory", location="/nowhere", status="ready")
-        session.add(dataset)
-        session.flush()
-        insert_items(session, dataset.id, [Listing(f"img_{i:02d}.tif") for i in range(12)])
-        labels = {name: create_label(session, dataset.id, name).id
-                  for name in ("ring", "peak", "halo")}
-        ids = [row.id for row in items_page(session, dataset.id, limit=100)]
-    return dataset.id, ids, labels
+    return make_dataset(session_factory, 12, ("ring", "peak", "halo"))
 
 
 def refused(session_factory, call, *args, **kwargs) -> StoreError:

@@ -1,11 +1,10 @@
 """The tagging-event store on SQLite and PostgreSQL (fixture ``session_factory``)."""
 import pytest
 
-from data.catalog import insert_items
-from data.sources.base import Listing
 from db.labels import create_label, list_labels
 from db.models import Dataset, Tag, TaggingEvent
 from db.session import transaction
+from tests.databases import make_dataset
 from db.store import (StoreError, TagIn, apply_event, count_items, current_labels, items_page,
                       label_counts, labels_as_of, last_undoable_event, list_events, undo_event)
 
@@ -13,15 +12,8 @@ from db.store import (StoreError, TagIn, apply_event, count_items, current_label
 @pytest.fixture
 def dataset(session_factory):
     """A data set of 20 items (img_00..img_19) with labels 'ring' and 'peak'."""
-    with transaction(session_factory) as session:
-        dataset = Dataset(name="d", source_kind="directory", location="/nowhere", status="ready")
-        session.add(dataset)
-        session.flush()
-        insert_items(session, dataset.id, [Listing(f"img_{i:02d}.tif") for i in range(20)])
-        ring = create_label(session, dataset.id, "ring")
-        peak = create_label(session, dataset.id, "peak")
-        ids = [row.id for row in items_page(session, dataset.id, limit=100)]
-        return dataset.id, ids, ring.id, peak.id
+    dataset_id, ids, labels = make_dataset(session_factory, 20, ("ring", "peak"))
+    return dataset_id, ids, labels["ring"], labels["peak"]
 
 
 def label_of(session_factory, dataset_id):
