@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.demo import generate_demo
 from data.sources import Listing, SourceError, UnreadableImage, item_uri, open_source
-from data.sources.base import DataSource
+from data.sources.base import DataSource, split_api_key
 from data.sources.directory import check_inside_roots
 from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
 from db.session import transaction
@@ -33,15 +32,8 @@ def source_of(dataset: Dataset) -> DataSource:
 
 
 def shown_location(kind: str, location: str) -> str:
-    """The location without an ``api_key=`` query parameter: a Tiled URI may carry its key
-    (the catalog stores the URI as given), and nothing shown to users may contain it."""
-    if kind != "tiled":
-        return location
-    parts = urlsplit(location)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in query if name.lower() != "api_key"]
-    return location if len(kept) == len(query) else \
-        urlunsplit(parts._replace(query=urlencode(kept)))
+    """The location as users may see it: never with a Tiled ``api_key=`` parameter."""
+    return split_api_key(location)[0] if kind == "tiled" else location
 
 
 def _check_location(kind: str, location: str, data_roots: Sequence[Path]) -> str:

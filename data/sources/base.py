@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -61,3 +62,14 @@ class DataSource(Protocol):
         larger than ``max_size`` (thumbnails); None means full resolution.
         Raises UnreadableImage.
         """
+
+
+def split_api_key(location: str) -> tuple[str, Optional[str]]:
+    """``location`` without an ``api_key=`` query parameter, and that parameter's value."""
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    keys = [value for name, value in query if name.lower() == "api_key"]
+    if not keys:
+        return location, None
+    rest = urlencode([(name, value) for name, value in query if name.lower() != "api_key"])
+    return urlunsplit(parts._replace(query=rest)), keys[0] or None

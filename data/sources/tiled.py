@@ -14,12 +14,13 @@ import re
 import threading
 from collections import OrderedDict
 from typing import Iterator, Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 
-from data.sources.base import ImageInfo, Listing, ProblemCallback, SourceError, UnreadableImage
+from data.sources.base import (ImageInfo, Listing, ProblemCallback, SourceError,
+                               UnreadableImage, split_api_key)
 
 # Tiled servers of the 0.2 series serve at most 300 entries per page (100 by default).
 LISTING_PAGE_SIZE = 300
@@ -39,7 +40,7 @@ class TiledSource:
     kind = "tiled"
 
     def __init__(self, location: str, api_key: Optional[str] = None) -> None:
-        location, key_in_uri = _split_api_key(location.strip())
+        location, key_in_uri = split_api_key(location.strip())
         self.location = location
         self._api_key = api_key or key_in_uri or None
         self._lock = threading.Lock()
@@ -237,14 +238,3 @@ def _image_structure(client, path: str) -> tuple[tuple[int, ...], np.dtype]:
     if 0 in shape:
         raise UnreadableImage(f"{path} is empty (shape {shape})")
     return shape, dtype
-
-
-def _split_api_key(location: str) -> tuple[str, Optional[str]]:
-    """``location`` without an ``api_key=`` query parameter, and that parameter's value."""
-    parts = urlsplit(location)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    keys = [value for name, value in query if name.lower() == "api_key"]
-    if not keys:
-        return location, None
-    rest = urlencode([(name, value) for name, value in query if name.lower() != "api_key"])
-    return urlunsplit(parts._replace(query=rest)), keys[0] or None
