@@ -185,3 +185,10 @@ def test_rename_delete_in_use_undo_and_view_as_of(label_page):
     browser.find_element("#label-back-to-latest").click()
     until(lambda: "right after" not in text_of(browser, "#label-as-of-banner"), timeout=10)
     save_screenshot(browser, "label-classes-and-history")
+
+    # double-click opens the full-resolution viewer with the image's facts
+    ActionChains(browser.driver).double_click(tiles(browser)[0]).perform()
+    browser.wait_for_contains_text("#label-viewer-facts", "uint16")
+    facts = text_of(browser, "#label-viewer-facts")
+    assert "64 × 64" in facts and "bragg peaks" in facts and "img_000000.tif" in facts
+    save_screenshot(browser, "label-viewer")
