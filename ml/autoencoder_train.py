@@ -1,0 +1,260 @@
+"""Train a ConvAutoencoder on an image array, save and load it, and run inference.
+
+Plain functions: a job wrapper passes ``on_epoch`` (progress and metrics) and
+``should_stop`` (cooperative cancel, checked after every batch).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml.autoencoder import AutoencoderSpec, ConvAutoencoder, check_spec
+from ml.training import (Augment, EarlyStopping, augment_pair, autocast, make_loss,
+                         make_optimizer, make_scheduler, needs_grad_scaler, pick_device,
+                         prepare_batch, prepare_model, seed_everything)
+
+EpochCallback = Callable[[int, dict], None]
+StopCheck = Callable[[], bool]
+MODEL_FORMAT = 1
+# Training sets up to this size are copied to the GPU once instead of batch by batch.
+DEVICE_RESIDENT_BYTES = 2 * 1024 ** 3
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    loss: str = "mse"
+    val_share: float = 0.2
+    step_size: int = 0  # learning-rate decay every step_size epochs; 0: constant
+    gamma: float = 0.1
+    seed: int = 0
+    patience: int = 0  # early stopping after this many epochs without improvement; 0: off
+    augment: Augment = field(default_factory=Augment)
+    augment_mode: str = "invariant"  # a key of ml.training.AUGMENT_MODES
+
+
+@dataclass
+class TrainResult:
+    model: ConvAutoencoder  # with the weights of the best validation epoch
+    history: list[dict] = field(default_factory=list)  # one metrics dict per finished epoch
+    best_epoch: Optional[int] = None
+    best_val_loss: Optional[float] = None
+    cancelled: bool = False
+    stopped_early: bool = False
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def split_indices(n: int, val_share: float, generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, validation) indices of a seeded shuffle; at least one image in each."""
+    if n < 2:
+        raise ValueError(f"training needs at least 2 images, got {n}")
+    if not 0 < val_share < 1:
+        raise ValueError(f"val_share must be between 0 and 1, got {val_share}")
+    n_val = min(n - 1, max(1, round(n * val_share)))
+    order = torch.randperm(n, generator=generator)
+    return order[n_val:], order[:n_val]
+
+
+def _check_options(options: TrainOptions) -> None:
+    for name in ("epochs", "batch_size"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(options, name)}")
+
+
+class _Trainer:
+    """One training run: the loops over batches and epochs."""
+
+    def __init__(self, images: torch.Tensor, spec: AutoencoderSpec, options: TrainOptions,
+                 should_stop: Optional[StopCheck]):
+        self.options = options
+        self.generator = seed_everything(options.seed)
+        self.device = pick_device()
+        self.train_idx, self.val_idx = split_indices(len(images), options.val_share,
+                                                     self.generator)
+        on_device = self.device.type != "cpu" and images.nbytes <= DEVICE_RESIDENT_BYTES
+        self.images = images.to(self.device) if on_device else images
+        self.model = prepare_model(ConvAutoencoder(spec), self.device)
+        self.optimizer = make_optimizer(options.optimizer, self.model.parameters(),
+                                        options.learning_rate)
+        self.scheduler = make_scheduler(self.optimizer, options.step_size, options.gamma)
+        self.loss_fn = make_loss(options.loss)
+        self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.device) else None
+        self.should_stop = should_stop or (lambda: False)
+
+    def _batches(self, indices: torch.Tensor, shuffle: bool):
+        if shuffle:
+            indices = indices[torch.randperm(len(indices), generator=self.generator)]
+        size = self.options.batch_size
+        # A last batch of a few images would give BatchNorm noisy statistics.
+        end = len(indices) - len(indices) % size if shuffle and len(indices) > size \
+            else len(indices)
+        for start in range(0, end, size):
+            yield prepare_batch(self.images[indices[start:start + size]], self.device)
+
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device):
+            outputs = self.model(inputs)
+        # Outside autocast: BCELoss refuses half precision, and losses want float32 anyway.
+        return self.loss_fn(outputs.float(), targets)
+
+    def _step(self, batch: torch.Tensor) -> torch.Tensor:
+        inputs, targets = augment_pair(self.options.augment, self.options.augment_mode,
+                                       batch, self.generator)
+        loss = self._loss(inputs, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return loss.detach() * len(batch)
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise _Cancelled
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        total = torch.zeros((), device=self.device)
+        seen = 0
+        for batch in self._batches(self.train_idx, shuffle=True):
+            total += self._step(batch)  # summed on the device: no sync per batch
+            seen += len(batch)
+            self._check_stop()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return total.item() / seen
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        for batch in self._batches(self.val_idx, shuffle=False):
+            total += self._loss(batch, batch) * len(batch)
+            self._check_stop()
+        return total.item() / len(self.val_idx)
+
+
+def train_autoencoder(images: np.ndarray, spec: AutoencoderSpec, options: TrainOptions,
+                      on_epoch: Optional[EpochCallback] = None,
+                      should_stop: Optional[StopCheck] = None) -> TrainResult:
+    """Train on float32 (n, 1, M, N) images in [0, 1]; the model keeps its best epoch.
+
+    ``on_epoch(epoch, {"train_loss", "val_loss", "seconds"})`` is called after each epoch
+    (numbered from 1). When ``should_stop()`` turns true, training returns after the
+    current batch with ``cancelled=True``.
+    """
+    check_spec(spec)
+    _check_options(options)
+    if images.ndim != 4 or images.shape[1:] != (1, *spec.image_size):
+        raise ValueError(f"images must be (n, 1, {spec.image_size[0]}, {spec.image_size[1]}), "
+                         f"got {images.shape}; load them with the spec's image_size")
+    trainer = _Trainer(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
+                       spec, options, should_stop)
+    result = TrainResult(model=trainer.model)
+    stopping = EarlyStopping(options.patience)
+    best_state = None
+    try:
+        for epoch in range(1, options.epochs + 1):
+            start = time.perf_counter()
+            metrics = {"train_loss": trainer.train_epoch(), "val_loss": trainer.validate()}
+            metrics["seconds"] = time.perf_counter() - start
+            result.history.append({"epoch": epoch, **metrics})
+            if stopping.improved(metrics["val_loss"]):
+                best_state = copy.deepcopy(trainer.model.state_dict())
+                result.best_epoch, result.best_val_loss = epoch, metrics["val_loss"]
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+            if stopping.should_stop:
+                result.stopped_early = True
+                break
+    except _Cancelled:
+        result.cancelled = True
+    if best_state is not None:
+        trainer.model.load_state_dict(best_state)
+    trainer.model.eval()
+    return result
+
+
+# ---------------------------------------------------------------- files
+
+def save_model(path: Path, model: ConvAutoencoder, spec: AutoencoderSpec) -> None:
+    """Weights and spec in one .pt file (CPU tensors: loadable without a GPU)."""
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    torch.save({"format": MODEL_FORMAT, "kind": "conv_autoencoder", "spec": spec.to_dict(),
+                "state_dict": state}, Path(path))
+
+
+def load_model(path: Path, device: Optional[torch.device] = None) -> ConvAutoencoder:
+    """The model saved at ``path``, in eval mode, on ``device`` (default: CPU)."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if saved.get("kind") != "conv_autoencoder" or saved.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path} is not a beamlabel autoencoder file (format {MODEL_FORMAT})")
+    model = ConvAutoencoder(AutoencoderSpec.from_dict(saved["spec"]))
+    model.load_state_dict(saved["state_dict"])
+    return model.to(device or torch.device("cpu")).eval()
+
+
+# ---------------------------------------------------------------- inference
+
+class Inference(NamedTuple):
+    item_ids: list  # the ids of the batches, in order
+    latents: np.ndarray  # float32 (n, latent_dim)
+    errors: np.ndarray  # float32 (n,): mean squared reconstruction error per image
+
+
+@torch.inference_mode()
+def _encode_decode(model: nn.Module, batch: torch.Tensor, device: torch.device):
+    batch = prepare_batch(batch, device)
+    with autocast(device):
+        latents = model.encode(batch)
+        reconstructions = model.decode(latents)
+    return latents.float(), reconstructions.float(), batch
+
+
+def infer_autoencoder(model: ConvAutoencoder,
+                      batches: Iterable[tuple[list, torch.Tensor]],
+                      should_stop: Optional[StopCheck] = None) -> Inference:
+    """Latent vectors and reconstruction errors of every image of ``batches``, which yield
+    (item ids, (b, 1, M, N) tensor) as ``ml.image_data.iter_batches`` does."""
+    device = pick_device()
+    model = prepare_model(model, device).eval()
+    ids: list = []
+    latents, errors = [], []
+    for batch_ids, batch in batches:
+        z, reconstructions, inputs = _encode_decode(model, batch, device)
+        latents.append(z.cpu())
+        errors.append(((reconstructions - inputs) ** 2).mean(dim=(1, 2, 3)).cpu())
+        ids.extend(batch_ids)
+        if should_stop is not None and should_stop():
+            break
+    latent_dim = model.spec.latent_dim
+    return Inference(ids,
+                     torch.cat(latents).numpy() if latents else np.zeros((0, latent_dim),
+                                                                         np.float32),
+                     torch.cat(errors).numpy() if errors else np.zeros(0, np.float32))
+
+
+def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> np.ndarray:
+    """Reconstructions (float32, same shape) of a few (n, 1, M, N) images, e.g. the
+    items a page shows next to their originals (load them with ml.image_data.load_images)."""
+    device = pick_device()
+    model = prepare_model(model, device).eval()
+    _, reconstructions, _ = _encode_decode(model, torch.from_numpy(images), device)
+    return reconstructions.cpu().contiguous().numpy()

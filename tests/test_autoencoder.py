@@ -1,0 +1,205 @@
+"""The convolutional autoencoder: feasibility, layer table, training, cancel, files, inference."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+import torch
+
+from data.demo import generate_demo
+from data.sources.directory import DirectorySource
+from data.transforms import Transform
+from ml.autoencoder import AutoencoderSpec, ConvAutoencoder, check_spec, layer_table
+from ml.autoencoder_train import (TrainOptions, infer_autoencoder, load_model, reconstruct,
+                                  save_model, train_autoencoder)
+from ml.image_data import iter_batches, load_images
+from ml.training import (LOSSES, OPTIMIZERS, Augment, EarlyStopping, augment_pair, make_loss,
+                         make_optimizer)
+
+SPEC = AutoencoderSpec(image_size=(64, 64), base_channels=8, latent_dim=16, depth=3)
+TRANSFORM = Transform(log=True)
+
+
+@dataclass(frozen=True)
+class FakeItem:
+    id: int
+    path: str
+    frame: int = 0
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """200 demo images of 64x64, one unreadable file, and their items."""
+    folder = tmp_path_factory.mktemp("demo")
+    truth = generate_demo(folder, n_images=200, size=64, seed=0, processes=1)
+    (folder / "broken.tif").write_bytes(b"not a tiff")
+    items = [FakeItem(index + 1, path) for index, (path, _) in enumerate(truth)]
+    return DirectorySource(str(folder)), items + [FakeItem(999, "broken.tif")]
+
+
+@pytest.fixture(scope="module")
+def images(demo):
+    source, items = demo
+    return load_images(source, items, SPEC.image_size, TRANSFORM).images
+
+
+@pytest.fixture(scope="module")
+def trained(images):
+    history = []
+    options = TrainOptions(epochs=6, batch_size=16, learning_rate=3e-3, seed=1)
+    result = train_autoencoder(images, SPEC, options,
+                               on_epoch=lambda epoch, metrics: history.append(metrics))
+    return result, history
+
+
+# ---------------------------------------------------------------- spec and layers
+
+@pytest.mark.parametrize("spec, names", [
+    (replace(SPEC, image_size=(100, 100)), ("image_size", "depth")),
+    (replace(SPEC, image_size=(64, 60)), ("image_size", "depth")),
+    (replace(SPEC, image_size=(8, 8)), ("image_size", "depth")),
+    (replace(SPEC, depth=0), ("depth",)),
+    (replace(SPEC, depth=7), ("depth",)),
+    (replace(SPEC, base_channels=0), ("base_channels",)),
+    (replace(SPEC, base_channels=1024), ("base_channels",)),
+    (replace(SPEC, latent_dim=0), ("latent_dim",)),
+    (replace(SPEC, latent_dim=10_000), ("latent_dim",)),
+    (replace(SPEC, latent_dim=2.5), ("latent_dim",)),
+])
+def test_infeasible_spec_names_the_parameter(spec, names):
+    with pytest.raises(ValueError) as error:
+        check_spec(spec)
+    assert all(name in str(error.value) for name in names)
+
+
+def test_feasible_specs_pass():
+    check_spec(SPEC)
+    check_spec(AutoencoderSpec(image_size=(96, 128), base_channels=4, latent_dim=2, depth=5))
+
+
+def test_layer_table_shapes():
+    table = layer_table(SPEC)
+    shapes = {row["name"]: row["output_shape"] for row in table}
+    assert [shapes[f"encoder.down{level}"] for level in range(3)] == \
+        [(8, 32, 32), (16, 16, 16), (32, 8, 8)]
+    assert shapes["encoder.flatten"] == (8 * 8 * 32,)
+    assert shapes["encoder.latent"] == (16,)
+    assert shapes["decoder.unflatten"] == (32, 8, 8)
+    assert table[-1]["output_shape"] == (1, 64, 64)
+    assert {row["kind"] for row in table} >= {"conv", "downsample", "linear", "upsample"}
+    model_parameters = sum(p.numel() for p in ConvAutoencoder(SPEC).parameters())
+    assert sum(row["parameters"] for row in table) == model_parameters
+
+
+def test_layer_table_of_the_largest_spec_is_instant():
+    table = layer_table(AutoencoderSpec((4096, 4096), base_channels=256, latent_dim=4096,
+                                        depth=6))
+    assert table[-1]["output_shape"] == (1, 4096, 4096)
+
+
+def test_forward_shapes():
+    model = ConvAutoencoder(replace(SPEC, image_size=(32, 48))).eval()
+    x = torch.rand(3, 1, 32, 48)
+    assert model.encode(x).shape == (3, 16)
+    reconstruction = model(x)
+    assert reconstruction.shape == (3, 1, 32, 48)
+    assert 0 <= reconstruction.min() and reconstruction.max() <= 1
+
+
+# ---------------------------------------------------------------- training pieces
+
+def test_registries_build_every_entry():
+    parameters = [torch.nn.Parameter(torch.zeros(2))]
+    for name in OPTIMIZERS:
+        make_optimizer(name, parameters, 1e-3)
+    for name in LOSSES:
+        make_loss(name)(torch.full((2,), 0.5), torch.ones(2))
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer("lbfgs2", parameters, 1e-3)
+
+
+def test_early_stopping_counts_epochs_without_improvement():
+    stopping = EarlyStopping(patience=2, min_delta=0.01)
+    assert stopping.improved(1.0)
+    assert not stopping.improved(0.995)
+    assert not stopping.should_stop
+    assert not stopping.improved(0.999)
+    assert stopping.should_stop
+
+
+def test_augment_modes():
+    batch = torch.rand(4, 1, 8, 8)
+    flip = Augment(hflip=True, vflip=True, jitter=0.1)
+    inputs, target = augment_pair(flip, "invariant", batch, torch.Generator().manual_seed(0))
+    assert torch.equal(target, batch) and not torch.equal(inputs, batch)
+    inputs, target = augment_pair(flip, "both", batch, torch.Generator().manual_seed(0))
+    assert torch.equal(inputs, target) and not torch.equal(inputs, batch)
+
+
+# ---------------------------------------------------------------- data
+
+def test_load_images_skips_unreadable(demo, images):
+    source, items = demo
+    loaded = load_images(source, items[-3:], SPEC.image_size, TRANSFORM)
+    assert loaded.images.shape == (2, 1, 64, 64) and loaded.images.dtype == np.float32
+    assert loaded.item_ids == [items[-3].id, items[-2].id]
+    assert list(loaded.failed) == [999]
+    assert images.shape == (200, 1, 64, 64)
+    assert 0 <= images.min() and images.max() <= 1
+
+
+def test_iter_batches_resizes_and_reports_failures(demo):
+    source, items = demo
+    failures = []
+    batches = list(iter_batches(source, items[-10:], (32, 32), TRANSFORM, batch_size=4,
+                                on_failure=lambda item_id, why: failures.append(item_id)))
+    assert [len(ids) for ids, _ in batches] == [4, 4, 1]
+    assert batches[0][1].shape == (4, 1, 32, 32)
+    assert failures == [999]
+
+
+# ---------------------------------------------------------------- training
+
+def test_training_lowers_validation_loss(trained):
+    result, history = trained
+    assert len(history) == 6 and not result.cancelled
+    assert history[-1]["val_loss"] < 0.6 * history[0]["val_loss"]
+    assert all(metrics["seconds"] > 0 and metrics["train_loss"] > 0 for metrics in history)
+    assert result.best_val_loss == min(metrics["val_loss"] for metrics in history)
+
+
+def test_should_stop_cancels_within_an_epoch(images):
+    batches = []
+    result = train_autoencoder(images, SPEC, TrainOptions(epochs=5, batch_size=16),
+                               on_epoch=lambda epoch, metrics: pytest.fail("epoch finished"),
+                               should_stop=lambda: batches.append(1) or len(batches) >= 3)
+    assert result.cancelled and result.history == [] and len(batches) == 3
+
+
+def test_save_and_load_give_identical_outputs(trained, images, tmp_path):
+    model = trained[0].model
+    save_model(tmp_path / "model.pt", model, SPEC)
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.spec == SPEC
+    x = torch.from_numpy(images[:8])
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), loaded(x))
+        assert torch.equal(model.encode(x), loaded.encode(x))
+
+
+def test_inference_gives_one_vector_per_item(trained, demo):
+    source, items = demo
+    inference = infer_autoencoder(trained[0].model, iter_batches(
+        source, items[:50] + items[-1:], SPEC.image_size, TRANSFORM, batch_size=16))
+    assert inference.item_ids == [item.id for item in items[:50]]
+    assert inference.latents.shape == (50, 16) and inference.latents.dtype == np.float32
+    assert inference.errors.shape == (50,) and inference.errors.dtype == np.float32
+    assert np.all(np.isfinite(inference.latents)) and np.all(inference.errors >= 0)
+
+
+def test_reconstruct_a_few_items(trained, images):
+    reconstructions = reconstruct(trained[0].model, images[:3])
+    assert reconstructions.shape == (3, 1, 64, 64) and reconstructions.dtype == np.float32
+    # Trained: closer to its input than to a flat grey image.
+    assert np.mean((reconstructions - images[:3]) ** 2) < np.mean((0.5 - images[:3]) ** 2)
