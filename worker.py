@@ -28,7 +28,7 @@ def broker_options(settings: Settings) -> dict:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("beamlabel", broker=settings.broker_url)
+    app = Celery("beamlabel", broker=settings.broker_url, include=["ml.tasks"])
     app.conf.update(
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,

@@ -177,6 +177,9 @@ class Job(Base):
     error: Mapped[Optional[str]] = mapped_column(Text, default=None)
     celery_task_id: Mapped[Optional[str]] = mapped_column(String(64), default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Measures the grace period before a job that ignores the request is terminated.
+    cancel_requested_at: Mapped[Optional[datetime]] = mapped_column(
+        DateTime(timezone=True), default=None)
     heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)

@@ -1,0 +1,158 @@
+"""The ``jobs`` table: create, follow, cancel and clean up training / inference jobs.
+
+Every function takes an open :class:`~sqlalchemy.orm.Session`; the caller owns the
+transaction (``db.session.transaction``). Parameters are checked by the job kind's own
+checker (``ml.job_kinds``) before a row exists, so a refused job leaves nothing behind.
+State changes of a finished job are ignored: a late report from a worker cannot bring a
+cancelled or failed job back.
+"""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Job, utcnow
+from db.store import StoreError, get_dataset
+from ml.job_kinds import get_kind
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+STALE_REASON = ("the worker stopped while running this job (killed or crashed); "
+                "start it again")
+
+
+def _aware(moment: Optional[datetime]) -> Optional[datetime]:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
+               owner: str) -> Job:
+    """A queued job whose parameters passed the kind's checker (StoreError otherwise)."""
+    job_kind = get_kind(kind)
+    if dataset_id is not None:
+        get_dataset(session, dataset_id)
+    elif job_kind.needs_dataset:
+        raise StoreError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
+    checked = job_kind.check_params(dict(params or {}))
+    job = Job(kind=kind, dataset_id=dataset_id, params=checked, owner=owner, status="queued",
+              progress=0.0, metrics=[], result={})
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise StoreError(f"job {job_id} does not exist", "job_id", status=404)
+    return job
+
+
+def list_jobs(session: Session, dataset_id: Optional[int] = None,
+              kind: Optional[str] = None) -> list[Job]:
+    """Jobs, newest first, optionally of one data set and/or one kind."""
+    query = select(Job).order_by(Job.id.desc())
+    if dataset_id is not None:
+        query = query.where(Job.dataset_id == dataset_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query))
+
+
+def mark_running(session: Session, job_id: int, celery_task_id: Optional[str],
+                 artifact_dir: Optional[Path] = None) -> bool:
+    """Queued → running; False (and no change) when the job is no longer queued."""
+    job = get_job(session, job_id)
+    if job.status != "queued":
+        return False
+    now = utcnow()
+    job.status, job.started_at, job.heartbeat_at = "running", now, now
+    if artifact_dir is not None:
+        job.artifact_dir = str(artifact_dir)
+    if celery_task_id:
+        job.celery_task_id = celery_task_id
+    return True
+
+
+def report_progress(session: Session, job_id: int, progress: float,
+                    metrics_row: Optional[dict[str, Any]] = None) -> None:
+    job = get_job(session, job_id)
+    if job.status != "running":
+        return
+    job.progress = min(max(float(progress), 0.0), 1.0)
+    if metrics_row is not None:
+        job.metrics = [*job.metrics, metrics_row]  # a new list, so the JSON column is saved
+    job.heartbeat_at = utcnow()
+
+
+def heartbeat(session: Session, job_id: int) -> None:
+    job = get_job(session, job_id)
+    if job.status == "running":
+        job.heartbeat_at = utcnow()
+
+
+def finish(session: Session, job_id: int, status: str, result: Optional[dict] = None,
+           error: Optional[str] = None) -> bool:
+    """End a queued or running job; False when it had already ended."""
+    if status not in FINISHED:
+        raise ValueError(f"finish() takes one of {FINISHED}, not {status!r}")
+    job = get_job(session, job_id)
+    if job.status in FINISHED:
+        return False
+    job.status, job.error, job.finished_at = status, error, utcnow()
+    if result is not None:
+        job.result = result
+    if status == "succeeded":
+        job.progress = 1.0
+    return True
+
+
+def request_cancel(session: Session, job_id: int) -> Job:
+    """A queued job is cancelled at once; a running one is asked to stop."""
+    job = get_job(session, job_id)
+    if job.status == "queued":
+        finish(session, job_id, "cancelled")
+    elif job.status == "running" and not job.cancel_requested:
+        job.cancel_requested, job.cancel_requested_at = True, utcnow()
+    return job
+
+
+def cancel_requested(session: Session, job_id: int) -> bool:
+    job = session.get(Job, job_id)
+    return job is None or job.cancel_requested or job.status in FINISHED
+
+
+def cancel_overdue(job: Job, grace_seconds: float) -> bool:
+    """Whether a running job has ignored its cancel request for longer than the grace."""
+    requested = _aware(job.cancel_requested_at)
+    return (job.status == "running" and requested is not None
+            and utcnow() - requested > timedelta(seconds=grace_seconds))
+
+
+def fail_stale_jobs(session: Session, stale_after_seconds: float) -> list[int]:
+    """Fail running jobs whose worker stopped sending heartbeats; returns their ids."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
+    running = session.scalars(select(Job).where(Job.status == "running"))
+    stale = [job for job in running if (_aware(job.heartbeat_at or job.started_at)
+                                        or cutoff) < cutoff]
+    for job in stale:
+        finish(session, job.id, "failed", error=STALE_REASON)
+    return [job.id for job in stale]
+
+
+def delete_job(session: Session, job_id: int) -> None:
+    """Delete a job that is not running, with its artifact folder."""
+    job = get_job(session, job_id)
+    if job.status == "running":
+        raise StoreError(f"job {job_id} is running; cancel it first", "job_id", status=409)
+    if job.artifact_dir:
+        shutil.rmtree(job.artifact_dir, ignore_errors=True)
+    session.delete(job)

@@ -1,0 +1,139 @@
+"""The registry of job kinds: what each job checks, which queue it runs on, what it does.
+
+Adding a kind is one entry in ``JOB_KINDS``: a :class:`JobKind` with a parameter checker
+(the normalised parameters, or a StoreError naming ``params.<field>``) and a ``run``
+function that gets a ``ml.jobs.JobContext`` and returns the result dict stored on the row.
+Nothing here touches CUDA: heavy imports belong inside ``run``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import numpy as np
+from sqlalchemy import select
+
+from data.catalog import source_of
+from data.sources.base import UnreadableImage
+from db.models import Item
+from db.store import StoreError
+
+if TYPE_CHECKING:
+    from ml.jobs import JobContext
+
+QUEUES = ("gpu", "cpu")
+
+
+class JobCancelled(Exception):
+    """Raised by a kind's ``run`` when ``context.should_stop()`` says so."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    queue: str  # "gpu" or "cpu"
+    check_params: Callable[[dict[str, Any]], dict[str, Any]]
+    run: Callable[["JobContext"], dict[str, Any]]
+    needs_dataset: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One number parameter: its type, default and inclusive bounds."""
+
+    type: type
+    default: Any
+    low: Optional[float] = None
+    high: Optional[float] = None
+
+
+def params_checker(spec: dict[str, Param]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``check_params`` for number parameters described by ``spec``."""
+
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(spec))
+        if unknown:
+            raise StoreError(f"params.{unknown[0]} is not a parameter of this job; use "
+                             f"{', '.join(sorted(spec))}", f"params.{unknown[0]}")
+        return {name: _checked(name, param, params.get(name, param.default))
+                for name, param in spec.items()}
+
+    return check
+
+
+def _checked(name: str, param: Param, value: Any) -> Any:
+    field = f"params.{name}"
+    # bool is an int in Python, but true is no batch size.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            param.type is int and not float(value).is_integer()):
+        raise StoreError(f"{field} must be {'an integer' if param.type is int else 'a number'} "
+                         f"(got {value!r})", field)
+    value = param.type(value)
+    if (param.low is not None and value < param.low) or (
+            param.high is not None and value > param.high):
+        raise StoreError(f"{field} must be between {param.low} and {param.high} (got {value})",
+                         field)
+    return value
+
+
+def get_kind(name: str) -> JobKind:
+    if name not in JOB_KINDS:
+        raise StoreError(f"kind '{name}' is unknown; use one of {', '.join(sorted(JOB_KINDS))}",
+                         "kind")
+    return JOB_KINDS[name]
+
+
+# --- dataset_stats: per-item mean/min/max of the raw frames ----------------------------------
+
+def _item_rows(context: "JobContext") -> list[tuple[int, str, int]]:
+    with context.session_factory() as session:
+        query = (select(Item.id, Item.path, Item.frame)
+                 .where(Item.dataset_id == context.dataset.id)
+                 .order_by(Item.sort_key))
+        return [tuple(row) for row in session.execute(query)]
+
+
+def _frame_stats(source, path: str, frame: int) -> tuple[float, float, float]:
+    try:
+        values = source.read(path, frame)
+    except UnreadableImage:
+        return (np.nan, np.nan, np.nan)
+    return (float(values.mean()), float(values.min()), float(values.max()))
+
+
+def run_dataset_stats(context: "JobContext") -> dict[str, Any]:
+    rows = _item_rows(context)
+    source = source_of(context.dataset)
+    batch_size, delay = context.params["batch_size"], context.params["delay_per_item"]
+    stats = np.full((len(rows), 3), np.nan)
+    for start in range(0, len(rows), batch_size):
+        if context.should_stop():
+            raise JobCancelled()
+        for index in range(start, min(start + batch_size, len(rows))):
+            _item_id, path, frame = rows[index]
+            stats[index] = _frame_stats(source, path, frame)
+            time.sleep(delay)
+        done = min(start + batch_size, len(rows))
+        context.report(done / len(rows), {"items": done})
+    np.save(context.artifact_dir / "stats.npy", stats)
+    np.save(context.artifact_dir / "item_ids.npy", np.array([r[0] for r in rows], np.int64))
+    unreadable = int(np.isnan(stats[:, 0]).sum())
+    context.log(f"{len(rows)} items, {unreadable} unreadable")
+    return {"items": len(rows), "unreadable": unreadable, "columns": ["mean", "min", "max"],
+            "files": {"stats": "stats.npy", "item_ids": "item_ids.npy"}}
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    "dataset_stats": JobKind(
+        name="dataset_stats", queue="cpu", run=run_dataset_stats,
+        description="per-item mean, min and max of the raw frames (stats.npy, item_ids.npy)",
+        check_params=params_checker({
+            "batch_size": Param(int, 64, 1, 10_000),
+            # Slows the job down on purpose (tests of cancel and of a killed worker).
+            "delay_per_item": Param(float, 0.0, 0.0, 10.0),
+        })),
+    # The autoencoder kinds ("autoencoder_train" on gpu, "autoencoder_infer" on gpu) are
+    # added here by wrapping ml.training's functions in a run(context) each.
+}

@@ -1,0 +1,237 @@
+"""Jobs end to end with real Celery workers: filesystem broker + SQLite, Redis + PostgreSQL."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from sqlalchemy import func, select
+
+from data.catalog import register_dataset, scan_dataset
+from db import jobs as job_store
+from db.models import Job
+from db.session import transaction
+from db.store import StoreError
+from ml.jobs import cancel_job, enforce_cancel, execute_job, log_tail, submit_job
+from ml.local_worker import start_worker, stop_worker
+from services import open_database
+from settings import Settings
+from tests.databases import create_postgres_schema
+from worker import make_celery
+
+N_IMAGES = 12
+
+
+def _write_folder(folder: Path) -> list[np.ndarray]:
+    folder.mkdir()
+    images = [np.random.default_rng(i).integers(0, 1000, (8, 8)).astype(np.uint16)
+              for i in range(N_IMAGES)]
+    for i, image in enumerate(images):
+        tifffile.imwrite(folder / f"img_{i:02d}.tif", image)
+    return images
+
+
+class Setup:
+    """Settings, database, a scanned data set and a Celery client, all under tmp_path."""
+
+    def __init__(self, settings: Settings, dataset_dir: Path):
+        self.settings = settings
+        self.engine, self.session_factory = open_database(settings)
+        self.images = _write_folder(dataset_dir)
+        dataset = register_dataset(self.session_factory, settings.data_roots, "d", "directory",
+                                   str(dataset_dir))
+        scan_dataset(self.session_factory, dataset.id)
+        self.dataset_id = dataset.id
+        self.celery = make_celery(settings)
+        self.workers = []
+
+    def start_worker(self):
+        with open(self.settings.home / "worker.log", "a") as log:
+            process = start_worker(self.settings, stdout=log, stderr=subprocess.STDOUT)
+        self.workers.append(process)
+        return process
+
+    def submit(self, **params) -> int:
+        with transaction(self.session_factory) as session:
+            job_id = job_store.create_job(session, "dataset_stats", self.dataset_id, params,
+                                          "tester").id
+        submit_job(self.celery, self.session_factory, job_id)
+        return job_id
+
+    def job(self, job_id: int) -> Job:
+        with self.session_factory() as session:
+            return job_store.get_job(session, job_id)
+
+    def wait_for(self, job_id: int, condition, timeout: float = 60) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if condition(job):
+                return job
+            time.sleep(0.2)
+        log = (self.settings.home / "worker.log").read_text(errors="replace")[-3000:]
+        raise AssertionError(f"job {job_id} stayed {self.job(job_id).status}; worker log:\n{log}")
+
+    def close(self):
+        for process in self.workers:
+            stop_worker(process, timeout=5)
+        self.celery.close()
+        self.engine.dispose()
+
+
+@pytest.fixture(params=["filesystem+sqlite", "redis+postgresql"])
+def setup(request, tmp_path):
+    drop = None
+    if request.param == "filesystem+sqlite":
+        settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    else:
+        database_url, drop = create_postgres_schema()
+        # A Redis database of its own, so that no other test run's messages reach us.
+        broker = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+        settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,),
+                            database_url=database_url, broker_url=broker)
+    setup = Setup(settings, tmp_path / "images")
+    yield setup
+    setup.close()
+    if drop:
+        drop()
+
+
+def test_dataset_stats_job_succeeds_with_correct_stats(setup):
+    setup.start_worker()
+    job_id = setup.submit(batch_size=5)
+    job = setup.wait_for(job_id, lambda j: j.status in job_store.FINISHED)
+    assert job.status == "succeeded", job.error
+    assert job.progress == 1.0 and job.started_at and job.finished_at
+    assert [row["items"] for row in job.metrics] == [5, 10, 12]
+    assert job.result["items"] == N_IMAGES and job.result["unreadable"] == 0
+    folder = Path(job.artifact_dir)
+    stats, ids = np.load(folder / "stats.npy"), np.load(folder / "item_ids.npy")
+    expected = [(im.mean(), im.min(), im.max()) for im in setup.images]
+    np.testing.assert_allclose(stats, expected)
+    assert len(set(ids.tolist())) == N_IMAGES
+    with setup.session_factory() as session:
+        assert any("succeeded" in line for line in log_tail(job_store.get_job(session, job_id)))
+
+
+def test_cancel_stops_a_running_job_within_seconds(setup):
+    setup.start_worker()
+    job_id = setup.submit(batch_size=1, delay_per_item=0.5)
+    setup.wait_for(job_id, lambda j: j.status == "running" and j.metrics)
+    with transaction(setup.session_factory) as session:
+        cancel_job(setup.celery, session, job_id)
+    job = setup.wait_for(job_id, lambda j: j.status in job_store.FINISHED, timeout=5)
+    assert job.status == "cancelled" and len(job.metrics) < N_IMAGES
+
+
+def test_a_queued_job_is_cancelled_at_once_and_never_runs(setup):
+    job_id = setup.submit()  # no worker yet
+    with transaction(setup.session_factory) as session:
+        assert cancel_job(setup.celery, session, job_id).status == "cancelled"
+    setup.start_worker()
+    next_id = setup.submit()
+    setup.wait_for(next_id, lambda j: j.status == "succeeded")
+    assert setup.job(job_id).status == "cancelled" and setup.job(job_id).started_at is None
+
+
+def test_a_killed_worker_leaves_a_failed_job_and_a_new_worker_goes_on(setup):
+    worker = setup.start_worker()
+    job_id = setup.submit(batch_size=1, delay_per_item=1.0)
+    setup.wait_for(job_id, lambda j: j.status == "running")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(1.5)
+    with transaction(setup.session_factory) as session:
+        assert job_store.fail_stale_jobs(session, stale_after_seconds=1.0) == [job_id]
+    job = setup.job(job_id)
+    assert job.status == "failed" and job.error == job_store.STALE_REASON
+
+    setup.start_worker()
+    next_id = setup.submit()
+    assert setup.wait_for(next_id, lambda j: j.status in job_store.FINISHED).status == \
+        "succeeded"
+
+
+# --- without a worker ----------------------------------------------------------------------
+
+@pytest.fixture
+def local(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    setup = Setup(settings, tmp_path / "images")
+    yield setup
+    setup.close()
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"batch_size": 0}, "params.batch_size"),
+    ({"batch_size": "5"}, "params.batch_size"),
+    ({"batch_size": 2.5}, "params.batch_size"),
+    ({"batch_size": True}, "params.batch_size"),
+    ({"delay_per_item": -1}, "params.delay_per_item"),
+    ({"depth": 3}, "params.depth"),
+])
+def test_invalid_params_are_refused_before_anything_is_queued(local, params, field):
+    with pytest.raises(StoreError) as refused:
+        with transaction(local.session_factory) as session:
+            job_store.create_job(session, "dataset_stats", local.dataset_id, params, "tester")
+    assert refused.value.field == field
+    with local.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+    assert not any((local.settings.broker_dir / "queue").iterdir())
+
+
+def test_unknown_kind_and_data_set_are_refused(local):
+    with local.session_factory() as session:
+        with pytest.raises(StoreError) as refused:
+            job_store.create_job(session, "nope", local.dataset_id, {}, "tester")
+        assert refused.value.field == "kind"
+        with pytest.raises(StoreError) as refused:
+            job_store.create_job(session, "dataset_stats", 999, {}, "tester")
+        assert (refused.value.field, refused.value.status) == ("dataset_id", 404)
+
+
+def test_in_process_run_reports_and_a_finished_job_stays_finished(local):
+    with transaction(local.session_factory) as session:
+        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
+                                      "tester").id
+    assert execute_job(local.session_factory, local.settings.artifacts_dir, job_id) == \
+        "succeeded"
+    # A re-delivered message must not run the job again.
+    assert execute_job(local.session_factory, local.settings.artifacts_dir, job_id) is None
+    with transaction(local.session_factory) as session:
+        assert not job_store.finish(session, job_id, "failed", error="late")
+        job_store.report_progress(session, job_id, 0.1, {"late": True})
+    job = local.job(job_id)
+    assert job.status == "succeeded" and job.progress == 1.0 and {"late": True} not in job.metrics
+
+
+def test_a_job_that_ignores_cancel_is_ended_after_the_grace(local):
+    with transaction(local.session_factory) as session:
+        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
+                                      "tester").id
+        job_store.mark_running(session, job_id, "task-1")
+        job_store.request_cancel(session, job_id)
+    with transaction(local.session_factory) as session:
+        assert enforce_cancel(local.celery, session, grace_seconds=60) == []
+    time.sleep(0.2)
+    with transaction(local.session_factory) as session:
+        assert enforce_cancel(local.celery, session, grace_seconds=0.1) == [job_id]
+    assert local.job(job_id).status == "cancelled"
+
+
+def test_delete_removes_the_row_and_the_artifacts_but_not_a_running_job(local):
+    with transaction(local.session_factory) as session:
+        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
+                                      "tester").id
+    execute_job(local.session_factory, local.settings.artifacts_dir, job_id)
+    folder = Path(local.job(job_id).artifact_dir)
+    assert folder.is_dir()
+    with transaction(local.session_factory) as session:
+        job_store.delete_job(session, job_id)
+    assert not folder.exists() and local.session_factory().get(Job, job_id) is None
