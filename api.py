@@ -22,16 +22,19 @@ from api_models import (UNION_TAGS, CsvBody, CurrentLabelOut, CurrentLabelsOut,
                         CurrentLabelsQuery, DatasetDetailOut, DatasetIn, DatasetListOut,
                         DatasetOut, DatasetPath, DeleteLabelQuery, ErrorOut, EventIn,
                         EventListOut, EventOut, EventPath, ExportQuery, ImportOut, ImportQuery,
-                        ItemOut, ItemPageOut, ItemsQuery, LabelDeleteOut, LabelIn, LabelListOut,
+                        ItemOut, ItemPageOut, ItemsQuery, JobDeleteOut, JobIn, JobListOut, JobOut,
+                        JobPath, JobsQuery, LabelDeleteOut, LabelIn, LabelListOut,
                         LabelOrderIn, LabelOut, LabelPatchIn, LabelPath, PageQuery, ProblemOut,
                         SourceOut, UndoIn)
 from data.catalog import (count_problems, dataset_problems, dataset_summaries,
                           register_dataset, shown_location)
 from data.export import EXPORT_FORMATS
 from data.label_import import import_labels_csv
+from db import jobs as job_store
 from db import labels as label_store
 from db import store
 from db.session import transaction
+from ml import jobs as ml_jobs
 from services import current_services
 
 PREFIX = "/api/v1"
@@ -42,6 +45,7 @@ LABELS = Tag(name="labels", description="label classes of a data set")
 EVENTS = Tag(name="events", description="the append-only log of tagging events, and undo")
 TRANSFER = Tag(name="export-import", description="download the labels (CSV, JSON, or a ZIP of "
                                                  "the labeled images) and import labels (CSV)")
+JOBS = Tag(name="jobs", description="training, inference and other jobs run by Celery workers")
 # Source fields as the API names them (the catalog says "source" for the whole location).
 SOURCE_FIELDS = {"directory": "source.path", "tiled": "source.uri"}
 # Routes whose request body is not JSON: endpoint -> the media type they take.
@@ -432,3 +436,68 @@ def import_labels(path: DatasetPath, query: ImportQuery, raw: CsvBody):
             error.field = "body"  # the CSV is the request body
         raise
     return ImportOut(**asdict(report)).model_dump(mode="json"), 201
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+def _job_out(job, with_log: bool = True) -> JobOut:
+    fields = {name: getattr(job, name) for name in JobOut.model_fields if name != "log_tail"}
+    return JobOut(**fields, log_tail=ml_jobs.log_tail(job) if with_log else [])
+
+
+@blueprint.post("/jobs", tags=[JOBS], summary="Start a job: it is queued for a worker",
+                description="The parameters are checked before anything is queued; a refusal "
+                            "names the bad field, e.g. params.batch_size.",
+                responses=_responses(201, JobOut, 400, 404, 415))
+def create_job(body: JobIn):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        job = job_store.create_job(session, body.kind, body.dataset_id, body.params,
+                                   body.owner or services.settings.tagger)
+    ml_jobs.submit_job(services.celery(), services.session_factory, job.id)
+    return _get_job(job.id).model_dump(mode="json"), 201
+
+
+def _get_job(job_id: int) -> JobOut:
+    with current_services().session_factory() as session:
+        return _job_out(job_store.get_job(session, job_id))
+
+
+@blueprint.get("/jobs", tags=[JOBS], summary="The jobs, newest first, of a data set or kind",
+               responses=_responses(200, JobListOut))
+def list_jobs(query: JobsQuery):
+    services = current_services()
+    services.check_jobs()
+    with services.session_factory() as session:
+        jobs = job_store.list_jobs(session, query.dataset_id, query.kind)
+        return JobListOut(jobs=[_job_out(job, with_log=False) for job in jobs]
+                          ).model_dump(mode="json")
+
+
+@blueprint.get("/jobs/<int:job_id>", tags=[JOBS],
+               summary="One job: status, progress, metrics, error and the end of its log",
+               responses=_responses(200, JobOut, 404))
+def get_job(path: JobPath):
+    current_services().check_jobs()
+    return _get_job(path.job_id).model_dump(mode="json")
+
+
+@blueprint.post("/jobs/<int:job_id>/cancel", tags=[JOBS],
+                summary="Cancel a job: a queued one at once, a running one at its next batch",
+                description="A running job that does not stop within the grace period has "
+                            "its worker process ended.",
+                responses=_responses(200, JobOut, 404))
+def cancel_job(path: JobPath):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        ml_jobs.cancel_job(services.celery(), session, path.job_id)
+    return _get_job(path.job_id).model_dump(mode="json")
+
+
+@blueprint.delete("/jobs/<int:job_id>", tags=[JOBS],
+                  summary="Delete a job that is not running, with its artifact folder",
+                  responses=_responses(200, JobDeleteOut, 404, 409))
+def delete_job(path: JobPath):
+    with transaction(current_services().session_factory) as session:
+        job_store.delete_job(session, path.job_id)
+    return JobDeleteOut(job_id=path.job_id, deleted=True).model_dump(mode="json")

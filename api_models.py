@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from data.export import EXPORT_FORMATS
 from data.label_import import LISTED
 from db.store import METHODS
+from ml.job_kinds import JOB_KINDS
 
 MAX_PAGE = 1000
 MAX_LABELS_PAGE = 10_000
@@ -303,3 +304,60 @@ class ImportOut(BaseModel):
     unknown_uris: list[str] = Field(description=f"the first {LISTED} unknown URIs")
     unknown_labels: list[str] = Field(description="label names the data set lacked")
     created_labels: list[str]
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+class JobPath(BaseModel):
+    job_id: int = Field(description="id of the job")
+
+
+class JobsQuery(BaseModel):
+    dataset_id: Optional[int] = Field(None, description="only jobs of this data set")
+    kind: Optional[str] = Field(None, description="only jobs of this kind")
+
+
+class JobIn(Body):
+    kind: str = Field(min_length=1, max_length=40, description="the job kind, e.g. dataset_stats",
+                      json_schema_extra={"enum": sorted(JOB_KINDS)})
+    dataset_id: Optional[int] = Field(None, description="the data set the job works on")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the kind's parameters; left-out ones get their "
+                                               "defaults")
+    owner: Optional[str] = Field(None, min_length=1, max_length=100,
+                                 description="who starts the job; the server's tagger if left out")
+
+
+class JobOut(Out):
+    id: int
+    kind: str
+    dataset_id: Optional[int]
+    owner: str
+    params: dict[str, Any] = Field(description="the checked parameters, defaults filled in")
+    status: str = Field(description="queued, running, succeeded, failed or cancelled")
+    progress: float = Field(description="0 to 1")
+    metrics: list[Any] = Field(description="one row per epoch or batch")
+    result: dict[str, Any] = Field(description="what the job produced (files are relative to "
+                                               "artifact_dir)")
+    artifact_dir: Optional[str]
+    error: Optional[str] = Field(description="why the job failed")
+    cancel_requested: bool
+    created_at: datetime
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    heartbeat_at: Optional[datetime] = Field(description="last sign of life of its worker")
+    log_tail: list[str] = Field(default_factory=list, description="the last lines of job.log")
+
+    @field_validator("started_at", "finished_at", "heartbeat_at", mode="after")
+    @classmethod
+    def _utc_or_none(cls, value: Optional[datetime]) -> Optional[datetime]:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut] = Field(description="newest first (without log tails)")
+
+
+class JobDeleteOut(BaseModel):
+    job_id: int
+    deleted: bool

@@ -9,8 +9,10 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Optional
 from urllib.parse import urlparse
 
+from celery import Celery
 from flask import Flask, current_app
 from flask_caching import Cache
 from sqlalchemy import Engine, select
@@ -18,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.catalog import scan_dataset, source_of
 from data.sources.base import DataSource
+from db import jobs as job_store
 from db.migrate import upgrade
 from db.models import Dataset
-from db.session import make_engine, make_session_factory
+from db.session import make_engine, make_session_factory, transaction
+from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,22 @@ class Services:
     # Open sources by data set, so a Tiled connection is made once, not per thumbnail.
     _sources: dict[tuple, DataSource] = field(default_factory=dict)
     _sources_lock: threading.Lock = field(default_factory=threading.Lock)
+    _celery: Optional[Celery] = None
+
+    def celery(self) -> Celery:
+        """The Celery client that queues jobs (made on first use)."""
+        if self._celery is None:
+            from worker import make_celery  # importing worker builds its own app: only on use
+
+            self._celery = make_celery(self.settings)
+        return self._celery
+
+    def check_jobs(self) -> None:
+        """Fail jobs whose worker died; end those that ignored a cancel past the grace."""
+        with transaction(self.session_factory) as session:
+            job_store.fail_stale_jobs(session, STALE_AFTER_SECONDS)
+            if job_store.overdue_cancels(session, CANCEL_GRACE_SECONDS):
+                enforce_cancel(self.celery(), session, CANCEL_GRACE_SECONDS)
 
     def source(self, dataset: Dataset) -> DataSource:
         key = (dataset.id, dataset.source_kind, dataset.location, dataset.api_key)

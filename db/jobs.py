@@ -130,11 +130,11 @@ def cancel_requested(session: Session, job_id: int) -> bool:
     return job is None or job.cancel_requested or job.status in FINISHED
 
 
-def cancel_overdue(job: Job, grace_seconds: float) -> bool:
-    """Whether a running job has ignored its cancel request for longer than the grace."""
-    requested = _aware(job.cancel_requested_at)
-    return (job.status == "running" and requested is not None
-            and utcnow() - requested > timedelta(seconds=grace_seconds))
+def overdue_cancels(session: Session, grace_seconds: float) -> list[Job]:
+    """Running jobs that have ignored their cancel request for longer than the grace."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    asked = session.scalars(select(Job).where(Job.status == "running", Job.cancel_requested))
+    return [job for job in asked if (_aware(job.cancel_requested_at) or cutoff) < cutoff]
 
 
 def fail_stale_jobs(session: Session, stale_after_seconds: float) -> list[int]:

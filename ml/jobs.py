@@ -178,8 +178,7 @@ def cancel_job(celery_app: Celery, session: Session, job_id: int) -> Job:
 def enforce_cancel(celery_app: Celery, session: Session,
                    grace_seconds: float = CANCEL_GRACE_SECONDS) -> list[int]:
     """Terminate running jobs that ignored their cancel request past the grace period."""
-    overdue = [job for job in job_store.list_jobs(session)
-               if job.cancel_requested and job_store.cancel_overdue(job, grace_seconds)]
+    overdue = job_store.overdue_cancels(session, grace_seconds)
     for job in overdue:
         if job.celery_task_id:
             celery_app.control.revoke(job.celery_task_id, terminate=True)

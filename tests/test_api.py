@@ -714,6 +714,9 @@ ROUTES = {
     "/api/v1/datasets/{dataset_id}/current-labels": {"get"},
     "/api/v1/datasets/{dataset_id}/export": {"get"},
     "/api/v1/datasets/{dataset_id}/import": {"post"},
+    "/api/v1/jobs": {"get", "post"},
+    "/api/v1/jobs/{job_id}": {"get", "delete"},
+    "/api/v1/jobs/{job_id}/cancel": {"post"},
 }
 REQUEST_SCHEMAS = {
     ("/api/v1/datasets", "post"): "DatasetIn",
@@ -722,6 +725,7 @@ REQUEST_SCHEMAS = {
     ("/api/v1/events/{event_id}/undo", "post"): "UndoIn",
     ("/api/v1/datasets/{dataset_id}/labels/{label_id}", "patch"): "LabelPatchIn",
     ("/api/v1/datasets/{dataset_id}/labels/order", "put"): "LabelOrderIn",
+    ("/api/v1/jobs", "post"): "JobIn",
 }
 
 
@@ -731,7 +735,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 15
+    assert len(set(operation_ids)) == len(operation_ids) == 20
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():

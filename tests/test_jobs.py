@@ -235,3 +235,76 @@ def test_delete_removes_the_row_and_the_artifacts_but_not_a_running_job(local):
     with transaction(local.session_factory) as session:
         job_store.delete_job(session, job_id)
     assert not folder.exists() and local.session_factory().get(Job, job_id) is None
+
+
+# --- REST -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def client(local):
+    from app import create_server
+
+    return create_server(local.settings).test_client()
+
+
+def _wait_json(client, url: str, condition, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(url).json
+        if condition(body):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{url} stayed {body}")
+
+
+def test_rest_runs_a_job_on_a_worker_and_lists_it(local, client):
+    local.start_worker()
+    answer = client.post("/api/v1/jobs", json={"kind": "dataset_stats",
+                                               "dataset_id": local.dataset_id,
+                                               "params": {"batch_size": 4}})
+    assert answer.status_code == 201, answer.json
+    job = answer.json
+    assert job["status"] == "queued" and job["params"] == {"batch_size": 4,
+                                                           "delay_per_item": 0.0}
+    url = f"/api/v1/jobs/{job['id']}"
+    done = _wait_json(client, url, lambda j: j["status"] in job_store.FINISHED)
+    assert done["status"] == "succeeded" and done["progress"] == 1.0
+    assert len(done["metrics"]) == 3 and done["result"]["items"] == N_IMAGES
+    assert any("succeeded" in line for line in done["log_tail"])
+    listed = client.get(f"/api/v1/jobs?dataset_id={local.dataset_id}&kind=dataset_stats").json
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+    assert client.get("/api/v1/jobs?kind=other").json == {"jobs": []}
+    assert client.delete(url).json == {"job_id": job["id"], "deleted": True}
+    assert client.get(url).status_code == 404
+
+
+def test_rest_cancels_a_queued_job(local, client):
+    job = client.post("/api/v1/jobs", json={"kind": "dataset_stats",
+                                            "dataset_id": local.dataset_id}).json
+    cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel").json
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"]
+
+
+@pytest.mark.parametrize("payload, status, field", [
+    ({"kind": "dataset_stats", "dataset_id": 1, "params": {"depth": 3}}, 400, "params.depth"),
+    ({"kind": "dataset_stats", "dataset_id": 1, "params": {"batch_size": -1}}, 400,
+     "params.batch_size"),
+    ({"kind": "nope", "dataset_id": 1}, 400, "kind"),
+    ({"kind": "dataset_stats", "dataset_id": 999}, 404, "dataset_id"),
+    ({"kind": "dataset_stats"}, 400, "dataset_id"),
+    ({"dataset_id": 1}, 422, "kind"),
+    ({"kind": "dataset_stats", "dataset_id": 1, "params": []}, 422, "params"),
+    ({"kind": "dataset_stats", "dataset_id": 1, "prams": {}}, 422, "prams"),
+])
+def test_rest_refuses_bad_payloads_naming_the_field(local, client, payload, status, field):
+    answer = client.post("/api/v1/jobs", json=payload)
+    assert answer.status_code == status, answer.json
+    assert answer.json["field"] == field and answer.json["error"]
+    assert client.get("/api/v1/jobs").json == {"jobs": []}
+    assert not any((local.settings.broker_dir / "queue").iterdir())
+
+
+def test_rest_unknown_job_is_404(client):
+    for method, url in (("GET", "/api/v1/jobs/7"), ("POST", "/api/v1/jobs/7/cancel"),
+                        ("DELETE", "/api/v1/jobs/7")):
+        answer = client.open(url, method=method)
+        assert (answer.status_code, answer.json["field"]) == (404, "job_id")
