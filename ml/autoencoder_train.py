@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from ml.autoencoder import AutoencoderSpec, ConvAutoencoder, check_spec
-from ml.training import (Augment, EarlyStopping, augment_pair, autocast, make_loss,
-                         make_optimizer, make_scheduler, needs_grad_scaler, pick_device,
-                         prepare_batch, prepare_model, seed_everything)
+from ml.training import (AUGMENT_MODES, Augment, EarlyStopping, augment_pair, autocast,
+                         make_loss, make_optimizer, make_scheduler, needs_grad_scaler,
+                         pick_device, prepare_batch, prepare_model, seed_everything)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -73,6 +73,9 @@ def _check_options(options: TrainOptions) -> None:
     for name in ("epochs", "batch_size"):
         if getattr(options, name) < 1:
             raise ValueError(f"{name} must be at least 1, got {getattr(options, name)}")
+    if options.augment_mode not in AUGMENT_MODES:
+        raise ValueError(f"unknown augment_mode '{options.augment_mode}'; choose one of "
+                         f"{', '.join(sorted(AUGMENT_MODES))}")
 
 
 class _Trainer:

@@ -169,6 +169,24 @@ def test_training_lowers_validation_loss(trained):
     assert result.best_val_loss == min(metrics["val_loss"] for metrics in history)
 
 
+@pytest.mark.parametrize("change, name", [
+    ({"augment_mode": "sideways"}, "augment_mode"), ({"optimizer": "lbfgs2"}, "optimizer"),
+    ({"loss": "hinge"}, "loss"), ({"val_share": 1.0}, "val_share"), ({"epochs": 0}, "epochs"),
+])
+def test_bad_options_name_the_option(images, change, name):
+    with pytest.raises(ValueError, match=name):
+        train_autoencoder(images[:8], SPEC, replace(TrainOptions(epochs=1), **change))
+
+
+def test_training_with_augmentation_and_schedule(images):
+    options = TrainOptions(epochs=2, batch_size=16, optimizer="adamw", loss="bce",
+                           step_size=1, gamma=0.5, patience=1,
+                           augment=Augment(hflip=True, vflip=True, jitter=0.1),
+                           augment_mode="both")
+    result = train_autoencoder(images[:48], SPEC, options)
+    assert 1 <= len(result.history) <= 2 and result.best_epoch is not None
+
+
 def test_should_stop_cancels_within_an_epoch(images):
     batches = []
     result = train_autoencoder(images, SPEC, TrainOptions(epochs=5, batch_size=16),
