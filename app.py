@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,14 @@ from flask_openapi3 import Info, OpenAPI
 from db.store import StoreError
 from data.catalog import ensure_demo_dataset, ensure_directory_dataset
 from data.sources import SourceError
+from ml.local_worker import start_worker, stop_worker
 from services import build_services, open_database
 from settings import SETTINGS_TABLE, Settings, load_settings, settings_environment
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent
 DEMO_IMAGES = 600
+WORKER_LOG = "worker.log"
 # Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
 VENDOR_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
 STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icons.min.css"]
@@ -56,8 +59,10 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     from pages._shell import shell_layout
 
     app.layout = shell_layout
+    services = server.extensions["beamlabel"]
+    services.check_jobs()  # jobs left running by a worker that died while the app was down
     if resume_scans:
-        server.extensions["beamlabel"].resume_scans()
+        services.resume_scans()
     return app
 
 
@@ -83,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"number of demo images (default {DEMO_IMAGES})")
     parser.add_argument("--workers", type=int, default=4,
                         help="gunicorn worker processes for 'serve'")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="'run' without starting its local Celery worker (jobs then wait "
+                             "for a worker started separately)")
     for _var, flag, meaning, _default in SETTINGS_TABLE:
         parser.add_argument(flag, dest=flag[2:].replace("-", "_"), help=meaning)
     return parser
@@ -121,10 +129,25 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     print(f"beamlabel {__version__}: open http://{args.host}:{args.port}{target}  "
           f"(data home {settings.home}; Ctrl+C stops)", flush=True)
+    worker = None if args.no_worker else _start_local_worker(settings)
+    # SIGTERM must unwind like Ctrl+C, so that the worker is stopped too.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     import waitress
 
-    waitress.serve(app.server, host=args.host, port=args.port, threads=8, _quiet=True)
+    try:
+        waitress.serve(app.server, host=args.host, port=args.port, threads=8, _quiet=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            stop_worker(worker)
     return 0
+
+
+def _start_local_worker(settings: Settings) -> subprocess.Popen:
+    """The one Celery worker of a local app; its output goes to $BEAMLABEL_HOME/worker.log."""
+    with open(settings.home / WORKER_LOG, "a") as log:
+        return start_worker(settings, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _serve_gunicorn(args: argparse.Namespace, settings: Settings) -> int:

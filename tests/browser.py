@@ -72,8 +72,10 @@ def running_app(browser_settings: Settings, tmp_path: Path):
     log = tmp_path / "beamlabel.log"
     env = dict(os.environ, **settings_environment(browser_settings))
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+        # No Celery worker: browser tests run no jobs (tests/test_launcher.py covers it).
+        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port),
+                                    "--no-worker"], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(url + "/api/v1/datasets", process, log)

@@ -1,4 +1,4 @@
-"""The ``beamlabel`` launcher as a user runs it: help, --data, --demo."""
+"""The ``beamlabel`` launcher as a user runs it: help, --data, --demo, its job worker."""
 import json
 import os
 import subprocess
@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import psutil
 import tifffile
 
 from settings import SETTINGS_TABLE
@@ -82,3 +83,45 @@ def test_folder_outside_the_roots_is_refused_before_start(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, BEAMLABEL_HOME=str(tmp_path / "home")))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def _worker_processes(launcher_pid: int) -> list:
+    return [child for child in psutil.Process(launcher_pid).children(recursive=True)
+            if "celery" in " ".join(child.cmdline())]
+
+
+def test_the_launcher_runs_jobs_on_its_own_worker_and_stops_it(tmp_path):
+    folder = tmp_path / "beamtime"
+    folder.mkdir()
+    for i in range(3):
+        tifffile.imwrite(folder / f"img_{i}.tif", np.full((16, 16), i, dtype=np.uint16))
+    process, port = launch(["--data", str(folder)], tmp_path / "home", tmp_path)
+    try:
+        dataset_id = get_json(port, "/api/v1/datasets")["datasets"][0]["id"]
+        workers = _worker_processes(process.pid)
+        assert workers, "beamlabel started no worker"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/jobs", method="POST",
+            data=json.dumps({"kind": "dataset_stats", "dataset_id": dataset_id}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            job_id = json.load(answer)["id"]
+        deadline = time.monotonic() + 60
+        while (job := get_json(port, f"/api/v1/jobs/{job_id}"))["status"] in ("queued",
+                                                                                "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.3)
+        assert job["status"] == "succeeded" and job["result"]["items"] == 3
+    finally:
+        first_line_and_stop(process)
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"worker processes left behind: {alive}"
+
+
+def test_no_worker_flag_starts_none(tmp_path):
+    process, port = launch(["--no-worker"], tmp_path / "home", tmp_path)
+    try:
+        get_json(port, "/api/v1/datasets")
+        assert _worker_processes(process.pid) == []
+    finally:
+        first_line_and_stop(process)
