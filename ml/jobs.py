@@ -42,6 +42,7 @@ class JobContext:
     """What a job kind's ``run`` gets: its parameters, data set, folder and reporting."""
 
     job_id: int
+    kind: str
     params: dict[str, Any]
     dataset: Optional[Dataset]
     artifact_dir: Path
@@ -109,12 +110,12 @@ def _start(session_factory: sessionmaker[Session], artifacts_dir: Path, job_id: 
         dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
         params = dict(job.params)
     folder.mkdir(parents=True, exist_ok=True)
-    return JobContext(job_id, params, dataset, folder, session_factory)
+    return JobContext(job.id, job.kind, params, dataset, folder, session_factory)
 
 
-def _outcome(context: JobContext, kind_name: str) -> tuple[str, Optional[dict], Optional[str]]:
+def _outcome(context: JobContext) -> tuple[str, Optional[dict], Optional[str]]:
     try:
-        result = get_kind(kind_name).run(context)
+        result = get_kind(context.kind).run(context)
     except JobCancelled:
         context.log("cancelled")
         return "cancelled", None, None
@@ -131,13 +132,11 @@ def execute_job(session_factory: sessionmaker[Session], artifacts_dir: Path, job
     context = _start(session_factory, artifacts_dir, job_id, task_id)
     if context is None:
         return None
-    with session_factory() as session:
-        kind_name = job_store.get_job(session, job_id).kind
-    context.log(f"started {kind_name} with {context.params}")
+    context.log(f"started {context.kind} with {context.params}")
     beat = _Heartbeat(session_factory, job_id)
     beat.start()
     try:
-        status, result, error = _outcome(context, kind_name)
+        status, result, error = _outcome(context)
     finally:
         beat.stopped.set()
     with transaction(session_factory) as session:
