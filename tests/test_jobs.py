@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 import tifffile
 from sqlalchemy import func, select
 
@@ -87,7 +88,7 @@ class Setup:
 
 @pytest.fixture(params=["filesystem+sqlite", "redis+postgresql"])
 def setup(request, tmp_path):
-    drop = None
+    drop, broker = None, None
     if request.param == "filesystem+sqlite":
         settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
     else:
@@ -101,6 +102,9 @@ def setup(request, tmp_path):
     setup.close()
     if drop:
         drop()
+    if broker:
+        # A killed worker's unacknowledged message would come back to a later run's worker.
+        redis.Redis.from_url(broker).flushdb()
 
 
 def test_dataset_stats_job_succeeds_with_correct_stats(setup):
