@@ -134,6 +134,18 @@ JOB_KINDS: dict[str, JobKind] = {
             # Slows the job down on purpose (tests of cancel and of a killed worker).
             "delay_per_item": Param(float, 0.0, 0.0, 10.0),
         })),
-    # The autoencoder kinds ("autoencoder_train" on gpu, "autoencoder_infer" on gpu) are
-    # added here by wrapping ml.training's functions in a run(context) each.
 }
+
+# Imported here, below the names it uses from this module (it imports them back).
+from ml.autoencoder_jobs import (check_infer_params, check_train_params,  # noqa: E402
+                                 run_autoencoder_infer, run_autoencoder_train)
+
+JOB_KINDS["autoencoder_train"] = JobKind(
+    name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
+    check_params=check_train_params,
+    description="train a convolutional autoencoder on the data set's images (model.pt)")
+JOB_KINDS["autoencoder_infer"] = JobKind(
+    name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,
+    check_params=check_infer_params,
+    description="latent vectors and reconstruction errors of every item "
+                "(latents.npy, item_ids.npy, errors.npy)")

@@ -1,0 +1,179 @@
+"""The autoencoder job kinds: training on a data set, and inference with a trained model.
+
+Thin adapters from a job's parameters and context to ml.autoencoder_train; torch is
+imported only when a job runs, never when the registry is imported.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from db.store import StoreError
+from ml.job_kinds import JobCancelled, Param, params_checker
+
+if TYPE_CHECKING:
+    from ml.jobs import JobContext
+
+SPEC_FIELDS = ("image_size", "depth", "base_channels", "latent_dim")
+CHOICES = {"optimizer": ("adam", "adamw", "sgd", "rmsprop"),
+           "loss": ("mse", "l1", "smooth_l1", "bce"),
+           "augment_mode": ("invariant", "both")}
+TRAIN_NUMBERS = params_checker({
+    "epochs": Param(int, 20, 1, 1000), "batch_size": Param(int, 64, 1, 4096),
+    "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "base_channels": Param(int, 32, 1, 256),
+    "latent_dim": Param(int, 64, 1, 4096), "depth": Param(int, 3, 1, 6),
+    "val_share": Param(float, 0.2, 0.0, 0.9), "step_size": Param(int, 0, 0, 1000),
+    "gamma": Param(float, 0.1, 0.0, 1.0), "seed": Param(int, 0, 0, 2**31 - 1),
+    "patience": Param(int, 0, 0, 1000), "jitter": Param(float, 0.0, 0.0, 1.0),
+    "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0),
+})
+FLAGS = {"log": True, "hflip": False, "vflip": False}
+
+
+def _field_of(message: str) -> str:
+    return "params." + next((name for name in SPEC_FIELDS if name in message), "image_size")
+
+
+def _image_size(value: Any) -> list[int]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise StoreError("params.image_size must be [height, width] in pixels, e.g. [64, 64]",
+                         "params.image_size")
+    return [int(v) for v in value]
+
+
+def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Normalised training parameters; a StoreError naming the field to change otherwise."""
+    from ml.autoencoder import AutoencoderSpec, check_spec
+
+    rest = {k: v for k, v in params.items() if k not in ("image_size", *CHOICES, *FLAGS)}
+    checked = TRAIN_NUMBERS(rest)
+    checked["image_size"] = _image_size(params.get("image_size", [64, 64]))
+    for name, allowed in CHOICES.items():
+        checked[name] = params.get(name, allowed[0])
+        if checked[name] not in allowed:
+            raise StoreError(f"params.{name} must be one of {', '.join(allowed)}",
+                             f"params.{name}")
+    for name, default in FLAGS.items():
+        checked[name] = params.get(name, default)
+        if not isinstance(checked[name], bool):
+            raise StoreError(f"params.{name} must be true or false", f"params.{name}")
+    if checked["pmin"] >= checked["pmax"]:
+        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+    try:
+        check_spec(spec_of(checked, AutoencoderSpec))
+    except ValueError as error:
+        raise StoreError(str(error), _field_of(str(error))) from error
+    return checked
+
+
+def spec_of(params: dict[str, Any], spec_class=None):
+    if spec_class is None:
+        from ml.autoencoder import AutoencoderSpec as spec_class
+    return spec_class(image_size=tuple(params["image_size"]), base_channels=params["base_channels"],
+                      latent_dim=params["latent_dim"], depth=params["depth"])
+
+
+def _transform(params: dict[str, Any]):
+    from data.transforms import Transform
+
+    return Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"])
+
+
+def _readable_items(context: "JobContext") -> list:
+    from sqlalchemy import select
+
+    from db.models import Item
+
+    with context.session_factory() as session:
+        return list(session.scalars(select(Item).where(
+            Item.dataset_id == context.dataset.id, Item.status != "unreadable")
+            .order_by(Item.sort_key)))
+
+
+def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
+    from data.catalog import source_of
+    from ml.autoencoder_train import TrainOptions, save_model, train_autoencoder
+    from ml.image_data import load_images
+    from ml.training import Augment
+
+    params = context.params
+    context.log("reading the training images")
+    loaded = load_images(source_of(context.dataset), _readable_items(context),
+                         tuple(params["image_size"]), _transform(params))
+    if len(loaded.item_ids) < 2:
+        raise ValueError("fewer than 2 readable images: nothing to train on")
+    options = TrainOptions(
+        epochs=params["epochs"], batch_size=params["batch_size"],
+        learning_rate=params["learning_rate"], optimizer=params["optimizer"],
+        loss=params["loss"], val_share=params["val_share"], step_size=params["step_size"],
+        gamma=params["gamma"], seed=params["seed"], patience=params["patience"],
+        augment=Augment(params["hflip"], params["vflip"], params["jitter"]),
+        augment_mode=params["augment_mode"])
+    context.log(f"training on {len(loaded.item_ids)} images ({len(loaded.failed)} unreadable)")
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        context.report(epoch / options.epochs, {"epoch": epoch, **metrics})
+
+    result = train_autoencoder(loaded.images, spec_of(params), options, on_epoch,
+                               context.should_stop)
+    if result.cancelled:
+        raise JobCancelled()
+    save_model(context.artifact_dir / "model.pt", result.model, spec_of(params))
+    return {"model": "model.pt", "images": len(loaded.item_ids), "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early}
+
+
+INFER_NUMBERS = params_checker({"model_job_id": Param(int, 0, 1, None),
+                                "batch_size": Param(int, 256, 1, 4096)})
+
+
+def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
+    if "model_job_id" not in params:
+        raise StoreError("params.model_job_id is required: the id of a finished "
+                         "autoencoder_train job", "params.model_job_id")
+    return INFER_NUMBERS(params)
+
+
+def _model_job(context: "JobContext"):
+    from db.jobs import get_job
+
+    with context.session_factory() as session:
+        job = get_job(session, context.params["model_job_id"])
+    if job.kind != "autoencoder_train" or job.status != "succeeded":
+        raise ValueError(f"job {job.id} is not a finished autoencoder_train job")
+    return job
+
+
+def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
+    from pathlib import Path
+
+    import numpy as np
+
+    from data.catalog import source_of
+    from ml.autoencoder_train import infer_autoencoder, load_model
+    from ml.image_data import iter_batches
+
+    model_job = _model_job(context)
+    model = load_model(Path(model_job.artifact_dir) / "model.pt")
+    items = _readable_items(context)
+    batch_size = context.params["batch_size"]
+    done = [0]
+
+    def batches():
+        for ids, batch in iter_batches(source_of(context.dataset), items,
+                                       tuple(model_job.params["image_size"]),
+                                       _transform(model_job.params), batch_size):
+            done[0] += len(ids)
+            context.report(done[0] / max(len(items), 1))
+            yield ids, batch
+
+    inference = infer_autoencoder(model, batches(), context.should_stop)
+    if context.should_stop():
+        raise JobCancelled()
+    np.save(context.artifact_dir / "latents.npy", inference.latents.astype(np.float32))
+    np.save(context.artifact_dir / "item_ids.npy", np.asarray(inference.item_ids, np.int64))
+    np.save(context.artifact_dir / "errors.npy", inference.errors.astype(np.float32))
+    return {"items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
+            "model_job_id": model_job.id,
+            "files": {"latents": "latents.npy", "item_ids": "item_ids.npy",
+                      "errors": "errors.npy"}}

@@ -1,0 +1,109 @@
+"""Autoencoder training and inference as jobs on a real Celery worker (filesystem broker)."""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.catalog import register_dataset, scan_dataset
+from data.demo import generate_demo
+from db import jobs as job_store
+from db.session import transaction
+from db.store import StoreError
+from ml.jobs import submit_job
+from ml.local_worker import start_worker, stop_worker
+from services import open_database
+from settings import Settings
+from worker import make_celery
+
+N_IMAGES = 120
+TRAIN = {"epochs": 6, "image_size": [32, 32], "depth": 2, "base_channels": 8, "latent_dim": 8,
+         "batch_size": 32, "learning_rate": 0.003, "val_share": 0.25}
+
+
+@pytest.fixture
+def lab(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    generate_demo(tmp_path / "images", n_images=N_IMAGES, size=64, seed=5)
+    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
+                               str(tmp_path / "images"))
+    scan_dataset(session_factory, dataset.id)
+    with open(settings.home / "worker.log", "a") as log:
+        worker = start_worker(settings, stdout=log, stderr=subprocess.STDOUT)
+    yield settings, session_factory, dataset.id, make_celery(settings)
+    stop_worker(worker, timeout=5)
+    engine.dispose()
+
+
+def run(lab, kind: str, params: dict, timeout: float = 240):
+    settings, session_factory, dataset_id, celery = lab
+    with transaction(session_factory) as session:
+        job_id = job_store.create_job(session, kind, dataset_id, params, "tester").id
+    submit_job(celery, session_factory, job_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_factory() as session:
+            job = job_store.get_job(session, job_id)
+        if job.status in job_store.FINISHED:
+            return job
+        time.sleep(0.5)
+    log = (settings.home / "worker.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"job {job_id} is still {job.status}; worker log:\n{log}")
+
+
+def test_train_then_infer_on_the_worker(lab):
+    trained = run(lab, "autoencoder_train", TRAIN)
+    assert trained.status == "succeeded", trained.error
+    losses = [row["val_loss"] for row in trained.metrics]
+    assert [row["epoch"] for row in trained.metrics] == [1, 2, 3, 4, 5, 6]
+    assert losses[-1] < 0.85 * losses[0] and min(losses) == losses[-1], losses  # it falls
+    assert (Path(trained.artifact_dir) / "model.pt").is_file()
+
+    inferred = run(lab, "autoencoder_infer", {"model_job_id": trained.id, "batch_size": 50})
+    assert inferred.status == "succeeded", inferred.error
+    folder = Path(inferred.artifact_dir)
+    latents, ids = np.load(folder / "latents.npy"), np.load(folder / "item_ids.npy")
+    errors = np.load(folder / "errors.npy")
+    assert latents.shape == (N_IMAGES, 8) and latents.dtype == np.float32
+    assert len(set(ids.tolist())) == N_IMAGES and errors.shape == (N_IMAGES,)
+    assert np.isfinite(latents).all() and (errors >= 0).all()
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"image_size": [100, 100], "depth": 3}, "params.image_size"),
+    ({"depth": 9}, "params.depth"),
+    ({"image_size": [64]}, "params.image_size"),
+    ({"optimizer": "lbfgs"}, "params.optimizer"),
+    ({"loss": "hinge"}, "params.loss"),
+    ({"pmin": 50, "pmax": 40}, "params.pmin"),
+])
+def test_infeasible_networks_are_refused_before_queueing(tmp_path, params, field):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
+    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
+                               str(tmp_path / "images"))
+    with pytest.raises(StoreError) as refused:
+        with transaction(session_factory) as session:
+            job_store.create_job(session, "autoencoder_train", dataset.id, params, "tester")
+    assert refused.value.field == field
+    with session_factory() as session:
+        assert job_store.list_jobs(session) == []
+    engine.dispose()
+
+
+def test_inference_needs_a_model_job(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
+    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
+                               str(tmp_path / "images"))
+    with pytest.raises(StoreError) as refused:
+        with transaction(session_factory) as session:
+            job_store.create_job(session, "autoencoder_infer", dataset.id, {}, "tester")
+    assert refused.value.field == "params.model_job_id"
+    engine.dispose()
