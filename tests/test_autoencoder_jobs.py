@@ -73,6 +73,28 @@ def test_train_then_infer_on_the_worker(lab):
     assert np.isfinite(latents).all() and (errors >= 0).all()
 
 
+@pytest.fixture
+def small_dataset(tmp_path):
+    """A database with a 4-image demo data set (no worker): for checks before queueing."""
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
+    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
+                               str(tmp_path / "images"))
+    yield session_factory, dataset.id
+    engine.dispose()
+
+
+def refused_field(small_dataset, kind: str, params: dict) -> str:
+    session_factory, dataset_id = small_dataset
+    with pytest.raises(StoreError) as refused:
+        with transaction(session_factory) as session:
+            job_store.create_job(session, kind, dataset_id, params, "tester")
+    with session_factory() as session:
+        assert job_store.list_jobs(session) == []
+    return refused.value.field
+
+
 @pytest.mark.parametrize("params, field", [
     ({"image_size": [100, 100], "depth": 3}, "params.image_size"),
     ({"depth": 9}, "params.depth"),
@@ -81,29 +103,9 @@ def test_train_then_infer_on_the_worker(lab):
     ({"loss": "hinge"}, "params.loss"),
     ({"pmin": 50, "pmax": 40}, "params.pmin"),
 ])
-def test_infeasible_networks_are_refused_before_queueing(tmp_path, params, field):
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
-    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
-                               str(tmp_path / "images"))
-    with pytest.raises(StoreError) as refused:
-        with transaction(session_factory) as session:
-            job_store.create_job(session, "autoencoder_train", dataset.id, params, "tester")
-    assert refused.value.field == field
-    with session_factory() as session:
-        assert job_store.list_jobs(session) == []
-    engine.dispose()
+def test_infeasible_networks_are_refused_before_queueing(small_dataset, params, field):
+    assert refused_field(small_dataset, "autoencoder_train", params) == field
 
 
-def test_inference_needs_a_model_job(tmp_path):
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
-    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
-                               str(tmp_path / "images"))
-    with pytest.raises(StoreError) as refused:
-        with transaction(session_factory) as session:
-            job_store.create_job(session, "autoencoder_infer", dataset.id, {}, "tester")
-    assert refused.value.field == "params.model_job_id"
-    engine.dispose()
+def test_inference_needs_a_model_job(small_dataset):
+    assert refused_field(small_dataset, "autoencoder_infer", {}) == "params.model_job_id"
