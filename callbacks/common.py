@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import dash_bootstrap_components as dbc
+from dash import ctx
+from dash.exceptions import PreventUpdate
 from sqlalchemy.orm import Session
 
 from db.session import transaction
@@ -34,3 +36,14 @@ def error_alert(error: Exception) -> dbc.Alert:
 def tagger_or_default(name: str | None) -> str:
     """The name typed on the page, or the configured tagger when the field is empty."""
     return (name or "").strip() or current_services().settings.tagger
+
+
+def clicked_index(clicks: list | None):
+    """The index of the pattern-matching button that fired this callback.
+
+    Dash also fires such callbacks when the buttons are merely re-drawn (every n_clicks
+    None); that is no click, so the update is prevented.
+    """
+    if not ctx.triggered_id or not any(clicks or []):
+        raise PreventUpdate
+    return ctx.triggered_id["index"]

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
-from dash.exceptions import PreventUpdate
+from dash import ALL, Input, Output, State, callback, html, no_update
 
-from callbacks.common import error_alert, read_session
+from callbacks.common import clicked_index, error_alert, read_session
 from callbacks.ids import Datasets as ids
 from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
 from data.folders import browse
@@ -37,9 +36,7 @@ def show_subfolders(folder):
           Input({"type": ids.FOLDER_ENTRY, "index": ALL}, "n_clicks"),
           prevent_initial_call=True)
 def enter_folder(clicks):
-    if not ctx.triggered_id or not any(clicks):
-        raise PreventUpdate
-    return ctx.triggered_id["index"]
+    return clicked_index(clicks)
 
 
 def _started(dataset_id: int, name: str):

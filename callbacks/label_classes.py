@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash import ALL, Input, Output, State, callback, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
+                              write_session)
 from callbacks.ids import Label as ids
 from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
                        update_label)
@@ -74,9 +75,7 @@ def add_class(_clicks, _submit, name, color, dataset_id, revision):
           Input({"type": ids.EDIT, "index": ALL}, "n_clicks"), State(ids.DATASET, "value"),
           prevent_initial_call=True)
 def open_editor(clicks, dataset_id):
-    if not any(clicks or []):
-        raise PreventUpdate
-    label_id = ctx.triggered_id["index"]
+    label_id = clicked_index(clicks)
     with read_session() as session:
         label = next(l for l in list_labels(session, dataset_id) if l.id == label_id)
     return True, label.id, label.name, label.color, label.hotkey or ""
@@ -104,9 +103,7 @@ def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
           Input({"type": ids.MOVE_UP, "index": ALL}, "n_clicks"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
 def move_class_up(clicks, dataset_id, revision):
-    if not any(clicks or []):
-        raise PreventUpdate
-    label_id = ctx.triggered_id["index"]
+    label_id = clicked_index(clicks)
     try:
         with write_session() as session:
             order = [label.id for label in list_labels(session, dataset_id)]
@@ -128,9 +125,7 @@ def move_class_up(clicks, dataset_id, revision):
           prevent_initial_call=True)
 def delete_class(clicks, dataset_id, tagger, revision):
     """An unused class goes at once; one in use asks first."""
-    if not any(clicks or []):
-        raise PreventUpdate
-    label_id = ctx.triggered_id["index"]
+    label_id = clicked_index(clicks)
     with read_session() as session:
         in_use = label_usage(session, dataset_id, label_id)
     if in_use:

@@ -8,7 +8,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
+                              write_session)
 from callbacks.ids import Label as ids
 from data.label_import import import_labels_csv
 from db.labels import list_labels
@@ -71,15 +72,14 @@ def show_history(dataset_id, _revision):
           Input({"type": ids.HISTORY_UNDO, "index": ALL}, "n_clicks"),
           State(ids.TAGGER, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
 def undo_from_history(clicks, tagger, revision):
-    if not any(clicks or []):
-        raise PreventUpdate
+    event_id = clicked_index(clicks)
     try:
         with write_session() as session:
-            undo = undo_event(session, ctx.triggered_id["index"],
+            undo = undo_event(session, event_id,
                               tagger_or_default(tagger))
     except StoreError as error:
         return no_update, error_alert(error)
-    return (revision or 0) + 1, html.Div(f"Undid event {ctx.triggered_id['index']} "
+    return (revision or 0) + 1, html.Div(f"Undid event {event_id} "
                                          f"(event {undo.id}).", className="text-success small")
 
 
@@ -88,9 +88,7 @@ def undo_from_history(clicks, tagger, revision):
 def choose_view(clicks, _back):
     if ctx.triggered_id == ids.BACK_TO_LATEST:
         return None
-    if not any(clicks or []):
-        raise PreventUpdate
-    return ctx.triggered_id["index"]
+    return clicked_index(clicks)
 
 
 @callback(Output(ids.AS_OF_BANNER, "children"), Input(ids.AS_OF, "data"))
