@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app  # noqa: E402
+from benchmarks.goals import check_times, verdict  # noqa: E402
 from data.catalog import register_dataset, scan_dataset  # noqa: E402
 from data.demo import generate_demo  # noqa: E402
 from db.labels import create_label  # noqa: E402
@@ -143,16 +144,10 @@ def main() -> int:
         labeling = min(label_and_progress(dash, dataset.id, items) for _ in range(3))
     figures = {"page turn, cold": cold, "page turn, cached": cached,
                "label 48 + progress": labeling}
-    missed = []
-    for what, seconds in figures.items():
-        ok = seconds < GOALS[what]
-        print(f"{what:<22} {seconds * 1000:8.1f} ms  (goal < {GOALS[what] * 1000:.0f} ms)  "
-              f"{'ok' if ok else 'MISSED'}")
-        if not ok:
-            missed.append(what)
+    missed = check_times(figures, GOALS)
     ok = size < MAX_CALLBACK_BYTES
     print(f"page-turn callback response: {size:,} bytes, no image bytes "
-          f"(goal < {MAX_CALLBACK_BYTES:,})  {'ok' if ok else 'MISSED'}")
+          f"(goal < {MAX_CALLBACK_BYTES:,})  {verdict(ok)}")
     return 0 if ok and not missed else 1
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.goals import check_times  # noqa: E402
 from data.catalog import insert_items  # noqa: E402
 from data.sources.base import Listing  # noqa: E402
 from db.labels import create_label  # noqa: E402
@@ -91,12 +92,7 @@ def main() -> int:
                 figures = run(url, args.items, args.tags)
             finally:
                 drop()
-            for what, seconds in figures.items():
-                ok = seconds < GOALS[what]
-                print(f"  {what:<12} {seconds * 1000:8.1f} ms  (goal < {GOALS[what] * 1000:.0f} ms)"
-                      f"  {'ok' if ok else 'MISSED'}")
-                if not ok:
-                    missed.append(f"{name} {what}")
+            missed += [f"{name} {what}" for what in check_times(figures, GOALS, "  ")]
     if missed:
         print("missed: " + ", ".join(missed))
         return 1

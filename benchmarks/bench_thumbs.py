@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_server  # noqa: E402
+from benchmarks.goals import check_times  # noqa: E402
 from data.catalog import scan_dataset  # noqa: E402
 from data.demo import generate_demo  # noqa: E402
 from data.catalog import register_dataset  # noqa: E402
@@ -54,13 +55,7 @@ def main() -> int:
         client = server.test_client()
         figures = {"cold": fetch_page(client, item_ids, args.size),
                    "cached": min(fetch_page(client, item_ids, args.size) for _ in range(5))}
-    missed = False
-    for what, seconds in figures.items():
-        ok = seconds < GOALS[what]
-        missed |= not ok
-        print(f"{TILES} thumbnails ({args.size} px, log + 1-99 %) {what:<6} "
-              f"{seconds * 1000:7.1f} ms  (goal < {GOALS[what] * 1000:.0f} ms)  "
-              f"{'ok' if ok else 'MISSED'}")
+    missed = check_times(figures, GOALS, f"{TILES} thumbnails ({args.size} px, log + 1-99 %) ")
     return 1 if missed else 0
 
 
