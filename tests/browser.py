@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
                        f"{log.read_text()}")
 
 
-@pytest.fixture
-def running_app(browser_settings: Settings, tmp_path: Path):
+@contextmanager
+def _launched(settings: Settings, tmp_path: Path, with_worker: bool):
     """The real launcher (``beamlabel``) in its own process; yields its base URL.
 
     A process per test, because Dash keeps pages and callbacks in process-wide registries
@@ -70,26 +71,46 @@ def running_app(browser_settings: Settings, tmp_path: Path):
     """
     port = free_port()
     log = tmp_path / "beamlabel.log"
-    env = dict(os.environ, **settings_environment(browser_settings))
+    env = dict(os.environ, **settings_environment(settings))
+    command = [sys.executable, "-m", "app", "--port", str(port)]
     with log.open("w") as out:
-        # No Celery worker: browser tests run no jobs (tests/test_launcher.py covers it).
-        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port),
-                                    "--no-worker"], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command + ([] if with_worker else ["--no-worker"]), cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(url + "/api/v1/datasets", process, log)
         yield url
     finally:
-        process.terminate()
+        process.terminate()  # the launcher stops its worker on the way out
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def running_app(browser_settings: Settings, tmp_path: Path):
+    """The app without a Celery worker, for pages that run no jobs."""
+    with _launched(browser_settings, tmp_path, with_worker=False) as url:
+        yield url
+
+
+@pytest.fixture
+def running_app_with_worker(browser_settings: Settings, tmp_path: Path):
+    """The app as `beamlabel` starts it: web server plus its local Celery worker."""
+    with _launched(browser_settings, tmp_path, with_worker=True) as url:
+        yield url
 
 
 @pytest.fixture
 def browser(dash_br, running_app):
     """dash's browser fixture, pointed at the running app."""
     dash_br.server_url = running_app
+    return dash_br
+
+
+@pytest.fixture
+def worker_browser(dash_br, running_app_with_worker):
+    """dash's browser fixture, pointed at an app whose worker runs jobs."""
+    dash_br.server_url = running_app_with_worker
     return dash_br

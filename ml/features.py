@@ -1,0 +1,94 @@
+"""Feature sources: the finished inference jobs whose per-item vectors other tools read.
+
+The contract every inference kind keeps: its result names its files under ``files``, with
+``item_ids`` (int64, one per row) and at least one of ``latents`` (autoencoder) or
+``features`` (classifier penultimate layer); a classifier adds ``probabilities`` (one column
+per entry of ``result["label_ids"]``). Similarity, uncertainty and the explorer read jobs
+only through this module. numpy-level only: the web process imports it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Job
+from db.store import StoreError
+
+VECTOR_KEYS = ("features", "latents")
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    job_id: int
+    kind: str
+    dataset_id: int
+    items: int
+    dimension: int
+    has_probabilities: bool
+
+    @property
+    def title(self) -> str:
+        extra = ", probabilities" if self.has_probabilities else ""
+        return f"job {self.job_id} · {self.kind} · {self.items} items × {self.dimension}{extra}"
+
+
+def _vector_key(job: Job) -> Optional[str]:
+    files = (job.result or {}).get("files", {})
+    return next((key for key in VECTOR_KEYS if key in files), None)
+
+
+def _source_of(job: Job) -> FeatureSource:
+    result = job.result or {}
+    return FeatureSource(job_id=job.id, kind=job.kind, dataset_id=job.dataset_id,
+                         items=int(result.get("items", 0)),
+                         dimension=int(result.get("latent_dim") or result.get("feature_dim") or 0),
+                         has_probabilities="probabilities" in result.get("files", {}))
+
+
+def feature_sources(session: Session, dataset_id: int,
+                    with_probabilities: bool = False) -> list[FeatureSource]:
+    """Finished inference jobs of a data set that stored per-item vectors, newest first."""
+    jobs = session.scalars(select(Job).where(Job.dataset_id == dataset_id,
+                                             Job.status == "succeeded")
+                           .order_by(Job.id.desc()))
+    sources = [_source_of(job) for job in jobs if _vector_key(job)]
+    return [s for s in sources if s.has_probabilities or not with_probabilities]
+
+
+def feature_job(session: Session, job_id: int, dataset_id: Optional[int] = None,
+                field: str = "feature_job_id") -> Job:
+    """The finished job ``job_id`` that holds feature vectors, or a StoreError naming ``field``."""
+    job = session.get(Job, job_id)
+    if job is None or job.status != "succeeded" or not _vector_key(job):
+        raise StoreError(f"{field}: job {job_id} is not a finished inference job with feature "
+                         "vectors; run autoencoder_infer or classifier_infer first", field)
+    if dataset_id is not None and job.dataset_id != dataset_id:
+        raise StoreError(f"{field}: job {job_id} belongs to data set {job.dataset_id}, "
+                         f"not {dataset_id}", field)
+    return job
+
+
+def _artifact(job: Job, key: str) -> Path:
+    return Path(job.artifact_dir) / job.result["files"][key]
+
+
+def load_vectors(job: Job) -> tuple[np.ndarray, np.ndarray]:
+    """(item_ids int64, vectors float32) of a feature job; memory-mapped where possible."""
+    item_ids = np.load(_artifact(job, "item_ids"))
+    vectors = np.load(_artifact(job, _vector_key(job)), mmap_mode="r")
+    return item_ids.astype(np.int64, copy=False), vectors
+
+
+def load_probabilities(job: Job, field: str = "inference_job_id"
+                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(item_ids, probabilities N×C, label_ids of the columns) of a classifier inference job."""
+    if "probabilities" not in (job.result or {}).get("files", {}):
+        raise StoreError(f"{field}: job {job.id} has no class probabilities; use a finished "
+                         "classifier_infer job", field)
+    item_ids = np.load(_artifact(job, "item_ids")).astype(np.int64, copy=False)
+    return item_ids, np.load(_artifact(job, "probabilities")), list(job.result["label_ids"])
