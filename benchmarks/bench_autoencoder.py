@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.demo import generate_demo  # noqa: E402
 from data.sources.directory import DirectorySource  # noqa: E402
 from data.transforms import Transform  # noqa: E402
-from ml.autoencoder import AutoencoderSpec, ConvAutoencoder  # noqa: E402
+from ml.autoencoder import ConvAutoencoder  # noqa: E402
+from ml.autoencoder_spec import AutoencoderSpec  # noqa: E402
 from ml.autoencoder_train import TrainOptions, infer_autoencoder, train_autoencoder  # noqa: E402
 from ml.image_data import load_images  # noqa: E402
 

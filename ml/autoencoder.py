@@ -1,4 +1,4 @@
-"""A convolutional autoencoder for detector images, its feasibility check and layer table.
+"""A convolutional autoencoder for detector images (its shape: ml/autoencoder_spec.py).
 
 Each encoder level runs a 3x3 convolution to B*2^i channels, then a stride-2 convolution
 that halves the resolution; the (M/2^d) x (N/2^d) x (B*2^(d-1)) bottleneck is flattened
@@ -8,77 +8,11 @@ and ends in a sigmoid, since the model inputs are transformed images in [0, 1].
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-MAX_DEPTH = 6
-MAX_BASE_CHANNELS = 256
-MAX_LATENT_DIM = 4096
-MAX_IMAGE_SIDE = 4096
-
-
-@dataclass(frozen=True)
-class AutoencoderSpec:
-    image_size: tuple[int, int] = (64, 64)  # (M, N): rows, columns
-    base_channels: int = 32
-    latent_dim: int = 64
-    depth: int = 3
-
-    def channels(self, level: int) -> int:
-        return self.base_channels * 2 ** level
-
-    @property
-    def bottleneck(self) -> tuple[int, int, int]:
-        rows, cols = self.image_size
-        scale = 2 ** self.depth
-        return self.channels(self.depth - 1), rows // scale, cols // scale
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"image_size": list(self.image_size), "base_channels": self.base_channels,
-                "latent_dim": self.latent_dim, "depth": self.depth}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "AutoencoderSpec":
-        return cls(image_size=tuple(values["image_size"]),
-                   base_channels=values["base_channels"], latent_dim=values["latent_dim"],
-                   depth=values["depth"])
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-
-
-def _check_image_size(spec: AutoencoderSpec) -> None:
-    size = spec.image_size
-    if not isinstance(size, (tuple, list)) or len(size) != 2:
-        raise ValueError(f"image_size must be (rows, columns), got {size!r}")
-    for side in size:
-        _check_int("image_size", side, 4, MAX_IMAGE_SIDE)
-    scale = 2 ** spec.depth
-    for side in size:
-        if side % scale or side // scale < 2:
-            raise ValueError(
-                f"image_size {tuple(size)} does not fit depth {spec.depth}: each side must be "
-                f"a multiple of 2^depth = {scale} and at least {2 * scale} pixels; change "
-                f"image_size (e.g. {_fitting_size(side, scale)}) or lower depth")
-
-
-def _fitting_size(side: int, scale: int) -> int:
-    return max(2 * scale, round(side / scale) * scale)
-
-
-def check_spec(spec: AutoencoderSpec) -> None:
-    """Raise ValueError naming the parameter to change when ``spec`` cannot be built."""
-    _check_int("depth", spec.depth, 1, MAX_DEPTH)
-    _check_int("base_channels", spec.base_channels, 1, MAX_BASE_CHANNELS)
-    _check_int("latent_dim", spec.latent_dim, 1, MAX_LATENT_DIM)
-    _check_image_size(spec)
+from ml.autoencoder_spec import AutoencoderSpec, check_spec
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -93,11 +27,6 @@ def _up_block(channels: int) -> nn.Sequential:
         nn.ConvTranspose2d(channels, channels, 2, stride=2, bias=False),
         nn.BatchNorm2d(channels),
         nn.ReLU(inplace=True))
-
-
-# Kinds shown in the architecture diagram, by the first module of a block.
-_KINDS = {nn.Conv2d: "conv", nn.ConvTranspose2d: "upsample", nn.Linear: "linear",
-          nn.Flatten: "flatten", nn.Unflatten: "unflatten", nn.Sigmoid: "sigmoid"}
 
 
 class ConvAutoencoder(nn.Module):
@@ -147,31 +76,3 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
-
-
-def _kind(block: nn.Module) -> str:
-    first = next(iter(block.children()), block)
-    if isinstance(first, nn.Conv2d) and first.stride != (1, 1):
-        return "downsample"
-    return _KINDS[type(first)]
-
-
-def layer_table(spec: AutoencoderSpec) -> list[dict[str, Any]]:
-    """One row per block: name, kind, output shape ((C, H, W) or (features,)), parameters.
-
-    The model is built on the meta device: shapes and counts without allocating weights,
-    so even the largest allowed spec is described instantly.
-    """
-    check_spec(spec)
-    with torch.device("meta"):
-        model = ConvAutoencoder(spec)
-        x = torch.empty(1, 1, *spec.image_size)
-    rows = []
-    for part in ("encoder", "decoder"):
-        for name, block in getattr(model, part).named_children():
-            x = block(x)
-            rows.append({"name": f"{part}.{name}",
-                         "kind": _kind(block),
-                         "output_shape": tuple(x.shape[1:]),
-                         "parameters": sum(p.numel() for p in block.parameters())})
-    return rows

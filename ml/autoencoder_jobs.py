@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from db.store import StoreError
+from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.job_kinds import JobCancelled, Param, params_checker
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ def _image_size(value: Any) -> list[int]:
 
 def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
     """Normalised training parameters; a StoreError naming the field to change otherwise."""
-    from ml.autoencoder import AutoencoderSpec, check_spec
-
     rest = {k: v for k, v in params.items() if k not in ("image_size", *CHOICES, *FLAGS)}
     checked = TRAIN_NUMBERS(rest)
     checked["image_size"] = _image_size(params.get("image_size", [64, 64]))
@@ -60,17 +59,16 @@ def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
     if checked["pmin"] >= checked["pmax"]:
         raise StoreError("params.pmin must be below params.pmax", "params.pmin")
     try:
-        check_spec(spec_of(checked, AutoencoderSpec))
+        check_spec(spec_of(checked))
     except ValueError as error:
         raise StoreError(str(error), _field_of(str(error))) from error
     return checked
 
 
-def spec_of(params: dict[str, Any], spec_class=None):
-    if spec_class is None:
-        from ml.autoencoder import AutoencoderSpec as spec_class
-    return spec_class(image_size=tuple(params["image_size"]), base_channels=params["base_channels"],
-                      latent_dim=params["latent_dim"], depth=params["depth"])
+def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
+    return AutoencoderSpec(image_size=tuple(params["image_size"]),
+                           base_channels=params["base_channels"],
+                           latent_dim=params["latent_dim"], depth=params["depth"])
 
 
 def _transform(params: dict[str, Any]):

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ml.autoencoder import AutoencoderSpec, ConvAutoencoder, check_spec
+from ml.autoencoder import ConvAutoencoder
+from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.training import (AUGMENT_MODES, Augment, EarlyStopping, augment_pair, autocast,
                          make_loss, make_optimizer, make_scheduler, needs_grad_scaler,
                          pick_device, prepare_batch, prepare_model, seed_everything)

@@ -10,7 +10,8 @@ import torch
 from data.demo import generate_demo
 from data.sources.directory import DirectorySource
 from data.transforms import Transform
-from ml.autoencoder import AutoencoderSpec, ConvAutoencoder, check_spec, layer_table
+from ml.autoencoder import ConvAutoencoder
+from ml.autoencoder_spec import AutoencoderSpec, check_spec, layer_table
 from ml.autoencoder_train import (TrainOptions, infer_autoencoder, load_model, reconstruct,
                                   save_model, train_autoencoder)
 from ml.image_data import iter_batches, load_images
@@ -90,6 +91,26 @@ def test_layer_table_shapes():
     assert {row["kind"] for row in table} >= {"conv", "downsample", "linear", "upsample"}
     model_parameters = sum(p.numel() for p in ConvAutoencoder(SPEC).parameters())
     assert sum(row["parameters"] for row in table) == model_parameters
+
+
+@pytest.mark.parametrize("spec", [
+    SPEC,
+    AutoencoderSpec(image_size=(96, 128), base_channels=4, latent_dim=2, depth=5),
+    AutoencoderSpec(image_size=(32, 48), base_channels=3, latent_dim=7, depth=1),
+])
+def test_layer_table_matches_the_real_model_block_by_block(spec):
+    """The torch-free table (drawn by the web page) must describe what torch builds."""
+    with torch.device("meta"):
+        model = ConvAutoencoder(spec)
+        x = torch.empty(1, 1, *spec.image_size)
+    measured = []
+    for part in ("encoder", "decoder"):
+        for name, block in getattr(model, part).named_children():
+            x = block(x)
+            measured.append((f"{part}.{name}", tuple(x.shape[1:]),
+                             sum(p.numel() for p in block.parameters())))
+    table = [(row["name"], row["output_shape"], row["parameters"]) for row in layer_table(spec)]
+    assert table == measured
 
 
 def test_layer_table_of_the_largest_spec_is_instant():
