@@ -1,0 +1,249 @@
+"""Model-guided labeling in the event log: batch events with their provenance, the precision
+a probability threshold would have had, validation checkpoints, and labeling efficiency.
+
+Every batch is one tagging event (``db.store.apply_event``) whose ``params`` say how its
+items were chosen; labels already on items are kept unless the caller asks to overwrite.
+Like ``db.store``, every function takes an open session and the caller owns the transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from db.models import CurrentLabel, Item, Tag, TaggingEvent
+from db.store import ItemRow, StoreError, TagIn, apply_event, get_dataset
+
+AUTO_METHODS = ("similarity", "probability", "cluster")
+# Labels a person gave: they are the reference a threshold's precision is measured on.
+HAND_METHODS = ("manual", "import")
+# A pause longer than this between two events of one tagger is a break, not labeling time.
+IDLE_SECONDS = 120.0
+# The effort counted for a tagger's first event, which has no earlier event to time it by.
+FIRST_EVENT_SECONDS = 10.0
+
+
+def items_in_order(session: Session, dataset_id: int, item_ids: Sequence[int]) -> list[ItemRow]:
+    """The items ``item_ids`` of the data set with their labels, in the order given."""
+    ids = [int(i) for i in item_ids]
+    rows = session.execute(
+        select(Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
+        .outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
+        .where(Item.dataset_id == dataset_id, Item.id.in_(ids)))
+    by_id = {row[0]: ItemRow(*row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def current_label_arrays(session: Session, dataset_id: int,
+                         methods: Optional[Sequence[str]] = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, label ids) of the labeled items, optionally only those whose label came
+    from an event of one of ``methods``."""
+    query = select(CurrentLabel.item_id, CurrentLabel.label_id).where(
+        CurrentLabel.dataset_id == dataset_id)
+    if methods is not None:
+        query = query.join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id).where(
+            TaggingEvent.method.in_(methods))
+    rows = session.execute(query).all()
+    pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a batch would do: the items chosen, those it would tag, and how the labels
+    already on the chosen items compare with the batch's label."""
+
+    label_id: int
+    item_ids: list[int]
+    to_label: list[int]
+    labeled: int  # chosen items that carry a label now
+    agreeing: int  # of those, how many carry ``label_id``
+
+    @property
+    def agreement(self) -> Optional[float]:
+        return self.agreeing / self.labeled if self.labeled else None
+
+
+def plan_batch(session: Session, dataset_id: int, item_ids: Sequence[int], label_id: int,
+               overwrite: bool = False) -> BatchPlan:
+    """The batch that gives ``label_id`` to ``item_ids``: unlabeled items only, unless
+    ``overwrite`` (then every chosen item whose label differs)."""
+    ids = [int(i) for i in item_ids]
+    current: dict[int, int] = {}
+    for start in range(0, len(ids), 10_000):  # bounded IN lists
+        current.update(session.execute(
+            select(CurrentLabel.item_id, CurrentLabel.label_id).where(
+                CurrentLabel.dataset_id == dataset_id,
+                CurrentLabel.item_id.in_(ids[start:start + 10_000]))).all())
+    agreeing = sum(1 for label in current.values() if label == label_id)
+    to_label = [i for i in ids if (current.get(i) != label_id if overwrite else i not in current)]
+    return BatchPlan(label_id, ids, to_label, len(current), agreeing)
+
+
+def apply_batch(session: Session, dataset_id: int, tagger: str, method: str, plan: BatchPlan,
+                params: dict[str, Any],
+                confidences: Optional[dict[int, float]] = None) -> Optional[TaggingEvent]:
+    """One event tagging ``plan.to_label`` with its label; None when nothing is left to tag."""
+    if not plan.to_label:
+        return None
+    confidences = confidences or {}
+    tags = [TagIn(i, plan.label_id, confidences.get(i)) for i in plan.to_label]
+    return apply_event(session, dataset_id, tagger, method, tags, params)
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """How a probability threshold did on the items labeled by hand."""
+
+    hand_labeled: int  # hand-labeled items the classifier scored
+    hand_above: int  # of those, at or above the threshold
+    hand_correct: int  # of those, labeled with the threshold's label
+    hand_with_label: int  # hand-labeled items that carry the label
+
+    @property
+    def precision(self) -> Optional[float]:
+        return self.hand_correct / self.hand_above if self.hand_above else None
+
+    @property
+    def recall(self) -> Optional[float]:
+        return self.hand_correct / self.hand_with_label if self.hand_with_label else None
+
+
+def check_threshold(session: Session, dataset_id: int, item_ids: np.ndarray,
+                    scores: np.ndarray, label_id: int, threshold: float) -> ThresholdCheck:
+    """The precision (and recall) that ``scores >= threshold`` would have had on the items
+    labeled by hand (``HAND_METHODS``)."""
+    hand_ids, hand_labels = current_label_arrays(session, dataset_id, HAND_METHODS)
+    scored = np.isin(hand_ids, item_ids)
+    hand_ids, hand_labels = hand_ids[scored], hand_labels[scored]
+    order = np.argsort(item_ids)
+    rows = order[np.searchsorted(item_ids, hand_ids, sorter=order)]
+    above = scores[rows] >= threshold
+    correct = hand_labels == label_id
+    return ThresholdCheck(len(hand_ids), int(above.sum()), int((above & correct).sum()),
+                          int(correct.sum()))
+
+
+def validation_sample(session: Session, dataset_id: int, size: int) -> list[int]:
+    """A random sample of labeled items, to label again without seeing their labels."""
+    if size < 1:
+        raise StoreError("a validation checkpoint needs at least one item", "size")
+    return list(session.scalars(select(CurrentLabel.item_id)
+                                .where(CurrentLabel.dataset_id == dataset_id)
+                                .order_by(func.random()).limit(size)))
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    answered: int
+    agreeing: int
+    # (item id, label it carries, label given again) for every disagreement
+    disagreements: list[tuple[int, Optional[int], int]] = field(default_factory=list)
+
+    @property
+    def agreement(self) -> Optional[float]:
+        return self.agreeing / self.answered if self.answered else None
+
+
+def score_checkpoint(session: Session, dataset_id: int,
+                     answers: dict[int, int]) -> CheckpointResult:
+    """Compare the labels given again (item → label) with the labels the items carry now."""
+    current = dict(session.execute(
+        select(CurrentLabel.item_id, CurrentLabel.label_id).where(
+            CurrentLabel.dataset_id == dataset_id,
+            CurrentLabel.item_id.in_([int(i) for i in answers]))).all())
+    disagreements = [(item, current.get(item), label) for item, label in answers.items()
+                     if current.get(item) != label]
+    return CheckpointResult(len(answers), len(answers) - len(disagreements), disagreements)
+
+
+# --- efficiency ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MethodRate:
+    method: str
+    labels: int  # tags written by the method's events
+    seconds: float  # labeling time spent on them (see ``labeling_efficiency``)
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * self.labels / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    session: list[MethodRate]  # events since the start of this session
+    overall: list[MethodRate]
+    shares: dict[str, int]  # current labels by the method of the event that gave them
+    auto_labeled: int  # items ever labeled by a similarity, probability or cluster event
+    auto_changed_by_hand: int  # of those, items a later manual event gave another label
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite: naive
+
+
+def _rates(events: list[tuple[str, int, float]]) -> list[MethodRate]:
+    totals: dict[str, list[float]] = {}
+    for method, n_tags, seconds in events:
+        entry = totals.setdefault(method, [0, 0.0])
+        entry[0] += n_tags
+        entry[1] += seconds
+    return [MethodRate(method, int(n), s) for method, (n, s) in sorted(totals.items())]
+
+
+def _auto_changed_by_hand(session: Session, dataset_id: int) -> tuple[int, int]:
+    auto_event = aliased(TaggingEvent)
+    hand_event = aliased(TaggingEvent)
+    later = aliased(Tag)
+    auto_tags = (select(Tag.item_id, Tag.event_id, Tag.label_id)
+                 .join(auto_event, auto_event.id == Tag.event_id)
+                 .where(Tag.dataset_id == dataset_id, auto_event.method.in_(AUTO_METHODS),
+                        Tag.label_id.is_not(None)).subquery())
+    changed = (select(later.id).join(hand_event, hand_event.id == later.event_id)
+               .where(later.item_id == auto_tags.c.item_id,
+                      later.event_id > auto_tags.c.event_id, hand_event.method == "manual",
+                      later.label_id.is_distinct_from(auto_tags.c.label_id)).exists())
+    auto_labeled = session.scalar(select(func.count(func.distinct(auto_tags.c.item_id))))
+    corrected = session.scalar(select(func.count(func.distinct(auto_tags.c.item_id)))
+                               .where(changed))
+    return auto_labeled or 0, corrected or 0
+
+
+def labeling_efficiency(session: Session, dataset_id: int,
+                        since: Optional[datetime] = None) -> Efficiency:
+    """Labels per minute by method, overall and since ``since`` (this session).
+
+    The time an event took is the pause since the same tagger's previous event (or since
+    ``since``), capped at ``IDLE_SECONDS``, so breaks do not count as labeling time.
+    """
+    get_dataset(session, dataset_id)
+    rows = session.execute(
+        select(TaggingEvent.tagger, TaggingEvent.method, TaggingEvent.n_tags,
+               TaggingEvent.created_at)
+        .where(TaggingEvent.dataset_id == dataset_id).order_by(TaggingEvent.id)).all()
+    since = _utc(since) if since else None
+    last_seen: dict[str, datetime] = {}
+    overall, recent = [], []
+    def effort(created: datetime, previous: Optional[datetime]) -> float:
+        pause = (created - previous).total_seconds() if previous else FIRST_EVENT_SECONDS
+        return min(max(pause, 0.0), IDLE_SECONDS)
+
+    for tagger, method, n_tags, created in rows:
+        created = _utc(created)
+        previous = last_seen.get(tagger)
+        overall.append((method, n_tags, effort(created, previous)))
+        if since is not None and created >= since:  # the session's clock starts at since
+            recent.append((method, n_tags, effort(created, max(previous or since, since))))
+        last_seen[tagger] = created
+    shares = dict(session.execute(
+        select(TaggingEvent.method, func.count())
+        .join(CurrentLabel, CurrentLabel.event_id == TaggingEvent.id)
+        .where(CurrentLabel.dataset_id == dataset_id).group_by(TaggingEvent.method)).all())
+    auto_labeled, corrected = _auto_changed_by_hand(session, dataset_id)
+    return Efficiency(_rates(recent), _rates(overall), shares, auto_labeled, corrected)

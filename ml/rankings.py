@@ -1,0 +1,164 @@
+"""Guided labeling from a finished inference job: similarity rankings and batches,
+probability-threshold batches, the active-learning queue and suspected mistakes.
+
+The one place the REST API and the label page turn a request into ``ml.similarity`` /
+``ml.uncertainty`` calls on the job's vectors (read through ``ml.features``) and into
+``db.guided`` events. numpy-level only: the web process imports it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from db import guided
+from db.labels import get_label
+from db.models import Job, TaggingEvent
+from db.store import StoreError, get_dataset
+from ml.features import feature_job, feature_sources, load_probabilities, load_vectors
+from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
+from ml.uncertainty import Contradiction, contradictions, most_uncertain
+
+BATCH_SCOPES = ("page", "top_k", "cutoff")
+
+
+def similarity_index(session: Session, cache: IndexCache, dataset_id: int,
+                     job_id: int) -> SimilarityIndex:
+    job = feature_job(session, job_id, dataset_id)
+    # finished_at too: SQLite may give a deleted job's id to the next job
+    return cache.get((job.id, str(job.finished_at)), lambda: build_index(*load_vectors(job)))
+
+
+def similar(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
+            query_item_ids: Sequence[int], unlabeled_only: bool = True,
+            limit: Optional[int] = None, max_distance: Optional[float] = None) -> Ranking:
+    """Items by cosine distance to the mean of the query items' vectors, nearest first."""
+    if not query_item_ids:
+        raise StoreError("pick at least one query item", "query_item_ids")
+    index = similarity_index(session, cache, dataset_id, feature_job_id)
+    exclude = guided.current_label_arrays(session, dataset_id)[0] if unlabeled_only else None
+    return rank(index, query_item_ids, limit, max_distance, exclude)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    plan: guided.BatchPlan
+    event: Optional[TaggingEvent]  # None for a dry run, or when nothing was left to tag
+
+
+def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagger: str,
+                     feature_job_id: int, query_item_ids: Sequence[int], label_id: int,
+                     scope: str, top_k: Optional[int] = None,
+                     max_distance: Optional[float] = None,
+                     page_item_ids: Sequence[int] = (), unlabeled_only: bool = True,
+                     overwrite: bool = False, dry_run: bool = True) -> BatchResult:
+    """Label a similarity batch in one ``similarity`` event: the page shown (``page``),
+    the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``)."""
+    get_label(session, dataset_id, label_id)
+    if scope not in BATCH_SCOPES:
+        raise StoreError(f"scope '{scope}' is not one of {', '.join(BATCH_SCOPES)}", "scope")
+    if scope == "page":
+        if not page_item_ids:
+            raise StoreError("the page is empty: nothing to label", "page_item_ids")
+        similarity_index(session, cache, dataset_id, feature_job_id)  # the job must exist
+        chosen = list(page_item_ids)
+    else:
+        if scope == "top_k" and not top_k:
+            raise StoreError("give top_k, the number of nearest items to label", "top_k")
+        if scope == "cutoff" and max_distance is None:
+            raise StoreError("give max_distance, the cosine distance cutoff", "max_distance")
+        ranking = similar(session, cache, dataset_id, feature_job_id, query_item_ids,
+                          unlabeled_only, top_k if scope == "top_k" else None,
+                          max_distance if scope == "cutoff" else None)
+        chosen = ranking.item_ids.tolist()
+    plan = guided.plan_batch(session, dataset_id, chosen, label_id, overwrite)
+    params = {"feature_job_id": feature_job_id, "query_item_ids": [int(i) for i in query_item_ids],
+              "scope": scope, "top_k": top_k if scope == "top_k" else None,
+              "cutoff": max_distance if scope == "cutoff" else None,
+              "unlabeled_only": unlabeled_only, "overwrite": overwrite,
+              "chosen": len(plan.item_ids)}
+    event = None if dry_run else guided.apply_batch(session, dataset_id, tagger, "similarity",
+                                                    plan, params)
+    return BatchResult(plan, event)
+
+
+def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],
+                   field: str = "inference_job_id") -> Job:
+    """The classifier inference job ``job_id``, or the data set's newest one when None."""
+    if job_id is None:
+        sources = feature_sources(session, dataset_id, with_probabilities=True)
+        if not sources:
+            raise StoreError("this data set has no finished classifier inference job; run "
+                             "classifier_infer first", field)
+        job_id = sources[0].job_id
+    job = feature_job(session, job_id, dataset_id, field)
+    load_probabilities(job, field)  # refuses a job without probabilities
+    return job
+
+
+def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
+    item_ids, probabilities, column_label_ids = load_probabilities(job)
+    if label_id not in column_label_ids:
+        raise StoreError(f"label {label_id} is not one of the classes job {job.id} was "
+                         "trained on; train a classifier that knows it", field)
+    return item_ids, probabilities[:, column_label_ids.index(label_id)]
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    plan: guided.BatchPlan
+    above: int  # items the classifier scores at or above the threshold
+    check: guided.ThresholdCheck
+    event: Optional[TaggingEvent]
+
+
+def probability_batch(session: Session, dataset_id: int, tagger: str, inference_job_id: int,
+                      label_id: int, threshold: float, overwrite_manual: bool = False,
+                      dry_run: bool = True) -> ThresholdResult:
+    """Give ``label_id`` to the items whose probability of it is at least ``threshold``, in
+    one ``probability`` event with each probability as the tag's confidence. Labeled items
+    keep their label unless ``overwrite_manual``."""
+    get_dataset(session, dataset_id)
+    get_label(session, dataset_id, label_id)
+    if not 0.0 <= threshold <= 1.0:
+        raise StoreError("threshold must be between 0 and 1", "threshold")
+    job = classifier_job(session, dataset_id, inference_job_id)
+    item_ids, scores = _label_column(job, label_id, "label_id")
+    above = scores >= threshold
+    plan = guided.plan_batch(session, dataset_id, item_ids[above].tolist(), label_id,
+                             overwrite_manual)
+    check = guided.check_threshold(session, dataset_id, item_ids, scores, label_id, threshold)
+    event = None
+    if not dry_run:
+        confidences = dict(zip(item_ids[above].tolist(),
+                               np.clip(scores[above], 0.0, 1.0).astype(float).tolist()))
+        params: dict[str, Any] = {
+            "inference_job_id": job.id, "label_id": label_id, "threshold": threshold,
+            "overwrite_manual": overwrite_manual, "estimated_precision": check.precision,
+            "hand_labeled_above": check.hand_above}
+        event = guided.apply_batch(session, dataset_id, tagger, "probability", plan, params,
+                                   confidences)
+    return ThresholdResult(plan, int(above.sum()), check, event)
+
+
+def uncertain(session: Session, dataset_id: int, inference_job_id: Optional[int] = None,
+              method: str = "least_confidence", limit: int = 100
+              ) -> tuple[Job, np.ndarray, np.ndarray]:
+    """(job, item ids, scores) of the unlabeled items the classifier is least sure of."""
+    job = classifier_job(session, dataset_id, inference_job_id)
+    item_ids, probabilities, _ = load_probabilities(job)
+    labeled = guided.current_label_arrays(session, dataset_id)[0]
+    ids, scores = most_uncertain(item_ids, probabilities, method, limit, labeled)
+    return job, ids, scores
+
+
+def suspected_mistakes(session: Session, dataset_id: int, inference_job_id: Optional[int],
+                       min_confidence: float = 0.9) -> list[Contradiction]:
+    """Labeled items whose label the classifier contradicts with high confidence."""
+    job = classifier_job(session, dataset_id, inference_job_id)
+    item_ids, probabilities, column_label_ids = load_probabilities(job)
+    labeled, labels = guided.current_label_arrays(session, dataset_id)
+    return contradictions(item_ids, probabilities, column_label_ids, labeled, labels,
+                          min_confidence)

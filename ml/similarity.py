@@ -1,0 +1,156 @@
+"""Exact cosine ranking of items by their feature vectors (numpy only: the web process uses it).
+
+A :class:`SimilarityIndex` holds the row-normalised vectors of one feature job, rows sorted
+by item id, so ranking is one matrix-vector product and a partial sort. ``IndexCache``
+keeps a few indexes in memory per app (``services.Services``); a feature job's files never
+change, so an index is rebuilt only when its job is gone or pushed out.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Hashable, Optional, Sequence
+
+import numpy as np
+
+from db.store import StoreError
+
+# How many times more candidates than asked for the sampled threshold aims to keep.
+SAMPLE_MARGIN = 4
+SAMPLE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Items, most similar first, with their cosine distance (1 - cosine similarity)."""
+
+    item_ids: np.ndarray
+    distances: np.ndarray
+
+
+@dataclass(frozen=True)
+class SimilarityIndex:
+    item_ids: np.ndarray  # int64, ascending
+    matrix: np.ndarray  # float32 rows of length 1 (all-zero vectors stay zero)
+
+    @property
+    def nbytes(self) -> int:
+        return self.matrix.nbytes + self.item_ids.nbytes
+
+    def positions(self, item_ids: Sequence[int]) -> np.ndarray:
+        """Rows of ``item_ids`` that the index holds (others are left out)."""
+        wanted = np.asarray(item_ids, dtype=np.int64)
+        rows = np.searchsorted(self.item_ids, wanted)
+        rows = np.minimum(rows, len(self.item_ids) - 1) if len(self.item_ids) else rows
+        return rows[self.item_ids[rows] == wanted] if len(self.item_ids) else rows[:0]
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    """float32 copy with rows scaled to length 1; zero rows stay zero (similar to nothing)."""
+    matrix = np.array(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
+    return matrix
+
+
+def build_index(item_ids: np.ndarray, vectors: np.ndarray) -> SimilarityIndex:
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    if len(item_ids) != len(vectors):
+        raise ValueError(f"{len(item_ids)} item ids for {len(vectors)} vectors")
+    if np.all(item_ids[1:] > item_ids[:-1]):  # inference writes rows in item order: no copy
+        return SimilarityIndex(item_ids, normalised(vectors))
+    order = np.argsort(item_ids, kind="stable")
+    return SimilarityIndex(item_ids[order], normalised(np.asarray(vectors)[order]))
+
+
+def query_vector(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:
+    """The normalised mean of the query items' normalised vectors."""
+    rows = index.positions(query_item_ids)
+    if len(rows) == 0:
+        raise StoreError("none of the query items has a feature vector in this job; pick "
+                         "items the job has seen (re-run inference after adding images)",
+                         "query_item_ids")
+    mean = index.matrix[rows].mean(axis=0)
+    length = np.linalg.norm(mean)
+    if length == 0:
+        raise StoreError("the query items' vectors cancel out (or are zero); pick other "
+                         "query items", "query_item_ids")
+    return (mean / length).astype(np.float32)
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` highest scores, highest first; exact.
+
+    A threshold from a strided sample usually leaves a few thousand candidates, so the
+    partial sort runs on those instead of on every row; when the threshold keeps too few,
+    the full partial sort runs.
+    """
+    n = len(scores)
+    if k >= n:
+        candidates = np.arange(n)
+    else:
+        candidates = None
+        step = n // SAMPLE_SIZE
+        if step > 1:
+            sample = scores[::step]
+            rank = min(len(sample) - 1, SAMPLE_MARGIN * k // step + 1)
+            threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+            kept = np.flatnonzero(scores >= threshold)
+            if len(kept) >= k:
+                candidates = kept[np.argpartition(scores[kept], len(kept) - k)[len(kept) - k:]]
+        if candidates is None:
+            candidates = np.argpartition(scores, n - k)[n - k:]
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
+
+
+def rank(index: SimilarityIndex, query_item_ids: Sequence[int], limit: Optional[int] = None,
+         max_distance: Optional[float] = None,
+         exclude_item_ids: Optional[Sequence[int]] = None) -> Ranking:
+    """Items of ``index`` by cosine distance to the mean of the query items, nearest first.
+
+    ``limit`` keeps the nearest ones, ``max_distance`` those within that distance (both
+    may be given); ``exclude_item_ids`` (e.g. the labeled items) are left out.
+    """
+    if limit is not None and limit < 1:
+        raise StoreError("limit must be at least 1", "limit")
+    if max_distance is not None and not 0.0 <= max_distance <= 2.0:
+        raise StoreError("max_distance is a cosine distance between 0 and 2", "max_distance")
+    scores = index.matrix @ query_vector(index, query_item_ids)
+    if exclude_item_ids is not None and len(exclude_item_ids):
+        scores[index.positions(exclude_item_ids)] = -np.inf
+    if max_distance is not None:
+        rows = np.flatnonzero(scores >= 1.0 - max_distance)
+        rows = rows[np.argsort(-scores[rows], kind="stable")][:limit]
+    else:
+        rows = _top_rows(scores, min(limit or len(scores), len(scores)))
+        rows = rows[np.isfinite(scores[rows])]
+    distances = np.clip(1.0 - scores[rows], 0.0, 2.0)
+    return Ranking(index.item_ids[rows], distances.astype(np.float32))
+
+
+class IndexCache:
+    """A few similarity indexes kept in memory, least recently used dropped first.
+
+    Bounded by total bytes; one lock, so two requests for the same index build it once.
+    """
+
+    def __init__(self, max_bytes: int = 3 << 30):
+        self.max_bytes = max_bytes
+        self._indexes: OrderedDict[Hashable, SimilarityIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], SimilarityIndex]) -> SimilarityIndex:
+        with self._lock:
+            if key in self._indexes:
+                self._indexes.move_to_end(key)
+                return self._indexes[key]
+            index = build()
+            self._indexes[key] = index
+            while (len(self._indexes) > 1
+                   and sum(i.nbytes for i in self._indexes.values()) > self.max_bytes):
+                self._indexes.popitem(last=False)
+            return index
+
+    def __len__(self) -> int:
+        return len(self._indexes)

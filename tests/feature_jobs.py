@@ -1,0 +1,41 @@
+"""Finished inference jobs made by hand: a job row plus the .npy files of the ml.features
+contract, so similarity and probability code reads them through the real path."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from db import jobs as job_store
+from db.models import Job
+from db.session import transaction
+
+
+def make_feature_job(session_factory, dataset_id: int, folder: Path, item_ids: Sequence[int],
+                     vectors: np.ndarray, probabilities: Optional[np.ndarray] = None,
+                     label_ids: Sequence[int] = ()) -> int:
+    """A succeeded ``autoencoder_infer`` job (or ``classifier_infer`` when ``probabilities``
+    are given) whose artifact folder holds these arrays; returns its id."""
+    kind = "classifier_infer" if probabilities is not None else "autoencoder_infer"
+    with transaction(session_factory) as session:
+        job = Job(kind=kind, dataset_id=dataset_id, params={}, owner="tester",
+                  status="running", metrics=[], result={})
+        session.add(job)
+        session.flush()
+        artifacts = folder / f"job-{job.id}"
+        artifacts.mkdir(parents=True)
+        job.artifact_dir = str(artifacts)
+        np.save(artifacts / "item_ids.npy", np.asarray(item_ids, dtype=np.int64))
+        vector_key = "features" if probabilities is not None else "latents"
+        np.save(artifacts / f"{vector_key}.npy", np.asarray(vectors, dtype=np.float32))
+        files = {"item_ids": "item_ids.npy", vector_key: f"{vector_key}.npy"}
+        result = {"items": len(item_ids), "files": files,
+                  ("feature_dim" if probabilities is not None else "latent_dim"):
+                      int(np.asarray(vectors).shape[1])}
+        if probabilities is not None:
+            np.save(artifacts / "probabilities.npy", np.asarray(probabilities, np.float32))
+            files["probabilities"] = "probabilities.npy"
+            result["label_ids"] = [int(i) for i in label_ids]
+        job_store.finish(session, job.id, "succeeded", result=result)
+        return job.id

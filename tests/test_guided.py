@@ -1,0 +1,219 @@
+"""Guided labeling against the real event store (SQLite and PostgreSQL): similarity and
+probability batches with their provenance, threshold precision, uncertainty, review and
+efficiency figures, on feature jobs built by hand."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+from db import guided
+from db.models import Tag, TaggingEvent
+from db.session import transaction
+from db.store import StoreError, TagIn, apply_event
+from ml import rankings
+from ml.similarity import IndexCache
+from tests.databases import make_dataset
+from tests.feature_jobs import make_feature_job
+
+
+@pytest.fixture
+def lab(session_factory, tmp_path):
+    """Ten items and two classes; item k's vector points at angle 10·k degrees."""
+    dataset_id, ids, labels = make_dataset(session_factory, 10, ("ring", "peak"))
+    angles = np.radians(10 * np.arange(10))
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    job_id = make_feature_job(session_factory, dataset_id, tmp_path, ids, vectors)
+    return session_factory, dataset_id, ids, labels, job_id
+
+
+def label(session_factory, dataset_id, pairs, method="manual"):
+    with transaction(session_factory) as session:
+        return apply_event(session, dataset_id, "anna", method,
+                           [TagIn(item, label_id) for item, label_id in pairs]).id
+
+
+def tags_of(session, event_id):
+    return sorted(session.execute(select(Tag.item_id, Tag.label_id, Tag.confidence)
+                                  .where(Tag.event_id == event_id)).tuples())
+
+
+def test_similar_items_nearest_first_unlabeled_only_by_default(lab):
+    session_factory, dataset_id, ids, labels, job_id = lab
+    label(session_factory, dataset_id, [(ids[1], labels["ring"])])
+    cache = IndexCache()
+    with session_factory() as session:
+        ranking = rankings.similar(session, cache, dataset_id, job_id, [ids[0]], limit=4)
+        everything = rankings.similar(session, cache, dataset_id, job_id, [ids[0]],
+                                      unlabeled_only=False, limit=3)
+        with pytest.raises(StoreError, match="not a finished inference job") as refused:
+            rankings.similar(session, cache, dataset_id, job_id + 100, [ids[0]])
+    assert ranking.item_ids.tolist() == [ids[0], ids[2], ids[3], ids[4]]
+    assert np.allclose(ranking.distances, 1 - np.cos(np.radians([0, 20, 30, 40])), atol=1e-6)
+    assert everything.item_ids.tolist() == ids[:3]
+    assert refused.value.field == "feature_job_id"
+    assert len(cache) == 1  # built once, used twice
+
+
+def test_similarity_batch_previews_then_labels_in_one_event_with_provenance(lab):
+    session_factory, dataset_id, ids, labels, job_id = lab
+    ring, peak = labels["ring"], labels["peak"]
+    label(session_factory, dataset_id, [(ids[1], ring), (ids[2], peak), (ids[3], ring)])
+    cache = IndexCache()
+    cutoff = float(1 - np.cos(np.radians(45)))
+    with session_factory() as session:  # items within 45° of item 0: 0..4, three labeled
+        preview = rankings.similarity_batch(session, cache, dataset_id, "anna", job_id,
+                                            [ids[0]], ring, "cutoff", max_distance=cutoff,
+                                            unlabeled_only=False)
+    assert preview.event is None
+    assert preview.plan.item_ids == ids[:5]
+    assert preview.plan.to_label == [ids[0], ids[4]]  # labeled ones are kept
+    assert (preview.plan.labeled, preview.plan.agreeing) == (3, 2)
+    assert preview.plan.agreement == pytest.approx(2 / 3)
+
+    with transaction(session_factory) as session:
+        result = rankings.similarity_batch(session, cache, dataset_id, "anna", job_id,
+                                           [ids[0], ids[1]], ring, "top_k", top_k=3,
+                                           dry_run=False)
+        event_id = result.event.id
+    with session_factory() as session:
+        event = session.get(TaggingEvent, event_id)
+        assert event.method == "similarity" and event.tagger == "anna"
+        assert event.params["feature_job_id"] == job_id
+        assert event.params["query_item_ids"] == [ids[0], ids[1]]
+        assert event.params["scope"] == "top_k" and event.params["top_k"] == 3
+        assert event.params["cutoff"] is None
+        # nearest unlabeled items to 5°: 0 (5°), 4 (35°), 5 (45°)
+        assert tags_of(session, event_id) == [(i, ring, None) for i in (ids[0], ids[4], ids[5])]
+
+    with transaction(session_factory) as session:  # overwrite: the page, labels changed too
+        result = rankings.similarity_batch(session, cache, dataset_id, "anna", job_id,
+                                           [ids[9]], peak, "page",
+                                           page_item_ids=[ids[2], ids[3], ids[9]],
+                                           overwrite=True, dry_run=False)
+        assert tags_of(session, result.event.id) == [(ids[3], peak, None), (ids[9], peak, None)]
+        with pytest.raises(StoreError, match="give top_k"):
+            rankings.similarity_batch(session, cache, dataset_id, "anna", job_id, [ids[0]],
+                                      ring, "top_k")
+
+
+@pytest.fixture
+def classified(lab, tmp_path):
+    """Probabilities of 'ring' for the ten items, and hand labels on items 0..5."""
+    session_factory, dataset_id, ids, labels, _ = lab
+    ring, peak = labels["ring"], labels["peak"]
+    p_ring = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.92, 0.75, 0.3, 0.1])
+    job_id = make_feature_job(session_factory, dataset_id, tmp_path, ids,
+                              np.eye(10)[:, :4], np.stack([p_ring, 1 - p_ring], axis=1),
+                              [ring, peak])
+    # by hand: 0 ring, 1 ring, 2 peak, 3 ring, 4 peak, 5 ring; 7 comes from another model
+    label(session_factory, dataset_id, [(ids[0], ring), (ids[1], ring), (ids[2], peak),
+                                        (ids[3], ring), (ids[4], peak), (ids[5], ring)])
+    label(session_factory, dataset_id, [(ids[7], peak)], method="cluster")
+    return session_factory, dataset_id, ids, labels, job_id
+
+
+def test_threshold_preview_counts_and_precision_are_exact(classified):
+    session_factory, dataset_id, ids, labels, job_id = classified
+    ring = labels["ring"]
+    with session_factory() as session:
+        result = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8)
+        loose = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.65)
+        none_by_hand = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
+                                                  0.99)
+    # at 0.8: items 0, 1, 2, 3, 6 score high enough; only 6 is unlabeled
+    assert result.above == 5 and result.plan.to_label == [ids[6]]
+    # hand-labeled items at or above 0.8: 0, 1, 2, 3, three of them rings
+    assert (result.check.hand_above, result.check.hand_correct) == (4, 3)
+    assert result.check.precision == pytest.approx(0.75)
+    assert result.check.recall == pytest.approx(3 / 4)  # hand rings: 0, 1, 3, 5
+    assert result.event is None
+    # at 0.65 item 7 (cluster label) counts as labeled, not as a hand label
+    assert loose.plan.to_label == [ids[6]] and loose.above == 7
+    assert loose.check.precision == pytest.approx(3 / 5)
+    assert none_by_hand.check.precision is None and none_by_hand.plan.to_label == []
+
+
+def test_threshold_labels_carry_probabilities_and_keep_hand_labels_unless_asked(classified):
+    session_factory, dataset_id, ids, labels, job_id = classified
+    ring = labels["ring"]
+    with transaction(session_factory) as session:
+        result = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8,
+                                            dry_run=False)
+        event_id = result.event.id
+    with transaction(session_factory) as session:
+        event = session.get(TaggingEvent, event_id)
+        assert event.method == "probability"
+        assert event.params["inference_job_id"] == job_id
+        assert event.params["threshold"] == 0.8 and event.params["label_id"] == ring
+        assert event.params["estimated_precision"] == pytest.approx(0.75)
+        assert [(i, lab) for i, lab, _ in tags_of(session, event_id)] == [(ids[6], ring)]
+        assert tags_of(session, event_id)[0][2] == pytest.approx(0.92)
+        overwrite = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8,
+                                               overwrite_manual=True, dry_run=False)
+        assert [t[:2] for t in tags_of(session, overwrite.event.id)] == [(ids[2], ring)]
+        with pytest.raises(StoreError, match="between 0 and 1") as refused:
+            rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 1.5)
+        assert refused.value.field == "threshold"
+
+
+def test_uncertain_queue_and_suspected_mistakes(classified):
+    session_factory, dataset_id, ids, labels, job_id = classified
+    with session_factory() as session:
+        job, queue, scores = rankings.uncertain(session, dataset_id, None, "margin", limit=3)
+        mistakes = rankings.suspected_mistakes(session, dataset_id, job_id, 0.8)
+        with pytest.raises(StoreError, match="no class probabilities") as refused:
+            rankings.uncertain(session, dataset_id, job_id - 1)  # the autoencoder job
+    assert job.id == job_id  # the newest classifier job when none is named
+    # unlabeled: 6 (0.92), 8 (0.3), 9 (0.1); margin 1 - |2p - 1|
+    assert queue.tolist() == [ids[8], ids[9], ids[6]]
+    assert np.allclose(scores, [0.6, 0.2, 0.16])
+    # item 2 is a 'peak' at p(ring) 0.85, item 7 a 'peak' at 0.75 (below 0.8)
+    assert [(m.item_id, m.predicted_label_id) for m in mistakes] == [(ids[2], labels["ring"])]
+    assert refused.value.field == "inference_job_id"
+
+
+def test_validation_checkpoint_scores_against_the_current_labels(classified):
+    session_factory, dataset_id, ids, labels, _ = classified
+    with session_factory() as session:
+        sample = guided.validation_sample(session, dataset_id, 4)
+        everything = guided.validation_sample(session, dataset_id, 100)
+        result = guided.score_checkpoint(session, dataset_id, {
+            ids[0]: labels["ring"], ids[2]: labels["ring"], ids[4]: labels["peak"]})
+    assert len(sample) == 4 and set(sample) <= set(everything)
+    assert sorted(everything) == sorted(ids[:6] + [ids[7]])
+    assert (result.answered, result.agreeing) == (3, 2)
+    assert result.disagreements == [(ids[2], labels["peak"], labels["ring"])]
+
+
+def test_efficiency_by_method_and_auto_labels_changed_by_hand(lab):
+    session_factory, dataset_id, ids, labels, _ = lab
+    ring, peak = labels["ring"], labels["peak"]
+    start = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
+    events = [label(session_factory, dataset_id, [(ids[0], ring)]),
+              label(session_factory, dataset_id, [(ids[1], ring), (ids[2], ring)]),
+              label(session_factory, dataset_id, [(i, peak) for i in ids[3:8]], "similarity"),
+              label(session_factory, dataset_id, [(ids[3], ring), (ids[4], peak)]),
+              label(session_factory, dataset_id, [(ids[8], ring)], "probability")]
+    offsets = [0, 30, 50, 80, 1000]  # seconds after start
+    with transaction(session_factory) as session:
+        for event_id, seconds in zip(events, offsets):
+            session.execute(update(TaggingEvent).where(TaggingEvent.id == event_id)
+                            .values(created_at=start + timedelta(seconds=seconds)))
+    with session_factory() as session:
+        figures = guided.labeling_efficiency(session, dataset_id,
+                                             since=start + timedelta(seconds=40))
+    overall = {rate.method: rate for rate in figures.overall}
+    # manual: 1 + 2 + 2 labels in 10 (first event) + 30 + 30 s
+    assert overall["manual"].labels == 5 and overall["manual"].seconds == pytest.approx(70)
+    assert overall["manual"].per_minute == pytest.approx(5 * 60 / 70)
+    assert overall["similarity"].seconds == pytest.approx(20)
+    assert overall["probability"].seconds == pytest.approx(guided.IDLE_SECONDS)  # a break
+    session_rates = {rate.method: rate for rate in figures.session}
+    assert set(session_rates) == {"similarity", "manual", "probability"}
+    assert session_rates["similarity"].seconds == pytest.approx(10)  # since the start at 40 s
+    assert figures.shares == {"manual": 5, "similarity": 3, "probability": 1}
+    # of the five similarity labels, item 3 was changed by hand (item 4 confirmed)
+    assert (figures.auto_labeled, figures.auto_changed_by_hand) == (6, 1)
