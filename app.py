@@ -30,8 +30,9 @@ STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icon
 
 
 def create_server(settings: Settings) -> OpenAPI:
-    """The Flask server: REST API (with its OpenAPI document), thumbnails, vendored CSS."""
+    """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
     import api
+    import job_files
     import thumbs
 
     server = OpenAPI(__name__, info=Info(title="beamlabel API", version=__version__),
@@ -40,6 +41,7 @@ def create_server(settings: Settings) -> OpenAPI:
     build_services(settings, server)
     api.register(server)
     server.register_blueprint(thumbs.blueprint)
+    server.register_blueprint(job_files.blueprint)
 
     @server.route("/vendor/<path:filename>")
     def vendor(filename: str):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from db.store import StoreError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.job_kinds import JobCancelled, Param, params_checker
@@ -14,11 +16,13 @@ from ml.job_kinds import JobCancelled, Param, params_checker
 if TYPE_CHECKING:
     from ml.jobs import JobContext
 
+# Original/reconstruction pairs each job saves for the page.
+RECONSTRUCTION_PAIRS = 8
 SPEC_FIELDS = ("image_size", "depth", "base_channels", "latent_dim")
 CHOICES = {"optimizer": ("adam", "adamw", "sgd", "rmsprop"),
            "loss": ("mse", "l1", "smooth_l1", "bce"),
            "augment_mode": ("invariant", "both")}
-TRAIN_NUMBERS = params_checker({
+TRAIN_NUMBER_PARAMS = {
     "epochs": Param(int, 20, 1, 1000), "batch_size": Param(int, 64, 1, 4096),
     "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "base_channels": Param(int, 32, 1, 256),
     "latent_dim": Param(int, 64, 1, 4096), "depth": Param(int, 3, 1, 6),
@@ -26,7 +30,8 @@ TRAIN_NUMBERS = params_checker({
     "gamma": Param(float, 0.1, 0.0, 1.0), "seed": Param(int, 0, 0, 2**31 - 1),
     "patience": Param(int, 0, 0, 1000), "jitter": Param(float, 0.0, 0.0, 1.0),
     "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0),
-})
+}
+TRAIN_NUMBERS = params_checker(TRAIN_NUMBER_PARAMS)
 FLAGS = {"log": True, "hflip": False, "vflip": False}
 
 
@@ -117,8 +122,22 @@ def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
     if result.cancelled:
         raise JobCancelled()
     save_model(context.artifact_dir / "model.pt", result.model, spec_of(params))
+    sample = np.linspace(0, len(loaded.item_ids) - 1, min(RECONSTRUCTION_PAIRS,
+                                                          len(loaded.item_ids))).astype(int)
+    pairs = _reconstruction_pairs(context, result.model, loaded.images[sample],
+                                  [loaded.item_ids[i] for i in sample])
     return {"model": "model.pt", "images": len(loaded.item_ids), "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early}
+            "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
+            "reconstructions": pairs}
+
+
+def _reconstruction_pairs(context: "JobContext", model, images, item_ids) -> list[dict]:
+    from ml.autoencoder_train import reconstruct
+    from ml.reconstruction_files import pair_errors, save_pairs
+
+    reconstructions = reconstruct(model, images)
+    return save_pairs(context.artifact_dir, item_ids, images, reconstructions,
+                      pair_errors(images, reconstructions))
 
 
 INFER_NUMBERS = params_checker({"model_job_id": Param(int, 0, 1, None),
@@ -142,10 +161,25 @@ def _model_job(context: "JobContext"):
     return job
 
 
+def _extreme_reconstructions(context: "JobContext", model, model_job, items, inference
+                             ) -> list[dict]:
+    """Pairs of the best and the worst reconstructed items: what the model learnt and
+    what it finds unusual (often the interesting or broken images)."""
+    from data.catalog import source_of
+    from ml.image_data import load_images
+
+    order = np.argsort(inference.errors)
+    half = RECONSTRUCTION_PAIRS // 2
+    chosen = {int(inference.item_ids[i]) for i in (*order[:half], *order[-half:])}
+    picked = [item for item in items if item.id in chosen]
+    loaded = load_images(source_of(context.dataset), picked,
+                         tuple(model_job.params["image_size"]), _transform(model_job.params))
+    pairs = _reconstruction_pairs(context, model, loaded.images, loaded.item_ids)
+    return sorted(pairs, key=lambda pair: pair["error"])
+
+
 def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
     from pathlib import Path
-
-    import numpy as np
 
     from data.catalog import source_of
     from ml.autoencoder_train import infer_autoencoder, load_model
@@ -171,7 +205,8 @@ def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
     np.save(context.artifact_dir / "latents.npy", inference.latents.astype(np.float32))
     np.save(context.artifact_dir / "item_ids.npy", np.asarray(inference.item_ids, np.int64))
     np.save(context.artifact_dir / "errors.npy", inference.errors.astype(np.float32))
-    return {"items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
+    pairs = _extreme_reconstructions(context, model, model_job, items, inference)
+    return {"reconstructions": pairs, "items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
             "model_job_id": model_job.id,
             "files": {"latents": "latents.npy", "item_ids": "item_ids.npy",
                       "errors": "errors.npy"}}

@@ -166,6 +166,16 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
         raise
 
 
+def start_job(celery_app: Celery, session_factory: sessionmaker[Session], kind: str,
+              dataset_id: Optional[int], params: dict[str, Any], owner: str) -> int:
+    """Check, record and queue a job; its id. A StoreError naming the field refuses it
+    before anything is queued."""
+    with transaction(session_factory) as session:
+        job_id = job_store.create_job(session, kind, dataset_id, params, owner).id
+    submit_job(celery_app, session_factory, job_id)
+    return job_id
+
+
 def cancel_job(celery_app: Celery, session: Session, job_id: int) -> Job:
     """Cancel a queued job at once, or ask a running one to stop at its next batch."""
     job = job_store.request_cancel(session, job_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from data.catalog import register_dataset, scan_dataset
 from data.demo import generate_demo
@@ -62,6 +63,7 @@ def test_train_then_infer_on_the_worker(lab):
     assert [row["epoch"] for row in trained.metrics] == [1, 2, 3, 4, 5, 6]
     assert losses[-1] < 0.85 * losses[0] and min(losses) == losses[-1], losses  # it falls
     assert (Path(trained.artifact_dir) / "model.pt").is_file()
+    assert_reconstruction_pairs(trained, expected=8)
 
     inferred = run(lab, "autoencoder_infer", {"model_job_id": trained.id, "batch_size": 50})
     assert inferred.status == "succeeded", inferred.error
@@ -71,6 +73,23 @@ def test_train_then_infer_on_the_worker(lab):
     assert latents.shape == (N_IMAGES, 8) and latents.dtype == np.float32
     assert len(set(ids.tolist())) == N_IMAGES and errors.shape == (N_IMAGES,)
     assert np.isfinite(latents).all() and (errors >= 0).all()
+    pairs = assert_reconstruction_pairs(inferred, expected=8)
+    # the best and the worst reconstructed items, best first, with the errors inference found
+    error_of = dict(zip(ids.tolist(), errors.tolist()))
+    assert [pair["error"] for pair in pairs] == sorted(pair["error"] for pair in pairs)
+    assert pairs[0]["item_id"] == min(error_of, key=error_of.get)
+    assert pairs[-1]["item_id"] == max(error_of, key=error_of.get)
+    assert pairs[0]["error"] == pytest.approx(error_of[pairs[0]["item_id"]], rel=0.05)
+
+
+def assert_reconstruction_pairs(job, expected: int) -> list[dict]:
+    pairs = job.result["reconstructions"]
+    assert len(pairs) == expected
+    for pair in pairs:
+        for name in ("original", "reconstruction"):
+            with Image.open(Path(job.artifact_dir) / pair[name]) as image:
+                assert image.size == (32, 32) and image.mode == "L"
+    return pairs
 
 
 @pytest.fixture
