@@ -206,7 +206,7 @@ def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
     np.save(context.artifact_dir / "item_ids.npy", np.asarray(inference.item_ids, np.int64))
     np.save(context.artifact_dir / "errors.npy", inference.errors.astype(np.float32))
     pairs = _extreme_reconstructions(context, model, model_job, items, inference)
-    return {"reconstructions": pairs, "items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
-            "model_job_id": model_job.id,
+    return {"items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
+            "model_job_id": model_job.id, "reconstructions": pairs,
             "files": {"latents": "latents.npy", "item_ids": "item_ids.npy",
                       "errors": "errors.npy"}}
