@@ -1,6 +1,7 @@
 """Browser-test set-up: headless Chromium flags for a closed network, and app settings."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -40,6 +41,16 @@ def browser_settings(tmp_path: Path) -> Settings:
 def save_screenshot(dash_duo, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def call_api(base: str, path: str, payload=None):
+    """A JSON request to the app's REST API (GET, or POST when ``payload`` is given)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(base + path, data=data,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        body = answer.read()
+    return json.loads(body) if answer.headers.get_content_type() == "application/json" else body
 
 
 def free_port() -> int:

@@ -1,9 +1,7 @@
 """The labeling page in headless Chromium, against the real launcher and database."""
 import csv
 import io
-import json
 import time
-import urllib.request
 import zipfile
 
 import pytest
@@ -12,18 +10,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
-from tests.browser import save_screenshot
+from tests.browser import call_api, save_screenshot
 
 N_IMAGES = 60
-
-
-def call_api(base: str, path: str, payload=None):
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(base + path, data=data,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        body = answer.read()
-    return json.loads(body) if answer.headers.get_content_type() == "application/json" else body
 
 
 @pytest.fixture
