@@ -25,6 +25,7 @@ from db.migrate import upgrade
 from db.models import Dataset
 from db.session import make_engine, make_session_factory, transaction
 from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
+from ml.similarity import IndexCache
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Services:
     _sources: dict[tuple, DataSource] = field(default_factory=dict)
     _sources_lock: threading.Lock = field(default_factory=threading.Lock)
     _celery: Optional[Celery] = None
+    # Normalised feature matrices of the feature jobs ranked lately (ml.similarity).
+    feature_indexes: IndexCache = field(default_factory=IndexCache)
 
     def celery(self) -> Celery:
         """The Celery client that queues jobs (made on first use)."""

@@ -19,6 +19,8 @@ from db.store import StoreError
 # How many times more candidates than asked for the sampled threshold aims to keep.
 SAMPLE_MARGIN = 4
 SAMPLE_SIZE = 20_000
+# Item ids spread over at most this many times their count get a direct id → row table.
+DENSE_SPAN = 8
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,29 @@ class Ranking:
 class SimilarityIndex:
     item_ids: np.ndarray  # int64, ascending
     matrix: np.ndarray  # float32 rows of length 1 (all-zero vectors stay zero)
+    # row of item id ``first_id + i`` at [i] (-1: none), when the ids are dense enough;
+    # a binary search per id would miss the cache on every step after a ranking
+    rows_by_id: Optional[np.ndarray] = None
+    first_id: int = 0
 
     @property
     def nbytes(self) -> int:
-        return self.matrix.nbytes + self.item_ids.nbytes
+        extra = self.rows_by_id.nbytes if self.rows_by_id is not None else 0
+        return self.matrix.nbytes + self.item_ids.nbytes + extra
 
     def positions(self, item_ids: Sequence[int]) -> np.ndarray:
         """Rows of ``item_ids`` that the index holds (others are left out)."""
         wanted = np.asarray(item_ids, dtype=np.int64)
-        rows = np.searchsorted(self.item_ids, wanted)
-        rows = np.minimum(rows, len(self.item_ids) - 1) if len(self.item_ids) else rows
-        return rows[self.item_ids[rows] == wanted] if len(self.item_ids) else rows[:0]
+        if len(self.item_ids) == 0:
+            return wanted[:0]
+        if self.rows_by_id is not None:
+            offsets = wanted - self.first_id
+            offsets = offsets[(offsets >= 0) & (offsets < len(self.rows_by_id))]
+            rows = self.rows_by_id[offsets]
+            return rows[rows >= 0].astype(np.int64)
+        wanted = np.sort(wanted)
+        rows = np.minimum(np.searchsorted(self.item_ids, wanted), len(self.item_ids) - 1)
+        return rows[self.item_ids[rows] == wanted]
 
 
 def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -59,9 +73,15 @@ def build_index(item_ids: np.ndarray, vectors: np.ndarray) -> SimilarityIndex:
     if len(item_ids) != len(vectors):
         raise ValueError(f"{len(item_ids)} item ids for {len(vectors)} vectors")
     if np.all(item_ids[1:] > item_ids[:-1]):  # inference writes rows in item order: no copy
-        return SimilarityIndex(item_ids, normalised(vectors))
-    order = np.argsort(item_ids, kind="stable")
-    return SimilarityIndex(item_ids[order], normalised(np.asarray(vectors)[order]))
+        matrix = normalised(vectors)
+    else:
+        order = np.argsort(item_ids, kind="stable")
+        item_ids, matrix = item_ids[order], normalised(np.asarray(vectors)[order])
+    if len(item_ids) == 0 or item_ids[-1] - item_ids[0] >= DENSE_SPAN * len(item_ids):
+        return SimilarityIndex(item_ids, matrix)
+    rows_by_id = np.full(int(item_ids[-1] - item_ids[0]) + 1, -1, dtype=np.int32)
+    rows_by_id[item_ids - item_ids[0]] = np.arange(len(item_ids), dtype=np.int32)
+    return SimilarityIndex(item_ids, matrix, rows_by_id, int(item_ids[0]))
 
 
 def query_vector(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:

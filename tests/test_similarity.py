@@ -22,7 +22,8 @@ def angles_index():
 def test_order_and_distances_follow_the_angle_to_the_query():
     index = angles_index()
     ranking = rank(index, [130])  # the vector at 30°
-    assert ranking.item_ids.tolist() == [100 + d for d in sorted(DEGREES, key=lambda d: abs(d - 30))]
+    nearest_first = sorted(DEGREES, key=lambda d: abs(d - 30))
+    assert ranking.item_ids.tolist() == [100 + d for d in nearest_first]
     angles = np.abs(np.array(ranking.item_ids) - 130)
     assert np.allclose(ranking.distances, 1 - np.cos(np.radians(angles)), atol=1e-6)
     assert np.all(np.diff(ranking.distances) >= 0)
@@ -35,6 +36,7 @@ def test_several_queries_rank_by_their_mean_direction():
 
 def test_limit_cutoff_and_excluded_items():
     index = angles_index()
+    assert index.rows_by_id is None  # sparse ids: binary search
     ranking = rank(index, [100], max_distance=1 - np.cos(np.radians(20)),
                    exclude_item_ids=[107, 999])
     assert ranking.item_ids.tolist() == [100, 115]  # 7° excluded, 26° beyond the cutoff
@@ -45,9 +47,12 @@ def test_top_k_of_many_rows_equals_a_full_sort():
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((50_000, 16)).astype(np.float32)
     index = build_index(np.arange(50_000), vectors)
-    query = index.matrix[7]
-    full = np.argsort(-(index.matrix @ query), kind="stable")[:300]
-    ranking = rank(index, [7], limit=300)
+    assert index.rows_by_id is not None  # dense ids: looked up in a table
+    excluded = np.arange(0, 50_000, 3)
+    scores = index.matrix @ index.matrix[7]
+    scores[excluded] = -np.inf
+    full = np.argsort(-scores, kind="stable")[:300]
+    ranking = rank(index, [7], limit=300, exclude_item_ids=[*excluded, -5, 10**7])
     assert ranking.item_ids.tolist() == full.tolist()
 
 
@@ -71,7 +76,8 @@ def test_cache_builds_once_and_drops_the_least_recently_used():
             return build_index(np.arange(n), np.ones((n, 4), np.float32))
         return build
 
-    cache = IndexCache(max_bytes=2 * (100 * 4 * 4 + 100 * 8))
+    cache = IndexCache(max_bytes=2 * builder(100)().nbytes)
+    built.clear()
     cache.get("a", builder(100))
     cache.get("a", builder(100))
     cache.get("b", builder(100))
