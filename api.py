@@ -18,23 +18,28 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
-from api_models import (UNION_TAGS, CsvBody, CurrentLabelOut, CurrentLabelsOut,
+from api_models import (UNION_TAGS, BatchOut, CsvBody, CurrentLabelOut, CurrentLabelsOut,
                         CurrentLabelsQuery, DatasetDetailOut, DatasetIn, DatasetListOut,
-                        DatasetOut, DatasetPath, DeleteLabelQuery, ErrorOut, EventIn,
-                        EventListOut, EventOut, EventPath, ExportQuery, ImportOut, ImportQuery,
-                        ItemOut, ItemPageOut, ItemsQuery, JobDeleteOut, JobIn, JobListOut, JobOut,
-                        JobPath, JobsQuery, LabelDeleteOut, LabelIn, LabelListOut,
-                        LabelOrderIn, LabelOut, LabelPatchIn, LabelPath, PageQuery, ProblemOut,
-                        SourceOut, UndoIn)
+                        DatasetOut, DatasetPath, DeleteLabelQuery, EfficiencyOut,
+                        EfficiencyQuery, ErrorOut, EventIn, EventListOut, EventOut, EventPath,
+                        ExportQuery, ImportOut, ImportQuery, ItemOut, ItemPageOut, ItemsQuery,
+                        JobDeleteOut, JobIn, JobListOut, JobOut, JobPath, JobsQuery,
+                        LabelDeleteOut, LabelIn, LabelListOut, LabelOrderIn, LabelOut,
+                        LabelPatchIn, LabelPath, MethodRateOut, PageQuery, ProbabilityLabelsIn,
+                        ProbabilityLabelsOut, ProblemOut, SimilarIn, SimilarItemOut,
+                        SimilarityLabelsIn, SimilarOut, SourceOut, UncertainItemOut,
+                        UncertainOut, UncertainQuery, UndoIn)
 from data.catalog import (count_problems, dataset_problems, dataset_summaries,
                           register_dataset, shown_location)
 from data.export import EXPORT_FORMATS
 from data.label_import import import_labels_csv
+from db import guided
 from db import jobs as job_store
 from db import labels as label_store
 from db import store
 from db.session import transaction
 from ml import jobs as ml_jobs
+from ml import rankings
 from services import current_services
 
 PREFIX = "/api/v1"
@@ -46,6 +51,8 @@ EVENTS = Tag(name="events", description="the append-only log of tagging events, 
 TRANSFER = Tag(name="export-import", description="download the labels (CSV, JSON, or a ZIP of "
                                                  "the labeled images) and import labels (CSV)")
 JOBS = Tag(name="jobs", description="training, inference and other jobs run by Celery workers")
+GUIDED = Tag(name="guided-labeling", description="similarity and probability batches, the "
+                                                 "active-learning queue, labeling efficiency")
 # Source fields as the API names them (the catalog says "source" for the whole location).
 SOURCE_FIELDS = {"directory": "source.path", "tiled": "source.uri"}
 # Routes whose request body is not JSON: endpoint -> the media type they take.
@@ -451,11 +458,9 @@ def _job_out(job, with_log: bool = True) -> JobOut:
                 responses=_responses(201, JobOut, 400, 404, 415))
 def create_job(body: JobIn):
     services = current_services()
-    with transaction(services.session_factory) as session:
-        job = job_store.create_job(session, body.kind, body.dataset_id, body.params,
-                                   body.owner or services.settings.tagger)
-    ml_jobs.submit_job(services.celery(), services.session_factory, job.id)
-    return _get_job(job.id).model_dump(mode="json"), 201
+    job_id = ml_jobs.start_job(services.celery(), services.session_factory, body.kind,
+                               body.dataset_id, body.params, body.owner or services.settings.tagger)
+    return _get_job(job_id).model_dump(mode="json"), 201
 
 
 def _get_job(job_id: int) -> JobOut:
@@ -501,3 +506,108 @@ def delete_job(path: JobPath):
     with transaction(current_services().session_factory) as session:
         job_store.delete_job(session, path.job_id)
     return JobDeleteOut(job_id=path.job_id, deleted=True).model_dump(mode="json")
+
+
+# --- guided labeling ----------------------------------------------------------------------
+
+def _tagger(name: Optional[str]) -> str:
+    return name or current_services().settings.tagger
+
+
+def _batch_out(plan, event) -> BatchOut:
+    return BatchOut(count=len(plan.to_label), chosen=len(plan.item_ids),
+                    already_labeled=plan.labeled, agreeing=plan.agreeing,
+                    agreement=plan.agreement, event_id=event.id if event else None)
+
+
+@blueprint.post("/datasets/<int:dataset_id>/similar", tags=[GUIDED],
+                summary="Items ranked by cosine distance to the mean of the query items",
+                description="Exact ranking over the feature job's vectors, nearest first; "
+                            "labeled items are left out unless unlabeled_only is false.",
+                responses=_responses(200, SimilarOut, 400, 404, 415))
+def similar_items(path: DatasetPath, body: SimilarIn):
+    services = current_services()
+    with services.session_factory() as session:
+        store.get_dataset(session, path.dataset_id)
+        ranking = rankings.similar(session, services.feature_indexes, path.dataset_id,
+                                   body.feature_job_id, body.query_item_ids,
+                                   body.unlabeled_only, body.limit, body.max_distance)
+        rows = guided.items_in_order(session, path.dataset_id, ranking.item_ids.tolist())
+    distance = dict(zip(ranking.item_ids.tolist(), ranking.distances.tolist()))
+    items = [SimilarItemOut(item_id=r.id, uri=r.uri, label_id=r.label_id,
+                            distance=distance[r.id]) for r in rows]
+    return SimilarOut(feature_job_id=body.feature_job_id, query_item_ids=body.query_item_ids,
+                      items=items).model_dump(mode="json")
+
+
+@blueprint.post("/datasets/<int:dataset_id>/similarity-labels", tags=[GUIDED],
+                summary="Label a similarity batch (top k, a distance cutoff, or listed items) "
+                        "as one event, or preview it with dry_run",
+                description="The event's method is 'similarity'; its parameters hold the "
+                            "feature job, the query items, the scope and the cutoff. Items "
+                            "that carry a label keep it unless overwrite is true.",
+                responses=_responses(200, BatchOut, 400, 404, 415))
+def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        result = rankings.similarity_batch(
+            session, services.feature_indexes, path.dataset_id, _tagger(body.tagger),
+            body.feature_job_id, body.query_item_ids, body.label_id, body.scope, body.top_k,
+            body.max_distance, body.item_ids, body.unlabeled_only, body.overwrite,
+            body.dry_run)
+        return _batch_out(result.plan, result.event).model_dump(mode="json")
+
+
+@blueprint.post("/datasets/<int:dataset_id>/probability-labels", tags=[GUIDED],
+                summary="Label the items a classifier scores at or above a threshold, as one "
+                        "event, or preview it with dry_run",
+                description="The preview gives the count and the precision the threshold "
+                            "would have had on the items labeled by hand. The event's method "
+                            "is 'probability'; each tag's confidence is its probability. "
+                            "Labeled items keep their label unless overwrite_manual is true.",
+                responses=_responses(200, ProbabilityLabelsOut, 400, 404, 415))
+def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
+    with transaction(current_services().session_factory) as session:
+        result = rankings.probability_batch(
+            session, path.dataset_id, _tagger(body.tagger), body.inference_job_id,
+            body.label_id, body.threshold, body.overwrite_manual, body.dry_run)
+        return ProbabilityLabelsOut(
+            count=len(result.plan.to_label), above=result.above,
+            estimated_precision=result.check.precision,
+            hand_labeled_above=result.check.hand_above, recall=result.check.recall,
+            event_id=result.event.id if result.event else None).model_dump(mode="json")
+
+
+@blueprint.get("/datasets/<int:dataset_id>/uncertain", tags=[GUIDED],
+               summary="The active-learning queue: unlabeled items the classifier is least "
+                       "sure of, most uncertain first",
+               responses=_responses(200, UncertainOut, 400, 404))
+def uncertain_items(path: DatasetPath, query: UncertainQuery):
+    with current_services().session_factory() as session:
+        store.get_dataset(session, path.dataset_id)
+        job, item_ids, scores = rankings.uncertain(session, path.dataset_id,
+                                                   query.inference_job_id, query.method,
+                                                   query.limit)
+        rows = guided.items_in_order(session, path.dataset_id, item_ids.tolist())
+    score = dict(zip(item_ids.tolist(), scores.tolist()))
+    return UncertainOut(inference_job_id=job.id, method=query.method, items=[
+        UncertainItemOut(item_id=r.id, uri=r.uri, score=score[r.id]) for r in rows]
+    ).model_dump(mode="json")
+
+
+@blueprint.get("/datasets/<int:dataset_id>/labeling-efficiency", tags=[GUIDED],
+               summary="Labels per minute by method (overall and since a time), shares of the "
+                       "labels by method, and auto-labels later changed by hand",
+               responses=_responses(200, EfficiencyOut, 404))
+def labeling_efficiency(path: DatasetPath, query: EfficiencyQuery):
+    with current_services().session_factory() as session:
+        figures = guided.labeling_efficiency(session, path.dataset_id, query.since)
+
+    def rates(rows):
+        return [MethodRateOut(method=r.method, labels=r.labels, seconds=r.seconds,
+                              per_minute=r.per_minute) for r in rows]
+
+    return EfficiencyOut(session=rates(figures.session), overall=rates(figures.overall),
+                         shares=figures.shares, auto_labeled=figures.auto_labeled,
+                         auto_changed_by_hand=figures.auto_changed_by_hand
+                         ).model_dump(mode="json")

@@ -18,6 +18,7 @@ from data.export import EXPORT_FORMATS
 from data.label_import import LISTED
 from db.store import METHODS
 from ml.job_kinds import JOB_KINDS
+from ml.uncertainty import UNCERTAINTY
 
 MAX_PAGE = 1000
 MAX_LABELS_PAGE = 10_000
@@ -361,3 +362,123 @@ class JobListOut(BaseModel):
 class JobDeleteOut(BaseModel):
     job_id: int
     deleted: bool
+
+
+# --- guided labeling ----------------------------------------------------------------------
+
+UncertaintyName = Literal[tuple(UNCERTAINTY)]  # type: ignore[valid-type]
+
+
+class SimilarIn(Body):
+    feature_job_id: int = Field(description="a finished autoencoder_infer or classifier_infer "
+                                            "job of this data set")
+    query_item_ids: list[int] = Field(min_length=1, description="items to compare with: the "
+                                                                "mean of their vectors")
+    unlabeled_only: bool = Field(True, description="leave out items that carry a label")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="how many items to return")
+    max_distance: Optional[float] = Field(None, ge=0.0, le=2.0,
+                                          description="only items within this cosine distance")
+
+
+class SimilarItemOut(BaseModel):
+    item_id: int
+    uri: str
+    label_id: Optional[int]
+    distance: float = Field(description="cosine distance, 1 - cosine similarity (0..2)")
+
+
+class SimilarOut(BaseModel):
+    feature_job_id: int
+    query_item_ids: list[int]
+    items: list[SimilarItemOut] = Field(description="nearest first")
+
+
+class SimilarityLabelsIn(Body):
+    feature_job_id: int
+    query_item_ids: list[int] = Field(min_length=1)
+    label_id: int = Field(description="the label the batch gives")
+    scope: Literal["top_k", "cutoff", "page"] = Field(
+        description="top_k: the top_k nearest; cutoff: all within max_distance; page: the "
+                    "items listed in item_ids (e.g. the page the user saw)")
+    top_k: Optional[int] = Field(None, ge=1)
+    max_distance: Optional[float] = Field(None, ge=0.0, le=2.0)
+    item_ids: list[int] = Field(default_factory=list, description="the items of scope 'page'")
+    unlabeled_only: bool = Field(True, description="rank unlabeled items only")
+    overwrite: bool = Field(False, description="also relabel chosen items that carry another "
+                                               "label (otherwise they keep it)")
+    dry_run: bool = Field(False, description="only preview: count and agreement, no event")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+
+class BatchOut(BaseModel):
+    count: int = Field(description="items the event tags (or would tag, for a dry run)")
+    chosen: int = Field(description="items the batch chose")
+    already_labeled: int = Field(description="chosen items that carry a label")
+    agreeing: int = Field(description="of those, items that carry the batch's label")
+    agreement: Optional[float] = Field(description="agreeing / already_labeled")
+    event_id: Optional[int] = Field(description="the similarity event; null for a dry run or "
+                                                "when nothing was left to tag")
+
+
+class ProbabilityLabelsIn(Body):
+    inference_job_id: int = Field(description="a finished classifier_infer job of this data set")
+    label_id: int
+    threshold: float = Field(ge=0.0, le=1.0, description="label items whose probability of "
+                                                         "label_id is at least this")
+    dry_run: bool = Field(False, description="only preview: counts and precision, no event")
+    overwrite_manual: bool = Field(False, description="also relabel items that carry a label "
+                                                      "(otherwise only unlabeled ones are labeled)")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+
+class ProbabilityLabelsOut(BaseModel):
+    count: int = Field(description="items the event tags (or would tag)")
+    above: int = Field(description="items at or above the threshold, labeled or not")
+    estimated_precision: Optional[float] = Field(
+        description="share of the hand-labeled items at or above the threshold that carry "
+                    "label_id; null when none is")
+    hand_labeled_above: int
+    recall: Optional[float] = Field(description="share of the hand-labeled items of label_id "
+                                                "at or above the threshold")
+    event_id: Optional[int] = Field(description="the probability event; null for a dry run")
+
+
+class UncertainQuery(BaseModel):
+    inference_job_id: Optional[int] = Field(None, description="the classifier_infer job; the "
+                                                              "newest one if left out")
+    method: UncertaintyName = Field("least_confidence")
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+
+
+class UncertainItemOut(BaseModel):
+    item_id: int
+    uri: str
+    score: float = Field(description="uncertainty: 0 sure … 1 unsure")
+
+
+class UncertainOut(BaseModel):
+    inference_job_id: int
+    method: str
+    items: list[UncertainItemOut] = Field(description="unlabeled items, most uncertain first")
+
+
+class EfficiencyQuery(BaseModel):
+    since: Optional[datetime] = Field(None, description="start of this session (ISO time)")
+
+
+class MethodRateOut(BaseModel):
+    method: str
+    labels: int
+    seconds: float = Field(description="labeling time: pauses before the method's events, "
+                                       "each capped at two minutes")
+    per_minute: float
+
+
+class EfficiencyOut(BaseModel):
+    session: list[MethodRateOut] = Field(description="events since 'since'")
+    overall: list[MethodRateOut]
+    shares: dict[str, int] = Field(description="current labels by the method that gave them")
+    auto_labeled: int = Field(description="items ever labeled by similarity, probability or "
+                                          "cluster events")
+    auto_changed_by_hand: int = Field(description="of those, items a later manual event gave "
+                                                  "another label")
