@@ -1,2 +1,3 @@
 """The page callbacks; importing this package registers them with ``dash.callback``."""
-from callbacks import datasets, label, label_classes, label_history, label_viewer  # noqa: F401
+from callbacks import (datasets, label, label_classes, label_guided,  # noqa: F401
+                       label_history, label_viewer)

@@ -90,3 +90,37 @@ class Label:
     VIEWER_BODY = "label-viewer-body"
     HELP = "label-help"
     HELP_BUTTON = "label-help-button"
+    # guided labeling (callbacks/label_guided.py): modes and their panels
+    MODE = "label-mode"  # manual | similarity | probability | review
+    GUIDED_ORDER = "label-guided-order"  # store: the gallery's order when a mode sets one
+    SIMILARITY_PANEL = "label-similarity-panel"
+    FEATURE_JOB = "label-feature-job"
+    USE_SELECTION = "label-use-selection"
+    QUERY = "label-query"  # store: item ids of the similarity query
+    QUERY_INFO = "label-query-info"
+    UNLABELED_ONLY = "label-unlabeled-only"
+    BATCH_LABEL = "label-batch-label"
+    BATCH_SCOPE = "label-batch-scope"  # page | top_k | cutoff
+    TOP_K = "label-top-k"
+    CUTOFF = "label-cutoff"
+    BATCH_PREVIEW = "label-batch-preview"
+    BATCH_APPLY = "label-batch-apply"
+    PROBABILITY_PANEL = "label-probability-panel"
+    CLASSIFIER_JOB = "label-classifier-job"
+    PROBABILITY_LABEL = "label-probability-label"
+    THRESHOLD = "label-threshold"
+    OVERWRITE = "label-overwrite"
+    PROBABILITY_PREVIEW = "label-probability-preview"
+    PROBABILITY_APPLY = "label-probability-apply"
+    UNCERTAINTY = "label-uncertainty"  # active-learning order: none or an uncertainty measure
+    REVIEW_PANEL = "label-review-panel"
+    MIN_CONFIDENCE = "label-min-confidence"
+    SHOW_MISTAKES = "label-show-mistakes"
+    CHECKPOINT_SIZE = "label-checkpoint-size"
+    START_CHECKPOINT = "label-start-checkpoint"
+    SCORE_CHECKPOINT = "label-score-checkpoint"
+    CHECKPOINT_RESULT = "label-checkpoint-result"
+    CORRECT = "label-correct"  # pattern-matching type, index = item id (take the new label)
+    CORRECT_ALL = "label-correct-all"
+    EFFICIENCY = "label-efficiency"
+    SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)

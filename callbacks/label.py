@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import select
 
 from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
 from db.labels import list_labels
 from db.models import CurrentLabel, Dataset
@@ -79,6 +80,7 @@ def _tile(item, size: int, labels: dict, selected: set, url: str):
         html.Img(src=url, width=size, height=size, alt=item["uri"], title=item["uri"]),
         html.Div(caption, className="thumb-caption" + (" labeled" if label else ""),
                  style=caption_style),
+        html.Div(item["note"], className="thumb-note") if item.get("note") else None,
     ], className=" ".join(classes), style=style, **{"data-item": item["id"]})
 
 
@@ -99,29 +101,37 @@ def _page_filter(show: str, hide_labeled: bool) -> dict:
           Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
           Input(ids.FIRST, "n_clicks"), Input(ids.PREVIOUS, "n_clicks"),
           Input(ids.NEXT, "n_clicks"), Input(ids.LAST, "n_clicks"),
-          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"),
+          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"),
           State(ids.SELECTION, "data"))
 def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled, log,
               percentiles, colormap, _first, _previous, _next, _last, _revision, as_of,
-              selection):
+              guided, selection):
     if dataset_id is None:
         return [html.P("Register a data set first.", className="text-muted")], 1, "of 1", "", []
     page_size, size = int(page_size), int(thumb_size)
     filters = _page_filter(show or "all", bool(hide_labeled))
     with read_session() as session:
-        total = count_items(session, dataset_id, **filters)
+        ordered = guided_order(session, dataset_id, guided) if guided else None
+        total = len(ordered.item_ids) if ordered else count_items(session, dataset_id, **filters)
         pages = page_count(total, page_size)
-        if ctx.triggered_id in (ids.DATASET, ids.FILTER, ids.HIDE_LABELED, ids.SORT):
+        if ctx.triggered_id in (ids.DATASET, ids.FILTER, ids.HIDE_LABELED, ids.SORT,
+                                ids.GUIDED_ORDER):
             page = 1
         else:
             page = turn_page(ctx.triggered_id if ctx.triggered_id in PAGER else None, page, pages)
-        rows = items_page(session, dataset_id, offset=(page - 1) * page_size, limit=page_size,
-                          order=order or "name", **filters)
+        offset = (page - 1) * page_size
+        if ordered:  # a guided mode's order (similarity, uncertainty, review)
+            items = ordered.page(session, dataset_id, offset, page_size)
+        else:
+            rows = items_page(session, dataset_id, offset=offset, limit=page_size,
+                              order=order or "name", **filters)
+            items = [{"id": r.id, "uri": r.uri, "status": r.status, "label_id": r.label_id}
+                     for r in rows]
         labels = {label.id: {"name": label.name, "color": label.color}
                   for label in list_labels(session, dataset_id, include_archived=True)}
         past = labels_as_of(session, dataset_id, as_of) if as_of else None
-    items = [{"id": r.id, "uri": r.uri, "status": r.status,
-              "label_id": past.get(r.id) if past is not None else r.label_id} for r in rows]
+    if past is not None:
+        items = [{**item, "label_id": past.get(item["id"])} for item in items]
     selected = set(selection or [])
     tiles = [_tile(item, size, labels, selected,
                    thumbnail_url(item["id"], size, log, percentiles or [1, 99], colormap or "gray"))
@@ -129,6 +139,8 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
     first = (page - 1) * page_size + 1
     summary = (f"items {first:,}–{first + len(items) - 1:,} of {total:,}" if items
                else "nothing to show with this filter")
+    if ordered:
+        summary = f"{summary} · {ordered.title}"
     return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items]
 
 
@@ -176,11 +188,14 @@ def _action(trigger, key_press) -> tuple[str, int | None]:
           Input(ids.UNLABEL, "n_clicks"), Input(ids.UNDO, "n_clicks"),
           State(ids.SELECTION, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
           State(ids.PAGE_ITEMS, "data"), State(ids.ADVANCE, "value"), State(ids.AS_OF, "data"),
-          State(ids.REVISION, "data"), State(ids.PAGE, "value"), prevent_initial_call=True)
+          State(ids.REVISION, "data"), State(ids.PAGE, "value"), State(ids.GUIDED_ORDER, "data"),
+          prevent_initial_call=True)
 def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset_id, tagger,
-                    page_items, advance, as_of, revision, page):
+                    page_items, advance, as_of, revision, page, guided):
     if ctx.triggered_id is None or dataset_id is None:
         raise PreventUpdate
+    if (guided or {}).get("kind") == "checkpoint":
+        raise PreventUpdate  # labels given in a checkpoint are answers (label_guided.py)
     if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
         raise PreventUpdate  # the class buttons were just re-drawn
     action, argument = _action(ctx.triggered_id, key_press)
@@ -205,7 +220,8 @@ def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset
                         else argument)
             event = apply_event(session, dataset_id, tagger, "manual",
                                 [TagIn(item_id, label_id) for item_id in selection])
-            done = advance and _page_done(session, page_items or [])
+            # a guided order is ranked again after each event (labeled items may leave it)
+            done = advance and not guided and _page_done(session, page_items or [])
     except StoreError as error:
         return no_update, no_update, error_alert(error), no_update
     verb = "Unlabeled" if label_id is None else "Labeled"

@@ -4,6 +4,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.ids import Label as ids
+from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 from data.thumbnails import colormap_names
 
 dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label")
@@ -108,6 +109,7 @@ def _side_panel():
         ], className="mb-3"),
         html.H6("Progress"),
         html.Div(id=ids.PROGRESS, className="mb-3"),
+        *efficiency_panel(),
         html.H6("History"),
         html.Div(id=ids.HISTORY, className="history-list mb-3"),
         html.H6("Export and import"),
@@ -157,8 +159,10 @@ def layout(dataset=None, **_query):
         dcc.Store(id=ids.AS_OF, data=None),
         dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
         dcc.Store(id=ids.TAGGER_SAVED, storage_type="local"),
+        *guided_stores(),
     ]
     gallery = html.Div([
+        guided_controls(),
         _view_controls(),
         _display_controls(),
         html.Div(id=ids.AS_OF_BANNER),

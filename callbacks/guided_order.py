@@ -1,0 +1,84 @@
+"""The gallery orders the guided modes set: by similarity, by uncertainty, suspected
+mistakes first, or a validation checkpoint's sample.
+
+The label page keeps an order as a small spec in a store (``Label.GUIDED_ORDER``); each page
+turn ranks again, so items labeled meanwhile drop out of an unlabeled-only order. Orders
+are cut at ``MAX_ORDERED`` items, which the gallery pages through like any other list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from sqlalchemy.orm import Session
+
+from db.guided import items_in_order
+from db.labels import list_labels
+from db.store import StoreError
+from ml import rankings
+from services import current_services
+
+MAX_ORDERED = 5000
+
+
+@dataclass
+class GuidedOrder:
+    item_ids: list[int]
+    title: str
+    notes: dict[int, str] = field(default_factory=dict)  # shown on the tile
+    # A checkpoint hides the labels and shows the labels given again instead.
+    answers: Optional[dict[int, int]] = None
+
+    def page(self, session: Session, dataset_id: int, offset: int, limit: int) -> list[dict]:
+        """Tiles' items of one page: id, uri, status, label_id and note."""
+        rows = items_in_order(session, dataset_id, self.item_ids[offset:offset + limit])
+        return [{"id": r.id, "uri": r.uri, "status": r.status, "note": self.notes.get(r.id),
+                 "label_id": r.label_id if self.answers is None else self.answers.get(r.id)}
+                for r in rows]
+
+
+def _similarity(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    ranking = rankings.similar(session, current_services().feature_indexes, dataset_id,
+                               spec["job_id"], spec["query"], spec["unlabeled_only"],
+                               MAX_ORDERED)
+    notes = {int(i): f"d {d:.3f}" for i, d in zip(ranking.item_ids, ranking.distances)}
+    return GuidedOrder(ranking.item_ids.tolist(), f"by similarity to {len(spec['query'])} "
+                       f"query item(s), job {spec['job_id']}", notes)
+
+
+def _uncertainty(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    job, item_ids, scores = rankings.uncertain(session, dataset_id, spec["job_id"],
+                                               spec["method"], MAX_ORDERED)
+    notes = {int(i): f"u {s:.3f}" for i, s in zip(item_ids, scores)}
+    return GuidedOrder(item_ids.tolist(), f"unlabeled items by {spec['method'].replace('_', ' ')}"
+                       f" of job {job.id}, most uncertain first", notes)
+
+
+def _mistakes(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    found = rankings.suspected_mistakes(session, dataset_id, spec["job_id"],
+                                        spec["min_confidence"])[:MAX_ORDERED]
+    names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
+    notes = {c.item_id: f"model: {names.get(c.predicted_label_id, '?')} {c.confidence:.2f}"
+             for c in found}
+    return GuidedOrder([c.item_id for c in found], f"suspected mistakes: labels job "
+                       f"{spec['job_id']} contradicts at {spec['min_confidence']:.2f} or more",
+                       notes)
+
+
+def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
+    answers = {int(item): label for item, label in spec["answers"].items()}
+    return GuidedOrder(spec["items"], f"validation checkpoint: label these {len(spec['items'])}"
+                       " items again (their labels are hidden); then score it",
+                       answers=answers)
+
+
+ORDERS = {"similarity": _similarity, "uncertainty": _uncertainty, "mistakes": _mistakes,
+          "checkpoint": _checkpoint}
+
+
+def guided_order(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    """The order ``spec`` asks for; a refused one is an empty order whose title says why."""
+    try:
+        return ORDERS[spec["kind"]](session, dataset_id, spec)
+    except StoreError as error:
+        return GuidedOrder([], f"{error}")

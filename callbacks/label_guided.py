@@ -1,0 +1,395 @@
+"""Behaviour of the labeling page's guided modes: similarity batches, probability
+thresholds with the active-learning order, review (suspected mistakes, validation
+checkpoints) and the efficiency panel. Thin adapters to ml.rankings and db.guided."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
+                              write_session)
+from callbacks.ids import Label as ids
+# the page's own key and button reading, so a checkpoint answer is given like a label
+from callbacks.label import _action, _label_for_key
+from db import guided
+from db.labels import list_labels
+from db.store import StoreError, TagIn, apply_event
+from ml import rankings
+from ml.features import feature_sources
+from services import current_services
+
+SHOWN = {}
+HIDDEN = {"display": "none"}
+PANELS = ("similarity", "probability", "review")
+
+
+def _note(text: str, color: str = "success"):
+    return html.Div(text, className=f"text-{color} small mb-1")
+
+
+def _percent(share) -> str:
+    return "–" if share is None else f"{100 * share:.0f} %"
+
+
+@callback(Output(ids.SIMILARITY_PANEL, "style"), Output(ids.PROBABILITY_PANEL, "style"),
+          Output(ids.REVIEW_PANEL, "style"), Output(f"{ids.CLASSIFIER_JOB}-row", "style"),
+          Input(ids.MODE, "value"))
+def show_panels(mode):
+    styles = [SHOWN if mode == panel else HIDDEN for panel in PANELS]
+    return *styles, SHOWN if mode in ("probability", "review") else HIDDEN
+
+
+def _keep(value, options):
+    known = [option["value"] for option in options]
+    return value if value in known else (known[0] if known else None)
+
+
+@callback(Output(ids.FEATURE_JOB, "options"), Output(ids.FEATURE_JOB, "value"),
+          Output(ids.CLASSIFIER_JOB, "options"), Output(ids.CLASSIFIER_JOB, "value"),
+          Input(ids.DATASET, "value"), Input(ids.MODE, "value"),
+          State(ids.FEATURE_JOB, "value"), State(ids.CLASSIFIER_JOB, "value"))
+def list_jobs(dataset_id, _mode, feature_job, classifier_job):
+    if dataset_id is None:
+        return [], None, [], None
+    with read_session() as session:
+        sources = feature_sources(session, dataset_id)
+    features = [{"label": s.title, "value": s.job_id} for s in sources]
+    classifiers = [{"label": s.title, "value": s.job_id} for s in sources if s.has_probabilities]
+    return (features, _keep(feature_job, features), classifiers,
+            _keep(classifier_job, classifiers))
+
+
+@callback(Output(ids.BATCH_LABEL, "options"), Output(ids.BATCH_LABEL, "value"),
+          Output(ids.PROBABILITY_LABEL, "options"), Output(ids.PROBABILITY_LABEL, "value"),
+          Input(ids.DATASET, "value"), Input(ids.CLASSES, "children"),
+          State(ids.BATCH_LABEL, "value"), State(ids.PROBABILITY_LABEL, "value"))
+def list_label_choices(dataset_id, _classes, batch_label, probability_label):
+    if dataset_id is None:
+        return [], None, [], None
+    with read_session() as session:
+        options = [{"label": label.name, "value": str(label.id)}
+                   for label in list_labels(session, dataset_id)]
+    return options, _keep(batch_label, options), options, _keep(probability_label, options)
+
+
+@callback(Output(ids.QUERY, "data"), Output(ids.QUERY_INFO, "children"),
+          Input(ids.USE_SELECTION, "n_clicks"), Input(ids.DATASET, "value"),
+          State(ids.SELECTION, "data"))
+def use_selection(_clicks, _dataset_id, selection):
+    if ctx.triggered_id != ids.USE_SELECTION:
+        return [], "no query: select tiles, then use them as the query"
+    if not selection:
+        return no_update, "select one or more tiles first"
+    return list(selection), f"query: {len(selection)} item{'s' * (len(selection) != 1)}"
+
+
+def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
+                min_confidence, checkpoint_size, dataset_id, current):
+    trigger = ctx.triggered_id
+    if mode == "similarity":
+        if feature_job is None or not query:
+            return None
+        return {"kind": "similarity", "job_id": feature_job, "query": query,
+                "unlabeled_only": bool(unlabeled_only)}
+    if mode == "probability":
+        if classifier_job is None or uncertainty_method in (None, "none"):
+            return None
+        return {"kind": "uncertainty", "job_id": classifier_job, "method": uncertainty_method}
+    if mode != "review":
+        return None
+    if trigger == ids.SHOW_MISTAKES or (trigger == ids.CLASSIFIER_JOB and current
+                                        and current["kind"] == "mistakes"):
+        if classifier_job is None:
+            return {"kind": "mistakes", "job_id": None, "min_confidence": 0.9}
+        return {"kind": "mistakes", "job_id": classifier_job,
+                "min_confidence": float(min_confidence if min_confidence is not None else 0.9)}
+    if trigger == ids.START_CHECKPOINT:
+        with read_session() as session:
+            sample = guided.validation_sample(session, dataset_id, int(checkpoint_size or 20))
+        return {"kind": "checkpoint", "items": sample, "answers": {}}
+    return current if trigger in (ids.MIN_CONFIDENCE,) else None
+
+
+@callback(Output(ids.GUIDED_ORDER, "data"),
+          Output(ids.CHECKPOINT_RESULT, "children", allow_duplicate=True),
+          Input(ids.MODE, "value"), Input(ids.FEATURE_JOB, "value"), Input(ids.QUERY, "data"),
+          Input(ids.UNLABELED_ONLY, "value"), Input(ids.CLASSIFIER_JOB, "value"),
+          Input(ids.UNCERTAINTY, "value"), Input(ids.SHOW_MISTAKES, "n_clicks"),
+          Input(ids.START_CHECKPOINT, "n_clicks"), Input(ids.DATASET, "value"),
+          State(ids.MIN_CONFIDENCE, "value"), State(ids.CHECKPOINT_SIZE, "value"),
+          State(ids.GUIDED_ORDER, "data"), prevent_initial_call=True)
+def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
+                 _mistakes, _checkpoint, dataset_id, min_confidence, checkpoint_size, current):
+    if dataset_id is None:
+        return None, None
+    try:
+        spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
+                           uncertainty_method, min_confidence, checkpoint_size, dataset_id,
+                           current)
+    except StoreError as error:
+        return None, error_alert(error)
+    if spec and spec["kind"] == "checkpoint" and not spec["items"]:
+        return None, _note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
+                           "warning")
+    result = None if ctx.triggered_id != ids.START_CHECKPOINT else _note(
+        "Label the items shown (hotkeys or class buttons), then score the checkpoint.", "info")
+    return (no_update if spec == current else spec), result
+
+
+# --- similarity batches ---------------------------------------------------------------------
+
+def _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff, page_items,
+                      dataset_id, tagger, dry_run):
+    if not guided_spec or guided_spec["kind"] != "similarity":
+        raise StoreError("choose a feature source and a query first", "query_item_ids")
+    if label_id is None:
+        raise StoreError("choose the label the batch gives", "label_id")
+    return rankings.similarity_batch(
+        session, current_services().feature_indexes, dataset_id, tagger, guided_spec["job_id"],
+        guided_spec["query"], int(label_id), scope, int(top_k) if top_k else None,
+        float(cutoff) if cutoff is not None else None, page_items or [],
+        guided_spec["unlabeled_only"], overwrite=False, dry_run=dry_run)
+
+
+def _batch_text(plan, label_name: str) -> str:
+    text = f"{len(plan.item_ids):,} chosen: {len(plan.to_label):,} get '{label_name}'"
+    if plan.labeled:
+        text += (f"; {plan.labeled:,} already labeled keep their label, {plan.agreeing:,} of "
+                 f"them agree ({_percent(plan.agreement)})")
+    return text
+
+
+def _label_name(session, dataset_id, label_id) -> str:
+    names = {label.id: label.name for label in list_labels(session, dataset_id)}
+    return names.get(int(label_id), "?") if label_id is not None else "?"
+
+
+@callback(Output(ids.BATCH_PREVIEW, "children"),
+          Input(ids.BATCH_LABEL, "value"), Input(ids.BATCH_SCOPE, "value"),
+          Input(ids.TOP_K, "value"), Input(ids.CUTOFF, "value"),
+          Input(ids.GUIDED_ORDER, "data"), Input(ids.PAGE_ITEMS, "data"),
+          Input(ids.REVISION, "data"), State(ids.DATASET, "value"), State(ids.MODE, "value"))
+def preview_batch(label_id, scope, top_k, cutoff, guided_spec, page_items, _revision,
+                  dataset_id, mode):
+    if mode != "similarity" or dataset_id is None:
+        raise PreventUpdate
+    try:
+        with read_session() as session:
+            result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
+                                       page_items, dataset_id, "preview", dry_run=True)
+            return _batch_text(result.plan, _label_name(session, dataset_id, label_id))
+    except StoreError as error:
+        return html.Span(str(error), className="text-muted")
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.BATCH_APPLY, "n_clicks"),
+          State(ids.BATCH_LABEL, "value"), State(ids.BATCH_SCOPE, "value"),
+          State(ids.TOP_K, "value"), State(ids.CUTOFF, "value"), State(ids.GUIDED_ORDER, "data"),
+          State(ids.PAGE_ITEMS, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
+          State(ids.REVISION, "data"), prevent_initial_call=True)
+def apply_batch(_clicks, label_id, scope, top_k, cutoff, guided_spec, page_items, dataset_id,
+                tagger, revision):
+    try:
+        with write_session() as session:
+            result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
+                                       page_items, dataset_id, tagger_or_default(tagger),
+                                       dry_run=False)
+    except StoreError as error:
+        return no_update, error_alert(error)
+    if result.event is None:
+        return no_update, _note("Nothing to label: every chosen item already has a label.",
+                                "warning")
+    return (revision or 0) + 1, _note(f"Labeled {result.event.n_tags:,} items by similarity "
+                                      f"(event {result.event.id}).")
+
+
+# --- probability thresholds -----------------------------------------------------------------
+
+def _probability_batch(session, dataset_id, tagger, classifier_job, label_id, threshold,
+                       overwrite, dry_run):
+    if classifier_job is None:
+        raise StoreError("choose a classifier inference job (run classifier_infer first)",
+                         "inference_job_id")
+    if label_id is None:
+        raise StoreError("choose the label to give", "label_id")
+    return rankings.probability_batch(session, dataset_id, tagger, classifier_job,
+                                      int(label_id), float(threshold), bool(overwrite), dry_run)
+
+
+@callback(Output(ids.PROBABILITY_PREVIEW, "children"),
+          Input(ids.CLASSIFIER_JOB, "value"), Input(ids.PROBABILITY_LABEL, "value"),
+          Input(ids.THRESHOLD, "value"), Input(ids.OVERWRITE, "value"),
+          Input(ids.REVISION, "data"), Input(ids.MODE, "value"), State(ids.DATASET, "value"))
+def preview_probability(classifier_job, label_id, threshold, overwrite, _revision, mode,
+                        dataset_id):
+    if mode != "probability" or dataset_id is None:
+        raise PreventUpdate
+    try:
+        with read_session() as session:
+            result = _probability_batch(session, dataset_id, "preview", classifier_job,
+                                        label_id, threshold, overwrite, dry_run=True)
+    except StoreError as error:
+        return html.Span(str(error), className="text-muted")
+    check = result.check
+    precision = (f"precision on hand labels {_percent(check.precision)} "
+                 f"({check.hand_correct} of {check.hand_above})" if check.hand_above
+                 else "no hand-labeled item scores this high")
+    kept = result.above - len(result.plan.to_label)
+    return (f"{len(result.plan.to_label):,} items would be labeled"
+            + (f" ({kept:,} labeled ones keep their label)" if kept else "")
+            + f"; {precision}")
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.PROBABILITY_APPLY, "n_clicks"),
+          State(ids.CLASSIFIER_JOB, "value"), State(ids.PROBABILITY_LABEL, "value"),
+          State(ids.THRESHOLD, "value"), State(ids.OVERWRITE, "value"),
+          State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
+          prevent_initial_call=True)
+def apply_probability(_clicks, classifier_job, label_id, threshold, overwrite, dataset_id,
+                      tagger, revision):
+    try:
+        with write_session() as session:
+            result = _probability_batch(session, dataset_id, tagger_or_default(tagger),
+                                        classifier_job, label_id, threshold, overwrite,
+                                        dry_run=False)
+    except StoreError as error:
+        return no_update, error_alert(error)
+    if result.event is None:
+        return no_update, _note("Nothing to label at this threshold.", "warning")
+    return (revision or 0) + 1, _note(f"Labeled {result.event.n_tags:,} items at probability "
+                                      f"≥ {threshold} (event {result.event.id}).")
+
+
+# --- review: validation checkpoints ---------------------------------------------------------
+
+@callback(Output(ids.GUIDED_ORDER, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.KEY, "data"), Input({"type": ids.LABEL_BUTTON, "index": ALL}, "n_clicks"),
+          Input(ids.UNLABEL, "n_clicks"),
+          State(ids.SELECTION, "data"), State(ids.GUIDED_ORDER, "data"),
+          State(ids.DATASET, "value"), prevent_initial_call=True)
+def answer_checkpoint(key_press, label_clicks, _unlabel, selection, guided_spec, dataset_id):
+    if not guided_spec or guided_spec["kind"] != "checkpoint" or ctx.triggered_id is None:
+        raise PreventUpdate
+    if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
+        raise PreventUpdate  # the class buttons were just re-drawn
+    action, argument = _action(ctx.triggered_id, key_press)
+    if action == "undo":
+        raise PreventUpdate
+    if not selection:
+        return no_update, _note("Select tiles first, then give their label.", "warning")
+    try:
+        with read_session() as session:
+            label_id = (None if action == "unlabel" else
+                        _label_for_key(session, dataset_id, argument) if action == "hotkey"
+                        else argument)
+    except StoreError as error:
+        return no_update, error_alert(error)
+    answers = dict(guided_spec["answers"])
+    for item in selection:
+        if label_id is None:
+            answers.pop(str(item), None)
+        else:
+            answers[str(item)] = label_id
+    return {**guided_spec, "answers": answers}, no_update
+
+
+def _disagreement_row(item, stored, given, names, uris):
+    return html.Li([
+        f"{uris.get(item, item)}: labeled '{names.get(stored, 'none')}', "
+        f"now '{names.get(given, '?')}' ",
+        dbc.Button("take the new label", id={"type": ids.CORRECT, "index": item}, color="link",
+                   size="sm", className="p-0 align-baseline")])
+
+
+@callback(Output(ids.CHECKPOINT_RESULT, "children"),
+          Input(ids.SCORE_CHECKPOINT, "n_clicks"),
+          State(ids.GUIDED_ORDER, "data"), State(ids.DATASET, "value"),
+          prevent_initial_call=True)
+def score_checkpoint(_clicks, guided_spec, dataset_id):
+    if not guided_spec or guided_spec["kind"] != "checkpoint":
+        return _note("Start a checkpoint first.", "warning")
+    answers = {int(item): label for item, label in guided_spec["answers"].items()}
+    if not answers:
+        return _note("Label some of the checkpoint's items first.", "warning")
+    with read_session() as session:
+        result = guided.score_checkpoint(session, dataset_id, answers)
+        names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
+        uris = {row.id: row.uri for row in guided.items_in_order(
+            session, dataset_id, [item for item, _, _ in result.disagreements])}
+    summary = html.Div(f"Agreement {_percent(result.agreement)}: {result.agreeing} of "
+                       f"{result.answered} answers match the stored label.",
+                       id="label-checkpoint-agreement")
+    if not result.disagreements:
+        return summary
+    rows = [_disagreement_row(item, stored, given, names, uris)
+            for item, stored, given in result.disagreements]
+    return [summary, html.Ul(rows, className="mb-1"),
+            dbc.Button("Take every new label", id=ids.CORRECT_ALL, size="sm", color="warning")]
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input({"type": ids.CORRECT, "index": ALL}, "n_clicks"),
+          Input(ids.CORRECT_ALL, "n_clicks"),
+          State(ids.GUIDED_ORDER, "data"), State(ids.DATASET, "value"),
+          State(ids.TAGGER, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
+    if not guided_spec or guided_spec["kind"] != "checkpoint":
+        raise PreventUpdate
+    answers = {int(item): label for item, label in guided_spec["answers"].items()}
+    if ctx.triggered_id == ids.CORRECT_ALL:
+        items = list(answers)
+    else:
+        items = [clicked_index(clicks)]
+    try:
+        with write_session() as session:
+            changed = guided.score_checkpoint(session, dataset_id,
+                                              {i: answers[i] for i in items}).disagreements
+            if not changed:
+                raise PreventUpdate
+            event = apply_event(session, dataset_id, tagger_or_default(tagger), "manual",
+                                [TagIn(item, given) for item, _, given in changed],
+                                params={"validation_checkpoint": True})
+    except StoreError as error:
+        return no_update, error_alert(error)
+    return (revision or 0) + 1, _note(f"Corrected {event.n_tags} label(s) from the checkpoint "
+                                      f"(event {event.id}).")
+
+
+# --- efficiency -----------------------------------------------------------------------------
+
+def _efficiency_table(figures) -> dbc.Table:
+    session = {rate.method: rate for rate in figures.session}
+    overall = {rate.method: rate for rate in figures.overall}
+    total = sum(figures.shares.values()) or 1
+    rows = [html.Tr([html.Td(method),
+                     html.Td(f"{session[method].per_minute:.1f}" if method in session else "–"),
+                     html.Td(f"{overall[method].per_minute:.1f}"),
+                     html.Td(f"{100 * figures.shares.get(method, 0) / total:.0f} %")])
+            for method in overall]
+    head = html.Thead(html.Tr([html.Th("method"), html.Th("/min now"), html.Th("/min all"),
+                               html.Th("share")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", className="mb-1")
+
+
+@callback(Output(ids.EFFICIENCY, "children"), Input(ids.DATASET, "value"),
+          Input(ids.REVISION, "data"), State(ids.SESSION_START, "data"))
+def show_efficiency(dataset_id, _revision, session_start):
+    if dataset_id is None:
+        return None
+    since = datetime.fromisoformat(session_start) if session_start else None
+    with read_session() as session:
+        figures = guided.labeling_efficiency(session, dataset_id, since)
+    if not figures.overall:
+        return html.Small("No labels yet.", className="text-muted")
+    return [_efficiency_table(figures),
+            html.Div(f"auto-labels later changed by hand: {figures.auto_changed_by_hand:,} of "
+                     f"{figures.auto_labeled:,}", className="text-muted")]

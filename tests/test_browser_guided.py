@@ -1,0 +1,183 @@
+"""The labeling page's guided modes in headless Chromium: one similarity batch and one
+probability-threshold labeling, against the real launcher, database and event log."""
+import numpy as np
+import pytest
+from dash.testing.wait import until
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
+from data.demo import generate_demo
+from services import open_database
+from tests.browser import call_api, save_screenshot
+from tests.feature_jobs import make_feature_job
+
+N_IMAGES = 60
+
+
+def text_of(browser, selector):
+    return browser.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+
+
+def notes(browser):
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-tile')]"
+        ".map(t => (t.querySelector('.thumb-note') || {}).innerText || '')")
+
+
+@pytest.fixture
+def guided_page(browser, running_app, browser_settings, tmp_path):
+    """60 demo images; item k's latent vector points at k degrees and a classifier gives it
+    p(rings) = 1 - k/59; items 5 (rings), 6 and 50 (peaks) are labeled by hand."""
+    generate_demo(tmp_path / "beamtime", n_images=N_IMAGES, size=64, seed=3)
+    dataset_id = call_api(running_app, "/api/v1/datasets", {
+        "name": "beamtime", "source": {"kind": "directory",
+                                       "path": str(tmp_path / "beamtime")}})["id"]
+    until(lambda: call_api(running_app, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
+          timeout=30)
+    labels = {name: call_api(running_app, f"/api/v1/datasets/{dataset_id}/labels",
+                             {"name": name})["id"] for name in ("rings", "peaks")}
+    ids = [item["id"] for item in call_api(
+        running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")["items"]]
+    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
+        "tagger": "tester", "method": "manual", "tags": [
+            {"item_id": ids[5], "label_id": labels["rings"]},
+            {"item_id": ids[6], "label_id": labels["peaks"]},
+            {"item_id": ids[50], "label_id": labels["peaks"]}]})
+    engine, session_factory = open_database(browser_settings)
+    angles = np.radians(np.arange(N_IMAGES))
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    p_rings = 1 - np.arange(N_IMAGES) / (N_IMAGES - 1)
+    classifier = make_feature_job(session_factory, dataset_id, tmp_path / "jobs", ids, vectors,
+                                  np.stack([p_rings, 1 - p_rings], axis=1),
+                                  [labels["rings"], labels["peaks"]])
+    latents = make_feature_job(session_factory, dataset_id, tmp_path / "jobs", ids, vectors)
+    engine.dispose()
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    browser.wait_for_contains_text("#label-progress-text", f"3 / {N_IMAGES} labeled",
+                                   timeout=20)
+    return browser, dataset_id, ids, labels, {"latents": latents, "classifier": classifier}
+
+
+def choose_mode(browser, mode):
+    browser.wait_for_contains_text("#label-mode", mode)
+    browser.driver.execute_script(
+        "[...document.querySelectorAll('#label-mode label')]"
+        ".find(l => l.innerText.trim() === arguments[0]).click()", mode)
+
+
+def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_app):
+    browser, dataset_id, ids, labels, jobs = guided_page
+
+    # similarity: the first tile is the query; the gallery re-orders, distances shown
+    choose_mode(browser, "Similarity")
+    browser.wait_for_contains_text("#label-feature-job", f"job {jobs['latents']}")
+    browser.find_elements("#label-grid .thumb-tile")[0].click()
+    browser.find_element("#label-use-selection").click()
+    browser.wait_for_contains_text("#label-summary", "by similarity to 1 query item")
+    until(lambda: notes(browser)[:2] == ["d 0.000", "d 0.000"], timeout=10)  # 0° and 1°
+    assert len(notes(browser)) == 48
+
+    # top 5 nearest unlabeled items: a preview, then one event
+    top_k = browser.find_element("#label-top-k")
+    top_k.clear()
+    top_k.send_keys("5")
+    browser.wait_for_contains_text("#label-batch-preview", "5 chosen: 5 get 'rings'")
+    browser.find_element("#label-batch-apply").click()
+    browser.wait_for_contains_text("#label-progress-text", f"8 / {N_IMAGES} labeled")
+    browser.wait_for_contains_text("#label-feedback", "Labeled 5 items by similarity")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["method"] == "similarity" and event["n_tags"] == 5
+    assert event["params"]["query_item_ids"] == [ids[0]]
+    assert event["params"]["feature_job_id"] == jobs["latents"]
+    assert event["params"]["scope"] == "top_k" and event["params"]["top_k"] == 5
+    save_screenshot(browser, "label-similarity-batch")
+
+    # probability at 0.75: items 0..14 score high enough; 0..6 are labeled and keep their
+    # label; of the hand labels 5 (rings) and 6 (peaks), half agree
+    choose_mode(browser, "Probability")
+    browser.wait_for_contains_text("#label-classifier-job", f"job {jobs['classifier']}")
+    thumb = browser.find_element("#label-threshold .dash-slider-thumb")
+    browser.driver.execute_script("arguments[0].focus()", thumb)
+    ActionChains(browser.driver).send_keys(*[Keys.ARROW_LEFT] * 15).perform()  # 0.90 → 0.75
+    browser.wait_for_contains_text(
+        "#label-probability-preview", "8 items would be labeled (7 labeled ones keep their "
+        "label); precision on hand labels 50 % (1 of 2)")
+    browser.find_element("#label-probability-apply").click()
+    browser.wait_for_contains_text("#label-progress-text", f"16 / {N_IMAGES} labeled")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["method"] == "probability" and event["n_tags"] == 8
+    assert event["params"]["threshold"] == 0.75
+    assert event["params"]["inference_job_id"] == jobs["classifier"]
+    current = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["labels"]
+    confidence = {c["item_id"]: c["confidence"] for c in current}
+    assert confidence[ids[14]] == pytest.approx(1 - 14 / 59, abs=1e-6)
+    assert confidence[ids[6]] is None  # the hand label stayed
+
+    # the efficiency panel counts both methods
+    browser.wait_for_contains_text("#label-efficiency", "probability")
+    assert "similarity" in text_of(browser, "#label-efficiency")
+    save_screenshot(browser, "label-probability-threshold")
+    assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def captions(browser):
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-caption')]"
+        ".map(c => c.innerText)")
+
+
+def press(browser, *keys):
+    browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
+    ActionChains(browser.driver).send_keys(*keys).perform()
+
+
+def test_active_learning_order_suspected_mistakes_and_a_checkpoint(guided_page, running_app):
+    browser, dataset_id, ids, labels, jobs = guided_page
+
+    # the active-learning order: the unlabeled items nearest p = 0.5 first
+    choose_mode(browser, "Probability")
+    browser.wait_for_contains_text("#label-classifier-job", f"job {jobs['classifier']}")
+    browser.driver.execute_script(
+        "const s = document.getElementById('label-uncertainty');"
+        "s.value = 'margin'; s.dispatchEvent(new Event('change', {bubbles: true}));")
+    browser.wait_for_contains_text("#label-summary", "most uncertain first")
+    until(lambda: sorted(captions(browser)[:2]) == ["img_000029.tif", "img_000030.tif"],
+          timeout=10)
+    assert notes(browser)[0] == "u 0.983"
+
+    # item 6 is a hand-labeled 'peaks' the classifier calls 'rings' at 0.90
+    choose_mode(browser, "Review")
+    confidence = browser.find_element("#label-min-confidence")
+    confidence.clear()
+    confidence.send_keys("0.85")
+    browser.find_element("#label-show-mistakes").click()
+    browser.wait_for_contains_text("#label-summary", "suspected mistakes")
+    until(lambda: captions(browser) == ["peaks"], timeout=10)
+    assert notes(browser) == ["model: rings 0.90"]
+
+    # a checkpoint of the three labeled items, labels hidden; all answered 'rings'
+    size = browser.find_element("#label-checkpoint-size")
+    size.clear()
+    size.send_keys("3")
+    browser.find_element("#label-start-checkpoint").click()
+    browser.wait_for_contains_text("#label-summary", "validation checkpoint")
+    until(lambda: sorted(captions(browser)) == ["img_000005.tif", "img_000006.tif",
+                                                "img_000050.tif"], timeout=10)
+    press(browser, "a")
+    press(browser, "1")
+    until(lambda: captions(browser) == ["rings"] * 3, timeout=10)
+    browser.find_element("#label-score-checkpoint").click()
+    browser.wait_for_contains_text("#label-checkpoint-agreement", "33 %: 1 of 3")
+    result = text_of(browser, "#label-checkpoint-result")
+    assert "img_000006.tif: labeled 'peaks', now 'rings'" in result
+    assert "img_000050.tif" in result
+    save_screenshot(browser, "label-review-checkpoint")
+    browser.find_element("#label-correct-all").click()
+    browser.wait_for_contains_text("#label-feedback", "Corrected 2 label(s)")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["method"] == "manual" and event["n_tags"] == 2
+    assert event["params"] == {"validation_checkpoint": True}
+    counts = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["counts"]
+    assert counts == {"rings": 3, "peaks": 0}
+    assert browser.get_logs() == [], "the browser console shows errors"
