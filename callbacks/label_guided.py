@@ -110,7 +110,8 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
         with read_session() as session:
             sample = guided.validation_sample(session, dataset_id, int(checkpoint_size or 20))
         return {"kind": "checkpoint", "items": sample, "answers": {}}
-    return current if trigger in (ids.MIN_CONFIDENCE,) else None
+    # a new mode or data set starts from the plain gallery; other inputs belong to other modes
+    return None if trigger in (ids.MODE, ids.DATASET) else current
 
 
 @callback(Output(ids.GUIDED_ORDER, "data"),
