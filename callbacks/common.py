@@ -7,8 +7,10 @@ from typing import Iterator
 import dash_bootstrap_components as dbc
 from dash import ctx
 from dash.exceptions import PreventUpdate
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.models import Dataset
 from db.session import transaction
 from db.store import StoreError
 from services import current_services
@@ -47,3 +49,14 @@ def clicked_index(clicks: list | None):
     if not ctx.triggered_id or not any(clicks or []):
         raise PreventUpdate
     return ctx.triggered_id["index"]
+
+
+def dataset_choices(requested: int | None = None) -> tuple[list[dict], int | None]:
+    """Options of a data-set dropdown and the chosen one: ``requested`` if it exists (e.g.
+    from the URL), else the first data set."""
+    with read_session() as session:
+        datasets = session.execute(select(Dataset.id, Dataset.name).order_by(Dataset.id)).all()
+    options = [{"label": name, "value": dataset_id} for dataset_id, name in datasets]
+    known = {dataset_id for dataset_id, _ in datasets}
+    chosen = requested if requested in known else (datasets[0][0] if datasets else None)
+    return options, chosen

@@ -124,3 +124,46 @@ class Label:
     CORRECT_ALL = "label-correct-all"
     EFFICIENCY = "label-efficiency"
     SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)
+
+
+class JobsPanel:
+    """The jobs panel shown on every page that runs jobs (pages/_jobs_panel.py).
+
+    Pattern-matching types; every id is {"type": <one of these>, "scope": <page name>}, so
+    one set of callbacks (MATCH on scope) serves the panel of every page.
+    """
+    FILTER = "jobs-filter"  # store: {"dataset_id", "kinds"}; the page writes the data set
+    CHANGED = "jobs-changed"  # store: bumped when a job was started, cancelled or deleted
+    POLL = "jobs-poll"  # interval, enabled only while a job of the list is queued or running
+    LIST = "jobs-list"  # the rows
+    ROW = "jobs-row"  # one row: {"type": ROW, "scope": ..., "job": job id}
+    SELECTED = "jobs-selected"  # store: the selected job id (pages read it)
+    DETAIL = "jobs-detail"
+    CANCEL = "jobs-cancel"
+    DELETE = "jobs-delete"
+    FEEDBACK = "jobs-feedback"
+
+    @staticmethod
+    def id(part: str, scope: str) -> dict:
+        return {"type": part, "scope": scope}
+
+
+class Autoencoder:
+    """The autoencoder page (Data Clinic)."""
+    SCOPE = "autoencoder"  # of its jobs panel
+    DATASET = "autoencoder-dataset"
+    DATASET_REQUESTED = "autoencoder-dataset-requested"  # store: the data set in the URL
+    FIELD = "autoencoder-field"  # pattern-matching type, index = parameter name
+    FIELD_ERROR = "autoencoder-field-error"  # pattern-matching type, index = parameter name
+    ARCHITECTURE = "autoencoder-architecture"
+    ARCHITECTURE_SUMMARY = "autoencoder-architecture-summary"
+    TRAIN = "autoencoder-train"
+    INFER = "autoencoder-infer"
+    FEEDBACK = "autoencoder-feedback"
+    LOSS = "autoencoder-loss"
+    RECONSTRUCTIONS = "autoencoder-reconstructions"
+
+
+class AllJobs:
+    SCOPE = "all"
+    DATASET = "jobs-page-dataset"

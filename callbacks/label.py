@@ -9,11 +9,12 @@ from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy import select
 
-from callbacks.common import error_alert, read_session, tagger_or_default, write_session
+from callbacks.common import (dataset_choices, error_alert, read_session, tagger_or_default,
+                              write_session)
 from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
 from db.labels import list_labels
-from db.models import CurrentLabel, Dataset
+from db.models import CurrentLabel
 from db.store import (StoreError, TagIn, apply_event, count_items, items_page,
                       labels_as_of, last_undoable_event, undo_event)
 
@@ -41,12 +42,7 @@ def thumbnail_url(item_id: int, size: int, log: bool, percentiles, colormap: str
 @callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
           Input(ids.DATASET_REQUESTED, "data"))
 def list_datasets(requested):
-    with read_session() as session:
-        datasets = session.execute(select(Dataset.id, Dataset.name).order_by(Dataset.id)).all()
-    options = [{"label": name, "value": dataset_id} for dataset_id, name in datasets]
-    known = {dataset_id for dataset_id, _ in datasets}
-    chosen = requested if requested in known else (datasets[0][0] if datasets else None)
-    return options, chosen
+    return dataset_choices(requested)
 
 
 @callback(Output(ids.TAGGER, "value"), Input(ids.TAGGER_SAVED, "data"))

@@ -3,7 +3,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-NAV_LINKS = (("Data sets", "/"), ("Label", "/label"))
+NAV_LINKS = (("Data sets", "/"), ("Label", "/label"), ("Autoencoder", "/autoencoder"),
+             ("Jobs", "/jobs"))
 
 
 def shell_layout():

@@ -1,0 +1,161 @@
+"""Behaviour of the jobs panel (pages/_jobs_panel.py), for every page at once.
+
+Every id carries the page's scope and the callbacks MATCH on it. The list polls the jobs
+table only while one of its jobs is queued or running: the interval switches itself off.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dash_bootstrap_components as dbc
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import error_alert, read_session, write_session
+from callbacks.ids import JobsPanel as ids
+from db import jobs as job_store
+from db.models import Job
+from db.store import StoreError
+from ml.jobs import cancel_job, log_tail
+from services import current_services
+
+ACTIVE = ("queued", "running")
+LISTED_JOBS = 50
+STATUS_COLORS = {"queued": "secondary", "running": "primary", "succeeded": "success",
+                 "failed": "danger", "cancelled": "warning"}
+
+
+def _part(name: str) -> dict:
+    return {"type": name, "scope": MATCH}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment and not moment.tzinfo else moment
+
+
+def duration_text(job: Job) -> str:
+    """How long the job ran (or has been running), e.g. '2 min 05 s'."""
+    started = _aware(job.started_at)
+    if started is None:
+        return "not started"
+    seconds = int(((_aware(job.finished_at) or datetime.now(timezone.utc)) - started)
+                  .total_seconds())
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def metric_text(job: Job) -> str:
+    """The last metrics row in a few words, e.g. 'epoch 3 · val_loss 0.0123'."""
+    if not job.metrics:
+        return ""
+    last = job.metrics[-1]
+    parts = [f"epoch {last['epoch']}"] if "epoch" in last else []
+    parts += [f"{name} {value:.4g}" for name, value in last.items()
+              if name.startswith("val_") and isinstance(value, (int, float))]
+    return " · ".join(parts)
+
+
+def _row(job: Job, scope: str, selected: bool):
+    status = dbc.Badge(job.status, color=STATUS_COLORS.get(job.status, "secondary"),
+                       className="me-2")
+    progress = (dbc.Progress(value=100 * job.progress, label=f"{100 * job.progress:.0f} %",
+                             style={"height": "14px", "width": "8rem"}, className="ms-2")
+                if job.status == "running" else None)
+    return html.Div([
+        html.Span(f"#{job.id}", className="fw-semibold me-2"), status,
+        html.Span(job.kind, className="me-2"),
+        html.Span(metric_text(job), className="text-muted small me-2"),
+        html.Span(duration_text(job), className="text-muted small me-2"),
+        html.Span(job.owner, className="text-muted small"), progress,
+    ], id={"type": ids.ROW, "scope": scope, "job": job.id},
+        className="jobs-row selected" if selected else "jobs-row")
+
+
+def _listed(session, job_filter: dict) -> list[Job]:
+    jobs = job_store.list_jobs(session, job_filter.get("dataset_id"))
+    kinds = job_filter.get("kinds")
+    return [job for job in jobs if not kinds or job.kind in kinds][:LISTED_JOBS]
+
+
+@callback(Output(_part(ids.LIST), "children"), Output(_part(ids.SELECTED), "data"),
+          Output(_part(ids.POLL), "disabled"),
+          Input(_part(ids.POLL), "n_intervals"), Input(_part(ids.FILTER), "data"),
+          Input(_part(ids.CHANGED), "data"), Input(_part(ids.SELECTED), "data"))
+def refresh_list(_tick, job_filter, changed, selected):
+    current_services().check_jobs()  # a job whose worker died shows as failed, not running
+    scope = ctx.outputs_list[0]["id"]["scope"]
+    if ctx.triggered_id and ctx.triggered_id["type"] == ids.CHANGED:
+        selected = (changed or {}).get("select", selected)
+    with read_session() as session:
+        jobs = _listed(session, job_filter or {})
+        listed = [job.id for job in jobs]
+        selected = selected if selected in listed else (listed[0] if listed else None)
+        rows = [_row(job, scope, job.id == selected) for job in jobs]
+        polling = any(job.status in ACTIVE for job in jobs)
+    return rows, selected, not polling
+
+
+@callback(Output(_part(ids.SELECTED), "data", allow_duplicate=True),
+          Input({"type": ids.ROW, "scope": MATCH, "job": ALL}, "n_clicks"),
+          prevent_initial_call=True)
+def select_job(_clicks):
+    # Rows are re-drawn at every poll; only a real click carries a count.
+    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+        raise PreventUpdate
+    return ctx.triggered_id["job"]
+
+
+def _params_table(params: dict):
+    return dbc.Table([html.Tbody([html.Tr([html.Td(name, className="text-muted"),
+                                           html.Td(str(value))])
+                                  for name, value in sorted(params.items())])],
+                     size="sm", borderless=True, className="small mb-1")
+
+
+@callback(Output(_part(ids.DETAIL), "children"), Input(_part(ids.SELECTED), "data"),
+          Input(_part(ids.POLL), "n_intervals"))
+def show_detail(job_id, _tick):
+    if job_id is None:
+        return html.Div("No jobs yet.", className="text-muted small")
+    with read_session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        lines = log_tail(job)
+        return html.Div([
+            html.Div([html.Span(f"Job #{job.id} · {job.kind} · {job.status}",
+                                className="fw-semibold me-2"),
+                      html.Span(f"data set {job.dataset_id} · by {job.owner} · "
+                                f"created {_aware(job.created_at):%Y-%m-%d %H:%M} UTC · "
+                                f"ran {duration_text(job)}", className="small text-muted")]),
+            dbc.Alert(job.error, color="danger", className="small py-2 my-2")
+            if job.error else None,
+            html.Details([html.Summary("Parameters", className="small"),
+                          _params_table(job.params)]),
+            html.Details([html.Summary("Log (last lines)", className="small"),
+                          html.Pre("\n".join(lines) or "(empty)", className="job-log small")],
+                         open=job.status == "running"),
+        ])
+
+
+@callback(Output(_part(ids.FEEDBACK), "children"),
+          Output(_part(ids.CHANGED), "data", allow_duplicate=True),
+          Input(_part(ids.CANCEL), "n_clicks"), Input(_part(ids.DELETE), "n_clicks"),
+          State(_part(ids.SELECTED), "data"), State(_part(ids.CHANGED), "data"),
+          prevent_initial_call=True)
+def cancel_or_delete(_cancel, _delete, job_id, changed):
+    if job_id is None:
+        raise PreventUpdate
+    try:
+        with write_session() as session:
+            if ctx.triggered_id["type"] == ids.CANCEL:
+                job = cancel_job(current_services().celery(), session, job_id)
+                message = (f"Job #{job_id} cancelled." if job.status == "cancelled" else
+                           f"Job #{job_id} stops at its next batch.")
+            else:
+                job_store.delete_job(session, job_id)
+                message = f"Job #{job_id} and its files deleted."
+    except StoreError as error:
+        return error_alert(error), no_update
+    return (dbc.Alert(message, color="info", dismissable=True, duration=4000, className="py-2"),
+            {"n": (changed or {}).get("n", 0) + 1})

@@ -1,0 +1,117 @@
+"""The autoencoder page (Data Clinic): design, train and apply a convolutional autoencoder."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.ids import Autoencoder as ids
+from ml.autoencoder_jobs import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
+from pages._jobs_panel import jobs_panel
+
+dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
+                   name="Autoencoder")
+
+# Form fields by card: (parameter, label, hint). image_rows/image_cols form image_size.
+NETWORK_FIELDS = (
+    ("image_rows", "image height M", "pixels; a multiple of 2^depth"),
+    ("image_cols", "image width N", "pixels; a multiple of 2^depth"),
+    ("depth", "depth d", "levels; each halves the size, doubles the channels"),
+    ("base_channels", "base channels B", "channels of the first level"),
+    ("latent_dim", "latent size L", "length of the feature vector"),
+)
+TRAINING_FIELDS = (
+    ("epochs", "epochs", ""), ("batch_size", "batch size", ""),
+    ("learning_rate", "learning rate", ""), ("optimizer", "optimizer", ""),
+    ("loss", "loss", ""), ("val_share", "validation share", "0 to 0.9"),
+    ("step_size", "scheduler step", "epochs; 0 = constant rate"),
+    ("gamma", "scheduler gamma", "rate factor per step"),
+    ("patience", "early stopping", "epochs without improvement; 0 = off"),
+    ("seed", "seed", ""),
+)
+DATA_FIELDS = (
+    ("log", "log scale", ""), ("pmin", "lower percentile", ""),
+    ("pmax", "upper percentile", ""), ("hflip", "horizontal flips", ""),
+    ("vflip", "vertical flips", ""), ("jitter", "brightness/contrast jitter", "0 = off"),
+    ("augment_mode", "augment", "invariant: input only; both: input and target"),
+)
+DEFAULT_IMAGE_SIDE = 64
+
+
+def _field_id(name: str) -> dict:
+    return {"type": ids.FIELD, "index": name}
+
+
+def _control(name: str):
+    if name in CHOICES:
+        return dbc.Select(id=_field_id(name), value=CHOICES[name][0], size="sm",
+                          options=[{"label": choice, "value": choice} for choice in CHOICES[name]])
+    if name in FLAGS:
+        return dbc.Switch(id=_field_id(name), value=FLAGS[name], className="mt-1")
+    if name in ("image_rows", "image_cols"):
+        return dbc.Input(id=_field_id(name), type="number", value=DEFAULT_IMAGE_SIDE, min=4,
+                         step=1, size="sm", debounce=True)
+    param = TRAIN_NUMBER_PARAMS[name]
+    return dbc.Input(id=_field_id(name), type="number", value=param.default, min=param.low,
+                     max=param.high, step=1 if param.type is int else "any", size="sm",
+                     debounce=True)
+
+
+def _field(name: str, label: str, hint: str):
+    return dbc.Row([
+        dbc.Label([label, html.Div(hint, className="form-text mt-0")] if hint else label,
+                  width=5, className="small"),
+        dbc.Col([_control(name),
+                 html.Div(id={"type": ids.FIELD_ERROR, "index": name},
+                          className="invalid-feedback d-block small")], width=7),
+    ], className="mb-1")
+
+
+def _card(title: str, fields, extra=()):
+    return dbc.Card([dbc.CardHeader(title),
+                     dbc.CardBody([_field(*field) for field in fields] + list(extra))],
+                    className="mb-3")
+
+
+def _architecture():
+    return [
+        dcc.Graph(id=ids.ARCHITECTURE, config={"displayModeBar": False},
+                  style={"height": "260px"}),
+        html.Div(id=ids.ARCHITECTURE_SUMMARY, className="small text-muted"),
+    ]
+
+
+def layout(dataset=None, **_query):
+    form = html.Div([
+        dbc.Card(dbc.CardBody([
+            dbc.Label("Data set", className="small"),
+            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
+                         className="mb-2"),
+            dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
+            dbc.Button([html.I(className="bi bi-play-fill me-1"),
+                        "Train with these parameters"], id=ids.TRAIN, color="primary",
+                       className="w-100 mb-2"),
+            html.Div(id=ids.FEEDBACK),
+        ]), className="mb-3"),
+        _card("Network", NETWORK_FIELDS),
+        _card("Training", TRAINING_FIELDS),
+        _card("Images and augmentation", DATA_FIELDS),
+    ])
+    results = html.Div([
+        dbc.Card([dbc.CardHeader("Architecture (follows the parameters)"),
+                  dbc.CardBody(_architecture())], className="mb-3"),
+        jobs_panel(ids.SCOPE, ("autoencoder_train", "autoencoder_infer"),
+                   title="Autoencoder jobs"),
+        dbc.Card([
+            dbc.CardHeader(html.Div([
+                html.Span("Loss per epoch", className="fw-semibold"),
+                dbc.Button([html.I(className="bi bi-cpu me-1"),
+                            "Compute latent vectors with this model"], id=ids.INFER,
+                           color="success", outline=True, size="sm", disabled=True,
+                           title="run inference over the whole data set"),
+            ], className="d-flex justify-content-between align-items-center")),
+            dbc.CardBody(dcc.Graph(id=ids.LOSS, config={"displayModeBar": False},
+                                   style={"height": "300px"})),
+        ], className="mb-3"),
+        dbc.Card([dbc.CardHeader("Reconstructions next to the originals (model input)"),
+                  dbc.CardBody(html.Div(id=ids.RECONSTRUCTIONS))], className="mb-3"),
+    ])
+    return dbc.Row([dbc.Col(form, lg=4), dbc.Col(results, lg=8)])
