@@ -45,15 +45,14 @@ def list_datasets(requested):
     return dataset_choices(requested)
 
 
-@callback(Output(ids.TAGGER, "value"), Input(ids.TAGGER_SAVED, "data"))
-def show_tagger(saved):
-    return tagger_or_default(saved)
-
-
-@callback(Output(ids.TAGGER_SAVED, "data"), Input(ids.TAGGER, "value"),
-          prevent_initial_call=True)
-def remember_tagger(name):
-    return (name or "").strip() or no_update
+# One callback both ways: two callbacks feeding each other are a dependency cycle to Dash.
+@callback(Output(ids.TAGGER, "value"), Output(ids.TAGGER_SAVED, "data"),
+          Input(ids.TAGGER_SAVED, "data"), Input(ids.TAGGER, "value"))
+def sync_tagger(saved, name):
+    """Show the name remembered in this browser; remember the one typed."""
+    if ctx.triggered_id == ids.TAGGER:
+        return no_update, (name or "").strip() or no_update
+    return tagger_or_default(saved), no_update
 
 
 def _tile(item, size: int, labels: dict, selected: set, url: str):
