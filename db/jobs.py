@@ -42,6 +42,8 @@ def create_job(session: Session, kind: str, dataset_id: Optional[int], params: d
     elif job_kind.needs_dataset:
         raise StoreError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
     checked = job_kind.check_params(dict(params or {}))
+    if job_kind.check_dataset is not None and dataset_id is not None:
+        job_kind.check_dataset(session, dataset_id, checked)
     job = Job(kind=kind, dataset_id=dataset_id, params=checked, owner=owner, status="queued",
               progress=0.0, metrics=[], result={})
     session.add(job)
@@ -65,6 +67,16 @@ def list_jobs(session: Session, dataset_id: Optional[int] = None,
     if kind is not None:
         query = query.where(Job.kind == kind)
     return list(session.scalars(query))
+
+
+def finished_job(session: Session, job_id: int, kind: str,
+                 field: str = "params.model_job_id") -> Job:
+    """The succeeded job ``job_id`` of ``kind``, or a StoreError naming ``field``."""
+    job = session.get(Job, job_id)
+    if job is None or job.kind != kind or job.status != "succeeded":
+        raise StoreError(f"{field}: job {job_id} is not a finished {kind} job; choose one "
+                         f"whose status is succeeded", field)
+    return job
 
 
 def mark_running(session: Session, job_id: int, celery_task_id: Optional[str],

@@ -94,14 +94,13 @@ def _readable_items(context: "JobContext") -> list:
 
 
 def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
-    from data.catalog import source_of
     from ml.autoencoder_train import TrainOptions, save_model, train_autoencoder
     from ml.image_data import load_images
     from ml.training import Augment
 
     params = context.params
     context.log("reading the training images")
-    loaded = load_images(source_of(context.dataset), _readable_items(context),
+    loaded = load_images(context.training_source(), _readable_items(context),
                          tuple(params["image_size"]), _transform(params))
     if len(loaded.item_ids) < 2:
         raise ValueError("fewer than 2 readable images: nothing to train on")
@@ -151,14 +150,19 @@ def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
     return INFER_NUMBERS(params)
 
 
+def check_infer_model(session, _dataset_id: int, params: dict[str, Any]) -> None:
+    """Refuse before queueing when the model job is not a finished training run (an
+    autoencoder applies to any data set of images)."""
+    from db.jobs import finished_job  # db.jobs imports the job kinds, which import this
+
+    finished_job(session, params["model_job_id"], "autoencoder_train")
+
+
 def _model_job(context: "JobContext"):
-    from db.jobs import get_job
+    from db.jobs import finished_job
 
     with context.session_factory() as session:
-        job = get_job(session, context.params["model_job_id"])
-    if job.kind != "autoencoder_train" or job.status != "succeeded":
-        raise ValueError(f"job {job.id} is not a finished autoencoder_train job")
-    return job
+        return finished_job(session, context.params["model_job_id"], "autoencoder_train")
 
 
 def _extreme_reconstructions(context: "JobContext", model, model_job, items, inference

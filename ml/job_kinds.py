@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 from sqlalchemy import select
@@ -20,6 +20,8 @@ from db.models import Item
 from db.store import StoreError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from ml.jobs import JobContext
 
 QUEUES = ("gpu", "cpu")
@@ -37,6 +39,9 @@ class JobKind:
     run: Callable[["JobContext"], dict[str, Any]]
     needs_dataset: bool = True
     description: str = ""
+    # (session, dataset id, checked params): raise StoreError when the data set is not ready
+    # for this job (e.g. too few labels), so it is refused before it is queued.
+    check_dataset: Optional[Callable[["Session", int, dict[str, Any]], None]] = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,29 @@ class Param:
     high: Optional[float] = None
 
 
-def params_checker(spec: dict[str, Param]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A ``check_params`` for number parameters described by ``spec``."""
+@dataclass(frozen=True)
+class Choice:
+    """One of a few names; the first is the default."""
+
+    options: tuple[str, ...]
+
+    @property
+    def default(self) -> str:
+        return self.options[0]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+
+    default: bool = False
+
+
+Spec = Union[Param, Choice, Flag]
+
+
+def params_checker(spec: dict[str, Spec]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``check_params`` for number, choice and flag parameters described by ``spec``."""
 
     def check(params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(spec))
@@ -63,8 +89,17 @@ def params_checker(spec: dict[str, Param]) -> Callable[[dict[str, Any]], dict[st
     return check
 
 
-def _checked(name: str, param: Param, value: Any) -> Any:
+def _checked(name: str, param: Spec, value: Any) -> Any:
     field = f"params.{name}"
+    if isinstance(param, Choice):
+        if value not in param.options:
+            raise StoreError(f"{field} must be one of {', '.join(param.options)} (got {value!r})",
+                             field)
+        return value
+    if isinstance(param, Flag):
+        if not isinstance(value, bool):
+            raise StoreError(f"{field} must be true or false (got {value!r})", field)
+        return value
     # bool is an int in Python, but true is no batch size.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             param.type is int and not float(value).is_integer()):
@@ -137,8 +172,9 @@ JOB_KINDS: dict[str, JobKind] = {
 }
 
 # Imported here, below the names it uses from this module (it imports them back).
-from ml.autoencoder_jobs import (check_infer_params, check_train_params,  # noqa: E402
-                                 run_autoencoder_infer, run_autoencoder_train)
+from ml.autoencoder_jobs import (check_infer_model, check_infer_params,  # noqa: E402
+                                 check_train_params, run_autoencoder_infer,
+                                 run_autoencoder_train)
 
 JOB_KINDS["autoencoder_train"] = JobKind(
     name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
@@ -146,6 +182,6 @@ JOB_KINDS["autoencoder_train"] = JobKind(
     description="train a convolutional autoencoder on the data set's images (model.pt)")
 JOB_KINDS["autoencoder_infer"] = JobKind(
     name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,
-    check_params=check_infer_params,
+    check_params=check_infer_params, check_dataset=check_infer_model,
     description="latent vectors and reconstruction errors of every item "
                 "(latents.npy, item_ids.npy, errors.npy)")

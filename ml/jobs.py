@@ -19,6 +19,9 @@ from uuid import uuid4
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from data.catalog import source_of
+from data.local_copy import LocalCopySource
+from data.sources.base import DataSource
 from db import jobs as job_store
 from db.models import Dataset, Job
 from db.session import transaction
@@ -31,6 +34,7 @@ CANCEL_POLL_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 30.0
 LOG_NAME = "job.log"
 LOG_TAIL_LINES = 50
+TRAINING_COPIES = "training-copies"  # next to the job folders: copies of remote data sets
 
 
 def artifact_dir_of(artifacts_dir: Path, job_id: int) -> Path:
@@ -63,6 +67,15 @@ class JobContext:
             with self.session_factory() as session:
                 self._stop = job_store.cancel_requested(session, self.job_id)
         return self._stop
+
+    def training_source(self) -> DataSource:
+        """The data set's source for training: frames of a remote (Tiled) data set are
+        copied into the artifacts folder once and read locally by every later run."""
+        source = source_of(self.dataset)
+        if self.dataset.source_kind == "directory":
+            return source
+        copies = self.artifact_dir.parent / TRAINING_COPIES / f"dataset-{self.dataset.id}"
+        return LocalCopySource(source, copies)
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -128,3 +128,8 @@ def test_infeasible_networks_are_refused_before_queueing(small_dataset, params, 
 
 def test_inference_needs_a_model_job(small_dataset):
     assert refused_field(small_dataset, "autoencoder_infer", {}) == "params.model_job_id"
+
+
+def test_inference_with_a_missing_model_is_refused_before_queueing(small_dataset):
+    assert refused_field(small_dataset, "autoencoder_infer",
+                         {"model_job_id": 999}) == "params.model_job_id"
