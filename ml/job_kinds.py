@@ -185,3 +185,12 @@ JOB_KINDS["autoencoder_infer"] = JobKind(
     check_params=check_infer_params, check_dataset=check_infer_model,
     description="latent vectors and reconstruction errors of every item "
                 "(latents.npy, item_ids.npy, errors.npy)")
+
+from ml.projection_jobs import (check_projection_dataset,  # noqa: E402
+                                check_projection_params, run_projection)
+
+JOB_KINDS["projection"] = JobKind(
+    name="projection", queue="cpu", run=run_projection, check_params=check_projection_params,
+    check_dataset=check_projection_dataset,
+    description="PCA or UMAP map of a feature job's vectors, optionally clustered "
+                "(points.npy, item_ids.npy, clusters.npy, images.npy for heat maps)")

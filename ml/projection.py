@@ -1,0 +1,122 @@
+"""Projections (PCA, UMAP) and clusterings (KMeans, DBSCAN, HDBSCAN) of feature vectors.
+
+Methods are chosen by name from two registries, each entry with its parameter spec, so a
+new method is one entry. ``project`` and ``cluster`` are the public functions; the web
+process imports this module for the specs only (scikit-learn and umap load when a method
+runs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from db.store import StoreError
+from ml.job_kinds import Choice, Flag, Param, Spec, params_checker
+
+SEED = Param(int, 0, 0, 2**31 - 1)
+COMPONENTS = Param(int, 2, 2, 3)
+
+
+@dataclass(frozen=True)
+class Method:
+    title: str
+    params: dict[str, Spec]
+    run: Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+
+
+def _pca(vectors: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=params["n_components"], whiten=params["whiten"],
+               random_state=0).fit_transform(vectors)
+
+
+def _umap(vectors: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    import umap
+
+    return umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
+                     min_dist=params["min_dist"], metric=params["metric"],
+                     random_state=params["seed"], n_jobs=1).fit_transform(vectors)
+
+
+def _kmeans(data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=params["n_clusters"], n_init="auto",
+                  random_state=params["seed"]).fit_predict(data)
+
+
+def _dbscan(data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    from sklearn.cluster import DBSCAN
+
+    return DBSCAN(eps=params["eps"], min_samples=params["min_samples"]).fit_predict(data)
+
+
+def _hdbscan(data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    from sklearn.cluster import HDBSCAN
+
+    return HDBSCAN(min_cluster_size=params["min_cluster_size"],
+                   min_samples=params["min_samples"] or None, copy=True).fit_predict(data)
+
+
+PROJECTIONS: dict[str, Method] = {
+    "pca": Method("PCA", {"n_components": COMPONENTS, "whiten": Flag(False)}, _pca),
+    "umap": Method("UMAP", {
+        "n_components": COMPONENTS, "n_neighbors": Param(int, 15, 2, 200),
+        "min_dist": Param(float, 0.1, 0.0, 1.0),
+        "metric": Choice(("euclidean", "cosine", "manhattan", "correlation")),
+        "seed": SEED}, _umap),
+}
+CLUSTERINGS: dict[str, Method] = {
+    "kmeans": Method("KMeans", {"n_clusters": Param(int, 8, 2, 1000), "seed": SEED}, _kmeans),
+    "dbscan": Method("DBSCAN", {"eps": Param(float, 0.5, 1e-6, 1e6),
+                                "min_samples": Param(int, 5, 1, 100_000)}, _dbscan),
+    # min_samples 0: the same as min_cluster_size (scikit-learn's default).
+    "hdbscan": Method("HDBSCAN", {"min_cluster_size": Param(int, 15, 2, 1_000_000),
+                                  "min_samples": Param(int, 0, 0, 100_000)}, _hdbscan),
+}
+
+
+def check_method(registry: dict[str, Method], method: Any, params: dict[str, Any],
+                 prefix: str = "params") -> dict[str, Any]:
+    """The normalised parameters of ``method``; a StoreError naming ``prefix.<field>``."""
+    if method not in registry:
+        raise StoreError(f"{prefix}.method must be one of {', '.join(registry)} "
+                         f"(got {method!r})", f"{prefix}.method")
+    spec = registry[method].params
+    if unknown := sorted(set(params) - set(spec)):
+        raise StoreError(f"{prefix}.{unknown[0]} is not a parameter of {method}; use "
+                         f"{', '.join(spec)}", f"{prefix}.{unknown[0]}")
+    try:
+        return params_checker(spec)(dict(params))
+    except StoreError as error:  # params_checker names fields params.<name>
+        field = prefix + error.field.removeprefix("params")
+        raise StoreError(str(error).replace(error.field, field, 1), field) from error
+
+
+def project(vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:
+    """float32 (n, n_components) coordinates of the rows of ``vectors``."""
+    checked = check_method(PROJECTIONS, method, params)
+    data = np.asarray(vectors, dtype=np.float32)
+    if len(data) <= checked["n_components"]:
+        raise ValueError(f"{len(data)} vectors are too few for a {checked['n_components']}-D "
+                         "projection")
+    return np.ascontiguousarray(PROJECTIONS[method].run(data, checked), dtype=np.float32)
+
+
+def cluster(points_or_vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:
+    """int32 cluster of each row, numbered from 0 by size (largest first); -1 is noise."""
+    checked = check_method(CLUSTERINGS, method, params)
+    raw = CLUSTERINGS[method].run(np.asarray(points_or_vectors, dtype=np.float32), checked)
+    return renumber_by_size(np.asarray(raw))
+
+
+def renumber_by_size(labels: np.ndarray) -> np.ndarray:
+    """Cluster numbers 0, 1, ... from the largest cluster down; noise (-1) stays -1."""
+    found, counts = np.unique(labels[labels >= 0], return_counts=True)
+    order = found[np.argsort(-counts, kind="stable")]
+    lookup = np.full(int(labels.max(initial=-1)) + 2, -1, dtype=np.int32)
+    lookup[order] = np.arange(len(order), dtype=np.int32)
+    return lookup[labels]  # labels of -1 index the last entry, which stays -1

@@ -1,0 +1,198 @@
+"""The ``projection`` job kind: a 2-D or 3-D map of a feature job's vectors, optionally
+clustered, plus the stack of transformed images the explorer's selection heat maps read.
+
+Parameters: ``feature_job_id``, ``method`` (pca | umap) with that method's parameters
+(``n_components``, ...), an optional ``clustering`` object ``{"method": kmeans | dbscan |
+hdbscan, "params": {...}, "space": "projection" | "features"}``, and the heat-map images'
+``heatmap_size``, ``log``, ``pmin``, ``pmax``. Files: points.npy (float32 n×k),
+item_ids.npy, clusters.npy (int32, -1 noise) when clustered, images.npy (uint8 n×s×s)
+and readable.npy.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from db.store import StoreError
+from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
+
+# ml.projection is imported inside the functions: it imports ml.job_kinds, which imports
+# this module while it registers the kinds.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from db.models import Job
+    from ml.jobs import JobContext
+
+KIND = "projection"
+FILES = {"points": "points.npy", "item_ids": "item_ids.npy", "clusters": "clusters.npy",
+         "images": "images.npy", "readable": "readable.npy"}
+IMAGE_FILES = ("images", "readable")
+HEATMAP_PARAMS = {"heatmap_size": Param(int, 64, 8, 256), "log": Flag(True),
+                  "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0)}
+SPACES = Choice(("projection", "features"))
+FEATURE_JOB = params_checker({"feature_job_id": Param(int, 0, 1, None)})
+
+
+def _check_clustering(clustering: Any) -> Optional[dict[str, Any]]:
+    from ml.projection import CLUSTERINGS, check_method
+
+    if clustering is None:
+        return None
+    if not isinstance(clustering, dict) or set(clustering) - {"method", "params", "space"}:
+        raise StoreError('params.clustering must be null or {"method": ..., "params": {...}, '
+                         '"space": "projection" | "features"}', "params.clustering")
+    space = clustering.get("space", SPACES.default)
+    if space not in SPACES.options:
+        raise StoreError(f"params.clustering.space must be one of {', '.join(SPACES.options)}",
+                         "params.clustering.space")
+    method = clustering.get("method")
+    return {"method": method, "space": space,
+            "params": check_method(CLUSTERINGS, method, clustering.get("params") or {},
+                                   "params.clustering.params")}
+
+
+def check_projection_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Normalised parameters; a StoreError naming the field to change otherwise."""
+    from ml.projection import PROJECTIONS, check_method
+
+    rest = dict(params)
+    if "feature_job_id" not in rest:
+        raise StoreError("params.feature_job_id is required: the id of a finished "
+                         "autoencoder_infer or classifier_infer job", "params.feature_job_id")
+    checked = FEATURE_JOB({"feature_job_id": rest.pop("feature_job_id")})
+    method = rest.pop("method", "pca")
+    clustering = _check_clustering(rest.pop("clustering", None))
+    heatmap = params_checker(HEATMAP_PARAMS)({name: rest.pop(name) for name in HEATMAP_PARAMS
+                                              if name in rest})
+    if heatmap["pmin"] >= heatmap["pmax"]:
+        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+    checked.update(method=method, **check_method(PROJECTIONS, method, rest, "params"))
+    return {**checked, **heatmap, "clustering": clustering}
+
+
+def method_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The projection method's own parameters out of a job's parameters."""
+    from ml.projection import PROJECTIONS
+
+    return {name: params[name] for name in PROJECTIONS[params["method"]].params}
+
+
+def check_projection_dataset(session: "Session", dataset_id: int,
+                             params: dict[str, Any]) -> None:
+    """The feature job must be a finished one of this data set, with enough items."""
+    from ml.features import feature_job
+
+    job = feature_job(session, params["feature_job_id"], dataset_id, "params.feature_job_id")
+    items = int(job.result.get("items", 0))
+    if items <= params["n_components"] + 1:
+        raise StoreError(f"params.feature_job_id: job {job.id} has {items} items, too few "
+                         "to project", "params.feature_job_id")
+    if params["method"] == "umap" and params["n_neighbors"] >= items:
+        raise StoreError(f"params.n_neighbors must be below the number of items ({items})",
+                         "params.n_neighbors")
+
+
+def _items_in_order(context: "JobContext", item_ids) -> list:
+    from sqlalchemy import select
+
+    from db.models import Item
+
+    with context.session_factory() as session:
+        rows = {row.id: row for row in session.execute(
+            select(Item.id, Item.path, Item.frame).where(Item.dataset_id == context.dataset.id))}
+    return [rows[int(item_id)] for item_id in item_ids]
+
+
+def _same_images(job: "Job", params: dict[str, Any]) -> bool:
+    keys = ("feature_job_id", *HEATMAP_PARAMS)
+    return job.status == "succeeded" and all(job.params.get(k) == params[k] for k in keys) \
+        and all((Path(job.artifact_dir) / FILES[name]).exists() for name in IMAGE_FILES)
+
+
+def _link_earlier_images(context: "JobContext") -> bool:
+    """Hard-link the image stack of an earlier projection of the same images, if any: the
+    images are read once per feature job, not once per projection."""
+    from sqlalchemy import select
+
+    from db.models import Job
+
+    with context.session_factory() as session:
+        earlier = next((job for job in session.scalars(
+            select(Job).where(Job.kind == KIND, Job.dataset_id == context.dataset.id,
+                              Job.id != context.job_id).order_by(Job.id.desc()))
+            if _same_images(job, context.params)), None)
+    if earlier is None:
+        return False
+    try:
+        for name in IMAGE_FILES:
+            os.link(Path(earlier.artifact_dir) / FILES[name], context.artifact_dir / FILES[name])
+    except OSError:  # another file system, or a file deleted meanwhile: read the images
+        for name in IMAGE_FILES:
+            (context.artifact_dir / FILES[name]).unlink(missing_ok=True)
+        return False
+    context.log(f"heat-map images shared with job {earlier.id}")
+    return True
+
+
+def _build_images(context: "JobContext", item_ids) -> None:
+    import numpy as np
+
+    from data.catalog import source_of
+    from data.selection_stats import build_stack
+    from data.transforms import Transform
+
+    params = context.params
+    items = _items_in_order(context, item_ids)
+    context.log(f"reading {len(items)} images for the selection heat maps")
+    readable = build_stack(
+        source_of(context.dataset), items, params["heatmap_size"],
+        Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"]),
+        context.artifact_dir / FILES["images"],
+        on_progress=lambda done: context.report(0.5 + 0.5 * done / max(len(items), 1)),
+        should_stop=context.should_stop)
+    if context.should_stop():
+        raise JobCancelled()
+    np.save(context.artifact_dir / FILES["readable"], readable)
+
+
+def run_projection(context: "JobContext") -> dict[str, Any]:
+    import numpy as np
+
+    from ml.features import feature_job, load_vectors
+    from ml.projection import cluster, project
+
+    params = context.params
+    with context.session_factory() as session:
+        source = feature_job(session, params["feature_job_id"], context.dataset.id)
+    item_ids, vectors = load_vectors(source)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    context.log(f"{params['method']} of {vectors.shape[0]} × {vectors.shape[1]} vectors "
+                f"from job {source.id}")
+    points = project(vectors, params["method"], method_params(params))
+    files = {name: FILES[name] for name in ("points", "item_ids", *IMAGE_FILES)}
+    result: dict[str, Any] = {"items": len(item_ids), "n_components": points.shape[1],
+                              "feature_job_id": source.id, "files": files}
+    context.report(0.3)
+    if context.should_stop():
+        raise JobCancelled()
+    if params["clustering"]:
+        clustering = params["clustering"]
+        data = points if clustering["space"] == "projection" else vectors
+        context.log(f"{clustering['method']} clustering of the {clustering['space']}")
+        clusters = cluster(data, clustering["method"], clustering["params"])
+        np.save(context.artifact_dir / FILES["clusters"], clusters)
+        files["clusters"] = FILES["clusters"]
+        result.update(clusters=int(clusters.max(initial=-1)) + 1,
+                      noise=int((clusters < 0).sum()))
+    np.save(context.artifact_dir / FILES["points"], points)
+    np.save(context.artifact_dir / FILES["item_ids"], item_ids)
+    context.report(0.5)
+    if not _link_earlier_images(context):
+        _build_images(context, item_ids)
+    unreadable = int((~np.load(context.artifact_dir / FILES["readable"])).sum())
+    result["unreadable"] = unreadable
+    if unreadable:
+        context.log(f"{unreadable} images could not be read; they are left out of heat maps")
+    return result

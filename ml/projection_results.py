@@ -1,0 +1,220 @@
+"""What the explorer reads and writes around a finished ``projection`` job: its points and
+clusters, colour values, saved selections, their summaries and heat maps, and labeling a
+selection as one ``cluster`` tagging event. numpy-level only: the web process imports it.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.selection_stats import SelectionStats, selection_stats
+from db.models import CurrentLabel, Job, TaggingEvent
+from db.store import StoreError, TagIn, apply_event
+from ml.features import feature_job, load_probabilities
+from ml.job_kinds import get_kind  # noqa: F401  (the registry before ml.projection_jobs)
+from ml.projection_jobs import KIND
+from ml.uncertainty import _rows_of  # the id look-up the uncertainty queue uses
+
+COLOURINGS = {"label": "current label", "cluster": "cluster",
+              "confidence": "classifier confidence", "error": "reconstruction error"}
+SELECTION_KEY = re.compile(r"^[0-9a-f]{16}$")
+# Events list the ids of selections up to this size in their parameters; a larger
+# selection is named by its saved key (the ids are the event's tags anyway).
+LISTED_IDS = 1000
+
+
+@dataclass
+class Projection:
+    job: Job
+    item_ids: np.ndarray  # int64, one per point
+    points: np.ndarray  # float32 (n, 2 or 3)
+    clusters: Optional[np.ndarray]  # int32 per point, -1 noise; None when not clustered
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.job.artifact_dir)
+
+    def rows_of(self, item_ids: Sequence[int]) -> np.ndarray:
+        """Rows (sorted) of the given items; items not in the projection are left out."""
+        return rows_in(self.item_ids, item_ids)
+
+    def cluster_items(self, cluster_id: int) -> np.ndarray:
+        if self.clusters is None:
+            raise StoreError(f"projection job {self.job.id} has no clusters", "cluster")
+        return self.item_ids[self.clusters == cluster_id]
+
+
+def rows_in(all_ids: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
+    """Sorted positions in ``all_ids`` of the ``wanted`` ids that it holds."""
+    rows, found = _rows_of(all_ids, np.asarray(wanted, dtype=np.int64))
+    return np.unique(rows[found])
+
+
+def _aligned(source_ids: np.ndarray, values: np.ndarray, target_ids: np.ndarray,
+             missing: float = np.nan) -> np.ndarray:
+    """``values`` (one per ``source_ids``) in the order of ``target_ids``."""
+    rows, found = _rows_of(source_ids, target_ids)
+    out = np.full(len(target_ids), missing, dtype=np.asarray(values).dtype)
+    out[found] = values[rows[found]]
+    return out
+
+
+def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = None,
+                    field: str = "projection_job_id") -> Projection:
+    """A finished projection job's points (memory-mapped), or a StoreError naming ``field``."""
+    job = session.get(Job, job_id)
+    if job is None or job.kind != KIND or job.status != "succeeded":
+        raise StoreError(f"{field}: job {job_id} is not a finished projection job", field)
+    if dataset_id is not None and job.dataset_id != dataset_id:
+        raise StoreError(f"{field}: job {job_id} belongs to data set {job.dataset_id}", field)
+    folder, files = Path(job.artifact_dir), job.result["files"]
+    clusters = np.load(folder / files["clusters"]) if "clusters" in files else None
+    return Projection(job, np.load(folder / files["item_ids"]).astype(np.int64, copy=False),
+                      np.load(folder / files["points"], mmap_mode="r"), clusters)
+
+
+def find_projection(session: Session, dataset_id: int, params: dict[str, Any]) -> Optional[Job]:
+    """A queued, running or finished projection with exactly these (checked) parameters."""
+    jobs = session.scalars(select(Job).where(
+        Job.kind == KIND, Job.dataset_id == dataset_id,
+        Job.status.in_(("queued", "running", "succeeded"))).order_by(Job.id.desc()))
+    return next((job for job in jobs if job.params == params), None)
+
+
+def finished_projections(session: Session, dataset_id: int) -> list[Job]:
+    return list(session.scalars(select(Job).where(
+        Job.kind == KIND, Job.dataset_id == dataset_id, Job.status == "succeeded")
+        .order_by(Job.id.desc())))
+
+
+def projection_title(job: Job) -> str:
+    params, clustering = job.params, job.params.get("clustering")
+    text = (f"job {job.id} · {params['method']} {params['n_components']}-D of job "
+            f"{params['feature_job_id']} · {job.result.get('items', '?')} items")
+    if clustering:
+        text += f" · {clustering['method']}: {job.result.get('clusters', '?')} clusters"
+    return text
+
+
+# --- colours ---------------------------------------------------------------------------------
+
+def current_label_ids(session: Session, dataset_id: int, item_ids: np.ndarray) -> np.ndarray:
+    """int64 label id of each item, -1 where unlabeled."""
+    rows = np.array(session.execute(select(CurrentLabel.item_id, CurrentLabel.label_id)
+                                    .where(CurrentLabel.dataset_id == dataset_id)).all(),
+                    dtype=np.int64).reshape(-1, 2)
+    return _aligned(rows[:, 0], rows[:, 1], item_ids, missing=-1)
+
+
+def available_colourings(session: Session, projection: Projection) -> list[str]:
+    source = session.get(Job, projection.job.params["feature_job_id"])
+    files = (source.result or {}).get("files", {}) if source is not None else {}
+    found = {"label": True, "cluster": projection.clusters is not None,
+             "confidence": "probabilities" in files, "error": "errors" in files}
+    return [name for name in COLOURINGS if found[name]]
+
+
+def feature_values(session: Session, projection: Projection, colouring: str) -> np.ndarray:
+    """float32 per point: the classifier's top probability or the reconstruction error
+    (NaN for items the feature job lacks)."""
+    source = feature_job(session, projection.job.params["feature_job_id"])
+    if colouring == "confidence":
+        item_ids, probabilities, _labels = load_probabilities(source, "colour")
+        values = probabilities.max(axis=1)
+    elif colouring == "error":
+        if "errors" not in source.result["files"]:
+            raise StoreError(f"job {source.id} stored no reconstruction errors", "colour")
+        folder = Path(source.artifact_dir)
+        item_ids = np.load(folder / source.result["files"]["item_ids"])
+        values = np.load(folder / source.result["files"]["errors"])
+    else:
+        raise StoreError(f"colour '{colouring}' is not a feature value", "colour")
+    return _aligned(item_ids.astype(np.int64), values.astype(np.float32), projection.item_ids)
+
+
+# --- selections ------------------------------------------------------------------------------
+
+def save_selection(projection: Projection, item_ids: Sequence[int]) -> str:
+    """Store a selection beside its projection; its key names it in links and events."""
+    ids = projection.item_ids[projection.rows_of(item_ids)]
+    ids.sort()
+    key = hashlib.sha1(ids.tobytes()).hexdigest()[:16]
+    path = projection.folder / "selections" / f"{key}.npy"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, ids)
+    return key
+
+
+def load_selection(projection: Projection, key: str) -> np.ndarray:
+    path = projection.folder / "selections" / f"{key}.npy"
+    if not SELECTION_KEY.match(key or "") or not path.exists():
+        raise StoreError(f"selection '{key}' of projection job {projection.job.id} does not "
+                         "exist; select the points in the explorer again", "selection")
+    return np.load(path)
+
+
+def selection_items(projection: Projection, key: Optional[str] = None,
+                    cluster_id: Optional[int] = None) -> np.ndarray:
+    """The items of a whole cluster, or of a saved selection."""
+    if cluster_id is not None:
+        return projection.cluster_items(int(cluster_id))
+    if key is None:
+        raise StoreError("name a saved selection or a cluster", "selection")
+    return load_selection(projection, key)
+
+
+@dataclass(frozen=True)
+class SelectionSummary:
+    count: int
+    per_label: dict[int, int]  # label id (-1: unlabeled) -> items
+    per_cluster: dict[int, int]  # cluster (-1: noise) -> items; empty when not clustered
+
+
+def _counts(values: np.ndarray) -> dict[int, int]:
+    found, counts = np.unique(values, return_counts=True)
+    return {int(value): int(count) for value, count in zip(found, counts)}
+
+
+def summarize(session: Session, projection: Projection,
+              item_ids: Sequence[int]) -> SelectionSummary:
+    rows = projection.rows_of(item_ids)
+    labels = current_label_ids(session, projection.job.dataset_id, projection.item_ids[rows])
+    clusters = _counts(projection.clusters[rows]) if projection.clusters is not None else {}
+    return SelectionSummary(len(rows), _counts(labels), clusters)
+
+
+def heatmap(projection: Projection, item_ids: Sequence[int]) -> SelectionStats:
+    """Mean and standard deviation of the selection's transformed images (unreadable
+    images left out)."""
+    files = projection.job.result["files"]
+    readable = np.load(projection.folder / files["readable"])
+    rows = projection.rows_of(item_ids)
+    stack = np.load(projection.folder / files["images"], mmap_mode="r")
+    return selection_stats(stack, rows[readable[rows]])
+
+
+def label_selection(session: Session, projection: Projection, item_ids: Sequence[int],
+                    label_id: Optional[int], tagger: str,
+                    cluster_id: Optional[int] = None) -> TaggingEvent:
+    """One ``cluster`` event giving every selected item ``label_id`` (None unlabels); its
+    parameters name the projection job, the cluster if a whole one, and the selection."""
+    rows = projection.rows_of(item_ids)
+    if len(rows) == 0:
+        raise StoreError("the selection is empty; select points first", "selection")
+    ids = projection.item_ids[rows]
+    params = {"projection_job_id": projection.job.id,
+              "feature_job_id": projection.job.params["feature_job_id"],
+              "cluster": cluster_id, "selection": save_selection(projection, ids),
+              "count": int(len(ids))}
+    if len(ids) <= LISTED_IDS:
+        params["item_ids"] = [int(i) for i in ids]
+    return apply_event(session, projection.job.dataset_id, tagger, "cluster",
+                       [TagIn(int(i), label_id) for i in ids], params)

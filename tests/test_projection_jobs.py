@@ -1,0 +1,188 @@
+"""The projection job kind on demo images with a feature job whose vectors know the classes:
+stored points, clusters and heat-map images, selections, and labeling a cluster."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from sqlalchemy import select
+
+from data.catalog import register_dataset, scan_dataset
+from data.demo import generate_demo
+from data.selection_stats import square_image
+from data.sources.directory import DirectorySource
+from data.transforms import Transform
+from db import jobs as job_store
+from db.labels import create_label
+from db.models import Item, TaggingEvent
+from db.session import transaction
+from db.store import StoreError, current_labels
+from ml.jobs import execute_job
+from ml.projection_results import (feature_values, heatmap, label_selection, load_projection,
+                                   load_selection, save_selection, summarize)
+from services import open_database
+from settings import Settings
+from tests.databases import make_dataset
+from tests.feature_jobs import make_feature_job
+
+CLASSES = ("empty", "rings", "peaks")
+N_IMAGES, SIZE = 45, 32
+
+
+@dataclass
+class Lab:
+    settings: Settings
+    session_factory: object
+    dataset_id: int
+    item_ids: np.ndarray  # in the feature job's order
+    truth: np.ndarray  # class index per item
+    feature_job_id: int
+    images: Path
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """Demo images and a classifier-like feature job: class centres plus noise."""
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    truth = generate_demo(tmp_path / "images", n_images=N_IMAGES, size=64, seed=2,
+                          classes=CLASSES)
+    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
+                               str(tmp_path / "images"))
+    scan_dataset(session_factory, dataset.id)
+    with session_factory() as session:
+        ids = dict(session.execute(select(Item.path, Item.id)
+                                   .where(Item.dataset_id == dataset.id)).all())
+    item_ids = np.array([ids[path] for path, _label in truth])
+    classes = np.array([CLASSES.index(label) for _path, label in truth])
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(scale=5.0, size=(len(CLASSES), 16))[classes] + rng.normal(
+        size=(len(classes), 16))
+    probabilities = np.full((len(classes), len(CLASSES)), 0.1)
+    probabilities[np.arange(len(classes)), classes] = 0.8
+    feature_job_id = make_feature_job(session_factory, dataset.id, settings.artifacts_dir,
+                                      item_ids, vectors, probabilities, label_ids=[1, 2, 3])
+    yield Lab(settings, session_factory, dataset.id, item_ids, classes, feature_job_id,
+              tmp_path / "images")
+    engine.dispose()
+
+
+def run_projection(lab: Lab, **params):
+    with transaction(lab.session_factory) as session:
+        job_id = job_store.create_job(session, "projection", lab.dataset_id,
+                                      {"feature_job_id": lab.feature_job_id, **params},
+                                      "tester").id
+    execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id)
+    with lab.session_factory() as session:
+        return job_store.get_job(session, job_id)
+
+
+KMEANS = {"method": "kmeans", "params": {"n_clusters": 3}}
+
+
+def test_projection_job_stores_points_clusters_and_transformed_images(lab):
+    job = run_projection(lab, method="pca", n_components=3, clustering=KMEANS,
+                         heatmap_size=SIZE)
+    assert job.status == "succeeded", job.error
+    assert job.result["items"] == N_IMAGES and job.result["clusters"] == 3
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id, lab.dataset_id)
+    assert projection.points.shape == (N_IMAGES, 3) and projection.points.dtype == np.float32
+    assert projection.item_ids.tolist() == lab.item_ids.tolist()
+    assert adjusted_rand_score(lab.truth, projection.clusters) > 0.9
+
+    # the heat map of a selection is the mean / std of its transformed images
+    chosen = lab.item_ids[lab.truth == 1]
+    stats = heatmap(projection, chosen)
+    source = DirectorySource(str(lab.images))
+    with lab.session_factory() as session:
+        paths = dict(session.execute(select(Item.id, Item.path)).all())
+    images = np.stack([square_image(source.read(paths[int(i)]), SIZE, Transform(log=True))
+                       for i in chosen])
+    assert stats.count == len(chosen) and stats.mean.shape == (SIZE, SIZE)
+    assert np.abs(stats.mean - images.mean(axis=0)).max() < 1 / 255
+    assert np.abs(stats.std - images.std(axis=0)).max() < 2 / 255
+
+
+def test_a_second_projection_of_the_same_features_shares_the_images(lab):
+    first = run_projection(lab, method="pca", heatmap_size=SIZE)
+    second = run_projection(lab, method="umap", n_neighbors=10, heatmap_size=SIZE,
+                            clustering={"method": "hdbscan", "params": {"min_cluster_size": 8}})
+    assert second.status == "succeeded", second.error
+    shared = [os.stat(Path(job.artifact_dir) / "images.npy").st_ino for job in (first, second)]
+    assert shared[0] == shared[1]
+    with lab.session_factory() as session:
+        projection = load_projection(session, second.id)
+    assert adjusted_rand_score(lab.truth, projection.clusters) > 0.9
+    # other heat-map settings read the images again
+    third = run_projection(lab, method="pca", heatmap_size=16, log=False)
+    assert os.stat(Path(third.artifact_dir) / "images.npy").st_ino != shared[0]
+
+
+def test_labeling_a_cluster_is_one_cluster_event_with_the_projection_in_its_params(lab):
+    job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=SIZE)
+    with transaction(lab.session_factory) as session:
+        label_id = create_label(session, lab.dataset_id, "group").id
+        projection = load_projection(session, job.id)
+        members = projection.cluster_items(0)
+        event = label_selection(session, projection, members, label_id, "tester", cluster_id=0)
+        event_id = event.id
+    with lab.session_factory() as session:
+        event = session.get(TaggingEvent, event_id)
+        assert event.method == "cluster" and event.n_tags == len(members)
+        assert event.params["projection_job_id"] == job.id and event.params["cluster"] == 0
+        assert sorted(event.params["item_ids"]) == sorted(members.tolist())
+        assert load_selection(projection, event.params["selection"]).tolist() == \
+            sorted(members.tolist())
+        labeled = {item_id: label for item_id, _uri, label, _event, _c in
+                   current_labels(session, lab.dataset_id)}
+        assert labeled == {int(i): label_id for i in members}
+        summary = summarize(session, projection, lab.item_ids)
+        assert summary.count == N_IMAGES
+        assert summary.per_label == {-1: N_IMAGES - len(members), label_id: len(members)}
+        assert summary.per_cluster[0] == len(members) and sum(summary.per_cluster.values()) \
+            == N_IMAGES
+        confidence = feature_values(session, projection, "confidence")
+        assert np.allclose(confidence, 0.8)
+
+
+def test_selections_keep_only_the_projections_items_and_unknown_keys_are_refused(lab):
+    job = run_projection(lab, method="pca", heatmap_size=SIZE)
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+    chosen = [int(lab.item_ids[3]), int(lab.item_ids[1]), 10**9]
+    key = save_selection(projection, chosen)
+    assert load_selection(projection, key).tolist() == sorted(chosen[:2])
+    assert save_selection(projection, chosen[::-1]) == key
+    for bad in ("0123456789abcdef", "../../etc/passwd"):
+        with pytest.raises(StoreError, match="does not exist"):
+            load_selection(projection, bad)
+
+
+def refusal(lab: Lab, **params) -> StoreError:
+    with pytest.raises(StoreError) as refused:
+        with transaction(lab.session_factory) as session:
+            job_store.create_job(session, "projection", lab.dataset_id, params, "tester")
+    return refused.value
+
+
+def test_projections_that_cannot_run_are_refused_before_they_are_queued(lab):
+    assert refusal(lab).field == "params.feature_job_id"
+    assert refusal(lab, feature_job_id=lab.feature_job_id, method="umap",
+                   n_neighbors=N_IMAGES).field == "params.n_neighbors"
+    assert refusal(lab, feature_job_id=lab.feature_job_id,
+                   clustering={"method": "kmeans", "params": {"n_clusters": 1}}
+                   ).field == "params.clustering.params.n_clusters"
+    assert refusal(lab, feature_job_id=lab.feature_job_id, pmin=99, pmax=1).field == \
+        "params.pmin"
+    other_id, other_items, _labels = make_dataset(lab.session_factory, 5, name="other")
+    other_job = make_feature_job(lab.session_factory, other_id, lab.settings.artifacts_dir,
+                                 other_items, np.zeros((5, 4)))
+    error = refusal(lab, feature_job_id=other_job)
+    assert error.field == "params.feature_job_id" and "belongs to data set" in str(error)
+    with lab.session_factory() as session:
+        assert job_store.list_jobs(session, lab.dataset_id, "projection") == []
