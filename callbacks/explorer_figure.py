@@ -1,0 +1,103 @@
+"""The explorer's scatter plot: WebGL traces whose arrays travel as typed arrays.
+
+Plotly sends numpy arrays as base64 typed arrays, so 100,000 points cost a few bytes each
+(float32 coordinates, int32 item ids as customdata) instead of decimal text. Groups
+(labels, clusters) are one trace each, so the legend names and toggles them; continuous
+values (confidence, reconstruction error) are one trace with a colour bar.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+UNLABELED_COLOR = "#b8b8b8"
+NOISE_COLOR = "#6c757d"
+# Okabe-Ito, then plotly's defaults: distinguishable, also for colour-blind readers.
+CLUSTER_COLORS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
+                  "#f0e442", "#000000", "#636efa", "#ef553b", "#00cc96", "#ab63fa",
+                  "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
+
+
+@dataclass(frozen=True)
+class Group:
+    code: int  # the label id or cluster number of the points
+    name: str
+    color: str
+
+
+def cluster_groups(codes: np.ndarray) -> list[Group]:
+    found = [int(c) for c in np.unique(codes)]
+    return [Group(c, "noise" if c < 0 else f"cluster {c}",
+                  NOISE_COLOR if c < 0 else CLUSTER_COLORS[c % len(CLUSTER_COLORS)])
+            for c in sorted(found, key=lambda c: (c < 0, c))]
+
+
+def label_groups(codes: np.ndarray, labels: dict[int, tuple[str, str]]) -> list[Group]:
+    """``labels``: label id -> (name, colour), in the order of the label list."""
+    present = set(np.unique(codes).tolist())
+    groups = [Group(label_id, name, color) for label_id, (name, color) in labels.items()
+              if label_id in present]
+    return groups + ([Group(-1, "unlabeled", UNLABELED_COLOR)] if -1 in present else [])
+
+
+def _ids(item_ids: np.ndarray) -> np.ndarray:
+    # JavaScript typed arrays have no int64 plotly reads; float64 holds ids exactly too.
+    return item_ids.astype(np.int32 if item_ids.max(initial=0) < 2**31 else np.float64)
+
+
+def _trace(points: np.ndarray, item_ids: np.ndarray, name: str, marker: dict,
+           highlight: Sequence[int], showlegend: bool = True):
+    coords = {axis: np.ascontiguousarray(points[:, i], dtype=np.float32)
+              for i, axis in enumerate("xyz"[:points.shape[1]])}
+    common = dict(mode="markers", name=name, customdata=_ids(item_ids), marker=marker,
+                  hoverinfo="none", showlegend=showlegend)
+    if len(highlight):
+        common["selectedpoints"] = np.flatnonzero(np.isin(item_ids, highlight)).tolist()
+    if points.shape[1] == 3:
+        return go.Scatter3d(**coords, **common)
+    return go.Scattergl(**coords, **common)
+
+
+def marker_size(n_points: int) -> int:
+    return 6 if n_points <= 2_000 else 4 if n_points <= 20_000 else 3
+
+
+def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
+                   codes: Optional[np.ndarray] = None, groups: Optional[list[Group]] = None,
+                   values: Optional[np.ndarray] = None, value_name: str = "",
+                   revision: object = None, highlight: Sequence[int] = ()) -> go.Figure:
+    """Points coloured by group (``codes`` with their ``groups``) or by ``values``; the
+    ``highlight`` items show as selected."""
+    points = np.asarray(points)
+    size = marker_size(len(points))
+    if values is not None:
+        marker = dict(size=size, color=np.asarray(values, dtype=np.float32),
+                      colorscale="Viridis", showscale=True, opacity=0.85,
+                      colorbar=dict(title=dict(text=value_name), thickness=12))
+        traces = [_trace(points, item_ids, value_name, marker, highlight, showlegend=False)]
+    else:
+        traces = []
+        for group in groups or []:
+            mask = codes == group.code
+            traces.append(_trace(points[mask], item_ids[mask], f"{group.name} ({mask.sum():,})",
+                                 dict(size=size, color=group.color, opacity=0.85), highlight))
+    figure = go.Figure(traces)
+    figure.update_layout(
+        margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso", uirevision=revision,
+        plot_bgcolor="white",
+        legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.01, x=0),
+        clickmode="event+select", hovermode="closest")
+    if points.shape[1] == 2:
+        figure.update_xaxes(showgrid=False, zeroline=False, showticklabels=False)
+        figure.update_yaxes(showgrid=False, zeroline=False, showticklabels=False,
+                            scaleanchor="x")
+    return figure
+
+
+def selected_item_ids(selected: Optional[dict]) -> list[int]:
+    """Item ids of a graph's selectedData (lasso, box or clicks), without duplicates."""
+    points = (selected or {}).get("points") or []
+    return sorted({int(point["customdata"]) for point in points if "customdata" in point})
