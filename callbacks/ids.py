@@ -167,3 +167,40 @@ class Autoencoder:
 class AllJobs:
     SCOPE = "all"
     DATASET = "jobs-page-dataset"
+
+
+class Explorer:
+    """The latent space explorer: projections, clusters, selections and their labels."""
+    SCOPE = "explorer"  # of its jobs panel
+    DATASET = "explorer-dataset"
+    REQUESTED = "explorer-requested"  # store: dataset, projection and items named in the URL
+    FEATURE_JOB = "explorer-feature-job"
+    METHOD = "explorer-method"
+    COMPONENTS = "explorer-components"
+    PROJECTION_GROUP = "explorer-projection-group"  # pattern-matching type, index = method
+    PROJECTION_FIELD = "explorer-projection-field"  # pattern-matching, index = method.param
+    CLUSTERING = "explorer-clustering"  # none or a clustering method
+    CLUSTER_SPACE = "explorer-cluster-space"
+    CLUSTER_GROUP = "explorer-cluster-group"  # pattern-matching type, index = method
+    CLUSTER_FIELD = "explorer-cluster-field"  # pattern-matching, index = method.param
+    IMAGE_FIELD = "explorer-image-field"  # pattern-matching type, index = heat-map param
+    RUN = "explorer-run"
+    FEEDBACK = "explorer-feedback"
+    PENDING = "explorer-pending"  # store: id of the projection job being waited for
+    PROJECTION = "explorer-projection"  # dropdown of finished projection jobs
+    COLOUR = "explorer-colour"
+    GRAPH = "explorer-graph"
+    TOOLTIP = "explorer-tooltip"
+    SELECTION = "explorer-selection"  # store: {projection, key or cluster, count}
+    SUMMARY = "explorer-summary"
+    CLUSTER = "explorer-cluster"
+    SELECT_CLUSTER = "explorer-select-cluster"
+    LABEL = "explorer-label"
+    APPLY_LABEL = "explorer-apply-label"
+    LABEL_FEEDBACK = "explorer-label-feedback"
+    REVISION = "explorer-revision"  # store: bumped after labeling, recolours the points
+    GALLERY_LINK = "explorer-gallery-link"
+    STATISTIC = "explorer-statistic"  # mean | std
+    HEATMAP = "explorer-heatmap"
+    THUMBS = "explorer-thumbs"
+    FROM_GALLERY = "explorer-from-gallery"  # link on the label page: its items in the explorer

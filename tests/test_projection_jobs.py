@@ -186,3 +186,30 @@ def test_projections_that_cannot_run_are_refused_before_they_are_queued(lab):
     assert error.field == "params.feature_job_id" and "belongs to data set" in str(error)
     with lab.session_factory() as session:
         assert job_store.list_jobs(session, lab.dataset_id, "projection") == []
+
+
+def test_projections_start_and_are_refused_through_the_rest_api(lab):
+    from app import create_server
+
+    server = create_server(lab.settings)
+    client = server.test_client()
+    refused = client.post("/api/v1/jobs", json={
+        "kind": "projection", "dataset_id": lab.dataset_id,
+        "params": {"feature_job_id": lab.feature_job_id, "method": "umap",
+                   "n_neighbors": 500}})
+    assert refused.status_code == 400 and refused.json["field"] == "params.n_neighbors"
+    answer = client.post("/api/v1/jobs", json={
+        "kind": "projection", "dataset_id": lab.dataset_id,
+        "params": {"feature_job_id": lab.feature_job_id, "n_components": 3,
+                   "clustering": {"method": "dbscan", "params": {"eps": 3.0},
+                                  "space": "features"}}})
+    assert answer.status_code == 201, answer.json
+    assert answer.json["status"] == "queued"
+    assert answer.json["params"]["clustering"]["params"] == {"eps": 3.0, "min_samples": 5}
+    # the queued job runs where a worker would run it
+    execute_job(lab.session_factory, lab.settings.artifacts_dir, answer.json["id"])
+    job = client.get(f"/api/v1/jobs/{answer.json['id']}").json
+    assert job["status"] == "succeeded", job["error"]
+    assert set(job["result"]["files"]) == {"points", "item_ids", "clusters", "images",
+                                           "readable"}
+    server.extensions["beamlabel"].engine.dispose()

@@ -1,0 +1,375 @@
+"""Behaviour of the latent space explorer: compute or reopen projections, colour the points,
+select (lasso, box, a whole cluster), summarise, heat-map and label the selection.
+
+A projection is always a ``projection`` job, so it is computed once and reopened from the
+job table. Small PCA projections run right here in the callback; the rest go to a worker
+and open when the jobs panel sees them finish. The selection store holds only a key of a
+selection saved beside its projection (or a cluster number), never thousands of ids.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import (dataset_choices, error_alert, read_session, tagger_or_default,
+                              write_session)
+from callbacks.explorer_figure import (cluster_groups, label_groups, scatter_figure,
+                                       selected_item_ids)
+from callbacks.ids import Explorer as ids
+from callbacks.ids import JobsPanel, Label
+from callbacks.label import thumbnail_url
+from db import jobs as job_store
+from db.labels import list_labels
+from db.models import Item, Job
+from db.store import StoreError
+from ml.features import feature_sources
+from ml.jobs import execute_job, submit_job
+from ml.job_kinds import get_kind
+from ml.projection_jobs import KIND
+from ml.projection_results import (COLOURINGS, available_colourings, current_label_ids,
+                                   feature_values, finished_projections, find_projection,
+                                   heatmap, label_selection, load_projection, projection_title,
+                                   save_selection, selection_items, summarize)
+from services import current_services
+
+INLINE_ITEMS = 2_000  # PCA of at most this many items runs in the callback, not on a worker
+THUMBS_SHOWN = 48
+PANEL_FILTER = JobsPanel.id(JobsPanel.FILTER, ids.SCOPE)
+PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
+PANEL_LIST = JobsPanel.id(JobsPanel.LIST, ids.SCOPE)
+FIELDS = {name: {"type": name, "index": ALL}
+          for name in (ids.PROJECTION_FIELD, ids.CLUSTER_FIELD, ids.IMAGE_FIELD)}
+
+
+@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
+          Input(ids.REQUESTED, "data"))
+def list_datasets(requested):
+    return dataset_choices((requested or {}).get("dataset"))
+
+
+@callback(Output(PANEL_FILTER, "data"), Output(ids.FEATURE_JOB, "options"),
+          Output(ids.FEATURE_JOB, "value"), Output(ids.LABEL, "options"),
+          Input(ids.DATASET, "value"), State(PANEL_FILTER, "data"))
+def show_dataset(dataset_id, job_filter):
+    job_filter = {**(job_filter or {}), "dataset_id": dataset_id}
+    if dataset_id is None:
+        return job_filter, [], None, []
+    with read_session() as session:
+        sources = feature_sources(session, dataset_id)
+        labels = list_labels(session, dataset_id)
+    options = [{"label": source.title, "value": source.job_id} for source in sources]
+    return (job_filter, options, options[0]["value"] if options else None,
+            [{"label": label.name, "value": str(label.id)} for label in labels])
+
+
+def _shown(chosen: str, group_ids: list[dict]) -> list[Optional[dict]]:
+    return [None if group["index"] == chosen else {"display": "none"} for group in group_ids]
+
+
+@callback(Output({"type": ids.PROJECTION_GROUP, "index": ALL}, "style"),
+          Input(ids.METHOD, "value"), State({"type": ids.PROJECTION_GROUP, "index": ALL}, "id"))
+def show_projection_fields(method, group_ids):
+    return _shown(method, group_ids)
+
+
+@callback(Output({"type": ids.CLUSTER_GROUP, "index": ALL}, "style"),
+          Output(ids.CLUSTER_SPACE, "style"),
+          Input(ids.CLUSTERING, "value"), State({"type": ids.CLUSTER_GROUP, "index": ALL}, "id"))
+def show_cluster_fields(method, group_ids):
+    return _shown(method, group_ids), {"display": "none"} if method == "none" else None
+
+
+def _of_method(method: str, values: list, field_ids: list[dict]) -> dict[str, Any]:
+    """{param: value} of the form fields whose index is ``method.param``."""
+    prefix = f"{method}."
+    return {field["index"].removeprefix(prefix): value
+            for field, value in zip(field_ids, values) if field["index"].startswith(prefix)}
+
+
+def form_params(feature_job_id, method: str, components, projection_fields: tuple,
+                clustering: str, space: str, cluster_fields: tuple,
+                image_fields: tuple) -> dict[str, Any]:
+    """The projection job's parameters the form describes (fields as (values, ids))."""
+    params = {"feature_job_id": feature_job_id, "method": method,
+              "n_components": components, **_of_method(method, *projection_fields),
+              **{field["index"]: value for value, field in zip(*image_fields)}}
+    if clustering and clustering != "none":
+        params["clustering"] = {"method": clustering, "space": space,
+                                "params": _of_method(clustering, *cluster_fields)}
+    return params
+
+
+def _start(dataset_id: int, params: dict) -> tuple[int, str]:
+    """Open an identical projection, or create one: run here when small, else queue it."""
+    services = current_services()
+    with write_session() as session:
+        checked = get_kind(KIND).check_params(params)
+        existing = find_projection(session, dataset_id, checked)
+        if existing is not None:
+            return existing.id, (f"The same projection is job {existing.id} "
+                                 f"({existing.status}); it opens when done.")
+        job = job_store.create_job(session, KIND, dataset_id, params, tagger_or_default(None))
+        job_id, items = job.id, session.get(Job, params["feature_job_id"]).result["items"]
+    if checked["method"] == "pca" and items <= INLINE_ITEMS:
+        start = time.monotonic()
+        status = execute_job(services.session_factory, services.settings.artifacts_dir, job_id)
+        return job_id, f"Job {job_id}: {status} in {time.monotonic() - start:.1f} s."
+    submit_job(services.celery(), services.session_factory, job_id)
+    return job_id, f"Job {job_id} queued: {items:,} items; it opens when done."
+
+
+@callback(Output(ids.FEEDBACK, "children"), Output(ids.PENDING, "data"),
+          Output(PANEL_CHANGED, "data", allow_duplicate=True),
+          Input(ids.RUN, "n_clicks"), State(ids.DATASET, "value"),
+          State(ids.FEATURE_JOB, "value"), State(ids.METHOD, "value"),
+          State(ids.COMPONENTS, "value"),
+          State(FIELDS[ids.PROJECTION_FIELD], "value"), State(FIELDS[ids.PROJECTION_FIELD], "id"),
+          State(ids.CLUSTERING, "value"), State(ids.CLUSTER_SPACE, "value"),
+          State(FIELDS[ids.CLUSTER_FIELD], "value"), State(FIELDS[ids.CLUSTER_FIELD], "id"),
+          State(FIELDS[ids.IMAGE_FIELD], "value"), State(FIELDS[ids.IMAGE_FIELD], "id"),
+          State(PANEL_CHANGED, "data"), prevent_initial_call=True)
+def compute(_clicks, dataset_id, feature_job_id, method, components, projection_values,
+            projection_ids, clustering, space, cluster_values, cluster_ids, image_values,
+            image_ids, changed):
+    if dataset_id is None or feature_job_id is None:
+        message = "Choose a data set with a finished autoencoder or classifier inference job."
+        return dbc.Alert(message, color="warning", className="py-2"), no_update, no_update
+    params = form_params(feature_job_id, method, components, (projection_values, projection_ids),
+                         clustering, space, (cluster_values, cluster_ids),
+                         (image_values, image_ids))
+    try:
+        job_id, message = _start(dataset_id, params)
+    except StoreError as error:
+        return error_alert(error), no_update, no_update
+    return (dbc.Alert(message, color="info", className="py-2", duration=8000), job_id,
+            {"n": (changed or {}).get("n", 0) + 1, "select": job_id})
+
+
+@callback(Output(ids.PROJECTION, "options"), Output(ids.PROJECTION, "value"),
+          Output(ids.PENDING, "data", allow_duplicate=True),
+          Input(ids.DATASET, "value"), Input(ids.PENDING, "data"), Input(PANEL_LIST, "options"),
+          State(ids.REQUESTED, "data"), State(ids.PROJECTION, "value"),
+          prevent_initial_call="initial_duplicate")
+def list_projections(dataset_id, pending, _panel_rows, requested, current):
+    """The finished projections; a pending one opens as soon as it has finished."""
+    if dataset_id is None:
+        return [], None, no_update
+    with read_session() as session:
+        jobs = finished_projections(session, dataset_id)
+        pending_job = session.get(Job, pending) if pending else None
+        pending_done = pending_job is not None and pending_job.status in job_store.FINISHED
+    options = [{"label": projection_title(job), "value": job.id} for job in jobs]
+    listed = [job.id for job in jobs]
+    if pending_done and pending in listed:
+        return options, pending, None
+    if ctx.triggered_id == ids.DATASET or current not in listed:
+        wanted = (requested or {}).get("projection")
+        current = wanted if wanted in listed else (listed[0] if listed else None)
+    return options, current, None if pending_done else no_update
+
+
+def _empty_figure(text: str) -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False),
+                         plot_bgcolor="white", margin=dict(l=10, r=10, t=10, b=10),
+                         annotations=[dict(text=text, showarrow=False, font=dict(size=14))])
+    return figure
+
+
+def _requested_items(requested: Optional[dict], dataset_id: int) -> list[int]:
+    requested = requested or {}
+    return requested.get("items", []) if requested.get("dataset") == dataset_id else []
+
+
+def _coloured_figure(session, projection, colour: str, highlight: list[int]) -> go.Figure:
+    common = dict(revision=projection.job.id, highlight=highlight)
+    if colour in ("confidence", "error"):
+        return scatter_figure(projection.points, projection.item_ids,
+                              values=feature_values(session, projection, colour),
+                              value_name=COLOURINGS[colour], **common)
+    if colour == "cluster":
+        codes, groups = projection.clusters, cluster_groups(projection.clusters)
+    else:
+        dataset_id = projection.job.dataset_id
+        codes = current_label_ids(session, dataset_id, projection.item_ids)
+        labels = {label.id: (label.name, label.color)
+                  for label in list_labels(session, dataset_id, include_archived=True)}
+        groups = label_groups(codes, labels)
+    return scatter_figure(projection.points, projection.item_ids, codes, groups, **common)
+
+
+@callback(Output(ids.GRAPH, "figure"), Output(ids.COLOUR, "options"),
+          Output(ids.COLOUR, "value"), Output(ids.CLUSTER, "options"),
+          Input(ids.PROJECTION, "value"), Input(ids.COLOUR, "value"),
+          Input(ids.REVISION, "data"), State(ids.REQUESTED, "data"))
+def show_projection(job_id, colour, _revision, requested):
+    if job_id is None:
+        return (_empty_figure("Compute a projection, or open a stored one"),
+                [{"label": COLOURINGS["label"], "value": "label"}], "label", [])
+    with read_session() as session:
+        projection = load_projection(session, job_id)
+        colourings = available_colourings(session, projection)
+        colour = colour if colour in colourings else "label"
+        highlight = _requested_items(requested, projection.job.dataset_id)
+        figure = _coloured_figure(session, projection, colour, highlight)
+    clusters = [] if projection.clusters is None else [
+        {"label": f"{'noise' if k < 0 else f'cluster {k}'} ({n:,})", "value": str(k)}
+        for k, n in zip(*map(np.ndarray.tolist, np.unique(projection.clusters,
+                                                          return_counts=True)))]
+    return (figure, [{"label": COLOURINGS[c], "value": c} for c in colourings], colour,
+            clusters)
+
+
+@callback(Output(ids.SELECTION, "data"), Input(ids.GRAPH, "selectedData"),
+          Input(ids.SELECT_CLUSTER, "n_clicks"), Input(ids.PROJECTION, "value"),
+          State(ids.CLUSTER, "value"), State(ids.REQUESTED, "data"))
+def select(selected, _clicks, job_id, cluster, requested):
+    """The selection as a small spec: a saved selection's key, or a cluster number."""
+    if job_id is None:
+        return None
+    with read_session() as session:
+        projection = load_projection(session, job_id)
+    if ctx.triggered_id == ids.SELECT_CLUSTER:
+        if cluster in (None, ""):
+            raise PreventUpdate
+        members = projection.cluster_items(int(cluster))
+        return {"projection": job_id, "cluster": int(cluster), "count": len(members)}
+    if ctx.triggered_id == ids.GRAPH:
+        chosen = selected_item_ids(selected)
+    else:  # a projection opened: the items the URL asked for, if any
+        chosen = _requested_items(requested, projection.job.dataset_id)
+    rows = projection.rows_of(chosen)
+    if len(rows) == 0:
+        return None
+    return {"projection": job_id, "key": save_selection(projection, chosen),
+            "count": int(len(rows))}
+
+
+def _selection(session, selection: dict):
+    projection = load_projection(session, selection["projection"])
+    return projection, selection_items(projection, selection.get("key"),
+                                       selection.get("cluster"))
+
+
+def gallery_href(projection, selection: dict) -> str:
+    query = {"dataset": projection.job.dataset_id, "projection": projection.job.id}
+    if selection.get("cluster") is not None:
+        query["cluster"] = selection["cluster"]
+    else:
+        query["selection"] = selection["key"]
+    return f"/label?{urlencode(query)}"
+
+
+def _badges(counts: dict[int, int], names: dict[int, str], color: str):
+    return [dbc.Badge(f"{names.get(code, code)}: {count:,}", color=color, className="me-1")
+            for code, count in sorted(counts.items(), key=lambda pair: -pair[1])]
+
+
+def _thumbs(projection, item_ids: np.ndarray):
+    params = projection.job.params
+    return [html.Img(src=thumbnail_url(int(i), 64, params["log"],
+                                       (params["pmin"], params["pmax"]), "gray"),
+                     title=f"item {i}", className="explorer-thumb", width=64, height=64)
+            for i in item_ids[:THUMBS_SHOWN]]
+
+
+@callback(Output(ids.SUMMARY, "children"), Output(ids.THUMBS, "children"),
+          Output(ids.GALLERY_LINK, "href"), Output(ids.GALLERY_LINK, "className"),
+          Input(ids.SELECTION, "data"), Input(ids.REVISION, "data"))
+def show_selection(selection, _revision):
+    link_class = "btn btn-outline-secondary btn-sm mb-3"
+    if not selection:
+        return ("Nothing selected.", [], "", link_class + " disabled")
+    with read_session() as session:
+        projection, item_ids = _selection(session, selection)
+        summary = summarize(session, projection, item_ids)
+        names = {label.id: label.name for label in
+                 list_labels(session, projection.job.dataset_id, include_archived=True)}
+    clusters = {code: "noise" if code < 0 else f"cluster {code}" for code in summary.per_cluster}
+    more = summary.count - min(summary.count, THUMBS_SHOWN)
+    text = [html.Div(f"{summary.count:,} items selected"
+                     + (f" (cluster {selection['cluster']})"
+                        if selection.get("cluster") is not None else ""),
+                     className="fw-semibold", id="explorer-count"),
+            html.Div(["labels: ", *_badges(summary.per_label, {-1: "unlabeled", **names},
+                                          "secondary")], className="mt-1"),
+            html.Div(["clusters: ", *_badges(summary.per_cluster, clusters, "info")],
+                     className="mt-1") if summary.per_cluster else None]
+    thumbs = _thumbs(projection, item_ids) + (
+        [html.Div(f"and {more:,} more", className="small text-muted")] if more else [])
+    return text, thumbs, gallery_href(projection, selection), link_class
+
+
+@callback(Output(ids.HEATMAP, "figure"), Input(ids.SELECTION, "data"),
+          Input(ids.STATISTIC, "value"))
+def show_heatmap(selection, statistic):
+    if not selection:
+        return _empty_figure("the mean image of a selection shows here")
+    with read_session() as session:
+        projection, item_ids = _selection(session, selection)
+    stats = heatmap(projection, item_ids)
+    image = stats.mean if statistic == "mean" else stats.std
+    figure = go.Figure(go.Heatmap(z=image, colorscale="Viridis",
+                                  colorbar=dict(thickness=10)))
+    title = f"{'mean' if statistic == 'mean' else 'standard deviation'} of {stats.count:,} images"
+    figure.update_layout(margin=dict(l=10, r=10, t=30, b=10), title=dict(text=title, x=0.02,
+                                                                         font=dict(size=12)))
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return figure
+
+
+@callback(Output(ids.LABEL_FEEDBACK, "children"), Output(ids.REVISION, "data"),
+          Input(ids.APPLY_LABEL, "n_clicks"), State(ids.SELECTION, "data"),
+          State(ids.LABEL, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+def label(_clicks, selection, label_id, revision):
+    if not selection or not label_id:
+        message = "Select points and a label class first."
+        return dbc.Alert(message, color="warning", className="py-2"), no_update
+    try:
+        with write_session() as session:
+            projection, item_ids = _selection(session, selection)
+            event = label_selection(session, projection, item_ids, int(label_id),
+                                    tagger_or_default(None), selection.get("cluster"))
+            message = f"Labeled {event.n_tags:,} items in one event (#{event.id})."
+    except StoreError as error:
+        return error_alert(error), no_update
+    return (dbc.Alert(message, color="success", className="py-2", duration=6000),
+            (revision or 0) + 1)
+
+
+@callback(Output(ids.TOOLTIP, "show"), Output(ids.TOOLTIP, "bbox"),
+          Output(ids.TOOLTIP, "children"), Input(ids.GRAPH, "hoverData"),
+          State(ids.PROJECTION, "value"))
+def show_hovered(hover, job_id):
+    point = ((hover or {}).get("points") or [{}])[0]
+    if "customdata" not in point or "bbox" not in point or job_id is None:
+        return False, no_update, no_update
+    item_id = int(point["customdata"])
+    with read_session() as session:
+        job = session.get(Job, job_id)
+        item = session.get(Item, item_id)
+        uri = item.uri if item is not None else f"item {item_id}"
+        params = job.params if job is not None else {"log": True, "pmin": 1, "pmax": 99}
+    image = html.Img(src=thumbnail_url(item_id, 128, params["log"],
+                                       (params["pmin"], params["pmax"]), "gray"),
+                     width=128, height=128)
+    return True, point["bbox"], [image, html.Div(uri, className="small text-muted")]
+
+
+@callback(Output(ids.FROM_GALLERY, "href"), Input(Label.SELECTION, "data"),
+          Input(Label.PAGE_ITEMS, "data"), State(Label.DATASET, "value"))
+def gallery_items_in_explorer(selection, page_items, dataset_id):
+    """The label page's link: its selected tiles (or else its page) in the explorer."""
+    items = selection or page_items or []
+    if dataset_id is None:
+        return "/explorer"
+    query = {"dataset": dataset_id, "items": ",".join(str(i) for i in items)}
+    return f"/explorer?{urlencode(query)}"

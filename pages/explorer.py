@@ -1,0 +1,159 @@
+"""The latent space explorer: project a feature job's vectors, find clusters, select points
+with the lasso and label them as a group."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.ids import Explorer as ids
+from ml.job_kinds import Choice, Flag
+from ml.projection import CLUSTERINGS, PROJECTIONS
+from ml.projection_jobs import HEATMAP_PARAMS, SPACES
+from pages._jobs_panel import jobs_panel
+
+dash.register_page(__name__, path="/explorer", title="Explorer · beamlabel", name="Explorer")
+
+IMAGE_LABELS = {"heatmap_size": "heat-map size (px)", "log": "log scale",
+                "pmin": "lower percentile", "pmax": "upper percentile"}
+
+
+def _control(field_id: dict, spec):
+    if isinstance(spec, Choice):
+        return dbc.Select(id=field_id, value=spec.default, size="sm",
+                          options=[{"label": option, "value": option} for option in spec.options])
+    if isinstance(spec, Flag):
+        return dbc.Switch(id=field_id, value=spec.default, className="mt-1")
+    return dbc.Input(id=field_id, type="number", value=spec.default, min=spec.low,
+                     max=spec.high, step=1 if spec.type is int else "any", size="sm")
+
+
+def _field(field_type: str, index: str, label: str, spec):
+    return dbc.Row([dbc.Label(label, width=6, className="small"),
+                    dbc.Col(_control({"type": field_type, "index": index}, spec), width=6)],
+                   className="mb-1")
+
+
+def _method_fields(group_type: str, field_type: str, method: str, params: dict, hidden: bool):
+    fields = [_field(field_type, f"{method}.{name}", name.replace("_", " "), spec)
+              for name, spec in params.items() if name != "n_components"]
+    return html.Div(fields or [html.Div("no parameters", className="small text-muted")],
+                    id={"type": group_type, "index": method},
+                    style={"display": "none"} if hidden else None)
+
+
+def _projection_card():
+    return dbc.Card([dbc.CardHeader("Projection"), dbc.CardBody([
+        dbc.RadioItems(id=ids.METHOD, inline=True, value="pca", className="mb-1",
+                       options=[{"label": m.title, "value": name}
+                                for name, m in PROJECTIONS.items()]),
+        dbc.RadioItems(id=ids.COMPONENTS, inline=True, value=2, className="mb-2",
+                       options=[{"label": "2-D", "value": 2}, {"label": "3-D", "value": 3}]),
+        *[_method_fields(ids.PROJECTION_GROUP, ids.PROJECTION_FIELD, name, m.params,
+                         hidden=name != "pca") for name, m in PROJECTIONS.items()],
+    ])], className="mb-2")
+
+
+def _clustering_card():
+    return dbc.Card([dbc.CardHeader("Clustering"), dbc.CardBody([
+        dbc.Select(id=ids.CLUSTERING, value="none", size="sm", className="mb-2",
+                   options=[{"label": "no clustering", "value": "none"}]
+                   + [{"label": m.title, "value": name} for name, m in CLUSTERINGS.items()]),
+        dbc.RadioItems(id=ids.CLUSTER_SPACE, inline=True, value=SPACES.default,
+                       className="mb-2 small",
+                       options=[{"label": "of the projected points", "value": "projection"},
+                                {"label": "of the feature vectors", "value": "features"}]),
+        *[_method_fields(ids.CLUSTER_GROUP, ids.CLUSTER_FIELD, name, m.params, hidden=True)
+          for name, m in CLUSTERINGS.items()],
+    ])], className="mb-2")
+
+
+def _images_card():
+    return html.Details([
+        html.Summary("Images for the heat maps", className="small"),
+        *[_field(ids.IMAGE_FIELD, name, IMAGE_LABELS[name], spec)
+          for name, spec in HEATMAP_PARAMS.items()],
+    ], className="mb-2")
+
+
+def _form(requested: dict):
+    return html.Div([
+        dbc.Card(dbc.CardBody([
+            dcc.Store(id=ids.REQUESTED, data=requested),
+            dcc.Store(id=ids.PENDING, data=None),
+            dbc.Label("Data set", className="small"),
+            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
+                         className="mb-2"),
+            dbc.Label("Feature source", className="small"),
+            dcc.Dropdown(id=ids.FEATURE_JOB, clearable=False, className="mb-2",
+                         placeholder="a finished autoencoder or classifier inference job"),
+        ]), className="mb-2"),
+        _projection_card(),
+        _clustering_card(),
+        _images_card(),
+        dbc.Button([html.I(className="bi bi-diagram-3 me-1"), "Compute projection"],
+                   id=ids.RUN, color="primary", className="w-100 mb-2"),
+        html.Div(id=ids.FEEDBACK),
+        jobs_panel(ids.SCOPE, ("projection",), title="Projection jobs"),
+    ])
+
+
+def _plot():
+    return dbc.Card([
+        dbc.CardHeader(dbc.Row([
+            dbc.Col(dcc.Dropdown(id=ids.PROJECTION, clearable=False,
+                                 placeholder="open a stored projection"), md=7),
+            dbc.Col(dbc.InputGroup([
+                dbc.InputGroupText("colour by"),
+                dbc.Select(id=ids.COLOUR, value="label",
+                           options=[{"label": "current label", "value": "label"}]),
+            ], size="sm"), md=5),
+        ], className="g-2 align-items-center")),
+        dbc.CardBody([
+            dcc.Loading(dcc.Graph(id=ids.GRAPH, style={"height": "620px"}, clear_on_unhover=True,
+                                  config={"scrollZoom": True, "displaylogo": False}),
+                        delay_show=300),
+            dcc.Tooltip(id=ids.TOOLTIP, direction="right"),
+            html.Div("Lasso or box-select points (2-D), or pick a whole cluster; the legend "
+                     "hides and shows groups.", className="small text-muted"),
+        ]),
+    ], className="mb-3")
+
+
+def _selection_panel():
+    return dbc.Card([
+        dbc.CardHeader("Selection"),
+        dbc.CardBody([
+            dcc.Store(id=ids.SELECTION, data=None),
+            dcc.Store(id=ids.REVISION, data=0),
+            dbc.InputGroup([
+                dbc.Select(id=ids.CLUSTER, options=[], placeholder="a cluster"),
+                dbc.Button("Select cluster", id=ids.SELECT_CLUSTER, color="secondary",
+                           outline=True),
+            ], size="sm", className="mb-2"),
+            html.Div(id=ids.SUMMARY, className="small mb-2"),
+            dbc.InputGroup([
+                dbc.Select(id=ids.LABEL, options=[], placeholder="a label class"),
+                dbc.Button([html.I(className="bi bi-tags me-1"), "Label selection"],
+                           id=ids.APPLY_LABEL, color="primary"),
+            ], size="sm", className="mb-2"),
+            html.Div(id=ids.LABEL_FEEDBACK),
+            html.A([html.I(className="bi bi-grid-3x3-gap me-1"), "Open in the gallery"],
+                   id=ids.GALLERY_LINK, href="", className="btn btn-outline-secondary btn-sm "
+                                                          "mb-3 disabled"),
+            dbc.RadioItems(id=ids.STATISTIC, inline=True, value="mean", className="small",
+                           options=[{"label": "mean image", "value": "mean"},
+                                    {"label": "standard deviation", "value": "std"}]),
+            dcc.Graph(id=ids.HEATMAP, config={"displayModeBar": False},
+                      style={"height": "300px"}),
+            html.Div(id=ids.THUMBS, className="explorer-thumbs"),
+        ]),
+    ], className="mb-3")
+
+
+def layout(dataset=None, projection=None, items=None, **_query):
+    requested = {"dataset": int(dataset) if dataset else None,
+                 "projection": int(projection) if projection else None,
+                 "items": [int(i) for i in items.split(",") if i.strip().isdigit()]
+                 if items else []}
+    return dbc.Row([dbc.Col(_form(requested), lg=3),
+                    dbc.Col(_plot(), lg=6),
+                    dbc.Col(_selection_panel(), lg=3)])
