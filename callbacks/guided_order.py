@@ -16,6 +16,7 @@ from db.guided import items_in_order
 from db.labels import list_labels
 from db.store import StoreError
 from ml import rankings
+from ml.projection_results import load_projection, selection_items
 from services import current_services
 
 MAX_ORDERED = 5000
@@ -72,8 +73,26 @@ def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
                        answers=answers)
 
 
+def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:
+    """The order of a label-page URL from the explorer: a selection or a cluster of a
+    projection job (None without one)."""
+    if not (dataset and projection and (selection or cluster is not None)):
+        return None
+    return {"kind": "explorer", "dataset_id": int(dataset), "job_id": int(projection),
+            "selection": selection, "cluster": None if cluster is None else int(cluster)}
+
+
+def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    projection = load_projection(session, spec["job_id"], dataset_id)
+    item_ids = selection_items(projection, spec["selection"], spec["cluster"]).tolist()
+    part = "" if spec["cluster"] is None else f"cluster {spec['cluster']} of "
+    shown = f"the first {MAX_ORDERED:,} of " if len(item_ids) > MAX_ORDERED else ""
+    return GuidedOrder(item_ids[:MAX_ORDERED], f"{shown}{len(item_ids):,} items selected in "
+                       f"the explorer ({part}projection job {projection.job.id})")
+
+
 ORDERS = {"similarity": _similarity, "uncertainty": _uncertainty, "mistakes": _mistakes,
-          "checkpoint": _checkpoint}
+          "checkpoint": _checkpoint, "explorer": _explorer}
 
 
 def guided_order(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

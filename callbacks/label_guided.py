@@ -89,6 +89,9 @@ def use_selection(_clicks, _dataset_id, selection):
 def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
                 min_confidence, checkpoint_size, dataset_id, current):
     trigger = ctx.triggered_id
+    if current and current["kind"] == "explorer" and mode == "manual" \
+            and trigger != ids.MODE and current["dataset_id"] == dataset_id:
+        return current  # a selection opened from the explorer stays until the mode changes
     if mode == "similarity":
         if feature_job is None or not query:
             return None

@@ -14,8 +14,8 @@ UNCERTAINTY_ORDERS = (("none", "file order"), ("least_confidence", "least confid
 HIDDEN = {"display": "none"}
 
 
-def guided_stores():
-    return [dcc.Store(id=ids.GUIDED_ORDER, data=None), dcc.Store(id=ids.QUERY, data=[]),
+def guided_stores(order=None):
+    return [dcc.Store(id=ids.GUIDED_ORDER, data=order), dcc.Store(id=ids.QUERY, data=[]),
             dcc.Store(id=ids.SESSION_START, data=datetime.now(timezone.utc).isoformat())]
 
 

@@ -3,7 +3,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from callbacks.ids import Explorer
 from callbacks.ids import Label as ids
+from callbacks.guided_order import explorer_order
 from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 from data.thumbnails import colormap_names
 
@@ -149,7 +151,7 @@ def _modals():
     ]
 
 
-def layout(dataset=None, **_query):
+def layout(dataset=None, projection=None, selection=None, cluster=None, **_query):
     stores = [
         dcc.Store(id=ids.PAGE_ITEMS, data=[]),
         dcc.Store(id=ids.SELECTION, data=[]),
@@ -159,7 +161,7 @@ def layout(dataset=None, **_query):
         dcc.Store(id=ids.AS_OF, data=None),
         dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
         dcc.Store(id=ids.TAGGER_SAVED, storage_type="local"),
-        *guided_stores(),
+        *guided_stores(explorer_order(dataset, projection, selection, cluster)),
     ]
     gallery = html.Div([
         guided_controls(),
@@ -167,7 +169,11 @@ def layout(dataset=None, **_query):
         _display_controls(),
         html.Div(id=ids.AS_OF_BANNER),
         html.Div(id=ids.FEEDBACK),
-        html.Div(id=ids.SUMMARY, className="text-muted small mb-2"),
+        html.Div([html.Div(id=ids.SUMMARY, className="text-muted small"),
+                  html.A([html.I(className="bi bi-diagram-3 me-1"), "show in the explorer"],
+                         id=Explorer.FROM_GALLERY, href="/explorer", className="small",
+                         title="the selected tiles (or this page) in the latent space explorer")],
+                 className="d-flex justify-content-between mb-2"),
         html.Div(id=ids.GRID, className="thumb-grid", tabIndex="0"),
     ])
     return html.Div([*stores, *_modals(),
