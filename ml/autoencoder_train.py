@@ -18,8 +18,9 @@ from torch import nn
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.training import (AUGMENT_MODES, Augment, EarlyStopping, augment_pair, autocast,
-                         make_loss, make_optimizer, make_scheduler, needs_grad_scaler,
-                         pick_device, prepare_batch, prepare_model, seed_everything)
+                         backward_step, make_loss, make_optimizer, make_scheduler,
+                         needs_grad_scaler, pick_device, prepare_batch, prepare_model,
+                         seed_everything)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -119,14 +120,7 @@ class _Trainer:
         inputs, targets = augment_pair(self.options.augment, self.options.augment_mode,
                                        batch, self.generator)
         loss = self._loss(inputs, targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            self.optimizer.step()
-        else:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+        backward_step(loss, self.optimizer, self.scaler)
         return loss.detach() * len(batch)
 
     def _check_stop(self) -> None:

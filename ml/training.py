@@ -12,6 +12,7 @@ from typing import Callable, ContextManager, Iterable, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -106,6 +107,19 @@ def needs_grad_scaler(device: torch.device) -> bool:
     return device.type == "cuda" and not torch.cuda.is_bf16_supported()
 
 
+def backward_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                  scaler: Optional[torch.amp.GradScaler]) -> None:
+    """One optimizer step on ``loss``, through the gradient scaler when there is one."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     """Move to ``device``; channels_last on CUDA, where cuDNN convolutions prefer it."""
     model = model.to(device)
@@ -124,19 +138,23 @@ def prepare_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Augment:
-    """Random flips and an intensity jitter (gain and offset up to ``jitter``, e.g. 0.1)."""
+    """Random flips, rotations by up to ``rotation`` degrees either way, and an intensity
+    jitter (gain and offset up to ``jitter``, e.g. 0.1)."""
 
     hflip: bool = False
     vflip: bool = False
     jitter: float = 0.0
+    rotation: float = 0.0
 
     @property
     def active(self) -> bool:
-        return self.hflip or self.vflip or self.jitter > 0
+        return self.hflip or self.vflip or self.jitter > 0 or self.rotation > 0
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """An augmented copy of a (batch, 1, H, W) tensor in [0, 1], per-sample draws."""
         out = batch.clone()
+        if self.rotation > 0:
+            out = self._rotate(out, generator)
         for flip, dim in ((self.hflip, 3), (self.vflip, 2)):
             if flip:
                 chosen = self._draw(len(out), generator, out.device) < 0.5
@@ -150,6 +168,21 @@ class Augment:
     @staticmethod
     def _draw(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
         return torch.rand(n, generator=generator).to(device)
+
+    def _rotate(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Each image turned about its centre; corners that come in from outside are 0."""
+        angles = torch.deg2rad(self.rotation * (2 * self._draw(len(batch), generator,
+                                                                batch.device) - 1))
+        cos, sin = angles.cos(), angles.sin()
+        # affine_grid works in [-1, 1] coordinates: the aspect ratio keeps non-square
+        # images from being sheared.
+        aspect = batch.shape[2] / batch.shape[3]
+        zeros = torch.zeros_like(cos)
+        theta = torch.stack([torch.stack([cos, -sin * aspect, zeros], 1),
+                             torch.stack([sin / aspect, cos, zeros], 1)], 1)
+        grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+        return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=False)
 
 
 # (augment, batch, generator) -> (model input, target)
