@@ -186,6 +186,22 @@ JOB_KINDS["autoencoder_infer"] = JobKind(
     description="latent vectors and reconstruction errors of every item "
                 "(latents.npy, item_ids.npy, errors.npy)")
 
+from ml.classifier_jobs import (check_infer_dataset, check_train_dataset,  # noqa: E402
+                                run_classifier_infer, run_classifier_train)
+from ml.classifier_jobs import check_infer_params as check_classifier_infer_params  # noqa: E402
+from ml.classifier_jobs import check_train_params as check_classifier_train_params  # noqa: E402
+
+JOB_KINDS["classifier_train"] = JobKind(
+    name="classifier_train", queue="gpu", run=run_classifier_train,
+    check_params=check_classifier_train_params, check_dataset=check_train_dataset,
+    description="train a timm image classifier on the data set's labels (model.pt, "
+                "per-epoch metrics, validation confusion matrix)")
+JOB_KINDS["classifier_infer"] = JobKind(
+    name="classifier_infer", queue="gpu", run=run_classifier_infer,
+    check_params=check_classifier_infer_params, check_dataset=check_infer_dataset,
+    description="class probabilities and penultimate-layer features of every item "
+                "(probabilities.npy, features.npy, item_ids.npy)")
+
 from ml.projection_jobs import (check_projection_dataset,  # noqa: E402
                                 check_projection_params, run_projection)
 

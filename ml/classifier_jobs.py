@@ -1,0 +1,226 @@
+"""The classifier job kinds: training a timm classifier on a data set's labels, and
+inference (class probabilities and penultimate-layer features) over the whole data set.
+
+The parameter and data-set checks run in the web process before a job is queued and
+import no torch; the ``run_*`` functions import the training code when a job runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Item
+from db.store import StoreError
+from ml.classifier import BALANCING, MODELS, OPTIMIZER_NAMES, check_image_size
+from ml.classifier_data import check_training_set, training_set
+from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
+
+if TYPE_CHECKING:
+    from ml.jobs import JobContext
+
+TRAIN_PARAMS = params_checker({
+    "model": Choice(tuple(MODELS)),
+    "epochs": Param(int, 10, 1, 1000), "batch_size": Param(int, 32, 1, 4096),
+    "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "optimizer": Choice(OPTIMIZER_NAMES),
+    "val_share": Param(float, 0.2, 0.05, 0.9), "seed": Param(int, 0, 0, 2**31 - 1),
+    "label_smoothing": Param(float, 0.0, 0.0, 0.5), "patience": Param(int, 0, 0, 1000),
+    "balance": Choice(BALANCING), "rotation": Param(float, 0.0, 0.0, 180.0),
+    "hflip": Flag(False), "vflip": Flag(False), "freeze_backbone": Flag(False),
+    "log": Flag(True), "pmin": Param(float, 1.0, 0.0, 100.0),
+    "pmax": Param(float, 99.0, 0.0, 100.0),
+    # 0: the current labels; otherwise the labels as they stood right after this event.
+    "event_id": Param(int, 0, 0, None),
+})
+INFER_PARAMS = params_checker({"model_job_id": Param(int, 0, 1, None),
+                               "batch_size": Param(int, 128, 1, 4096)})
+SEPARATE = ("image_size", "weights_path")
+
+
+# ---------------------------------------------------------------- parameters
+
+def _image_size(value: Any, model: str) -> list[int]:
+    side = isinstance(value, int) and not isinstance(value, bool)
+    pair = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if not (side or pair):
+        raise StoreError("params.image_size must be a side in pixels (e.g. 64) or "
+                         "[height, width]", "params.image_size")
+    size = [value, value] if side else [int(v) for v in value]
+    try:
+        check_image_size(model, tuple(size))
+    except ValueError as error:
+        raise StoreError(f"params.{error}", "params.image_size") from error
+    return size
+
+
+def _weights_path(value: Any) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise StoreError("params.weights_path must be the path of a local weights file",
+                         "params.weights_path")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise StoreError(f"params.weights_path: there is no file at {path}; give the path of "
+                         "a local .pth, .pt or .safetensors file (weights are never "
+                         "downloaded)", "params.weights_path")
+    return str(path.resolve())
+
+
+def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Normalised training parameters; a StoreError naming the field to change otherwise."""
+    checked = TRAIN_PARAMS({k: v for k, v in params.items() if k not in SEPARATE})
+    default_size = MODELS[checked["model"]].default_size
+    checked["image_size"] = _image_size(params.get("image_size", default_size),
+                                        checked["model"])
+    checked["weights_path"] = _weights_path(params.get("weights_path"))
+    if checked["pmin"] >= checked["pmax"]:
+        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+    if checked["freeze_backbone"] and not checked["weights_path"]:
+        raise StoreError("params.freeze_backbone needs params.weights_path: a frozen random "
+                         "backbone learns nothing", "params.freeze_backbone")
+    return checked
+
+
+def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
+    if "model_job_id" not in params:
+        raise StoreError("params.model_job_id is required: the id of a finished "
+                         "classifier_train job", "params.model_job_id")
+    return INFER_PARAMS(params)
+
+
+# ---------------------------------------------------------------- data set checks
+
+def check_train_dataset(session: Session, dataset_id: int, params: dict[str, Any]) -> None:
+    check_training_set(training_set(session, dataset_id, params["event_id"]))
+
+
+def _model_job(session: Session, dataset_id: int, job_id: int):
+    from db.jobs import finished_job  # db.jobs imports the job kinds, which import this module
+
+    job = finished_job(session, job_id, "classifier_train")
+    if job.dataset_id != dataset_id:
+        raise StoreError(f"params.model_job_id: job {job_id} was trained on data set "
+                         f"{job.dataset_id}, whose classes are not this data set's",
+                         "params.model_job_id")
+    return job
+
+
+def check_infer_dataset(session: Session, dataset_id: int, params: dict[str, Any]) -> None:
+    _model_job(session, dataset_id, params["model_job_id"])
+
+
+# ---------------------------------------------------------------- running
+
+def _transform(params: dict[str, Any]):
+    from data.transforms import Transform
+
+    return Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"])
+
+
+def _readable_items(context: "JobContext", only: Optional[dict[int, int]] = None) -> list[Item]:
+    """The data set's readable items in file order, optionally only the keys of ``only``."""
+    with context.session_factory() as session:
+        items = session.scalars(select(Item).where(
+            Item.dataset_id == context.dataset.id, Item.status != "unreadable")
+            .order_by(Item.sort_key))
+        return [item for item in items if only is None or item.id in only]
+
+
+def _options(params: dict[str, Any]):
+    from ml.classifier_train import ClassifierOptions
+    from ml.training import Augment
+
+    return ClassifierOptions(
+        model=params["model"], epochs=params["epochs"], batch_size=params["batch_size"],
+        learning_rate=params["learning_rate"], optimizer=params["optimizer"],
+        val_share=params["val_share"], seed=params["seed"],
+        label_smoothing=params["label_smoothing"], patience=params["patience"],
+        balance=params["balance"],
+        augment=Augment(hflip=params["hflip"], vflip=params["vflip"],
+                        rotation=params["rotation"]),
+        weights_path=params["weights_path"], freeze_backbone=params["freeze_backbone"])
+
+
+def run_classifier_train(context: "JobContext") -> dict[str, Any]:
+    import numpy as np
+
+    from ml.classifier import save_classifier
+    from ml.classifier_train import train_classifier
+    from ml.image_data import load_images
+
+    params = context.params
+    with context.session_factory() as session:
+        training = training_set(session, context.dataset.id, params["event_id"])
+    check_training_set(training)
+    context.log(f"reading {len(training.labels)} labeled images (up to event "
+                f"{training.event_id})")
+    image_size = tuple(params["image_size"])
+    loaded = load_images(context.training_source(), _readable_items(context, training.labels),
+                         image_size, _transform(params))
+    column = {label_id: index for index, label_id in enumerate(training.label_ids)}
+    targets = np.array([column[training.labels[item_id]] for item_id in loaded.item_ids],
+                       dtype=np.int64)
+    counts = np.bincount(targets, minlength=len(column)).tolist()
+    context.log(f"training {params['model']} on {len(targets)} images, per class "
+                f"{dict(zip(training.label_names, counts))} ({len(loaded.failed)} unreadable)")
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        context.report(epoch / params["epochs"], {"epoch": epoch, **metrics})
+
+    result = train_classifier(loaded.images, targets, len(column), _options(params),
+                              on_epoch, context.should_stop)
+    if result.cancelled:
+        raise JobCancelled()
+    save_classifier(context.artifact_dir / "model.pt", result.model, params["model"],
+                    image_size)
+    return {"model": "model.pt", "model_name": params["model"], "image_size": list(image_size),
+            "images": len(targets), "unreadable": len(loaded.failed),
+            "label_ids": training.label_ids, "label_names": training.label_names,
+            "class_counts": counts, "trained_on_event_id": training.event_id,
+            "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
+            "val_accuracy": result.report.get("accuracy"), "validation": result.report}
+
+
+def run_classifier_infer(context: "JobContext") -> dict[str, Any]:
+    import numpy as np
+
+    from data.catalog import source_of
+    from ml.classifier import load_classifier
+    from ml.classifier_train import infer_classifier
+    from ml.image_data import iter_batches
+
+    with context.session_factory() as session:
+        model_job = _model_job(session, context.dataset.id, context.params["model_job_id"])
+    model, description = load_classifier(Path(model_job.artifact_dir) / model_job.result["model"])
+    items = _readable_items(context)
+    failed: list[int] = []
+    done = [0]
+
+    def batches():
+        for ids, batch in iter_batches(source_of(context.dataset), items,
+                                       tuple(description["image_size"]),
+                                       _transform(model_job.params),
+                                       context.params["batch_size"],
+                                       on_failure=lambda item_id, _message: failed.append(item_id)):
+            done[0] += len(ids)
+            context.report(done[0] / max(len(items), 1))
+            yield ids, batch
+
+    inference = infer_classifier(model, batches(), context.should_stop)
+    if context.should_stop():
+        raise JobCancelled()
+    context.log(f"{len(inference.item_ids)} items classified, {len(failed)} unreadable")
+    folder = context.artifact_dir
+    np.save(folder / "probabilities.npy", inference.probabilities.astype(np.float32))
+    np.save(folder / "features.npy", inference.features.astype(np.float32))
+    np.save(folder / "item_ids.npy", np.asarray(inference.item_ids, np.int64))
+    return {"items": len(inference.item_ids), "feature_dim": int(inference.features.shape[1]),
+            "label_ids": model_job.result["label_ids"],
+            "label_names": model_job.result["label_names"], "model_job_id": model_job.id,
+            "unreadable": len(failed),
+            "files": {"probabilities": "probabilities.npy", "features": "features.npy",
+                      "item_ids": "item_ids.npy"}}
