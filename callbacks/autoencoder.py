@@ -4,20 +4,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, html, no_update
-from dash.exceptions import PreventUpdate
 
-from callbacks.common import dataset_choices, error_alert, read_session, tagger_or_default
+from callbacks.common import (dataset_choices, launch_inference, launch_training,
+                              read_session)
 from callbacks.ids import Autoencoder as ids
 from callbacks.ids import JobsPanel
 from db.models import Job
 from db.store import StoreError
 from ml.autoencoder_jobs import check_train_params, spec_of
 from ml.autoencoder_spec import layer_table
-from ml.jobs import start_job
-from services import current_services
 
 FIELDS = {"type": ids.FIELD, "index": ALL}
 FIELD_ERRORS = {"type": ids.FIELD_ERROR, "index": ALL}
@@ -102,28 +99,13 @@ def show_architecture(values, field_ids):
             field_errors(None, field_ids))
 
 
-def _launch(kind: str, dataset_id, params: dict, changed: dict | None):
-    services = current_services()
-    job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
-                       tagger_or_default(None))
-    message = dbc.Alert(f"Job #{job_id} ({kind}) queued.", color="success", duration=4000,
-                        className="py-2")
-    return message, {"n": (changed or {}).get("n", 0) + 1, "select": job_id}
-
-
 @callback(Output(ids.FEEDBACK, "children"), Output(PANEL_CHANGED, "data", allow_duplicate=True),
           Output(FIELD_ERRORS, "children", allow_duplicate=True),
           Input(ids.TRAIN, "n_clicks"), State(FIELDS, "value"), State(FIELDS, "id"),
           State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
 def train(_clicks, values, field_ids, dataset_id, changed):
-    if dataset_id is None:
-        return dbc.Alert("Choose a data set first.", color="warning"), no_update, no_update
-    try:
-        message, changed = _launch("autoencoder_train", dataset_id,
-                                   form_params(values, field_ids), changed)
-    except StoreError as error:
-        return error_alert(error), no_update, field_errors(error, field_ids)
-    return message, changed, field_errors(None, field_ids)
+    return launch_training("autoencoder_train", dataset_id, form_params(values, field_ids),
+                           changed, lambda error: field_errors(error, field_ids))
 
 
 @callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
@@ -131,12 +113,7 @@ def train(_clicks, values, field_ids, dataset_id, changed):
           Input(ids.INFER, "n_clicks"), State(PANEL_SELECTED, "data"),
           State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
 def infer(_clicks, model_job_id, dataset_id, changed):
-    if model_job_id is None or dataset_id is None:
-        raise PreventUpdate
-    try:
-        return _launch("autoencoder_infer", dataset_id, {"model_job_id": model_job_id}, changed)
-    except StoreError as error:
-        return error_alert(error), no_update
+    return launch_inference("autoencoder_infer", dataset_id, model_job_id, changed)
 
 
 def loss_figure(job: Job | None) -> go.Figure:

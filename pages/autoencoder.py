@@ -5,6 +5,7 @@ from dash import dcc, html
 
 from callbacks.ids import Autoencoder as ids
 from ml.autoencoder_jobs import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
+from pages._job_form import field_row, fields_card
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
@@ -55,20 +56,9 @@ def _control(name: str):
                      debounce=True)
 
 
-def _field(name: str, label: str, hint: str):
-    return dbc.Row([
-        dbc.Label([label, html.Div(hint, className="form-text mt-0")] if hint else label,
-                  width=5, className="small"),
-        dbc.Col([_control(name),
-                 html.Div(id={"type": ids.FIELD_ERROR, "index": name},
-                          className="invalid-feedback d-block small")], width=7),
-    ], className="mb-1")
-
-
 def _card(title: str, fields, extra=()):
-    return dbc.Card([dbc.CardHeader(title),
-                     dbc.CardBody([_field(*field) for field in fields] + list(extra))],
-                    className="mb-3")
+    return fields_card(title, [field_row(ids.FIELD_ERROR, name, label, hint, _control(name))
+                               for name, label, hint in fields], extra)
 
 
 def _architecture():
