@@ -204,3 +204,27 @@ class Explorer:
     HEATMAP = "explorer-heatmap"
     THUMBS = "explorer-thumbs"
     FROM_GALLERY = "explorer-from-gallery"  # link on the label page: its items in the explorer
+
+
+class Classifier:
+    """The classifier page (MLCoach)."""
+    SCOPE = "classifier"  # of its jobs panel
+    DATASET = "classifier-dataset"
+    DATASET_REQUESTED = "classifier-dataset-requested"  # store: the data set in the URL
+    TRAINING_DATA = "classifier-training-data"  # counts per class and sample thumbnails
+    FIELD = "classifier-field"  # pattern-matching type, index = parameter name
+    FIELD_ERROR = "classifier-field-error"  # pattern-matching type, index = parameter name
+    TRAIN = "classifier-train"
+    INFER = "classifier-infer"
+    FEEDBACK = "classifier-feedback"
+    LOSS = "classifier-loss"
+    ACCURACY = "classifier-accuracy"
+    REPORT = "classifier-report"  # confusion matrix, per-class precision and recall
+    COMPARE_RUNS = "classifier-compare-runs"
+    COMPARE_TABLE = "classifier-compare-table"
+    COMPARE_PLOT = "classifier-compare-plot"
+    INFERENCE = "classifier-inference"  # dropdown of finished classifier_infer jobs
+    ITEM = "classifier-item"
+    ITEM_VIEW = "classifier-item-view"
+    PROBABILITIES = "classifier-probabilities"
+    CONFIDENCE = "classifier-confidence"

@@ -21,7 +21,7 @@ from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
 if TYPE_CHECKING:
     from ml.jobs import JobContext
 
-TRAIN_PARAMS = params_checker({
+TRAIN_SPEC = {
     "model": Choice(tuple(MODELS)),
     "epochs": Param(int, 10, 1, 1000), "batch_size": Param(int, 32, 1, 4096),
     "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "optimizer": Choice(OPTIMIZER_NAMES),
@@ -33,7 +33,8 @@ TRAIN_PARAMS = params_checker({
     "pmax": Param(float, 99.0, 0.0, 100.0),
     # 0: the current labels; otherwise the labels as they stood right after this event.
     "event_id": Param(int, 0, 0, None),
-})
+}
+TRAIN_PARAMS = params_checker(TRAIN_SPEC)
 INFER_PARAMS = params_checker({"model_job_id": Param(int, 0, 1, None),
                                "batch_size": Param(int, 128, 1, 4096)})
 SEPARATE = ("image_size", "weights_path")

@@ -4,7 +4,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 NAV_LINKS = (("Data sets", "/"), ("Label", "/label"), ("Autoencoder", "/autoencoder"),
-             ("Explorer", "/explorer"), ("Jobs", "/jobs"))
+             ("Classifier", "/classifier"), ("Explorer", "/explorer"), ("Jobs", "/jobs"))
 
 
 def shell_layout():

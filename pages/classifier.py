@@ -1,0 +1,144 @@
+"""The classifier page (MLCoach): train a timm classifier on the labels, compare runs, and
+look at its class probabilities over the data set."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.ids import Classifier as ids
+from ml.classifier import FAMILIES
+from ml.classifier_jobs import TRAIN_SPEC
+from ml.job_kinds import Choice, Flag
+from pages._job_form import field_row, fields_card
+from pages._jobs_panel import jobs_panel
+
+dash.register_page(__name__, path="/classifier", title="Classifier · beamlabel",
+                   name="Classifier")
+
+# Form fields by card: (parameter, label, hint).
+MODEL_FIELDS = (
+    ("model", "model", "timm architecture"),
+    ("image_size", "image size", "pixels per side; empty = the model's usual size"),
+    ("weights_path", "weights file", "a local .pth or .safetensors; empty = from scratch"),
+    ("freeze_backbone", "train only the head", "needs a weights file"),
+)
+TRAINING_FIELDS = (
+    ("epochs", "epochs", ""), ("batch_size", "batch size", ""),
+    ("learning_rate", "learning rate", ""), ("optimizer", "optimizer", ""),
+    ("val_share", "validation share", "per class"),
+    ("balance", "rare classes", "class_weights: weigh their loss; sampler: draw them more"),
+    ("label_smoothing", "label smoothing", "0 = off"),
+    ("patience", "early stopping", "epochs without improvement; 0 = off"),
+    ("seed", "seed", ""),
+    ("event_id", "labels as of event", "0 = the current labels"),
+)
+DATA_FIELDS = (
+    ("log", "log scale", ""), ("pmin", "lower percentile", ""),
+    ("pmax", "upper percentile", ""),
+    ("rotation", "rotation", "degrees either way; 0 = off"),
+    ("hflip", "horizontal flips", ""), ("vflip", "vertical flips", ""),
+)
+PLOT_CONFIG = {"displayModeBar": False}
+
+
+def _field_id(name: str) -> dict:
+    return {"type": ids.FIELD, "index": name}
+
+
+def model_options() -> list[dict]:
+    return [{"label": f"{family.title} · {name} ({family.default_size} px"
+                      f"{', fast on a CPU' if family.fast_on_cpu else ''})", "value": name}
+            for family in FAMILIES.values() for name in family.models]
+
+
+def _control(name: str):
+    if name == "model":
+        return dbc.Select(id=_field_id(name), value=TRAIN_SPEC[name].default, size="sm",
+                          options=model_options())
+    if name == "image_size":
+        return dbc.Input(id=_field_id(name), type="number", min=1, step=1, size="sm",
+                         placeholder="default", debounce=True)
+    if name == "weights_path":
+        return dbc.Input(id=_field_id(name), type="text", size="sm", debounce=True,
+                         placeholder="/path/to/weights.pth")
+    spec = TRAIN_SPEC[name]
+    if isinstance(spec, Choice):
+        return dbc.Select(id=_field_id(name), value=spec.default, size="sm",
+                          options=[{"label": option, "value": option}
+                                   for option in spec.options])
+    if isinstance(spec, Flag):
+        return dbc.Switch(id=_field_id(name), value=spec.default, className="mt-1")
+    return dbc.Input(id=_field_id(name), type="number", value=spec.default, min=spec.low,
+                     max=spec.high, step=1 if spec.type is int else "any", size="sm",
+                     debounce=True)
+
+
+def _card(title: str, fields):
+    return fields_card(title, [field_row(ids.FIELD_ERROR, name, label, hint, _control(name))
+                               for name, label, hint in fields])
+
+
+def _graph(component_id: str, height: int):
+    return dcc.Graph(id=component_id, config=PLOT_CONFIG, style={"height": f"{height}px"})
+
+
+def _results():
+    curves = dbc.Card([
+        dbc.CardHeader(html.Div([
+            html.Span("Training curves", className="fw-semibold"),
+            dbc.Button([html.I(className="bi bi-cpu me-1"),
+                        "Classify the whole data set with this model"], id=ids.INFER,
+                       color="success", outline=True, size="sm", disabled=True,
+                       title="probabilities and features of every item"),
+        ], className="d-flex justify-content-between align-items-center")),
+        dbc.CardBody(dbc.Row([dbc.Col(_graph(ids.LOSS, 280), md=6),
+                              dbc.Col(_graph(ids.ACCURACY, 280), md=6)])),
+    ], className="mb-3")
+    validation = dbc.Card([dbc.CardHeader("Validation set of the selected run"),
+                           dbc.CardBody(html.Div(id=ids.REPORT))], className="mb-3")
+    compare = dbc.Card([
+        dbc.CardHeader("Compare finished runs"),
+        dbc.CardBody([
+            dcc.Dropdown(id=ids.COMPARE_RUNS, multi=True, placeholder="Choose runs",
+                         className="mb-2"),
+            html.Div(id=ids.COMPARE_TABLE),
+            _graph(ids.COMPARE_PLOT, 260),
+        ]),
+    ], className="mb-3")
+    probabilities = dbc.Card([
+        dbc.CardHeader("Class probabilities"),
+        dbc.CardBody([
+            dbc.Row([
+                dbc.Col([dbc.Label("Inference job", className="small"),
+                         dcc.Dropdown(id=ids.INFERENCE, placeholder="No inference yet")], md=7),
+                dbc.Col([dbc.Label("Item id", className="small"),
+                         dbc.Input(id=ids.ITEM, type="number", min=1, step=1, size="sm",
+                                   debounce=True)], md=5),
+            ], className="mb-2"),
+            dbc.Row([
+                dbc.Col([html.Div(id=ids.ITEM_VIEW), _graph(ids.PROBABILITIES, 260)], md=6),
+                dbc.Col(_graph(ids.CONFIDENCE, 300), md=6),
+            ]),
+        ]),
+    ], className="mb-3")
+    return html.Div([jobs_panel(ids.SCOPE, ("classifier_train", "classifier_infer"),
+                                title="Classifier jobs"),
+                     curves, validation, compare, probabilities])
+
+
+def layout(dataset=None, **_query):
+    form = html.Div([
+        dbc.Card(dbc.CardBody([
+            dbc.Label("Data set", className="small"),
+            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
+                         className="mb-2"),
+            dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
+            html.Div(id=ids.TRAINING_DATA, className="mb-2"),
+            dbc.Button([html.I(className="bi bi-play-fill me-1"), "Train on these labels"],
+                       id=ids.TRAIN, color="primary", className="w-100 mb-2"),
+            html.Div(id=ids.FEEDBACK),
+        ]), className="mb-3"),
+        _card("Model", MODEL_FIELDS),
+        _card("Training", TRAINING_FIELDS),
+        _card("Images and augmentation", DATA_FIELDS),
+    ])
+    return dbc.Row([dbc.Col(form, lg=4), dbc.Col(_results(), lg=8)])
