@@ -16,7 +16,7 @@ from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
 from callbacks.label import thumbnail_url
 from db.labels import list_labels
-from db.models import Job
+from db.models import CurrentLabel, Job, LabelClass
 from db.store import StoreError
 from ml.classifier_data import check_training_set, training_set
 from ml.classifier_jobs import check_train_params
@@ -273,6 +273,7 @@ def compare_runs(job_ids):
                                    [html.Td(str(value(job))) for job in jobs])
                            for label, value in COMPARED])
     _styled(figure, "validation accuracy per epoch", "epoch", "accuracy")
+    figure.update_yaxes(range=[0, 1.02])
     if not jobs:
         return html.Div("Finished training runs can be compared here.",
                         className="text-muted small"), figure
@@ -323,6 +324,9 @@ def show_item_probabilities(item_id, job_id):
         return _styled(figure, "choose an item", "class", "probability"), None
     with read_session() as session:
         _job, item_ids, probabilities, names, colors = _inference(session, job_id)
+        current = session.get(CurrentLabel, int(item_id))
+        labeled = (f" · labeled {session.get(LabelClass, current.label_id).name}"
+                   if current is not None else " · unlabeled")
     rows = np.flatnonzero(item_ids == int(item_id))
     if not len(rows):
         return (_styled(figure, f"item {item_id} is not in this inference", "class",
@@ -332,7 +336,8 @@ def show_item_probabilities(item_id, job_id):
                    text=[f"{v:.2f}" for v in values],
                    textposition="outside")
     figure.update_yaxes(range=[0, 1.1])
-    _styled(figure, f"item {item_id}: {names[int(values.argmax())]}", "class", "probability")
+    _styled(figure, f"item {item_id}: {names[int(values.argmax())]}{labeled}", "class",
+            "probability")
     image = html.Img(src=thumbnail_url(int(item_id), 96, True, (1, 99), "gray"),
                      title=f"item {item_id}", className="rounded",
                      style={"width": "96px", "height": "96px"})

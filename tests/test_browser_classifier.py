@@ -98,6 +98,8 @@ def test_train_from_the_page_shows_metrics_then_probabilities(classifier_page,
     wait_for(lambda: plot_points(browser, "classifier-probabilities") == [2], 15,
              "no probability bars for an item")
     assert plot_points(browser, "classifier-confidence") == [20, 20]  # a stack per class
+    browser.wait_for_contains_text("#classifier-probabilities", "labeled", timeout=10)
     inferred = call_api(base, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert inferred["kind"] == "classifier_infer" and inferred["result"]["items"] == N_IMAGES
+    browser.driver.set_window_size(1400, 2600)  # the whole page in the screenshot
     save_screenshot(browser, "classifier_probabilities")
