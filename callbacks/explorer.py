@@ -43,7 +43,7 @@ INLINE_ITEMS = 2_000  # PCA of at most this many items runs in the callback, not
 THUMBS_SHOWN = 48
 PANEL_FILTER = JobsPanel.id(JobsPanel.FILTER, ids.SCOPE)
 PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
-PANEL_LIST = JobsPanel.id(JobsPanel.LIST, ids.SCOPE)
+PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
 FIELDS = {name: {"type": name, "index": ALL}
           for name in (ids.PROJECTION_FIELD, ids.CLUSTER_FIELD, ids.IMAGE_FIELD)}
 
@@ -154,11 +154,13 @@ def compute(_clicks, dataset_id, feature_job_id, method, components, projection_
 
 @callback(Output(ids.PROJECTION, "options"), Output(ids.PROJECTION, "value"),
           Output(ids.PENDING, "data", allow_duplicate=True),
-          Input(ids.DATASET, "value"), Input(ids.PENDING, "data"), Input(PANEL_LIST, "options"),
+          Input(ids.DATASET, "value"), Input(ids.PENDING, "data"),
+          Input(PANEL_POLL, "n_intervals"), Input(PANEL_POLL, "disabled"),
           State(ids.REQUESTED, "data"), State(ids.PROJECTION, "value"),
           prevent_initial_call="initial_duplicate")
-def list_projections(dataset_id, pending, _panel_rows, requested, current):
-    """The finished projections; a pending one opens as soon as it has finished."""
+def list_projections(dataset_id, pending, _tick, _idle, requested, current):
+    """The finished projections; a pending one opens as soon as it has finished (checked on
+    the jobs panel's ticks, and when its polling stops because nothing runs any more)."""
     if dataset_id is None:
         return [], None, no_update
     with read_session() as session:

@@ -91,7 +91,7 @@ def _form(requested: dict):
         _images_card(),
         dbc.Button([html.I(className="bi bi-diagram-3 me-1"), "Compute projection"],
                    id=ids.RUN, color="primary", className="w-100 mb-2"),
-        html.Div(id=ids.FEEDBACK),
+        dcc.Loading(html.Div(id=ids.FEEDBACK), delay_show=300),
         jobs_panel(ids.SCOPE, ("projection",), title="Projection jobs"),
     ])
 

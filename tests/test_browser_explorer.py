@@ -16,29 +16,39 @@ CLASSES = ("empty", "rings", "peaks")
 N_IMAGES = 36
 
 
-@pytest.fixture
-def explorer(browser, running_app, browser_settings, tmp_path):
-    """Demo images, a label class, and a feature job whose vectors know the classes."""
-    truth = generate_demo(tmp_path / "beamtime", n_images=N_IMAGES, size=64, seed=3,
-                          classes=CLASSES)
-    dataset = call_api(running_app, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(tmp_path / "beamtime")}})
-    label = call_api(running_app, f"/api/v1/datasets/{dataset['id']}/labels", {"name": "rings"})
-    page = call_api(running_app, f"/api/v1/datasets/{dataset['id']}/items?limit={N_IMAGES}")
+def make_data(app_url, settings, folder):
+    """Demo images, a label class, and a feature job whose vectors know the classes;
+    (data set id, label id, feature job id, ids of the 'rings' items)."""
+    truth = generate_demo(folder, n_images=N_IMAGES, size=64, seed=3, classes=CLASSES)
+    dataset = call_api(app_url, "/api/v1/datasets", {
+        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})
+    label = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/labels", {"name": "rings"})
+    page = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/items?limit={N_IMAGES}")
     ids = {item["uri"]: item["id"] for item in page["items"]}
     item_ids = [ids[path] for path, _label in truth]
     classes = np.array([CLASSES.index(name) for _path, name in truth])
     rng = np.random.default_rng(0)
     vectors = rng.normal(scale=5.0, size=(len(CLASSES), 8))[classes] + rng.normal(
         size=(len(classes), 8))
-    engine, session_factory = open_database(browser_settings)
-    feature_job = make_feature_job(session_factory, dataset["id"], browser_settings.artifacts_dir,
+    engine, session_factory = open_database(settings)
+    feature_job = make_feature_job(session_factory, dataset["id"], settings.artifacts_dir,
                                    item_ids, vectors)
     engine.dispose()
     rings = [item_id for item_id, c in zip(item_ids, classes) if CLASSES[c] == "rings"]
-    browser.driver.get(f"{running_app}/explorer?dataset={dataset['id']}")
+    return dataset["id"], label["id"], feature_job, rings
+
+
+def open_explorer(browser, app_url, dataset_id, feature_job) -> None:
+    browser.driver.get(f"{app_url}/explorer?dataset={dataset_id}")
     browser.wait_for_contains_text("#explorer-feature-job", f"job {feature_job}", timeout=20)
-    return browser, dataset["id"], label["id"], rings
+
+
+@pytest.fixture
+def explorer(browser, running_app, browser_settings, tmp_path):
+    dataset_id, label_id, feature_job, rings = make_data(running_app, browser_settings,
+                                                         tmp_path / "beamtime")
+    open_explorer(browser, running_app, dataset_id, feature_job)
+    return browser, dataset_id, label_id, rings
 
 
 def trace_names(browser) -> list[str]:
@@ -71,6 +81,13 @@ def test_project_cluster_select_and_label_then_open_the_selection_in_the_gallery
     until(lambda: sorted(trace_names(browser)) == ["cluster 0 (12)", "cluster 1 (12)",
                                                    "cluster 2 (12)"], timeout=15)
 
+    # hovering a point shows its thumbnail
+    browser.driver.execute_script(
+        "window.dash_clientside.set_props('explorer-graph', {hoverData: {points: [{customdata:"
+        " arguments[0], bbox: {x0: 500, x1: 504, y0: 300, y1: 304}}]}})", rings[0])
+    until(lambda: any(f"/thumbs/{rings[0]}.png" in (img.get_attribute("src") or "")
+                      for img in browser.find_elements("#explorer-tooltip img")), timeout=10)
+
     select_points(browser, rings)
     browser.wait_for_contains_text("#explorer-count", f"{len(rings)} items selected", timeout=15)
     browser.wait_for_contains_text("#explorer-summary", "unlabeled: 12")
@@ -100,3 +117,25 @@ def test_project_cluster_select_and_label_then_open_the_selection_in_the_gallery
     until(lambda: "items=" in (link.get_attribute("href") or ""), timeout=10)
     browser.driver.get(link.get_attribute("href"))
     browser.wait_for_contains_text("#explorer-count", f"{len(rings)} items selected", timeout=20)
+
+
+def test_a_umap_projection_runs_on_the_worker_and_opens_when_done(
+        worker_browser, running_app_with_worker, browser_settings, tmp_path):
+    dataset_id, _label, feature_job, _rings = make_data(
+        running_app_with_worker, browser_settings, tmp_path / "beamtime")
+    browser = worker_browser
+    open_explorer(browser, running_app_with_worker, dataset_id, feature_job)
+    browser.find_element("#explorer-method input[value='umap']").click()
+    field = browser.find_element('[id*="umap.n_neighbors"]')
+    field.clear()
+    field.send_keys("5")
+    browser.find_element("#explorer-run").click()
+    browser.wait_for_contains_text("#explorer-feedback", "queued", timeout=20)
+    # numba compiles UMAP in the worker's fresh process first: allow for a shared CPU
+    browser.wait_for_contains_text("#explorer-projection", "umap 2-D", timeout=300)
+    until(lambda: "unlabeled (36)" in trace_names(browser), timeout=15)
+    # the same parameters again open the stored job instead of computing it twice
+    browser.find_element("#explorer-run").click()
+    browser.wait_for_contains_text("#explorer-feedback", "(succeeded)", timeout=20)
+    jobs = call_api(running_app_with_worker, "/api/v1/jobs?kind=projection")["jobs"]
+    assert len(jobs) == 1 and jobs[0]["status"] == "succeeded"

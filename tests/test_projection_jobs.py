@@ -213,3 +213,29 @@ def test_projections_start_and_are_refused_through_the_rest_api(lab):
     assert set(job["result"]["files"]) == {"points", "item_ids", "clusters", "images",
                                            "readable"}
     server.extensions["beamlabel"].engine.dispose()
+
+
+def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(lab):
+    from db.models import Job
+    from ml.projection_results import available_colourings
+
+    rng = np.random.default_rng(1)
+    source_id = make_feature_job(lab.session_factory, lab.dataset_id, lab.settings.artifacts_dir,
+                                 lab.item_ids, rng.normal(size=(N_IMAGES, 4)))
+    errors = rng.random(N_IMAGES).astype(np.float32)
+    with transaction(lab.session_factory) as session:
+        source = session.get(Job, source_id)
+        np.save(Path(source.artifact_dir) / "errors.npy", errors)
+        source.result = {**source.result,
+                         "files": {**source.result["files"], "errors": "errors.npy"}}
+    with transaction(lab.session_factory) as session:
+        job = job_store.create_job(session, "projection", lab.dataset_id,
+                                   {"feature_job_id": source_id, "heatmap_size": 8}, "tester")
+        job_id = job.id
+    assert execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id) == "succeeded"
+    with lab.session_factory() as session:
+        projection = load_projection(session, job_id)
+        assert available_colourings(session, projection) == ["label", "error"]
+        assert np.allclose(feature_values(session, projection, "error"), errors)
+        with pytest.raises(StoreError, match="no class probabilities"):
+            feature_values(session, projection, "confidence")
