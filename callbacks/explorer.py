@@ -112,9 +112,11 @@ def _start(dataset_id: int, params: dict) -> tuple[int, str]:
     with write_session() as session:
         checked = get_kind(KIND).check_params(params)
         existing = find_projection(session, dataset_id, checked)
+        if existing is not None and existing.status == "succeeded":
+            return existing.id, f"Already computed as job {existing.id}: opened."
         if existing is not None:
-            return existing.id, (f"The same projection is job {existing.id} "
-                                 f"({existing.status}); it opens when done.")
+            return existing.id, f"The same projection is job {existing.id} ({existing.status})" \
+                                "; it opens when done."
         job = job_store.create_job(session, KIND, dataset_id, params, tagger_or_default(None))
         job_id, items = job.id, session.get(Job, params["feature_job_id"]).result["items"]
     if checked["method"] == "pca" and items <= INLINE_ITEMS:

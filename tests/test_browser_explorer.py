@@ -113,6 +113,7 @@ def test_project_cluster_select_and_label_then_open_the_selection_in_the_gallery
     href = browser.find_element("#explorer-gallery-link").get_attribute("href")
     browser.driver.get(href)
     browser.wait_for_contains_text("#label-summary", f"of {len(rings)}", timeout=20)
+    save_screenshot(browser, "explorer-selection-in-gallery")
     link = browser.find_element("#explorer-from-gallery")
     until(lambda: "items=" in (link.get_attribute("href") or ""), timeout=10)
     browser.driver.get(link.get_attribute("href"))
@@ -136,6 +137,6 @@ def test_a_umap_projection_runs_on_the_worker_and_opens_when_done(
     until(lambda: "unlabeled (36)" in trace_names(browser), timeout=15)
     # the same parameters again open the stored job instead of computing it twice
     browser.find_element("#explorer-run").click()
-    browser.wait_for_contains_text("#explorer-feedback", "(succeeded)", timeout=20)
+    browser.wait_for_contains_text("#explorer-feedback", "Already computed as job", timeout=20)
     jobs = call_api(running_app_with_worker, "/api/v1/jobs?kind=projection")["jobs"]
     assert len(jobs) == 1 and jobs[0]["status"] == "succeeded"
