@@ -5,8 +5,6 @@ Plain functions: a job wrapper passes ``on_epoch`` (progress and metrics) and
 """
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Optional
@@ -17,10 +15,10 @@ from torch import nn
 
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
-from ml.training import (AUGMENT_MODES, Augment, EarlyStopping, augment_pair, autocast,
-                         backward_step, make_loss, make_optimizer, make_scheduler,
-                         needs_grad_scaler, pick_device, prepare_batch, prepare_model,
-                         seed_everything)
+from ml.training import (AUGMENT_MODES, Augment, augment_pair, autocast, backward_step,
+                         make_loss, make_optimizer, make_scheduler, needs_grad_scaler,
+                         pick_device, prepare_batch, prepare_model, run_epochs,
+                         seed_everything, stop_check)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -53,10 +51,6 @@ class TrainResult:
     best_val_loss: Optional[float] = None
     cancelled: bool = False
     stopped_early: bool = False
-
-
-class _Cancelled(Exception):
-    pass
 
 
 def split_indices(n: int, val_share: float, generator: torch.Generator
@@ -98,7 +92,7 @@ class _Trainer:
         self.scheduler = make_scheduler(self.optimizer, options.step_size, options.gamma)
         self.loss_fn = make_loss(options.loss)
         self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.device) else None
-        self.should_stop = should_stop or (lambda: False)
+        self.check_stop = stop_check(should_stop)
 
     def _batches(self, indices: torch.Tensor, shuffle: bool):
         if shuffle:
@@ -123,10 +117,6 @@ class _Trainer:
         backward_step(loss, self.optimizer, self.scaler)
         return loss.detach() * len(batch)
 
-    def _check_stop(self) -> None:
-        if self.should_stop():
-            raise _Cancelled
-
     def train_epoch(self) -> float:
         self.model.train()
         total = torch.zeros((), device=self.device)
@@ -134,7 +124,7 @@ class _Trainer:
         for batch in self._batches(self.train_idx, shuffle=True):
             total += self._step(batch)  # summed on the device: no sync per batch
             seen += len(batch)
-            self._check_stop()
+            self.check_stop()
         if self.scheduler is not None:
             self.scheduler.step()
         return total.item() / seen
@@ -145,7 +135,7 @@ class _Trainer:
         total = torch.zeros((), device=self.device)
         for batch in self._batches(self.val_idx, shuffle=False):
             total += self._loss(batch, batch) * len(batch)
-            self._check_stop()
+            self.check_stop()
         return total.item() / len(self.val_idx)
 
 
@@ -165,29 +155,12 @@ def train_autoencoder(images: np.ndarray, spec: AutoencoderSpec, options: TrainO
                          f"got {images.shape}; load them with the spec's image_size")
     trainer = _Trainer(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
                        spec, options, should_stop)
-    result = TrainResult(model=trainer.model)
-    stopping = EarlyStopping(options.patience)
-    best_state = None
-    try:
-        for epoch in range(1, options.epochs + 1):
-            start = time.perf_counter()
-            metrics = {"train_loss": trainer.train_epoch(), "val_loss": trainer.validate()}
-            metrics["seconds"] = time.perf_counter() - start
-            result.history.append({"epoch": epoch, **metrics})
-            if stopping.improved(metrics["val_loss"]):
-                best_state = copy.deepcopy(trainer.model.state_dict())
-                result.best_epoch, result.best_val_loss = epoch, metrics["val_loss"]
-            if on_epoch is not None:
-                on_epoch(epoch, metrics)
-            if stopping.should_stop:
-                result.stopped_early = True
-                break
-    except _Cancelled:
-        result.cancelled = True
-    if best_state is not None:
-        trainer.model.load_state_dict(best_state)
-    trainer.model.eval()
-    return result
+    run = run_epochs(trainer.model, options.epochs, options.patience,
+                     lambda: {"train_loss": trainer.train_epoch(),
+                              "val_loss": trainer.validate()}, on_epoch)
+    return TrainResult(model=trainer.model, history=run.history, best_epoch=run.best_epoch,
+                       best_val_loss=run.best_val_loss, cancelled=run.cancelled,
+                       stopped_early=run.stopped_early)
 
 
 # ---------------------------------------------------------------- files

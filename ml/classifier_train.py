@@ -5,8 +5,6 @@ Plain functions: a job wrapper passes ``on_epoch`` (progress and metrics) and
 """
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple, Optional
 
@@ -15,9 +13,9 @@ import torch
 from torch import nn
 
 from ml.classifier import BALANCING, create_classifier, input_stats
-from ml.training import (Augment, EarlyStopping, autocast, backward_step, make_optimizer,
-                         needs_grad_scaler, pick_device, prepare_batch, prepare_model,
-                         seed_everything)
+from ml.training import (Augment, autocast, backward_step, make_optimizer, needs_grad_scaler,
+                         pick_device, prepare_batch, prepare_model, run_epochs,
+                         seed_everything, stop_check)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -50,10 +48,6 @@ class ClassifierResult:
     best_epoch: Optional[int] = None
     cancelled: bool = False
     stopped_early: bool = False
-
-
-class _Cancelled(Exception):
-    pass
 
 
 def stratified_split(targets: np.ndarray, val_share: float, generator: torch.Generator
@@ -131,7 +125,7 @@ class _Trainer:
             weight=self.class_weights.to(self.device) if use_weights else None,
             label_smoothing=options.label_smoothing)
         self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.device) else None
-        self.should_stop = should_stop or (lambda: False)
+        self.check_stop = stop_check(should_stop)
 
     def _epoch_order(self) -> torch.Tensor:
         if self.options.balance == "sampler":  # rare classes drawn as often as common ones
@@ -164,10 +158,6 @@ class _Trainer:
         backward_step(loss, self.optimizer, self.scaler)
         return loss.detach() * len(targets), (logits.argmax(1) == targets).sum()
 
-    def _check_stop(self) -> None:
-        if self.should_stop():
-            raise _Cancelled
-
     def _train_mode(self) -> None:
         self.model.train()
         if self.options.freeze_backbone:  # frozen BatchNorm statistics stay frozen too
@@ -186,7 +176,7 @@ class _Trainer:
             loss_sum += batch_loss  # summed on the device: no sync per batch
             hits += batch_hits
             seen += len(targets)
-            self._check_stop()
+            self.check_stop()
         return loss_sum.item() / seen, hits.item() / seen
 
     @torch.no_grad()
@@ -221,7 +211,7 @@ class _Trainer:
             logits = self._logits(inputs)
             loss_sum += nn.functional.cross_entropy(logits, targets, reduction="sum")
             predicted.append(logits.argmax(1).cpu())
-            self._check_stop()
+            self.check_stop()
         return loss_sum.item() / len(self.val_idx), torch.cat(predicted).numpy()
 
 
@@ -246,35 +236,23 @@ def train_classifier(images: np.ndarray, targets: np.ndarray, num_classes: int,
                          f"(counts {present.tolist()}), and there must be at least 2")
     trainer = _Trainer(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
                        targets, num_classes, options, should_stop)
-    result = ClassifierResult(model=trainer.model)
-    stopping = EarlyStopping(options.patience)
-    best_state, best_predictions = None, None
     val_targets = targets[trainer.val_idx.numpy()]
-    try:
-        for epoch in range(1, options.epochs + 1):
-            start = time.perf_counter()
-            train_loss, train_accuracy = trainer.train_epoch()
-            trainer.recalibrate_batchnorm()
-            val_loss, predicted = trainer.predict_validation()
-            metrics = {"train_loss": train_loss, "val_loss": val_loss,
-                       "train_accuracy": train_accuracy,
-                       "val_accuracy": float((predicted == val_targets).mean()),
-                       "seconds": time.perf_counter() - start}
-            result.history.append({"epoch": epoch, **metrics})
-            if stopping.improved(val_loss):
-                best_state = copy.deepcopy(trainer.model.state_dict())
-                best_predictions, result.best_epoch = predicted, epoch
-            if on_epoch is not None:
-                on_epoch(epoch, metrics)
-            if stopping.should_stop:
-                result.stopped_early = True
-                break
-    except _Cancelled:
-        result.cancelled = True
-    if best_state is not None:
-        trainer.model.load_state_dict(best_state)
-        result.report = classification_report(val_targets, best_predictions, num_classes)
-    trainer.model.eval()
+
+    def one_epoch() -> dict:
+        train_loss, train_accuracy = trainer.train_epoch()
+        trainer.recalibrate_batchnorm()
+        val_loss, predicted = trainer.predict_validation()
+        return {"train_loss": train_loss, "val_loss": val_loss,
+                "train_accuracy": train_accuracy,
+                "val_accuracy": float((predicted == val_targets).mean())}
+
+    run = run_epochs(trainer.model, options.epochs, options.patience, one_epoch, on_epoch)
+    result = ClassifierResult(model=trainer.model, history=run.history,
+                              best_epoch=run.best_epoch, cancelled=run.cancelled,
+                              stopped_early=run.stopped_early)
+    if run.best_epoch is not None and not run.cancelled:  # of the best epoch's weights
+        _, predicted = trainer.predict_validation()
+        result.report = classification_report(val_targets, predicted, num_classes)
     return result
 
 

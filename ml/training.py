@@ -6,7 +6,9 @@ Nothing here touches CUDA at import time; ``pick_device`` asks only when called.
 from __future__ import annotations
 
 import contextlib
+import copy
 import random
+import time
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterable, Optional
 
@@ -80,6 +82,62 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self.patience > 0 and self.bad_epochs >= self.patience
+
+
+class StopTraining(Exception):
+    """Raised inside an epoch when the job was asked to stop (checked after every batch)."""
+
+
+def stop_check(should_stop: Optional[Callable[[], bool]]) -> Callable[[], None]:
+    """A function that raises StopTraining once ``should_stop()`` turns true."""
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise StopTraining
+
+    return check
+
+
+@dataclass
+class EpochsRun:
+    history: list[dict]  # {"epoch", **metrics} per finished epoch
+    best_epoch: Optional[int] = None
+    best_val_loss: Optional[float] = None
+    cancelled: bool = False
+    stopped_early: bool = False
+
+
+def run_epochs(model: nn.Module, epochs: int, patience: int, one_epoch: Callable[[], dict],
+               on_epoch: Optional[Callable[[int, dict], None]] = None) -> EpochsRun:
+    """Run ``one_epoch`` (its metrics, with "val_loss") up to ``epochs`` times, stopping
+    early after ``patience`` epochs without improvement (0: never) or at StopTraining.
+
+    ``on_epoch(epoch, metrics)`` follows every epoch (numbered from 1); ``model`` ends with
+    the weights of its lowest validation loss, in eval mode.
+    """
+    run = EpochsRun(history=[])
+    stopping = EarlyStopping(patience)
+    best_state = None
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            metrics = one_epoch()
+            metrics["seconds"] = time.perf_counter() - start
+            run.history.append({"epoch": epoch, **metrics})
+            if stopping.improved(metrics["val_loss"]):
+                best_state = copy.deepcopy(model.state_dict())
+                run.best_epoch, run.best_val_loss = epoch, metrics["val_loss"]
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+            if stopping.should_stop:
+                run.stopped_early = True
+                break
+    except StopTraining:
+        run.cancelled = True
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return run
 
 
 def seed_everything(seed: int) -> torch.Generator:

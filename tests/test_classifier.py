@@ -137,3 +137,10 @@ def test_training_refuses_a_class_without_examples():
     images, _ = _two_shapes(8)
     with pytest.raises(ValueError, match="every one of the 3 classes needs examples"):
         train_classifier(images, np.array([0, 1] * 4), 3, ClassifierOptions(epochs=1))
+
+
+def test_training_stops_when_asked_and_keeps_no_report():
+    images, targets = _two_shapes(16)
+    result = train_classifier(images, targets, 2, ClassifierOptions(epochs=3, batch_size=4),
+                              should_stop=lambda: True)
+    assert result.cancelled and result.history == [] and result.report == {}
