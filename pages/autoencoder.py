@@ -5,7 +5,7 @@ from dash import dcc, html
 
 from callbacks.ids import Autoencoder as ids
 from ml.autoencoder_jobs import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
-from pages._job_form import field_row, fields_card
+from pages._job_form import dataset_picker, field_row, fields_card, number_input
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
@@ -50,10 +50,7 @@ def _control(name: str):
     if name in ("image_rows", "image_cols"):
         return dbc.Input(id=_field_id(name), type="number", value=DEFAULT_IMAGE_SIDE, min=4,
                          step=1, size="sm", debounce=True)
-    param = TRAIN_NUMBER_PARAMS[name]
-    return dbc.Input(id=_field_id(name), type="number", value=param.default, min=param.low,
-                     max=param.high, step=1 if param.type is int else "any", size="sm",
-                     debounce=True)
+    return number_input(_field_id(name), TRAIN_NUMBER_PARAMS[name])
 
 
 def _card(title: str, fields, extra=()):
@@ -72,10 +69,7 @@ def _architecture():
 def layout(dataset=None, **_query):
     form = html.Div([
         dbc.Card(dbc.CardBody([
-            dbc.Label("Data set", className="small"),
-            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
-                         className="mb-2"),
-            dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
+            *dataset_picker(ids.DATASET, ids.DATASET_REQUESTED, dataset),
             dbc.Button([html.I(className="bi bi-play-fill me-1"),
                         "Train with these parameters"], id=ids.TRAIN, color="primary",
                        className="w-100 mb-2"),

@@ -8,7 +8,7 @@ from callbacks.ids import Classifier as ids
 from ml.classifier import FAMILIES
 from ml.classifier_jobs import TRAIN_SPEC
 from ml.job_kinds import Choice, Flag
-from pages._job_form import field_row, fields_card
+from pages._job_form import dataset_picker, field_row, fields_card, number_input
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/classifier", title="Classifier · beamlabel",
@@ -67,9 +67,7 @@ def _control(name: str):
                                    for option in spec.options])
     if isinstance(spec, Flag):
         return dbc.Switch(id=_field_id(name), value=spec.default, className="mt-1")
-    return dbc.Input(id=_field_id(name), type="number", value=spec.default, min=spec.low,
-                     max=spec.high, step=1 if spec.type is int else "any", size="sm",
-                     debounce=True)
+    return number_input(_field_id(name), spec)
 
 
 def _card(title: str, fields):
@@ -128,10 +126,7 @@ def _results():
 def layout(dataset=None, **_query):
     form = html.Div([
         dbc.Card(dbc.CardBody([
-            dbc.Label("Data set", className="small"),
-            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
-                         className="mb-2"),
-            dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
+            *dataset_picker(ids.DATASET, ids.DATASET_REQUESTED, dataset),
             html.Div(id=ids.TRAINING_DATA, className="mb-2"),
             dbc.Button([html.I(className="bi bi-play-fill me-1"), "Train on these labels"],
                        id=ids.TRAIN, color="primary", className="w-100 mb-2"),
