@@ -107,13 +107,15 @@ def _two_shapes(n: int, size: int = 24, seed: int = 0) -> tuple[np.ndarray, np.n
     return images, targets
 
 
-def test_training_learns_two_shapes_and_inference_gives_probabilities_and_features(tmp_path):
+@pytest.mark.parametrize("balance", ["sampler", "class_weights"])
+def test_training_learns_two_shapes_and_inference_gives_probabilities_and_features(
+        tmp_path, balance):
     torch.set_num_threads(1)  # the CPU is shared: two threads that wait on each other lose
     images, targets = _two_shapes(64)
     epochs = []
     result = train_classifier(images, targets, 2,
                               ClassifierOptions(epochs=3, batch_size=16, val_share=0.25,
-                                                balance="sampler", label_smoothing=0.1,
+                                                balance=balance, label_smoothing=0.1,
                                                 augment=Augment(hflip=True, rotation=15)),
                               on_epoch=lambda epoch, metrics: epochs.append((epoch, metrics)))
     assert [epoch for epoch, _ in epochs] == [1, 2, 3]
