@@ -3,9 +3,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from callbacks.guided_order import explorer_order
 from callbacks.ids import Explorer
 from callbacks.ids import Label as ids
-from callbacks.guided_order import explorer_order
 from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 from data.thumbnails import colormap_names
 

@@ -61,8 +61,8 @@ def select_points(browser, item_ids) -> None:
     """What a lasso does: the graph's selectedData, set through the Dash renderer."""
     points = [{"customdata": item_id} for item_id in item_ids]
     browser.driver.execute_script(
-        "window.dash_clientside.set_props('explorer-graph', {selectedData: {points: arguments[0]}})",
-        points)
+        "window.dash_clientside.set_props('explorer-graph', "
+        "{selectedData: {points: arguments[0]}})", points)
 
 
 def test_project_cluster_select_and_label_then_open_the_selection_in_the_gallery(
