@@ -76,10 +76,11 @@ def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
 def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:
     """The order of a label-page URL from the explorer: a selection or a cluster of a
     projection job (None without one)."""
-    if not (dataset and projection and (selection or cluster is not None)):
-        return None
+    numbers = [str(value or "").lstrip("-").isdigit() for value in (dataset, projection)]
+    if not all(numbers) or not (selection or str(cluster or "").lstrip("-").isdigit()):
+        return None  # not (or not wholly) a link from the explorer
     return {"kind": "explorer", "dataset_id": int(dataset), "job_id": int(projection),
-            "selection": selection, "cluster": None if cluster is None else int(cluster)}
+            "selection": selection, "cluster": None if selection else int(cluster)}
 
 
 def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

@@ -239,3 +239,24 @@ def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(la
         assert np.allclose(feature_values(session, projection, "error"), errors)
         with pytest.raises(StoreError, match="no class probabilities"):
             feature_values(session, projection, "confidence")
+
+
+def test_a_selection_or_cluster_opens_in_the_gallery_as_an_order(lab):
+    from callbacks.guided_order import explorer_order, guided_order
+
+    job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=8)
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        key = save_selection(projection, lab.item_ids[:5])
+        chosen = guided_order(session, lab.dataset_id,
+                              explorer_order(str(lab.dataset_id), str(job.id), key, None))
+        assert chosen.item_ids == sorted(lab.item_ids[:5].tolist())
+        assert "5 items selected in the explorer" in chosen.title
+        whole = guided_order(session, lab.dataset_id,
+                             explorer_order(str(lab.dataset_id), str(job.id), None, "0"))
+        assert whole.item_ids == sorted(projection.cluster_items(0).tolist())
+        gone = guided_order(session, lab.dataset_id,
+                            explorer_order(str(lab.dataset_id), str(job.id), "0" * 16, None))
+        assert gone.item_ids == [] and "does not exist" in gone.title
+    assert explorer_order("1", "x", key, None) is None
+    assert explorer_order("1", "2", None, None) is None
