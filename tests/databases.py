@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from db.migrate import upgrade
 from db.session import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 POSTGRES_URL = os.environ.get("BEAMLABEL_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -81,3 +86,32 @@ def make_dataset(session_factory, n_items: int, label_names=(), name: str = "d")
         labels = {label: create_label(session, dataset.id, label).id for label in label_names}
         ids = [row.id for row in items_page(session, dataset.id, limit=n_items)]
     return dataset.id, ids, labels
+
+
+@dataclass
+class DemoDataset:
+    settings: "Settings"
+    engine: object
+    session_factory: object
+    dataset_id: int
+    truth: list  # (path, class) per image, in generation order
+
+
+def demo_dataset(tmp_path: Path, n_images: int, size: int = 64, seed: int = 0,
+                 classes=None, scan: bool = True) -> DemoDataset:
+    """Demo images in tmp_path/images, registered (and header-scanned) as data set 'demo' in
+    a fresh SQLite database under tmp_path/home. Dispose of ``engine`` when done."""
+    from data.catalog import register_dataset, scan_dataset
+    from data.demo import generate_demo
+    from services import open_database
+    from settings import Settings
+
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    truth = generate_demo(tmp_path / "images", n_images=n_images, size=size, seed=seed,
+                          classes=classes)
+    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
+                               str(tmp_path / "images"))
+    if scan:
+        scan_dataset(session_factory, dataset.id)
+    return DemoDataset(settings, engine, session_factory, dataset.id, truth)

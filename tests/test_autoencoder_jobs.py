@@ -9,15 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.catalog import register_dataset, scan_dataset
-from data.demo import generate_demo
 from db import jobs as job_store
 from db.session import transaction
 from db.store import StoreError
 from ml.jobs import submit_job
 from ml.local_worker import start_worker, stop_worker
-from services import open_database
-from settings import Settings
+from tests.databases import demo_dataset
 from worker import make_celery
 
 N_IMAGES = 120
@@ -27,17 +24,12 @@ TRAIN = {"epochs": 6, "image_size": [32, 32], "depth": 2, "base_channels": 8, "l
 
 @pytest.fixture
 def lab(tmp_path):
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    generate_demo(tmp_path / "images", n_images=N_IMAGES, size=64, seed=5)
-    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
-                               str(tmp_path / "images"))
-    scan_dataset(session_factory, dataset.id)
-    with open(settings.home / "worker.log", "a") as log:
-        worker = start_worker(settings, stdout=log, stderr=subprocess.STDOUT)
-    yield settings, session_factory, dataset.id, make_celery(settings)
+    demo = demo_dataset(tmp_path, N_IMAGES, seed=5)
+    with open(demo.settings.home / "worker.log", "a") as log:
+        worker = start_worker(demo.settings, stdout=log, stderr=subprocess.STDOUT)
+    yield demo.settings, demo.session_factory, demo.dataset_id, make_celery(demo.settings)
     stop_worker(worker, timeout=5)
-    engine.dispose()
+    demo.engine.dispose()
 
 
 def run(lab, kind: str, params: dict, timeout: float = 240):
@@ -95,13 +87,9 @@ def assert_reconstruction_pairs(job, expected: int) -> list[dict]:
 @pytest.fixture
 def small_dataset(tmp_path):
     """A database with a 4-image demo data set (no worker): for checks before queueing."""
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    generate_demo(tmp_path / "images", n_images=4, size=32, seed=1)
-    dataset = register_dataset(session_factory, settings.data_roots, "d", "directory",
-                               str(tmp_path / "images"))
-    yield session_factory, dataset.id
-    engine.dispose()
+    demo = demo_dataset(tmp_path, 4, size=32, seed=1, scan=False)
+    yield demo.session_factory, demo.dataset_id
+    demo.engine.dispose()
 
 
 def refused_field(small_dataset, kind: str, params: dict) -> str:

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from data.catalog import register_dataset, scan_dataset
-from data.demo import generate_demo
 from db import jobs as job_store
 from db.labels import create_label, delete_label
 from db.models import Item
@@ -21,7 +19,7 @@ from ml.features import feature_sources, load_probabilities
 from ml.jobs import execute_job
 from services import open_database
 from settings import Settings
-from tests.databases import make_dataset
+from tests.databases import DemoDataset, demo_dataset, make_dataset
 
 CLASSES = ("empty", "rings", "peaks")
 N_IMAGES, N_UNLABELED = 96, 12
@@ -30,34 +28,25 @@ TRAIN = {"model": "resnet18", "image_size": 48, "epochs": 10, "batch_size": 16,
 
 
 @dataclass
-class Lab:
-    settings: Settings
-    session_factory: object
-    dataset_id: int
-    event_id: int  # the event that labeled the images
+class Lab(DemoDataset):
+    event_id: int = 0  # the event that labeled the images
 
 
 @pytest.fixture
-def lab(tmp_path):
+def lab(tmp_path) -> Lab:
     """Demo images of three classes, all but the last N_UNLABELED labeled in one event."""
     import torch
 
     torch.set_num_threads(1)  # the CPU is shared: two threads that wait on each other lose
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    truth = generate_demo(tmp_path / "images", n_images=N_IMAGES, size=64, seed=4,
-                          classes=CLASSES)
-    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
-                               str(tmp_path / "images"))
-    scan_dataset(session_factory, dataset.id)
-    with transaction(session_factory) as session:
-        labels = {name: create_label(session, dataset.id, name).id for name in CLASSES}
+    demo = demo_dataset(tmp_path, N_IMAGES, seed=4, classes=CLASSES)
+    with transaction(demo.session_factory) as session:
+        labels = {name: create_label(session, demo.dataset_id, name).id for name in CLASSES}
         ids = dict(session.execute(select(Item.path, Item.id)
-                                   .where(Item.dataset_id == dataset.id)).all())
-        tags = [TagIn(ids[path], labels[label]) for path, label in truth[:-N_UNLABELED]]
-        event_id = apply_event(session, dataset.id, "tester", "import", tags).id
-    yield Lab(settings, session_factory, dataset.id, event_id)
-    engine.dispose()
+                                   .where(Item.dataset_id == demo.dataset_id)).all())
+        tags = [TagIn(ids[path], labels[label]) for path, label in demo.truth[:-N_UNLABELED]]
+        event_id = apply_event(session, demo.dataset_id, "tester", "import", tags).id
+    yield Lab(**vars(demo), event_id=event_id)
+    demo.engine.dispose()
 
 
 def run_job(lab: Lab, kind: str, params: dict):
