@@ -149,11 +149,13 @@ def _selection_panel():
     ], className="mb-3")
 
 
+def _number(text):
+    return int(text) if text and str(text).isdigit() else None
+
+
 def layout(dataset=None, projection=None, items=None, **_query):
-    requested = {"dataset": int(dataset) if dataset else None,
-                 "projection": int(projection) if projection else None,
-                 "items": [int(i) for i in items.split(",") if i.strip().isdigit()]
-                 if items else []}
+    requested = {"dataset": _number(dataset), "projection": _number(projection),
+                 "items": [int(i) for i in (items or "").split(",") if i.strip().isdigit()]}
     return dbc.Row([dbc.Col(_form(requested), lg=3),
                     dbc.Col(_plot(), lg=6),
                     dbc.Col(_selection_panel(), lg=3)])
