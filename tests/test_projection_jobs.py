@@ -11,8 +11,6 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sqlalchemy import select
 
-from data.catalog import register_dataset, scan_dataset
-from data.demo import generate_demo
 from data.selection_stats import square_image
 from data.sources.directory import DirectorySource
 from data.transforms import Transform
@@ -24,9 +22,7 @@ from db.store import StoreError, current_labels
 from ml.jobs import execute_job
 from ml.projection_results import (feature_values, heatmap, label_selection, load_projection,
                                    load_selection, save_selection, summarize)
-from services import open_database
-from settings import Settings
-from tests.databases import make_dataset
+from tests.databases import DemoDataset, demo_dataset, make_dataset
 from tests.feature_jobs import make_feature_job
 
 CLASSES = ("empty", "rings", "peaks")
@@ -34,41 +30,31 @@ N_IMAGES, SIZE = 45, 32
 
 
 @dataclass
-class Lab:
-    settings: Settings
-    session_factory: object
-    dataset_id: int
-    item_ids: np.ndarray  # in the feature job's order
-    truth: np.ndarray  # class index per item
-    feature_job_id: int
-    images: Path
+class Lab(DemoDataset):
+    item_ids: np.ndarray = None  # in the feature job's order
+    classes: np.ndarray = None  # class index per item
+    feature_job_id: int = 0
 
 
 @pytest.fixture
-def lab(tmp_path):
+def lab(tmp_path) -> Lab:
     """Demo images and a classifier-like feature job: class centres plus noise."""
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    truth = generate_demo(tmp_path / "images", n_images=N_IMAGES, size=64, seed=2,
-                          classes=CLASSES)
-    dataset = register_dataset(session_factory, settings.data_roots, "demo", "directory",
-                               str(tmp_path / "images"))
-    scan_dataset(session_factory, dataset.id)
-    with session_factory() as session:
+    demo = demo_dataset(tmp_path, N_IMAGES, seed=2, classes=CLASSES)
+    with demo.session_factory() as session:
         ids = dict(session.execute(select(Item.path, Item.id)
-                                   .where(Item.dataset_id == dataset.id)).all())
-    item_ids = np.array([ids[path] for path, _label in truth])
-    classes = np.array([CLASSES.index(label) for _path, label in truth])
+                                   .where(Item.dataset_id == demo.dataset_id)).all())
+    item_ids = np.array([ids[path] for path, _label in demo.truth])
+    classes = np.array([CLASSES.index(label) for _path, label in demo.truth])
     rng = np.random.default_rng(0)
     vectors = rng.normal(scale=5.0, size=(len(CLASSES), 16))[classes] + rng.normal(
         size=(len(classes), 16))
     probabilities = np.full((len(classes), len(CLASSES)), 0.1)
     probabilities[np.arange(len(classes)), classes] = 0.8
-    feature_job_id = make_feature_job(session_factory, dataset.id, settings.artifacts_dir,
-                                      item_ids, vectors, probabilities, label_ids=[1, 2, 3])
-    yield Lab(settings, session_factory, dataset.id, item_ids, classes, feature_job_id,
-              tmp_path / "images")
-    engine.dispose()
+    feature_job_id = make_feature_job(demo.session_factory, demo.dataset_id,
+                                      demo.settings.artifacts_dir, item_ids, vectors,
+                                      probabilities, label_ids=[1, 2, 3])
+    yield Lab(**vars(demo), item_ids=item_ids, classes=classes, feature_job_id=feature_job_id)
+    demo.engine.dispose()
 
 
 def run_projection(lab: Lab, **params):
@@ -93,12 +79,12 @@ def test_projection_job_stores_points_clusters_and_transformed_images(lab):
         projection = load_projection(session, job.id, lab.dataset_id)
     assert projection.points.shape == (N_IMAGES, 3) and projection.points.dtype == np.float32
     assert projection.item_ids.tolist() == lab.item_ids.tolist()
-    assert adjusted_rand_score(lab.truth, projection.clusters) > 0.9
+    assert adjusted_rand_score(lab.classes, projection.clusters) > 0.9
 
     # the heat map of a selection is the mean / std of its transformed images
-    chosen = lab.item_ids[lab.truth == 1]
+    chosen = lab.item_ids[lab.classes == 1]
     stats = heatmap(projection, chosen)
-    source = DirectorySource(str(lab.images))
+    source = DirectorySource(str(lab.settings.data_roots[0] / "images"))
     with lab.session_factory() as session:
         paths = dict(session.execute(select(Item.id, Item.path)).all())
     images = np.stack([square_image(source.read(paths[int(i)]), SIZE, Transform(log=True))
@@ -117,7 +103,7 @@ def test_a_second_projection_of_the_same_features_shares_the_images(lab):
     assert shared[0] == shared[1]
     with lab.session_factory() as session:
         projection = load_projection(session, second.id)
-    assert adjusted_rand_score(lab.truth, projection.clusters) > 0.9
+    assert adjusted_rand_score(lab.classes, projection.clusters) > 0.9
     # other heat-map settings read the images again
     third = run_projection(lab, method="pca", heatmap_size=16, log=False)
     assert os.stat(Path(third.artifact_dir) / "images.npy").st_ino != shared[0]
