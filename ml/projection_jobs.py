@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 KIND = "projection"
 FILES = {"points": "points.npy", "item_ids": "item_ids.npy", "clusters": "clusters.npy",
          "images": "images.npy", "readable": "readable.npy"}
+POINT_FILES = ("points", "item_ids")
 IMAGE_FILES = ("images", "readable")
 HEATMAP_PARAMS = {"heatmap_size": Param(int, 64, 8, 256), "log": Flag(True),
                   "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0)}
@@ -105,34 +106,41 @@ def _items_in_order(context: "JobContext", item_ids) -> list:
     return [rows[int(item_id)] for item_id in item_ids]
 
 
-def _same_images(job: "Job", params: dict[str, Any]) -> bool:
-    keys = ("feature_job_id", *HEATMAP_PARAMS)
-    return job.status == "succeeded" and all(job.params.get(k) == params[k] for k in keys) \
-        and all((Path(job.artifact_dir) / FILES[name]).exists() for name in IMAGE_FILES)
+IMAGE_KEYS = ("feature_job_id", *HEATMAP_PARAMS)
 
 
-def _link_earlier_images(context: "JobContext") -> bool:
-    """Hard-link the image stack of an earlier projection of the same images, if any: the
-    images are read once per feature job, not once per projection."""
+def _point_keys(params: dict[str, Any]) -> tuple[str, ...]:
+    return ("feature_job_id", "method", *method_params(params))
+
+
+def _link_earlier(context: "JobContext", keys: tuple[str, ...], names: tuple[str, ...],
+                  what: str) -> bool:
+    """Hard-link the files ``names`` of the newest earlier projection whose parameters
+    ``keys`` equal this job's, if any: e.g. the images are read once per feature job, and
+    a new clustering of a projection does not compute the projection again."""
     from sqlalchemy import select
 
     from db.models import Job
 
+    def same(job: "Job") -> bool:
+        return all(job.params.get(key) == context.params[key] for key in keys) and all(
+            (Path(job.artifact_dir) / FILES[name]).exists() for name in names)
+
     with context.session_factory() as session:
         earlier = next((job for job in session.scalars(
             select(Job).where(Job.kind == KIND, Job.dataset_id == context.dataset.id,
-                              Job.id != context.job_id).order_by(Job.id.desc()))
-            if _same_images(job, context.params)), None)
+                              Job.status == "succeeded").order_by(Job.id.desc()))
+            if same(job)), None)
     if earlier is None:
         return False
     try:
-        for name in IMAGE_FILES:
+        for name in names:
             os.link(Path(earlier.artifact_dir) / FILES[name], context.artifact_dir / FILES[name])
-    except OSError:  # another file system, or a file deleted meanwhile: read the images
-        for name in IMAGE_FILES:
+    except OSError:  # another file system, or a file deleted meanwhile: compute them
+        for name in names:
             (context.artifact_dir / FILES[name]).unlink(missing_ok=True)
         return False
-    context.log(f"heat-map images shared with job {earlier.id}")
+    context.log(f"{what} shared with job {earlier.id}")
     return True
 
 
@@ -170,8 +178,13 @@ def run_projection(context: "JobContext") -> dict[str, Any]:
     vectors = np.asarray(vectors, dtype=np.float32)
     context.log(f"{params['method']} of {vectors.shape[0]} × {vectors.shape[1]} vectors "
                 f"from job {source.id}")
-    points = project(vectors, params["method"], method_params(params))
-    files = {name: FILES[name] for name in ("points", "item_ids", *IMAGE_FILES)}
+    if _link_earlier(context, _point_keys(params), POINT_FILES, "points"):
+        points = np.load(context.artifact_dir / FILES["points"])
+    else:
+        points = project(vectors, params["method"], method_params(params))
+        np.save(context.artifact_dir / FILES["points"], points)
+        np.save(context.artifact_dir / FILES["item_ids"], item_ids)
+    files = {name: FILES[name] for name in (*POINT_FILES, *IMAGE_FILES)}
     result: dict[str, Any] = {"items": len(item_ids), "n_components": points.shape[1],
                               "feature_job_id": source.id, "files": files}
     context.report(0.3)
@@ -186,10 +199,8 @@ def run_projection(context: "JobContext") -> dict[str, Any]:
         files["clusters"] = FILES["clusters"]
         result.update(clusters=int(clusters.max(initial=-1)) + 1,
                       noise=int((clusters < 0).sum()))
-    np.save(context.artifact_dir / FILES["points"], points)
-    np.save(context.artifact_dir / FILES["item_ids"], item_ids)
     context.report(0.5)
-    if not _link_earlier_images(context):
+    if not _link_earlier(context, IMAGE_KEYS, IMAGE_FILES, "heat-map images"):
         _build_images(context, item_ids)
     unreadable = int((~np.load(context.artifact_dir / FILES["readable"])).sum())
     result["unreadable"] = unreadable

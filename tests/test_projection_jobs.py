@@ -94,19 +94,30 @@ def test_projection_job_stores_points_clusters_and_transformed_images(lab):
     assert np.abs(stats.std - images.std(axis=0)).max() < 2 / 255
 
 
-def test_a_second_projection_of_the_same_features_shares_the_images(lab):
+def inode(job, name: str) -> int:
+    return os.stat(Path(job.artifact_dir) / name).st_ino
+
+
+def test_projections_of_the_same_features_share_images_and_points_instead_of_recomputing(lab):
     first = run_projection(lab, method="pca", heatmap_size=SIZE)
     second = run_projection(lab, method="umap", n_neighbors=10, heatmap_size=SIZE,
                             clustering={"method": "hdbscan", "params": {"min_cluster_size": 8}})
     assert second.status == "succeeded", second.error
-    shared = [os.stat(Path(job.artifact_dir) / "images.npy").st_ino for job in (first, second)]
-    assert shared[0] == shared[1]
+    assert inode(first, "images.npy") == inode(second, "images.npy")
+    assert inode(first, "points.npy") != inode(second, "points.npy")
     with lab.session_factory() as session:
         projection = load_projection(session, second.id)
     assert adjusted_rand_score(lab.classes, projection.clusters) > 0.9
-    # other heat-map settings read the images again
-    third = run_projection(lab, method="pca", heatmap_size=16, log=False)
-    assert os.stat(Path(third.artifact_dir) / "images.npy").st_ino != shared[0]
+    # a new clustering of the same UMAP takes its points; other heat-map settings read the
+    # images again
+    third = run_projection(lab, method="umap", n_neighbors=10, heatmap_size=16, log=False,
+                           clustering={"method": "kmeans", "params": {"n_clusters": 3}})
+    assert inode(third, "points.npy") == inode(second, "points.npy")
+    assert inode(third, "images.npy") != inode(first, "images.npy")
+    with lab.session_factory() as session:
+        reclustered = load_projection(session, third.id)
+    assert np.array_equal(reclustered.points, projection.points)
+    assert adjusted_rand_score(lab.classes, reclustered.clusters) > 0.9
 
 
 def test_labeling_a_cluster_is_one_cluster_event_with_the_projection_in_its_params(lab):
