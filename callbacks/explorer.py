@@ -49,9 +49,9 @@ FIELDS = {name: {"type": name, "index": ALL}
 
 
 @callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
-          Input(ids.REQUESTED, "data"))
+          Input(ids.DATASET_REQUESTED, "data"))
 def list_datasets(requested):
-    return dataset_choices((requested or {}).get("dataset"))
+    return dataset_choices(requested)
 
 
 @callback(Output(PANEL_FILTER, "data"), Output(ids.FEATURE_JOB, "options"),

@@ -173,6 +173,7 @@ class Explorer:
     """The latent space explorer: projections, clusters, selections and their labels."""
     SCOPE = "explorer"  # of its jobs panel
     DATASET = "explorer-dataset"
+    DATASET_REQUESTED = "explorer-dataset-requested"  # store: the data set in the URL
     REQUESTED = "explorer-requested"  # store: dataset, projection and items named in the URL
     FEATURE_JOB = "explorer-feature-job"
     METHOD = "explorer-method"

@@ -8,6 +8,7 @@ from callbacks.ids import Explorer as ids
 from ml.job_kinds import Choice, Flag
 from ml.projection import CLUSTERINGS, PROJECTIONS
 from ml.projection_jobs import HEATMAP_PARAMS, SPACES
+from pages._job_form import dataset_picker, number_input
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/explorer", title="Explorer · beamlabel", name="Explorer")
@@ -22,8 +23,7 @@ def _control(field_id: dict, spec):
                           options=[{"label": option, "value": option} for option in spec.options])
     if isinstance(spec, Flag):
         return dbc.Switch(id=field_id, value=spec.default, className="mt-1")
-    return dbc.Input(id=field_id, type="number", value=spec.default, min=spec.low,
-                     max=spec.high, step=1 if spec.type is int else "any", size="sm")
+    return number_input(field_id, spec)
 
 
 def _field(field_type: str, index: str, label: str, spec):
@@ -79,9 +79,7 @@ def _form(requested: dict):
         dbc.Card(dbc.CardBody([
             dcc.Store(id=ids.REQUESTED, data=requested),
             dcc.Store(id=ids.PENDING, data=None),
-            dbc.Label("Data set", className="small"),
-            dcc.Dropdown(id=ids.DATASET, clearable=False, placeholder="Choose a data set",
-                         className="mb-2"),
+            *dataset_picker(ids.DATASET, ids.DATASET_REQUESTED, requested["dataset"]),
             dbc.Label("Feature source", className="small"),
             dcc.Dropdown(id=ids.FEATURE_JOB, clearable=False, className="mb-2",
                          placeholder="a finished autoencoder or classifier inference job"),
