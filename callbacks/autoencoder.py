@@ -7,10 +7,10 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, html, no_update
 
-from callbacks.common import (dataset_choices, launch_inference, launch_training,
-                              read_session)
+from callbacks.common import dataset_choices, read_session
 from callbacks.ids import Autoencoder as ids
 from callbacks.ids import JobsPanel
+from callbacks.job_launch import register_launch_buttons
 from db.models import Job
 from db.store import StoreError
 from ml.autoencoder_jobs import check_train_params, spec_of
@@ -23,7 +23,6 @@ KIND_COLORS = {"conv": "#0072b2", "downsample": "#56b4e9", "linear": "#d55e00",
                "sigmoid": "#cc79a7"}
 PANEL_SELECTED = JobsPanel.id(JobsPanel.SELECTED, ids.SCOPE)
 PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
-PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
 
 
 def form_params(values: list, field_ids: list[dict]) -> dict[str, Any]:
@@ -99,21 +98,8 @@ def show_architecture(values, field_ids):
             field_errors(None, field_ids))
 
 
-@callback(Output(ids.FEEDBACK, "children"), Output(PANEL_CHANGED, "data", allow_duplicate=True),
-          Output(FIELD_ERRORS, "children", allow_duplicate=True),
-          Input(ids.TRAIN, "n_clicks"), State(FIELDS, "value"), State(FIELDS, "id"),
-          State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
-def train(_clicks, values, field_ids, dataset_id, changed):
-    return launch_training("autoencoder_train", dataset_id, form_params(values, field_ids),
-                           changed, lambda error: field_errors(error, field_ids))
-
-
-@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
-          Output(PANEL_CHANGED, "data", allow_duplicate=True),
-          Input(ids.INFER, "n_clicks"), State(PANEL_SELECTED, "data"),
-          State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
-def infer(_clicks, model_job_id, dataset_id, changed):
-    return launch_inference("autoencoder_infer", dataset_id, model_job_id, changed)
+register_launch_buttons(ids, "autoencoder_train", "autoencoder_infer", form_params,
+                        field_errors)
 
 
 def loss_figure(job: Job | None) -> go.Figure:

@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy import select
 
-from callbacks.common import (dataset_choices, launch_inference, launch_training,
-                              read_session)
+from callbacks.common import dataset_choices, read_session
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
+from callbacks.job_launch import register_launch_buttons
 from callbacks.label import thumbnail_url
 from db.labels import list_labels
 from db.models import CurrentLabel, Job, LabelClass
@@ -131,21 +131,8 @@ def show_training_data(dataset_id, event_id):
 
 # ---------------------------------------------------------------- launching
 
-@callback(Output(ids.FEEDBACK, "children"), Output(PANEL_CHANGED, "data", allow_duplicate=True),
-          Output(FIELD_ERRORS, "children", allow_duplicate=True),
-          Input(ids.TRAIN, "n_clicks"), State(FIELDS, "value"), State(FIELDS, "id"),
-          State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
-def train(_clicks, values, field_ids, dataset_id, changed):
-    return launch_training("classifier_train", dataset_id, form_params(values, field_ids),
-                           changed, lambda error: field_errors(error, field_ids))
-
-
-@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
-          Output(PANEL_CHANGED, "data", allow_duplicate=True),
-          Input(ids.INFER, "n_clicks"), State(PANEL_SELECTED, "data"),
-          State(ids.DATASET, "value"), State(PANEL_CHANGED, "data"), prevent_initial_call=True)
-def infer(_clicks, model_job_id, dataset_id, changed):
-    return launch_inference("classifier_infer", dataset_id, model_job_id, changed)
+register_launch_buttons(ids, "classifier_train", "classifier_infer", form_params,
+                        field_errors)
 
 
 # ---------------------------------------------------------------- the selected run

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import dash_bootstrap_components as dbc
-from dash import ctx, no_update
+from dash import ctx
 from dash.exceptions import PreventUpdate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from db.models import Dataset
 from db.session import transaction
 from db.store import StoreError
-from ml.jobs import start_job
 from services import current_services
 
 
@@ -64,38 +63,3 @@ def dataset_choices(requested: int | None = None) -> tuple[list[dict], int | Non
 
 
 # --- starting jobs from a page (its jobs panel lists and selects them) -------------------------
-
-def launch_job(kind: str, dataset_id: int, params: dict, changed: dict | None
-               ) -> tuple[dbc.Alert, dict]:
-    """Start a job: the message to show and the new value of the jobs panel's CHANGED
-    store, which makes the panel list and select the job. StoreError when refused."""
-    services = current_services()
-    job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
-                       tagger_or_default(None))
-    message = dbc.Alert(f"Job #{job_id} ({kind}) queued.", color="success", duration=4000,
-                        className="py-2")
-    return message, {"n": (changed or {}).get("n", 0) + 1, "select": job_id}
-
-
-def launch_training(kind: str, dataset_id: int | None, params: dict, changed: dict | None,
-                    field_messages):
-    """A page's train button: (message, CHANGED store, the form's field messages), where
-    ``field_messages(error or None)`` puts a refusal next to the field it names."""
-    if dataset_id is None:
-        return dbc.Alert("Choose a data set first.", color="warning"), no_update, no_update
-    try:
-        message, changed = launch_job(kind, dataset_id, params, changed)
-    except StoreError as error:
-        return error_alert(error), no_update, field_messages(error)
-    return message, changed, field_messages(None)
-
-
-def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None,
-                     changed: dict | None):
-    """A page's inference button, for the training job selected in its jobs panel."""
-    if model_job_id is None or dataset_id is None:
-        raise PreventUpdate
-    try:
-        return launch_job(kind, dataset_id, {"model_job_id": model_job_id}, changed)
-    except StoreError as error:
-        return error_alert(error), no_update

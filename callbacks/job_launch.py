@@ -1,0 +1,83 @@
+"""The train and inference buttons of the pages that run models (autoencoder, classifier).
+
+Each such page calls :func:`register_launch_buttons` once with its ids; the buttons start
+jobs through the same checks as the REST API, put a refusal next to the form field it
+names, and make the page's jobs panel list and select the new job.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import error_alert, tagger_or_default
+from callbacks.ids import JobsPanel
+from db.store import StoreError
+from ml.jobs import start_job
+from services import current_services
+
+
+def launch_job(kind: str, dataset_id: int, params: dict, changed: dict | None
+               ) -> tuple[dbc.Alert, dict]:
+    """Start a job: the message to show and the new value of the jobs panel's CHANGED
+    store, which makes the panel list and select the job. StoreError when refused."""
+    services = current_services()
+    job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
+                       tagger_or_default(None))
+    message = dbc.Alert(f"Job #{job_id} ({kind}) queued.", color="success", duration=4000,
+                        className="py-2")
+    return message, {"n": (changed or {}).get("n", 0) + 1, "select": job_id}
+
+
+def launch_training(kind: str, dataset_id: int | None, params: dict, changed: dict | None,
+                    field_messages):
+    """A page's train button: (message, CHANGED store, the form's field messages), where
+    ``field_messages(error or None)`` puts a refusal next to the field it names."""
+    if dataset_id is None:
+        return dbc.Alert("Choose a data set first.", color="warning"), no_update, no_update
+    try:
+        message, changed = launch_job(kind, dataset_id, params, changed)
+    except StoreError as error:
+        return error_alert(error), no_update, field_messages(error)
+    return message, changed, field_messages(None)
+
+
+def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None,
+                     changed: dict | None):
+    """A page's inference button, for the training job selected in its jobs panel."""
+    if model_job_id is None or dataset_id is None:
+        raise PreventUpdate
+    try:
+        return launch_job(kind, dataset_id, {"model_job_id": model_job_id}, changed)
+    except StoreError as error:
+        return error_alert(error), no_update
+
+
+def register_launch_buttons(page, train_kind: str, infer_kind: str,
+                            form_params: Callable[[list, list], dict],
+                            field_errors: Callable[[StoreError | None, list], list]) -> None:
+    """The callbacks of ``page``'s TRAIN and INFER buttons (``page`` is its ids class)."""
+    fields = {"type": page.FIELD, "index": ALL}
+    changed_store = JobsPanel.id(JobsPanel.CHANGED, page.SCOPE)
+
+    @callback(Output(page.FEEDBACK, "children"),
+              Output(changed_store, "data", allow_duplicate=True),
+              Output({"type": page.FIELD_ERROR, "index": ALL}, "children",
+                     allow_duplicate=True),
+              Input(page.TRAIN, "n_clicks"), State(fields, "value"), State(fields, "id"),
+              State(page.DATASET, "value"), State(changed_store, "data"),
+              prevent_initial_call=True)
+    def train(_clicks, values, field_ids, dataset_id, changed):
+        return launch_training(train_kind, dataset_id, form_params(values, field_ids), changed,
+                               lambda error: field_errors(error, field_ids))
+
+    @callback(Output(page.FEEDBACK, "children", allow_duplicate=True),
+              Output(changed_store, "data", allow_duplicate=True),
+              Input(page.INFER, "n_clicks"),
+              State(JobsPanel.id(JobsPanel.SELECTED, page.SCOPE), "data"),
+              State(page.DATASET, "value"), State(changed_store, "data"),
+              prevent_initial_call=True)
+    def infer(_clicks, model_job_id, dataset_id, changed):
+        return launch_inference(infer_kind, dataset_id, model_job_id, changed)
