@@ -92,3 +92,13 @@ def load_probabilities(job: Job, field: str = "inference_job_id"
                          "classifier_infer job", field)
     item_ids = np.load(_artifact(job, "item_ids")).astype(np.int64, copy=False)
     return item_ids, np.load(_artifact(job, "probabilities")), list(job.result["label_ids"])
+
+
+def rows_of(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of ``values`` holding ``wanted``, which of ``wanted`` were found): the id look-up
+    between a job's item order and any other list of item ids."""
+    order = np.argsort(values, kind="stable")
+    at = np.minimum(np.searchsorted(values, wanted, sorter=order), max(len(values) - 1, 0))
+    rows = order[at] if len(values) else at
+    found = values[rows] == wanted if len(values) else np.zeros(len(wanted), bool)
+    return rows, found

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 from data.selection_stats import SelectionStats, selection_stats
 from db.models import CurrentLabel, Job, TaggingEvent
 from db.store import StoreError, TagIn, apply_event
-from ml.features import feature_job, load_probabilities
+from ml.features import feature_job, load_probabilities, rows_of
 from ml.job_kinds import get_kind  # noqa: F401  (the registry before ml.projection_jobs)
 from ml.projection_jobs import KIND
-from ml.uncertainty import _rows_of  # the id look-up the uncertainty queue uses
 
 COLOURINGS = {"label": "current label", "cluster": "cluster",
               "confidence": "classifier confidence", "error": "reconstruction error"}
@@ -53,14 +52,14 @@ class Projection:
 
 def rows_in(all_ids: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
     """Sorted positions in ``all_ids`` of the ``wanted`` ids that it holds."""
-    rows, found = _rows_of(all_ids, np.asarray(wanted, dtype=np.int64))
+    rows, found = rows_of(all_ids, np.asarray(wanted, dtype=np.int64))
     return np.unique(rows[found])
 
 
 def _aligned(source_ids: np.ndarray, values: np.ndarray, target_ids: np.ndarray,
              missing: float = np.nan) -> np.ndarray:
     """``values`` (one per ``source_ids``) in the order of ``target_ids``."""
-    rows, found = _rows_of(source_ids, target_ids)
+    rows, found = rows_of(source_ids, target_ids)
     out = np.full(len(target_ids), missing, dtype=np.asarray(values).dtype)
     out[found] = values[rows[found]]
     return out

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from db.store import StoreError
+from ml.features import rows_of
 
 
 def least_confidence(probabilities: np.ndarray) -> np.ndarray:
@@ -65,15 +66,6 @@ class Contradiction:
     confidence: float  # the classifier's probability of its top class
 
 
-def _rows_of(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of ``values`` holding ``wanted``, which of ``wanted`` were found)."""
-    order = np.argsort(values, kind="stable")
-    at = np.minimum(np.searchsorted(values, wanted, sorter=order), max(len(values) - 1, 0))
-    rows = order[at] if len(values) else at
-    found = values[rows] == wanted if len(values) else np.zeros(len(wanted), bool)
-    return rows, found
-
-
 def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
                    column_label_ids: Sequence[int], labeled_item_ids: Sequence[int],
                    labeled_label_ids: Sequence[int], min_confidence: float
@@ -85,8 +77,8 @@ def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
         raise StoreError("min_confidence must be between 0 and 1", "min_confidence")
     labeled = np.asarray(labeled_item_ids, dtype=np.int64)
     labels = np.asarray(labeled_label_ids, dtype=np.int64)
-    own, has_column = _rows_of(np.asarray(column_label_ids, dtype=np.int64), labels)
-    rows, seen = _rows_of(item_ids, labeled)
+    own, has_column = rows_of(np.asarray(column_label_ids, dtype=np.int64), labels)
+    rows, seen = rows_of(item_ids, labeled)
     keep = has_column & seen
     rows, own, labeled, labels = rows[keep], own[keep], labeled[keep], labels[keep]
     top = probabilities[rows].argmax(axis=1)
