@@ -16,9 +16,9 @@ from torch import nn
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.training import (AUGMENT_MODES, Augment, augment_pair, autocast, backward_step,
-                         make_loss, make_optimizer, make_scheduler, needs_grad_scaler,
-                         pick_device, prepare_batch, prepare_model, run_epochs,
-                         seed_everything, stop_check)
+                         check_choice, check_loop_options, make_loss, make_optimizer,
+                         make_scheduler, needs_grad_scaler, pick_device, prepare_batch,
+                         prepare_model, run_epochs, seed_everything, stop_check)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -66,12 +66,8 @@ def split_indices(n: int, val_share: float, generator: torch.Generator
 
 
 def _check_options(options: TrainOptions) -> None:
-    for name in ("epochs", "batch_size"):
-        if getattr(options, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(options, name)}")
-    if options.augment_mode not in AUGMENT_MODES:
-        raise ValueError(f"unknown augment_mode '{options.augment_mode}'; choose one of "
-                         f"{', '.join(sorted(AUGMENT_MODES))}")
+    check_loop_options(options)
+    check_choice(options.augment_mode, AUGMENT_MODES, "augment_mode")
 
 
 class _Trainer:

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from ml.classifier import BALANCING, create_classifier, input_stats
-from ml.training import (Augment, autocast, backward_step, make_optimizer, needs_grad_scaler,
-                         pick_device, prepare_batch, prepare_model, run_epochs,
-                         seed_everything, stop_check)
+from ml.training import (Augment, autocast, backward_step, check_choice, check_loop_options,
+                         make_optimizer, needs_grad_scaler, pick_device, prepare_batch,
+                         prepare_model, run_epochs, seed_everything, stop_check)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -85,12 +85,8 @@ def classification_report(true: np.ndarray, predicted: np.ndarray, num_classes: 
 
 
 def _check_options(options: ClassifierOptions) -> None:
-    for name in ("epochs", "batch_size"):
-        if getattr(options, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(options, name)}")
-    if options.balance not in BALANCING:
-        raise ValueError(f"balance must be one of {', '.join(BALANCING)}, "
-                         f"got '{options.balance}'")
+    check_loop_options(options)
+    check_choice(options.balance, BALANCING, "balance")
 
 
 def _normalizer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -33,11 +33,21 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
 
 
 def _choose(registry: dict, name: str, what: str):
-    try:
-        return registry[name]
-    except KeyError:
-        raise ValueError(f"unknown {what} '{name}'; choose one of "
-                         f"{', '.join(sorted(registry))}") from None
+    check_choice(name, registry, what)
+    return registry[name]
+
+
+def check_choice(value: str, allowed, what: str) -> None:
+    """ValueError naming the allowed values when ``value`` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} '{value}'; choose one of {', '.join(sorted(allowed))}")
+
+
+def check_loop_options(options) -> None:
+    """The options every training loop shares: at least one epoch and one image a batch."""
+    for name in ("epochs", "batch_size"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(options, name)}")
 
 
 def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
