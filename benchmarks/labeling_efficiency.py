@@ -103,7 +103,8 @@ def mnist_dataset(root: Path, args) -> DataSet:
                                 "batch_size": 64, **raw},
                    classifier={"model": args.model, "image_size": 32,
                                "epochs": args.classifier_epochs, "batch_size": 64,
-                               "val_share": 0.1, "rotation": 10.0, **raw})
+                               "val_share": 0.1, "rotation": 10.0, "balance": "sampler",
+                               **raw})
 
 
 DATASETS: dict[str, Callable[[Path, argparse.Namespace], DataSet]] = {

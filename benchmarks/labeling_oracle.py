@@ -3,13 +3,16 @@ through beamlabel's REST API only, and counts what that costs.
 
 Costs, as issue 6 defines them: one action per image labeled by hand, one per accepted
 batch (a similarity or probability event) and one per corrected image; looking at images
-(listings, rankings, dry-run previews) is free. The strategy: a few seeds per class by
-hand; similarity pages from autoencoder features (the cleanest of the pages of a few
-labeled items of a class; the oracle gives it the label most of it truly has and corrects
-the rest); then rounds of a classifier: probability thresholds whose precision on the hand
-labels is high enough, similarity pages in the classifier's feature space, and before each
-retraining a page of the active-learning queue by hand; at the end each class's items at
-probability 0.5 or more (all reviewed) and similarity pages until nothing is unlabeled.
+(listings, rankings, dry-run previews) is free; undoing a batch costs one action too.
+
+The strategy: a few seeds per class by hand; similarity pages from autoencoder features
+(the cleanest of the pages of a few labeled items of a class; the oracle gives it the
+label most of it truly has and corrects the rest); then rounds of a classifier:
+probability thresholds whose precision on the hand labels is high enough (undone when
+their least confident page shows otherwise), similarity pages in the classifier's feature
+space, and before each retraining a page of the active-learning queue by hand; at the end
+each class's items at probability 0.5 or more (all reviewed) and similarity pages until
+nothing is unlabeled.
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ MAX_LABELS_PAGE = 10_000  # api_models.MAX_LABELS_PAGE
 TAGGER = "oracle"
 # Above one half, an item's likeliest class is the only one at or above the threshold.
 FINAL_THRESHOLD = 0.5
+# A probability batch is undone when more of its least confident page is wrong: accepting
+# costs 1 + the wrong items, and items left unlabeled cost about as much later.
+UNDO_WRONG_SHARE = 0.5
 
 
 class ApiError(RuntimeError):
@@ -67,7 +73,7 @@ class RestClient:
 @dataclass
 class Actions:
     manual: int = 0  # images labeled by hand: seeds, active-learning pages, pages by hand
-    batches: int = 0  # accepted similarity and probability events
+    batches: int = 0  # accepted similarity and probability events, and undone ones
     corrections: int = 0  # batch-labeled images the oracle relabeled by hand
 
     @property
@@ -284,21 +290,29 @@ class Oracle:
                 return found
 
     def probability_batch(self, job_id: int, label_id: int, threshold: float,
-                          review_all: bool) -> None:
+                          spot_check: bool) -> None:
         """Accept the batch, then correct the wrong items the oracle looks at: all of them,
-        or (``review="page"``) the least confident page."""
+        or (``review="page"``) the least confident page. With ``spot_check``, a batch whose
+        least confident page is mostly wrong is undone instead (1 action): the
+        precision estimate on hand labels, which the classifier trained on, can flatter."""
         event = self.api.post(self._path("probability-labels"), {
             "inference_job_id": job_id, "label_id": label_id, "threshold": threshold,
             "tagger": TAGGER})
         if event["event_id"] is None:
             return
         self.actions.batches += 1
-        tagged = self._event_items(event["event_id"])
+        tagged = sorted(self._event_items(event["event_id"]), key=lambda pair: pair[1])
+        first_page = tagged[:self.strategy.page_size]  # least confident first
+        wrong_seen = [i for i, _ in first_page if self.truth[i] != label_id]
+        if spot_check and len(wrong_seen) > UNDO_WRONG_SHARE * len(first_page):
+            self.api.post(f"/events/{event['event_id']}/undo", {"tagger": TAGGER})
+            self.actions.batches += 1
+            self.log(f"  label {label_id} at p >= {threshold}: {len(tagged)} items, undone "
+                     f"({len(wrong_seen)} of its {len(first_page)} least confident wrong)")
+            return
         for item_id, _ in tagged:
             self.labels[item_id] = label_id
-        reviewed = sorted(tagged, key=lambda pair: pair[1])  # least confident first
-        if not review_all and self.strategy.review == "page":
-            reviewed = reviewed[:self.strategy.page_size]
+        reviewed = first_page if self.strategy.review == "page" and spot_check else tagged
         wrong = [i for i, _ in reviewed if self.truth[i] != label_id]
         self.label_by_hand(wrong, corrections=True)
         left = sum(self.truth[i] != label_id for i, _ in tagged) - len(wrong)
@@ -310,13 +324,13 @@ class Oracle:
         for label_id in self.classes:
             threshold = self._lowest_safe_threshold(job_id, label_id)
             if threshold is not None:
-                self.probability_batch(job_id, label_id, threshold, review_all=False)
+                self.probability_batch(job_id, label_id, threshold, spot_check=True)
 
     def finish(self, job_id: int) -> None:
         """The classifier's likeliest class for what is left (every item reviewed), then
         similarity pages in its feature space until nothing is unlabeled."""
         for label_id in self.classes:
-            self.probability_batch(job_id, label_id, FINAL_THRESHOLD, review_all=True)
+            self.probability_batch(job_id, label_id, FINAL_THRESHOLD, spot_check=False)
         self._progress(f"probabilities >= {FINAL_THRESHOLD}, every item reviewed")
         self.similarity_pages(job_id, len(self.truth), max_wrong_share=None)
 
