@@ -575,6 +575,7 @@ def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
             count=len(result.plan.to_label), above=result.above,
             estimated_precision=result.check.precision,
             hand_labeled_above=result.check.hand_above, recall=result.check.recall,
+            precision_held_out=result.check.held_out,
             event_id=result.event.id if result.event else None).model_dump(mode="json")
 
 

@@ -440,6 +440,10 @@ class ProbabilityLabelsOut(BaseModel):
     hand_labeled_above: int
     recall: Optional[float] = Field(description="share of the hand-labeled items of label_id "
                                                 "at or above the threshold")
+    precision_held_out: bool = Field(
+        description="true: measured only on hand labels made after the classifier's training "
+                    "labels; false: too few of those, so its training labels count too and "
+                    "the estimate is optimistic")
     event_id: Optional[int] = Field(description="the probability event; null for a dry run")
 
 

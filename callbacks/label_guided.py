@@ -240,7 +240,9 @@ def preview_probability(classifier_job, label_id, threshold, overwrite, _revisio
     except StoreError as error:
         return html.Span(str(error), className="text-muted")
     check = result.check
-    precision = (f"precision on hand labels {_percent(check.precision)} "
+    labels = ("hand labels made after its training" if check.held_out
+              else "hand labels, its training labels included (optimistic)")
+    precision = (f"precision on {labels} {_percent(check.precision)} "
                  f"({check.hand_correct} of {check.hand_above})" if check.hand_above
                  else "no hand-labeled item scores this high")
     kept = result.above - len(result.plan.to_label)

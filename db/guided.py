@@ -39,12 +39,15 @@ def items_in_order(session: Session, dataset_id: int, item_ids: Sequence[int]) -
 
 
 def current_label_arrays(session: Session, dataset_id: int,
-                         methods: Optional[Sequence[str]] = None
+                         methods: Optional[Sequence[str]] = None,
+                         after_event_id: Optional[int] = None
                          ) -> tuple[np.ndarray, np.ndarray]:
     """(item ids, label ids) of the labeled items, optionally only those whose label came
-    from an event of one of ``methods``."""
+    from an event of one of ``methods``, or from an event after ``after_event_id``."""
     query = select(CurrentLabel.item_id, CurrentLabel.label_id).where(
         CurrentLabel.dataset_id == dataset_id)
+    if after_event_id is not None:
+        query = query.where(CurrentLabel.event_id > after_event_id)
     if methods is not None:
         query = query.join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id).where(
             TaggingEvent.method.in_(methods))
@@ -97,6 +100,11 @@ def apply_batch(session: Session, dataset_id: int, tagger: str, method: str, pla
     return apply_event(session, dataset_id, tagger, method, tags, params)
 
 
+# Held-out hand labels a threshold's precision estimate needs before it ignores the
+# classifier's training labels.
+MIN_HELD_OUT = 10
+
+
 @dataclass(frozen=True)
 class ThresholdCheck:
     """How a probability threshold did on the items labeled by hand."""
@@ -105,6 +113,9 @@ class ThresholdCheck:
     hand_above: int  # of those, at or above the threshold
     hand_correct: int  # of those, labeled with the threshold's label
     hand_with_label: int  # hand-labeled items that carry the label
+    # True when only hand labels the classifier did not train on were counted; False when
+    # too few of those exist and the estimate includes its training labels (optimistic).
+    held_out: bool = False
 
     @property
     def precision(self) -> Optional[float]:
@@ -116,10 +127,26 @@ class ThresholdCheck:
 
 
 def check_threshold(session: Session, dataset_id: int, item_ids: np.ndarray,
-                    scores: np.ndarray, label_id: int, threshold: float) -> ThresholdCheck:
+                    scores: np.ndarray, label_id: int, threshold: float,
+                    trained_on_event_id: Optional[int] = None) -> ThresholdCheck:
     """The precision (and recall) that ``scores >= threshold`` would have had on the items
-    labeled by hand (``HAND_METHODS``)."""
-    hand_ids, hand_labels = current_label_arrays(session, dataset_id, HAND_METHODS)
+    labeled by hand (``HAND_METHODS``). With ``trained_on_event_id`` (the last event the
+    classifier trained on) only later hand labels count, unless fewer than
+    ``MIN_HELD_OUT`` of them were scored: a model is right about its own training labels
+    far more often than about new images, so those flatter the estimate."""
+    if trained_on_event_id is not None:
+        check = _check_on(session, dataset_id, item_ids, scores, label_id, threshold,
+                          trained_on_event_id)
+        if check.hand_labeled >= MIN_HELD_OUT:
+            return check
+    return _check_on(session, dataset_id, item_ids, scores, label_id, threshold, None)
+
+
+def _check_on(session: Session, dataset_id: int, item_ids: np.ndarray, scores: np.ndarray,
+              label_id: int, threshold: float, after_event_id: Optional[int]
+              ) -> ThresholdCheck:
+    hand_ids, hand_labels = current_label_arrays(session, dataset_id, HAND_METHODS,
+                                                 after_event_id)
     scored = np.isin(hand_ids, item_ids)
     hand_ids, hand_labels = hand_ids[scored], hand_labels[scored]
     order = np.argsort(item_ids)
@@ -127,7 +154,7 @@ def check_threshold(session: Session, dataset_id: int, item_ids: np.ndarray,
     above = scores[rows] >= threshold
     correct = hand_labels == label_id
     return ThresholdCheck(len(hand_ids), int(above.sum()), int((above & correct).sum()),
-                          int(correct.sum()))
+                          int(correct.sum()), held_out=after_event_id is not None)
 
 
 def validation_sample(session: Session, dataset_id: int, size: int) -> list[int]:

@@ -98,6 +98,12 @@ def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],
     return job
 
 
+def _trained_on_event(session: Session, inference_job: Job) -> Optional[int]:
+    """The last tagging event the classifier of an inference job trained on."""
+    model_job = session.get(Job, (inference_job.params or {}).get("model_job_id"))
+    return (model_job.result or {}).get("trained_on_event_id") if model_job else None
+
+
 def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
     item_ids, probabilities, column_label_ids = load_probabilities(job)
     if label_id not in column_label_ids:
@@ -129,7 +135,8 @@ def probability_batch(session: Session, dataset_id: int, tagger: str, inference_
     above = scores >= threshold
     plan = guided.plan_batch(session, dataset_id, item_ids[above].tolist(), label_id,
                              overwrite_manual)
-    check = guided.check_threshold(session, dataset_id, item_ids, scores, label_id, threshold)
+    check = guided.check_threshold(session, dataset_id, item_ids, scores, label_id, threshold,
+                                   _trained_on_event(session, job))
     event = None
     if not dry_run:
         confidences = dict(zip(item_ids[above].tolist(),
@@ -137,7 +144,7 @@ def probability_batch(session: Session, dataset_id: int, tagger: str, inference_
         params: dict[str, Any] = {
             "inference_job_id": job.id, "label_id": label_id, "threshold": threshold,
             "overwrite_manual": overwrite_manual, "estimated_precision": check.precision,
-            "hand_labeled_above": check.hand_above}
+            "hand_labeled_above": check.hand_above, "precision_held_out": check.held_out}
         event = guided.apply_batch(session, dataset_id, tagger, "probability", plan, params,
                                    confidences)
     return ThresholdResult(plan, int(above.sum()), check, event)

@@ -102,7 +102,8 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     ActionChains(browser.driver).send_keys(*[Keys.ARROW_LEFT] * 15).perform()  # 0.90 → 0.75
     browser.wait_for_contains_text(
         "#label-probability-preview", "8 items would be labeled (7 labeled ones keep their "
-        "label); precision on hand labels 50 % (1 of 2)")
+        "label); precision on hand labels, its training labels included (optimistic) 50 % "
+        "(1 of 2)")
     browser.find_element("#label-probability-apply").click()
     browser.wait_for_contains_text("#label-progress-text", f"16 / {N_IMAGES} labeled")
     event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]

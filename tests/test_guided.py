@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from db import guided
-from db.models import Tag, TaggingEvent
+from db.models import Job, Tag, TaggingEvent
 from db.session import transaction
 from db.store import StoreError, TagIn, apply_event
 from ml import rankings
@@ -134,6 +134,34 @@ def test_threshold_preview_counts_and_precision_are_exact(classified):
     assert loose.plan.to_label == [ids[6]] and loose.above == 7
     assert loose.check.precision == pytest.approx(3 / 5)
     assert none_by_hand.check.precision is None and none_by_hand.plan.to_label == []
+
+
+def test_threshold_precision_counts_only_hand_labels_the_classifier_did_not_train_on(
+        classified, monkeypatch):
+    session_factory, dataset_id, ids, labels, job_id = classified
+    ring, peak = labels["ring"], labels["peak"]
+    with transaction(session_factory) as session:  # it trained on every label so far
+        trained_on = session.scalar(select(func.max(TaggingEvent.id)))
+        model = Job(kind="classifier_train", dataset_id=dataset_id, params={}, owner="tester",
+                    status="succeeded", metrics=[], result={"trained_on_event_id": trained_on})
+        session.add(model)
+        session.flush()
+        session.get(Job, job_id).params = {"model_job_id": model.id}
+    label(session_factory, dataset_id, [(ids[6], ring), (ids[8], peak)])  # labeled later
+
+    monkeypatch.setattr(guided, "MIN_HELD_OUT", 2)
+    with session_factory() as session:
+        held_out = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
+                                              0.8).check
+    assert held_out.held_out
+    assert (held_out.hand_labeled, held_out.hand_above, held_out.hand_correct) == (2, 1, 1)
+
+    monkeypatch.setattr(guided, "MIN_HELD_OUT", 3)  # too few new ones: all hand labels count
+    with session_factory() as session:
+        everything = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
+                                                0.8).check
+    assert not everything.held_out
+    assert (everything.hand_labeled, everything.hand_above, everything.hand_correct) == (8, 5, 4)
 
 
 def test_threshold_labels_carry_probabilities_and_keep_hand_labels_unless_asked(classified):

@@ -89,7 +89,8 @@ def test_probability_labels_preview_is_exact_and_apply_records_confidences(lab):
     preview = api.post(url, json=request).json
     # at 0.8: items 0, 1, 2, 3, 6; 0..3 are labeled by hand, three of them rings
     assert preview == {"count": 1, "above": 5, "estimated_precision": 0.75,
-                       "hand_labeled_above": 4, "recall": 1.0, "event_id": None}
+                       "hand_labeled_above": 4, "recall": 1.0, "event_id": None,
+                       "precision_held_out": False}  # hand-made jobs name no training
     applied = api.post(url, json={**request, "dry_run": False, "tagger": "model-bot"}).json
     assert applied["event_id"] is not None and applied["count"] == 1
     event = api.get(f"/datasets/{dataset_id}/events").json["events"][0]
