@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.goals import verdict  # noqa: E402
 from benchmarks.labeling_oracle import Oracle, RestClient, Strategy  # noqa: E402
 from settings import Settings  # noqa: E402
-from tests.browser import _launched  # noqa: E402
+from tests.browser import launched_app  # noqa: E402  (the launcher as the tests start it)
 
 GOAL_LABELS_PER_ACTION = 10.0
 GOAL_ACCURACY = 0.97
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     rows = []
     try:
         settings = Settings(home=root / "home", data_roots=(root,), tagger="oracle")
-        with _launched(settings, root, with_worker=True) as url:
+        with launched_app(settings, root, with_worker=True) as url:
             for name in args.datasets.split(","):
                 data = DATASETS[name](root, args)
                 rows.append(benchmark(url, data, strategy_for(args, data)))

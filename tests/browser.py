@@ -74,7 +74,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @contextmanager
-def _launched(settings: Settings, tmp_path: Path, with_worker: bool):
+def launched_app(settings: Settings, tmp_path: Path, with_worker: bool):
     """The real launcher (``beamlabel``) in its own process; yields its base URL.
 
     A process per test, because Dash keeps pages and callbacks in process-wide registries
@@ -102,14 +102,14 @@ def _launched(settings: Settings, tmp_path: Path, with_worker: bool):
 @pytest.fixture
 def running_app(browser_settings: Settings, tmp_path: Path):
     """The app without a Celery worker, for pages that run no jobs."""
-    with _launched(browser_settings, tmp_path, with_worker=False) as url:
+    with launched_app(browser_settings, tmp_path, with_worker=False) as url:
         yield url
 
 
 @pytest.fixture
 def running_app_with_worker(browser_settings: Settings, tmp_path: Path):
     """The app as `beamlabel` starts it: web server plus its local Celery worker."""
-    with _launched(browser_settings, tmp_path, with_worker=True) as url:
+    with launched_app(browser_settings, tmp_path, with_worker=True) as url:
         yield url
 
 
