@@ -7,10 +7,10 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, html, no_update
 
-from callbacks.common import dataset_choices, read_session
+from callbacks.common import read_session
 from callbacks.ids import Autoencoder as ids
 from callbacks.ids import JobsPanel
-from callbacks.job_launch import register_launch_buttons
+from callbacks.job_launch import register_model_page
 from db.models import Job
 from db.store import StoreError
 from ml.autoencoder_jobs import check_train_params, spec_of
@@ -72,18 +72,6 @@ def _architecture_summary(table: list[dict], params: dict) -> str:
             f"{channels * rows * cols:,} values → latent {spec.latent_dim}")
 
 
-@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
-          Input(ids.DATASET_REQUESTED, "data"))
-def list_datasets(requested):
-    return dataset_choices(requested)
-
-
-@callback(Output(JobsPanel.id(JobsPanel.FILTER, ids.SCOPE), "data"),
-          Input(ids.DATASET, "value"), State(JobsPanel.id(JobsPanel.FILTER, ids.SCOPE), "data"))
-def show_jobs_of_dataset(dataset_id, job_filter):
-    return {**(job_filter or {}), "dataset_id": dataset_id}
-
-
 @callback(Output(ids.ARCHITECTURE, "figure"), Output(ids.ARCHITECTURE_SUMMARY, "children"),
           Output(FIELD_ERRORS, "children"), Input(FIELDS, "value"), State(FIELDS, "id"))
 def show_architecture(values, field_ids):
@@ -98,8 +86,7 @@ def show_architecture(values, field_ids):
             field_errors(None, field_ids))
 
 
-register_launch_buttons(ids, "autoencoder_train", "autoencoder_infer", form_params,
-                        field_errors)
+register_model_page(ids, "autoencoder_train", "autoencoder_infer", form_params, field_errors)
 
 
 def loss_figure(job: Job | None) -> go.Figure:

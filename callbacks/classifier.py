@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy import select
 
-from callbacks.common import dataset_choices, read_session
+from callbacks.common import read_session
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
-from callbacks.job_launch import register_launch_buttons
+from callbacks.job_launch import register_model_page
 from callbacks.label import thumbnail_url
 from db.labels import list_labels
 from db.models import CurrentLabel, Job, LabelClass
@@ -63,18 +63,6 @@ def field_errors(error: StoreError | None, field_ids: list[dict]) -> list[str]:
     name = (getattr(error, "field", "") or "").removeprefix("params.")
     return [str(error) if error is not None and field_id["index"] == name else ""
             for field_id in field_ids]
-
-
-@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
-          Input(ids.DATASET_REQUESTED, "data"))
-def list_datasets(requested):
-    return dataset_choices(requested)
-
-
-@callback(Output(JobsPanel.id(JobsPanel.FILTER, ids.SCOPE), "data"),
-          Input(ids.DATASET, "value"), State(JobsPanel.id(JobsPanel.FILTER, ids.SCOPE), "data"))
-def show_jobs_of_dataset(dataset_id, job_filter):
-    return {**(job_filter or {}), "dataset_id": dataset_id}
 
 
 @callback(Output(FIELD_ERRORS, "children"), Input(FIELDS, "value"), State(FIELDS, "id"))
@@ -131,8 +119,7 @@ def show_training_data(dataset_id, event_id):
 
 # ---------------------------------------------------------------- launching
 
-register_launch_buttons(ids, "classifier_train", "classifier_infer", form_params,
-                        field_errors)
+register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_errors)
 
 
 # ---------------------------------------------------------------- the selected run

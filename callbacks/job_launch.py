@@ -1,6 +1,7 @@
-"""The train and inference buttons of the pages that run models (autoencoder, classifier).
+"""What the pages that train models (autoencoder, classifier) share: the data-set choice
+that filters their jobs panel, and their train and inference buttons.
 
-Each such page calls :func:`register_launch_buttons` once with its ids; the buttons start
+Each such page calls :func:`register_model_page` once with its ids; the buttons start
 jobs through the same checks as the REST API, put a refusal next to the form field it
 names, and make the page's jobs panel list and select the new job.
 """
@@ -12,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import error_alert, tagger_or_default
+from callbacks.common import dataset_choices, error_alert, tagger_or_default
 from callbacks.ids import JobsPanel
 from db.store import StoreError
 from ml.jobs import start_job
@@ -55,12 +56,23 @@ def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None
         return error_alert(error), no_update
 
 
-def register_launch_buttons(page, train_kind: str, infer_kind: str,
-                            form_params: Callable[[list, list], dict],
-                            field_errors: Callable[[StoreError | None, list], list]) -> None:
-    """The callbacks of ``page``'s TRAIN and INFER buttons (``page`` is its ids class)."""
+def register_model_page(page, train_kind: str, infer_kind: str,
+                        form_params: Callable[[list, list], dict],
+                        field_errors: Callable[[StoreError | None, list], list]) -> None:
+    """The shared callbacks of a model page (``page`` is its ids class)."""
     fields = {"type": page.FIELD, "index": ALL}
     changed_store = JobsPanel.id(JobsPanel.CHANGED, page.SCOPE)
+    panel_filter = JobsPanel.id(JobsPanel.FILTER, page.SCOPE)
+
+    @callback(Output(page.DATASET, "options"), Output(page.DATASET, "value"),
+              Input(page.DATASET_REQUESTED, "data"))
+    def list_datasets(requested):
+        return dataset_choices(requested)
+
+    @callback(Output(panel_filter, "data"), Input(page.DATASET, "value"),
+              State(panel_filter, "data"))
+    def show_jobs_of_dataset(dataset_id, job_filter):
+        return {**(job_filter or {}), "dataset_id": dataset_id}
 
     @callback(Output(page.FEEDBACK, "children"),
               Output(changed_store, "data", allow_duplicate=True),
