@@ -12,12 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dash.testing.wait import until
 from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 
 from settings import Settings, settings_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60
+JOB_TIMEOUT = 240  # seconds a job started from a page may take; CI shares its CPU with the browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -125,3 +129,63 @@ def worker_browser(dash_br, running_app_with_worker):
     """dash's browser fixture, pointed at an app whose worker runs jobs."""
     dash_br.server_url = running_app_with_worker
     return dash_br
+
+
+# --- reading and driving pages -------------------------------------------------------------
+
+def text_of(browser, selector: str) -> str:
+    """The text of the first element matching ``selector`` ('' while there is none)."""
+    return browser.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+
+
+def captions(browser) -> list[str]:
+    """The gallery's tile captions, read in one go (tiles are re-drawn after every event)."""
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-caption')]"
+        ".map(c => c.innerText)")
+
+
+def press(browser, *keys) -> None:
+    """Keys pressed on the page itself (not in a form field, where they must do nothing)."""
+    browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
+    ActionChains(browser.driver).send_keys(*keys).perform()
+
+
+def by_pattern_id(browser, **component_id):
+    """An element by its pattern-matching id (Dash writes dict ids as sorted JSON)."""
+    element_id = json.dumps(dict(sorted(component_id.items())), separators=(",", ":"))
+    element = browser.driver.execute_script("return document.getElementById(arguments[0])",
+                                            element_id)
+    assert element is not None, f"no element {element_id}"
+    return element
+
+
+def type_into(browser, field_type: str, name: str, value) -> None:
+    """Replace the value of a form field {"type": field_type, "index": name}."""
+    control = by_pattern_id(browser, index=name, type=field_type)
+    control.send_keys(Keys.CONTROL, "a")
+    control.send_keys(str(value), Keys.ENTER)  # debounced inputs report on Enter
+
+
+def click(browser, element) -> None:
+    """Scroll the element to the middle of the window, then click it like a user."""
+    browser.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+    element.click()
+
+
+def plot_points(browser, graph_id: str) -> list[int]:
+    """Points of each trace of a plot, as plotly drew them."""
+    return browser.driver.execute_script(
+        "const plot = document.querySelector(`#${arguments[0]} .js-plotly-plot`);"
+        "return plot && plot.data ? plot.data.map(trace => trace.x.length) : [];", graph_id)
+
+
+def jobs_panel_text(browser) -> str:
+    """The rows of the page's jobs panel."""
+    return text_of(browser, ".jobs-list")
+
+
+def wait_for(condition, timeout: float, message: str) -> None:
+    until(condition, timeout=timeout, msg=message)

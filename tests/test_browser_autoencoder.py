@@ -1,60 +1,23 @@
 """The autoencoder page in headless Chromium, with the launcher's real Celery worker."""
-import json
-
 import pytest
-from dash.testing.wait import until
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
-from tests.browser import call_api, save_screenshot
-
-JOB_TIMEOUT = 240  # seconds; the CPU of CI is shared with the browser and the web server
-
-
-def by_pattern_id(browser, **component_id):
-    """An element by its pattern-matching id (Dash writes dict ids as sorted JSON)."""
-    element_id = json.dumps(dict(sorted(component_id.items())), separators=(",", ":"))
-    element = browser.driver.execute_script("return document.getElementById(arguments[0])",
-                                            element_id)
-    assert element is not None, f"no element {element_id}"
-    return element
+from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
+                           plot_points, save_screenshot, type_into, wait_for)
 
 
-def field(browser, name: str, part: str = "autoencoder-field"):
-    return by_pattern_id(browser, index=name, type=part)
+
+def field_error(browser, name: str):
+    return by_pattern_id(browser, index=name, type="autoencoder-field-error")
 
 
 def panel_button(browser, part: str):
     return by_pattern_id(browser, scope="autoencoder", type=part)
 
 
-def type_into(browser, name: str, value) -> None:
-    control = field(browser, name)
-    control.send_keys(Keys.CONTROL, "a")
-    control.send_keys(str(value), Keys.ENTER)  # debounced inputs report on Enter
-
-
-def click(browser, element) -> None:
-    """Scroll the element to the middle of the window, then click it like a user."""
-    browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
-    element.click()
-
-
-def panel_text(browser) -> str:
-    return browser.driver.execute_script(
-        "const list = document.querySelector('.jobs-list'); return list ? list.innerText : ''")
-
-
-def loss_points(browser) -> list[int]:
-    """Points of each trace of the loss plot, as plotly drew them."""
-    return browser.driver.execute_script(
-        "const plot = document.querySelector('#autoencoder-loss .js-plotly-plot');"
-        "return plot && plot.data ? plot.data.map(trace => trace.x.length) : [];")
-
-
-def wait_for(condition, timeout, message):
-    until(condition, timeout=timeout, msg=message)
+def type_into_form(browser, name: str, value) -> None:
+    type_into(browser, "autoencoder-field", name, value)
 
 
 @pytest.fixture
@@ -72,9 +35,8 @@ def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_w
     browser, dataset_id = autoencoder_page
 
     # An infeasible network is refused next to the field that must change.
-    type_into(browser, "depth", 6)
-    wait_for(lambda: "multiple of 2^depth" in field(browser, "image_rows",
-                                                    "autoencoder-field-error").text,
+    type_into_form(browser, "depth", 6)
+    wait_for(lambda: "multiple of 2^depth" in field_error(browser, "image_rows").text,
              10, "no message next to the image size")
     click(browser, browser.find_element("#autoencoder-train"))
     browser.wait_for_contains_text("#autoencoder-feedback", "params.image_size", timeout=10)
@@ -84,15 +46,17 @@ def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_w
     for name, value in (("image_rows", 32), ("image_cols", 32), ("depth", 2),
                         ("base_channels", 4), ("latent_dim", 8), ("epochs", 4),
                         ("batch_size", 16)):
-        type_into(browser, name, value)
+        type_into_form(browser, name, value)
     browser.wait_for_contains_text("#autoencoder-architecture-summary", "bottleneck 8×8×8",
                                    timeout=10)
-    assert field(browser, "depth", "autoencoder-field-error").text == ""
+    assert field_error(browser, "depth").text == ""
 
     click(browser, browser.find_element("#autoencoder-train"))
     browser.wait_for_contains_text("#autoencoder-feedback", "queued", timeout=10)
-    wait_for(lambda: "succeeded" in panel_text(browser), JOB_TIMEOUT, "training did not finish")
-    wait_for(lambda: loss_points(browser) == [4, 4], 15, "the loss plot did not fill in")
+    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
+             "training did not finish")
+    wait_for(lambda: plot_points(browser, "autoencoder-loss") == [4, 4], 15,
+             "the loss plot did not fill in")
     job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert job["kind"] == "autoencoder_train" and len(job["metrics"]) == 4
     assert job["params"]["depth"] == 2 and job["params"]["image_size"] == [32, 32]
@@ -102,34 +66,35 @@ def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_w
 
     # Inference with the selected model: one vector per item.
     click(browser, browser.find_element("#autoencoder-infer"))
-    wait_for(lambda: "autoencoder_infer" in panel_text(browser), 10, "inference not listed")
-    wait_for(lambda: panel_text(browser).count("succeeded") == 2, JOB_TIMEOUT,
+    wait_for(lambda: "autoencoder_infer" in jobs_panel_text(browser), 10, "inference not listed")
+    wait_for(lambda: jobs_panel_text(browser).count("succeeded") == 2, JOB_TIMEOUT,
              "inference did not finish")
     inferred = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert inferred["kind"] == "autoencoder_infer" and inferred["result"]["items"] == 48
 
     # A reload shows the same jobs; the polling has stopped since nothing runs.
     browser.driver.refresh()
-    wait_for(lambda: panel_text(browser).count("succeeded") == 2, 20, "jobs gone after reload")
+    wait_for(lambda: jobs_panel_text(browser).count("succeeded") == 2, 20,
+             "jobs gone after reload")
     assert browser.driver.execute_script(
         "return document.querySelectorAll('.jobs-row').length") == 2
     # Clicking a row selects that job: the training run again, with its loss curve.
     click(browser, by_pattern_id(browser, job=job["id"], scope="autoencoder", type="jobs-row"))
     browser.wait_for_contains_text("#autoencoder-loss", f"job #{job['id']}", timeout=10)
-    assert loss_points(browser) == [4, 4]
+    assert plot_points(browser, "autoencoder-loss") == [4, 4]
 
 
 def test_cancel_and_delete_from_the_jobs_panel(autoencoder_page, running_app_with_worker):
     browser, dataset_id = autoencoder_page
     for name, value in (("image_rows", 32), ("image_cols", 32), ("depth", 2),
                         ("base_channels", 4), ("latent_dim", 8), ("epochs", 1000)):
-        type_into(browser, name, value)
+        type_into_form(browser, name, value)
     browser.wait_for_contains_text("#autoencoder-architecture-summary", "latent 8", timeout=10)
     click(browser, browser.find_element("#autoencoder-train"))
-    wait_for(lambda: "running" in panel_text(browser), JOB_TIMEOUT, "the job never ran")
+    wait_for(lambda: "running" in jobs_panel_text(browser), JOB_TIMEOUT, "the job never ran")
 
     click(browser, panel_button(browser, "jobs-cancel"))
-    wait_for(lambda: "cancelled" in panel_text(browser), 60, "cancel did not stop the job")
+    wait_for(lambda: "cancelled" in jobs_panel_text(browser), 60, "cancel did not stop the job")
     job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert job["status"] == "cancelled" and len(job["metrics"]) < 1000
 

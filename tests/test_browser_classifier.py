@@ -1,36 +1,16 @@
 """The classifier page in headless Chromium, with the launcher's real Celery worker."""
 import pytest
-from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
-from tests.browser import call_api, save_screenshot
-from tests.test_browser_autoencoder import (JOB_TIMEOUT, by_pattern_id, click, panel_text,
-                                            wait_for)
+from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
+                           plot_points, save_screenshot, text_of, type_into, wait_for)
 
 CLASSES = ("empty", "rings")
 N_IMAGES, N_LABELED = 40, 32
 
 
-def field(browser, name: str, part: str = "classifier-field"):
-    return by_pattern_id(browser, index=name, type=part)
-
-
-def type_into(browser, name: str, value) -> None:
-    control = field(browser, name)
-    control.send_keys(Keys.CONTROL, "a")
-    control.send_keys(str(value), Keys.ENTER)  # debounced inputs report on Enter
-
-
-def plot_points(browser, graph_id: str) -> list[int]:
-    """Points of each trace of a plot, as plotly drew them."""
-    return browser.driver.execute_script(
-        "const plot = document.querySelector(`#${arguments[0]} .js-plotly-plot`);"
-        "return plot && plot.data ? plot.data.map(trace => trace.x.length) : [];", graph_id)
-
-
-def text_of(browser, selector: str) -> str:
-    return browser.driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+def field_error(browser, name: str):
+    return by_pattern_id(browser, index=name, type="classifier-field-error")
 
 
 @pytest.fixture
@@ -65,21 +45,21 @@ def test_train_from_the_page_shows_metrics_then_probabilities(classifier_page,
     assert len(browser.find_elements("#classifier-training-data img")) == 8  # 4 per class
 
     # A size the model cannot take is refused next to its field, and nothing is queued.
-    type_into(browser, "image_size", 8)
-    wait_for(lambda: "between 16" in field(browser, "image_size",
-                                           "classifier-field-error").text,
+    type_into(browser, "classifier-field", "image_size", 8)
+    wait_for(lambda: "between 16" in field_error(browser, "image_size").text,
              10, "no message next to the image size")
     click(browser, browser.find_element("#classifier-train"))
     browser.wait_for_contains_text("#classifier-feedback", "params.image_size", timeout=10)
     assert call_api(base, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"] == []
 
     for name, value in (("image_size", 32), ("epochs", 2), ("batch_size", 8)):
-        type_into(browser, name, value)
-    wait_for(lambda: field(browser, "image_size", "classifier-field-error").text == "", 10,
+        type_into(browser, "classifier-field", name, value)
+    wait_for(lambda: field_error(browser, "image_size").text == "", 10,
              "the message stayed after the fix")
     click(browser, browser.find_element("#classifier-train"))
     browser.wait_for_contains_text("#classifier-feedback", "queued", timeout=10)
-    wait_for(lambda: "succeeded" in panel_text(browser), JOB_TIMEOUT, "training did not finish")
+    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
+             "training did not finish")
     wait_for(lambda: plot_points(browser, "classifier-accuracy") == [2, 2], 15,
              "the accuracy plot did not fill in")
     assert plot_points(browser, "classifier-loss") == [2, 2]
@@ -93,7 +73,7 @@ def test_train_from_the_page_shows_metrics_then_probabilities(classifier_page,
 
     # Inference with the selected model: probabilities of every item, plotted.
     click(browser, browser.find_element("#classifier-infer"))
-    wait_for(lambda: panel_text(browser).count("succeeded") == 2, JOB_TIMEOUT,
+    wait_for(lambda: jobs_panel_text(browser).count("succeeded") == 2, JOB_TIMEOUT,
              "inference did not finish")
     wait_for(lambda: plot_points(browser, "classifier-probabilities") == [2], 15,
              "no probability bars for an item")

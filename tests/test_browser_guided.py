@@ -8,15 +8,10 @@ from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
 from services import open_database
-from tests.browser import call_api, save_screenshot
+from tests.browser import call_api, captions, press, save_screenshot, text_of
 from tests.feature_jobs import make_feature_job
 
 N_IMAGES = 60
-
-
-def text_of(browser, selector):
-    return browser.driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
 
 
 def notes(browser):
@@ -120,17 +115,6 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     assert "similarity" in text_of(browser, "#label-efficiency")
     save_screenshot(browser, "label-probability-threshold")
     assert browser.get_logs() == [], "the browser console shows errors"
-
-
-def captions(browser):
-    return browser.driver.execute_script(
-        "return [...document.querySelectorAll('#label-grid .thumb-caption')]"
-        ".map(c => c.innerText)")
-
-
-def press(browser, *keys):
-    browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
-    ActionChains(browser.driver).send_keys(*keys).perform()
 
 
 def test_active_learning_order_suspected_mistakes_and_a_checkpoint(guided_page, running_app):

@@ -10,7 +10,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
-from tests.browser import call_api, save_screenshot
+from tests.browser import call_api, captions, press, save_screenshot, text_of
 
 N_IMAGES = 60
 
@@ -35,29 +35,11 @@ def selected(browser):
         ".map(t => t.dataset.item)")
 
 
-def captions(browser):
-    """The tile captions, read in one go (tiles are re-drawn after every event)."""
-    return browser.driver.execute_script(
-        "return [...document.querySelectorAll('#label-grid .thumb-caption')]"
-        ".map(c => c.innerText)")
-
-
-def text_of(browser, selector):
-    return browser.driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
-
-
 def add_class(browser, name):
     field = browser.find_element("#label-new-name")
     field.send_keys(name)
     browser.find_element("#label-add").click()
     browser.wait_for_contains_text("#label-classes", name)
-
-
-def press(browser, *keys):
-    """Keys pressed on the page itself (not in a form field, where they must do nothing)."""
-    browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
-    ActionChains(browser.driver).send_keys(*keys).perform()
 
 
 def click_with(browser, element, modifier):
