@@ -132,11 +132,10 @@ def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
 
 def _reconstruction_pairs(context: "JobContext", model, images, item_ids) -> list[dict]:
     from ml.autoencoder_train import reconstruct
-    from ml.reconstruction_files import pair_errors, save_pairs
+    from ml.reconstruction_files import save_pairs
 
-    reconstructions = reconstruct(model, images)
-    return save_pairs(context.artifact_dir, item_ids, images, reconstructions,
-                      pair_errors(images, reconstructions))
+    reconstructions, errors = reconstruct(model, images)
+    return save_pairs(context.artifact_dir, item_ids, images, reconstructions, errors)
 
 
 INFER_NUMBERS = params_checker({"model_job_id": Param(int, 0, 1, None),

@@ -188,11 +188,14 @@ class Inference(NamedTuple):
 
 @torch.inference_mode()
 def _encode_decode(model: nn.Module, batch: torch.Tensor, device: torch.device):
+    """(latents, reconstructions, mean squared error per image) of one batch."""
     batch = prepare_batch(batch, device)
     with autocast(device):
         latents = model.encode(batch)
         reconstructions = model.decode(latents)
-    return latents.float(), reconstructions.float(), batch
+    reconstructions = reconstructions.float()
+    errors = ((reconstructions - batch) ** 2).mean(dim=(1, 2, 3))
+    return latents.float(), reconstructions, errors
 
 
 def infer_autoencoder(model: ConvAutoencoder,
@@ -205,9 +208,9 @@ def infer_autoencoder(model: ConvAutoencoder,
     ids: list = []
     latents, errors = [], []
     for batch_ids, batch in batches:
-        z, reconstructions, inputs = _encode_decode(model, batch, device)
+        z, _, batch_errors = _encode_decode(model, batch, device)
         latents.append(z.cpu())
-        errors.append(((reconstructions - inputs) ** 2).mean(dim=(1, 2, 3)).cpu())
+        errors.append(batch_errors.cpu())
         ids.extend(batch_ids)
         if should_stop is not None and should_stop():
             break
@@ -218,10 +221,11 @@ def infer_autoencoder(model: ConvAutoencoder,
                      torch.cat(errors).numpy() if errors else np.zeros(0, np.float32))
 
 
-def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> np.ndarray:
+def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reconstructions (float32, same shape) of a few (n, 1, M, N) images, e.g. the
-    items a page shows next to their originals (load them with ml.image_data.load_images)."""
+    items a page shows next to their originals (load them with ml.image_data.load_images),
+    and their errors as inference measures them."""
     device = pick_device()
     model = prepare_model(model, device).eval()
-    _, reconstructions, _ = _encode_decode(model, torch.from_numpy(images), device)
-    return reconstructions.cpu().contiguous().numpy()
+    _, reconstructions, errors = _encode_decode(model, torch.from_numpy(images), device)
+    return reconstructions.cpu().contiguous().numpy(), errors.cpu().numpy()

@@ -34,8 +34,3 @@ def save_pairs(artifact_dir: Path, item_ids: Sequence[int], originals: np.ndarra
         _to_png(reconstruction[0], Path(artifact_dir) / names["reconstruction"])
         rows.append({"item_id": int(item_id), "error": float(error), **names})
     return rows
-
-
-def pair_errors(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
-    """Mean squared error per image, as inference reports it."""
-    return ((reconstructions - originals) ** 2).mean(axis=(1, 2, 3))

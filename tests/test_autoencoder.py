@@ -238,7 +238,9 @@ def test_inference_gives_one_vector_per_item(trained, demo):
 
 
 def test_reconstruct_a_few_items(trained, images):
-    reconstructions = reconstruct(trained[0].model, images[:3])
+    reconstructions, errors = reconstruct(trained[0].model, images[:3])
     assert reconstructions.shape == (3, 1, 64, 64) and reconstructions.dtype == np.float32
     # Trained: closer to its input than to a flat grey image.
     assert np.mean((reconstructions - images[:3]) ** 2) < np.mean((0.5 - images[:3]) ** 2)
+    np.testing.assert_allclose(errors, ((reconstructions - images[:3]) ** 2).mean(axis=(1, 2, 3)),
+                               rtol=1e-5)
