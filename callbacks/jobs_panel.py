@@ -14,6 +14,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import error_alert, read_session, write_session
 from callbacks.ids import JobsPanel as ids
 from db import jobs as job_store
+from db.jobs import as_utc
 from db.models import Job
 from db.store import StoreError
 from ml.jobs import cancel_job, log_tail
@@ -29,16 +30,12 @@ def _part(name: str) -> dict:
     return {"type": name, "scope": MATCH}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment and not moment.tzinfo else moment
-
-
 def duration_text(job: Job) -> str:
     """How long the job ran (or has been running), e.g. '2 min 05 s'."""
-    started = _aware(job.started_at)
+    started = as_utc(job.started_at)
     if started is None:
         return "not started"
-    seconds = int(((_aware(job.finished_at) or datetime.now(timezone.utc)) - started)
+    seconds = int(((as_utc(job.finished_at) or datetime.now(timezone.utc)) - started)
                   .total_seconds())
     minutes, seconds = divmod(max(seconds, 0), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
@@ -126,7 +123,7 @@ def show_detail(job_id, _tick):
             html.Div([html.Span(f"Job #{job.id} · {job.kind} · {job.status}",
                                 className="fw-semibold me-2"),
                       html.Span(f"data set {job.dataset_id} · by {job.owner} · "
-                                f"created {_aware(job.created_at):%Y-%m-%d %H:%M} UTC · "
+                                f"created {as_utc(job.created_at):%Y-%m-%d %H:%M} UTC · "
                                 f"ran {duration_text(job)}", className="small text-muted")]),
             dbc.Alert(job.error, color="danger", className="small py-2 my-2")
             if job.error else None,

@@ -26,8 +26,8 @@ STALE_REASON = ("the worker stopped while running this job (killed or crashed); 
                 "start it again")
 
 
-def _aware(moment: Optional[datetime]) -> Optional[datetime]:
-    # SQLite hands back naive datetimes; every stored time is UTC.
+def as_utc(moment: Optional[datetime]) -> Optional[datetime]:
+    """A stored time, time-zone aware (SQLite hands back naive datetimes; all are UTC)."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=timezone.utc)
@@ -146,14 +146,14 @@ def overdue_cancels(session: Session, grace_seconds: float) -> list[Job]:
     """Running jobs that have ignored their cancel request for longer than the grace."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     asked = session.scalars(select(Job).where(Job.status == "running", Job.cancel_requested))
-    return [job for job in asked if (_aware(job.cancel_requested_at) or cutoff) < cutoff]
+    return [job for job in asked if (as_utc(job.cancel_requested_at) or cutoff) < cutoff]
 
 
 def fail_stale_jobs(session: Session, stale_after_seconds: float) -> list[int]:
     """Fail running jobs whose worker stopped sending heartbeats; returns their ids."""
     cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
     running = session.scalars(select(Job).where(Job.status == "running"))
-    stale = [job for job in running if (_aware(job.heartbeat_at or job.started_at)
+    stale = [job for job in running if (as_utc(job.heartbeat_at or job.started_at)
                                         or cutoff) < cutoff]
     for job in stale:
         finish(session, job.id, "failed", error=STALE_REASON)
