@@ -132,8 +132,8 @@ def validation_error_response(error: ValidationError) -> Response:
     return error_response(422, problems[0][1], problems[0][0], details)
 
 
-@blueprint.errorhandler(store.StoreError)
-def _store_error(error: store.StoreError):
+@blueprint.errorhandler(store.DomainError)
+def _store_error(error: store.DomainError):
     return error_response(error.status, str(error), error.field)
 
 
@@ -234,7 +234,7 @@ def create_dataset(body: DatasetIn):
         dataset = register_dataset(services.session_factory, services.settings.data_roots,
                                    body.name, source.kind, location,
                                    getattr(source, "api_key", None))
-    except store.StoreError as error:
+    except store.DomainError as error:
         if error.field == "source":
             error.field = SOURCE_FIELDS[source.kind]
         raise
@@ -431,14 +431,14 @@ def import_labels(path: DatasetPath, query: ImportQuery, raw: CsvBody):
     try:
         csv_text = raw.get_data().decode("utf-8")
     except UnicodeDecodeError as error:
-        raise store.StoreError(f"the CSV is not UTF-8 text ({error.reason} at byte "
-                               f"{error.start}); save it as UTF-8", "body") from None
+        raise store.DomainError(f"the CSV is not UTF-8 text ({error.reason} at byte "
+                                f"{error.start}); save it as UTF-8", "body") from None
     try:
         with transaction(services.session_factory) as session:
             report = import_labels_csv(session, path.dataset_id, csv_text,
                                        query.tagger or services.settings.tagger,
                                        query.create_missing_labels)
-    except store.StoreError as error:
+    except store.DomainError as error:
         if error.field == "csv":
             error.field = "body"  # the CSV is the request body
         raise

@@ -13,9 +13,9 @@ import flask_bootstrap
 from flask import send_from_directory
 from flask_openapi3 import Info, OpenAPI
 
-from db.store import StoreError
 from data.catalog import ensure_demo_dataset, ensure_directory_dataset
 from data.sources import SourceError
+from errors import DomainError
 from ml.local_worker import start_worker, stop_worker
 from services import build_services, open_database
 from settings import SETTINGS_TABLE, Settings, load_settings, settings_environment
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.with_data_roots(args.data)
     try:
         target = _open_target(args, settings)
-    except (StoreError, SourceError, ValueError, OSError) as error:
+    except (DomainError, SourceError, ValueError, OSError) as error:
         print(f"beamlabel: {error}", file=sys.stderr)
         return 2
     if args.command == "serve":

@@ -12,7 +12,7 @@ from callbacks.ids import Autoencoder as ids
 from callbacks.ids import JobsPanel
 from callbacks.job_launch import register_model_page
 from db.models import Job
-from db.store import StoreError
+from errors import DomainError
 from ml.autoencoder_jobs import check_train_params, spec_of
 from ml.autoencoder_spec import layer_table
 
@@ -34,7 +34,7 @@ def form_params(values: list, field_ids: list[dict]) -> dict[str, Any]:
     return params
 
 
-def field_errors(error: StoreError | None, field_ids: list[dict]) -> list[str]:
+def field_errors(error: DomainError | None, field_ids: list[dict]) -> list[str]:
     """The refusal's message under the field it names (both image sides for image_size)."""
     name = (getattr(error, "field", "") or "").removeprefix("params.")
     owners = {"image_size": ("image_rows", "image_cols")}.get(name, (name,))
@@ -78,7 +78,7 @@ def show_architecture(values, field_ids):
     params = form_params(values, field_ids)
     try:
         params = check_train_params(params)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, "Fix the marked field to see the network.", field_errors(error,
                                                                                    field_ids)
     table = layer_table(spec_of(params))

@@ -17,7 +17,7 @@ from callbacks.job_launch import register_model_page
 from callbacks.label import thumbnail_url
 from db.labels import list_labels
 from db.models import CurrentLabel, Job, LabelClass
-from db.store import StoreError
+from errors import DomainError
 from ml.classifier_data import check_training_set, training_set
 from ml.classifier_jobs import check_train_params
 from ml.features import load_probabilities
@@ -58,7 +58,7 @@ def form_params(values: list, field_ids: list[dict]) -> dict[str, Any]:
             if not (name in ("image_size", "weights_path") and value in (None, ""))}
 
 
-def field_errors(error: StoreError | None, field_ids: list[dict]) -> list[str]:
+def field_errors(error: DomainError | None, field_ids: list[dict]) -> list[str]:
     """The refusal's message under the field it names."""
     name = (getattr(error, "field", "") or "").removeprefix("params.")
     return [str(error) if error is not None and field_id["index"] == name else ""
@@ -69,7 +69,7 @@ def field_errors(error: StoreError | None, field_ids: list[dict]) -> list[str]:
 def check_fields(values, field_ids):
     try:
         check_train_params(form_params(values, field_ids))
-    except StoreError as error:
+    except DomainError as error:
         return field_errors(error, field_ids)
     return field_errors(None, field_ids)
 
@@ -95,7 +95,7 @@ def show_training_data(dataset_id, event_id):
             training = training_set(session, dataset_id, int(event_id or 0))
             colors = {label.id: label.color
                       for label in list_labels(session, dataset_id, include_archived=True)}
-    except StoreError as error:
+    except DomainError as error:
         return dbc.Alert(str(error), color="warning", className="small py-2")
     samples: dict[int, list[int]] = {label_id: [] for label_id in training.label_ids}
     for item_id, label_id in training.labels.items():
@@ -108,7 +108,7 @@ def show_training_data(dataset_id, event_id):
     try:
         check_training_set(training)
         verdict = None
-    except StoreError as error:
+    except DomainError as error:
         verdict = dbc.Alert(str(error), color="warning", className="small py-2 mb-0")
     return html.Div([
         html.Div(f"Trains on {since}: {len(training.labels):,} labeled images",

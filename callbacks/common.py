@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Dataset
 from db.session import transaction
-from db.store import StoreError
+from errors import DomainError
 from services import current_services
 
 
@@ -31,7 +31,7 @@ def write_session() -> Iterator[Session]:
 def error_alert(error: Exception) -> dbc.Alert:
     """A refused request as the user sees it: what is wrong and, where known, which field."""
     field = getattr(error, "field", None)
-    prefix = f"{field}: " if isinstance(error, StoreError) and field else ""
+    prefix = f"{field}: " if isinstance(error, DomainError) and field else ""
     return dbc.Alert(f"{prefix}{error}", color="danger", dismissable=True)
 
 

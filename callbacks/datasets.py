@@ -9,7 +9,7 @@ from callbacks.ids import Datasets as ids
 from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
 from data.folders import browse
 from data.sources import SourceError
-from db.store import StoreError
+from errors import DomainError
 from services import current_services
 
 
@@ -62,7 +62,7 @@ def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
     try:
         dataset = register_dataset(services.session_factory, services.settings.data_roots,
                                    name, kind, location, tiled_key or None)
-    except (StoreError, SourceError) as error:
+    except (DomainError, SourceError) as error:
         return error_alert(error)
     return _started(dataset.id, dataset.name)
 
@@ -73,7 +73,7 @@ def create_demo(_clicks):
     services = current_services()
     try:
         dataset_id = ensure_demo_dataset(services.session_factory, services.settings)
-    except (StoreError, SourceError, OSError) as error:
+    except (DomainError, SourceError, OSError) as error:
         return error_alert(error)
     return _started(dataset_id, "demo")
 

@@ -28,7 +28,7 @@ from callbacks.label import thumbnail_url
 from db import jobs as job_store
 from db.labels import list_labels
 from db.models import Item, Job
-from db.store import StoreError
+from errors import DomainError
 from ml.features import feature_sources
 from ml.jobs import execute_job, submit_job
 from ml.job_kinds import get_kind
@@ -148,7 +148,7 @@ def compute(_clicks, dataset_id, feature_job_id, method, components, projection_
                          (image_values, image_ids))
     try:
         job_id, message = _start(dataset_id, params)
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update, no_update
     return (dbc.Alert(message, color="info", className="py-2", duration=8000), job_id,
             {"n": (changed or {}).get("n", 0) + 1, "select": job_id})
@@ -343,7 +343,7 @@ def label(_clicks, selection, label_id, revision):
             event = label_selection(session, projection, item_ids, int(label_id),
                                     tagger_or_default(None), selection.get("cluster"))
             message = f"Labeled {event.n_tags:,} items in one event (#{event.id})."
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update
     return (dbc.Alert(message, color="success", className="py-2", duration=6000),
             (revision or 0) + 1)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.guided import items_in_order
 from db.labels import list_labels
-from db.store import StoreError
+from errors import DomainError
 from ml import rankings
 from ml.projection_results import load_projection, selection_items
 from services import current_services
@@ -100,5 +100,5 @@ def guided_order(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     """The order ``spec`` asks for; a refused one is an empty order whose title says why."""
     try:
         return ORDERS[spec["kind"]](session, dataset_id, spec)
-    except StoreError as error:
+    except DomainError as error:
         return GuidedOrder([], f"{error}")

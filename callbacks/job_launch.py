@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.common import dataset_choices, error_alert, tagger_or_default
 from callbacks.ids import JobsPanel
-from db.store import StoreError
+from errors import DomainError
 from ml.jobs import start_job
 from services import current_services
 
@@ -23,7 +23,7 @@ from services import current_services
 def launch_job(kind: str, dataset_id: int, params: dict, changed: dict | None
                ) -> tuple[dbc.Alert, dict]:
     """Start a job: the message to show and the new value of the jobs panel's CHANGED
-    store, which makes the panel list and select the job. StoreError when refused."""
+    store, which makes the panel list and select the job. DomainError when refused."""
     services = current_services()
     job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
                        tagger_or_default(None))
@@ -40,7 +40,7 @@ def launch_training(kind: str, dataset_id: int | None, params: dict, changed: di
         return dbc.Alert("Choose a data set first.", color="warning"), no_update, no_update
     try:
         message, changed = launch_job(kind, dataset_id, params, changed)
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update, field_messages(error)
     return message, changed, field_messages(None)
 
@@ -52,13 +52,13 @@ def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None
         raise PreventUpdate
     try:
         return launch_job(kind, dataset_id, {"model_job_id": model_job_id}, changed)
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update
 
 
 def register_model_page(page, train_kind: str, infer_kind: str,
                         form_params: Callable[[list, list], dict],
-                        field_errors: Callable[[StoreError | None, list], list]) -> None:
+                        field_errors: Callable[[DomainError | None, list], list]) -> None:
     """The shared callbacks of a model page (``page`` is its ids class)."""
     fields = {"type": page.FIELD, "index": ALL}
     changed_store = JobsPanel.id(JobsPanel.CHANGED, page.SCOPE)

@@ -16,7 +16,7 @@ from callbacks.ids import JobsPanel as ids
 from db import jobs as job_store
 from db.jobs import as_utc
 from db.models import Job
-from db.store import StoreError
+from errors import DomainError
 from ml.jobs import cancel_job, log_tail
 from services import current_services
 
@@ -152,7 +152,7 @@ def cancel_or_delete(_cancel, _delete, job_id, changed):
             else:
                 job_store.delete_job(session, job_id)
                 message = f"Job #{job_id} and its files deleted."
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update
     return (dbc.Alert(message, color="info", dismissable=True, duration=4000, className="py-2"),
             {"n": (changed or {}).get("n", 0) + 1})

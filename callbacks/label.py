@@ -15,8 +15,9 @@ from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
 from db.labels import list_labels
 from db.models import CurrentLabel
-from db.store import (StoreError, TagIn, apply_event, count_items, items_page,
-                      labels_as_of, last_undoable_event, undo_event)
+from db.store import (TagIn, apply_event, count_items, items_page, labels_as_of,
+                      last_undoable_event, undo_event)
+from errors import DomainError
 
 PAGER = {ids.FIRST, ids.PREVIOUS, ids.NEXT, ids.LAST}
 
@@ -143,8 +144,8 @@ def _label_for_key(session, dataset_id: int, key: str):
     label = next((label for label in list_labels(session, dataset_id) if label.hotkey == key),
                  None)
     if label is None:
-        raise StoreError(f"no class has hotkey {key}; give one that hotkey in the class list",
-                         "hotkey")
+        raise DomainError(f"no class has hotkey {key}; give one that hotkey in the class list",
+                          "hotkey")
     return label.id
 
 
@@ -204,12 +205,12 @@ def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset
             if action == "undo":
                 event = last_undoable_event(session, dataset_id, tagger)
                 if event is None:
-                    raise StoreError(f"{tagger} has nothing left to undo", "tagger")
+                    raise DomainError(f"{tagger} has nothing left to undo", "tagger")
                 undo_event(session, event.id, tagger)
                 return revision + 1, selection, _note(f"Undid event {event.id}."), no_update
             if not selection:
-                raise StoreError("select tiles first (click, shift-click, or a for the page)",
-                                 "selection")
+                raise DomainError("select tiles first (click, shift-click, or a for the page)",
+                                  "selection")
             label_id = (None if action == "unlabel" else
                         _label_for_key(session, dataset_id, argument) if action == "hotkey"
                         else argument)
@@ -217,7 +218,7 @@ def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset
                                 [TagIn(item_id, label_id) for item_id in selection])
             # a guided order is ranked again after each event (labeled items may leave it)
             done = advance and not guided and _page_done(session, page_items or [])
-    except StoreError as error:
+    except DomainError as error:
         return no_update, no_update, error_alert(error), no_update
     verb = "Unlabeled" if label_id is None else "Labeled"
     feedback = _note(f"{verb} {len(selection)} item{'s' * (len(selection) != 1)} "

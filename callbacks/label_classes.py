@@ -10,7 +10,8 @@ from callbacks.common import (clicked_index, error_alert, read_session, tagger_o
 from callbacks.ids import Label as ids
 from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
                        update_label)
-from db.store import StoreError, label_counts
+from db.store import label_counts
+from errors import DomainError
 
 
 def _class_row(label, count: int):
@@ -64,7 +65,7 @@ def add_class(_clicks, _submit, name, color, dataset_id, revision):
             used = {label.color.lower() for label in list_labels(session, dataset_id)}
             create_label(session, dataset_id, name or "",
                          color=None if (color or "").lower() in used else color)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error), no_update
     return _bump(revision), None, ""
 
@@ -93,7 +94,7 @@ def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
         with write_session() as session:
             update_label(session, dataset_id, label_id, name=name, color=color,
                          hotkey=(hotkey or "").strip())
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error), True
     return _bump(revision), None, False
 
@@ -112,7 +113,7 @@ def move_class_up(clicks, dataset_id, revision):
                 raise PreventUpdate
             order[at - 1], order[at] = order[at], order[at - 1]
             reorder_labels(session, dataset_id, order)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     return _bump(revision), None
 
@@ -147,6 +148,6 @@ def confirm_delete(_clicks, label_id, dataset_id, tagger, revision):
     try:
         with write_session() as session:
             delete_label(session, dataset_id, label_id, tagger_or_default(tagger), confirm=True)
-    except StoreError as error:
+    except DomainError as error:
         return False, no_update, error_alert(error)
     return False, _bump(revision), None

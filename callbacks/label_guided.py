@@ -16,7 +16,8 @@ from callbacks.ids import Label as ids
 from callbacks.label import _action, _label_for_key
 from db import guided
 from db.labels import list_labels
-from db.store import StoreError, TagIn, apply_event
+from db.store import TagIn, apply_event
+from errors import DomainError
 from ml import rankings
 from ml.features import feature_sources
 from services import current_services
@@ -133,7 +134,7 @@ def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncer
         spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
                            uncertainty_method, min_confidence, checkpoint_size, dataset_id,
                            current)
-    except StoreError as error:
+    except DomainError as error:
         return None, error_alert(error)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:
         return None, _note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
@@ -148,9 +149,9 @@ def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncer
 def _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff, page_items,
                       dataset_id, tagger, dry_run):
     if not guided_spec or guided_spec["kind"] != "similarity":
-        raise StoreError("choose a feature source and a query first", "query_item_ids")
+        raise DomainError("choose a feature source and a query first", "query_item_ids")
     if label_id is None:
-        raise StoreError("choose the label the batch gives", "label_id")
+        raise DomainError("choose the label the batch gives", "label_id")
     return rankings.similarity_batch(
         session, current_services().feature_indexes, dataset_id, tagger, guided_spec["job_id"],
         guided_spec["query"], int(label_id), scope, int(top_k) if top_k else None,
@@ -185,7 +186,7 @@ def preview_batch(label_id, scope, top_k, cutoff, guided_spec, page_items, _revi
             result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
                                        page_items, dataset_id, "preview", dry_run=True)
             return _batch_text(result.plan, _label_name(session, dataset_id, label_id))
-    except StoreError as error:
+    except DomainError as error:
         return html.Span(str(error), className="text-muted")
 
 
@@ -203,7 +204,7 @@ def apply_batch(_clicks, label_id, scope, top_k, cutoff, guided_spec, page_items
             result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
                                        page_items, dataset_id, tagger_or_default(tagger),
                                        dry_run=False)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     if result.event is None:
         return no_update, _note("Nothing to label: every chosen item already has a label.",
@@ -217,10 +218,10 @@ def apply_batch(_clicks, label_id, scope, top_k, cutoff, guided_spec, page_items
 def _probability_batch(session, dataset_id, tagger, classifier_job, label_id, threshold,
                        overwrite, dry_run):
     if classifier_job is None:
-        raise StoreError("choose a classifier inference job (run classifier_infer first)",
-                         "inference_job_id")
+        raise DomainError("choose a classifier inference job (run classifier_infer first)",
+                          "inference_job_id")
     if label_id is None:
-        raise StoreError("choose the label to give", "label_id")
+        raise DomainError("choose the label to give", "label_id")
     return rankings.probability_batch(session, dataset_id, tagger, classifier_job,
                                       int(label_id), float(threshold), bool(overwrite), dry_run)
 
@@ -237,7 +238,7 @@ def preview_probability(classifier_job, label_id, threshold, overwrite, _revisio
         with read_session() as session:
             result = _probability_batch(session, dataset_id, "preview", classifier_job,
                                         label_id, threshold, overwrite, dry_run=True)
-    except StoreError as error:
+    except DomainError as error:
         return html.Span(str(error), className="text-muted")
     check = result.check
     labels = ("hand labels made after its training" if check.held_out
@@ -265,7 +266,7 @@ def apply_probability(_clicks, classifier_job, label_id, threshold, overwrite, d
             result = _probability_batch(session, dataset_id, tagger_or_default(tagger),
                                         classifier_job, label_id, threshold, overwrite,
                                         dry_run=False)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     if result.event is None:
         return no_update, _note("Nothing to label at this threshold.", "warning")
@@ -296,7 +297,7 @@ def answer_checkpoint(key_press, label_clicks, _unlabel, selection, guided_spec,
             label_id = (None if action == "unlabel" else
                         _label_for_key(session, dataset_id, argument) if action == "hotkey"
                         else argument)
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     answers = dict(guided_spec["answers"])
     for item in selection:
@@ -364,7 +365,7 @@ def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
             event = apply_event(session, dataset_id, tagger_or_default(tagger), "manual",
                                 [TagIn(item, given) for item, _, given in changed],
                                 params={"validation_checkpoint": True})
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     return (revision or 0) + 1, _note(f"Corrected {event.n_tags} label(s) from the checkpoint "
                                       f"(event {event.id}).")

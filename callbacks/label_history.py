@@ -13,7 +13,8 @@ from callbacks.common import (clicked_index, error_alert, read_session, tagger_o
 from callbacks.ids import Label as ids
 from data.label_import import import_labels_csv
 from db.labels import list_labels
-from db.store import StoreError, label_counts, list_events, undo_event
+from db.store import label_counts, list_events, undo_event
+from errors import DomainError
 
 HISTORY_LENGTH = 30
 
@@ -77,7 +78,7 @@ def undo_from_history(clicks, tagger, revision):
         with write_session() as session:
             undo = undo_event(session, event_id,
                               tagger_or_default(tagger))
-    except StoreError as error:
+    except DomainError as error:
         return no_update, error_alert(error)
     return (revision or 0) + 1, html.Div(f"Undid event {event_id} "
                                          f"(event {undo.id}).", className="text-success small")
@@ -115,7 +116,7 @@ def _csv_text(contents: str) -> str:
     try:
         return base64.b64decode(contents.split(",", 1)[1]).decode("utf-8-sig")
     except (IndexError, binascii.Error, UnicodeDecodeError) as error:
-        raise StoreError("the file is not a UTF-8 CSV file", "file") from error
+        raise DomainError("the file is not a UTF-8 CSV file", "file") from error
 
 
 @callback(Output(ids.IMPORT_REPORT, "children"),
@@ -130,7 +131,7 @@ def import_labels(contents, filename, dataset_id, tagger, revision):
         with write_session() as session:
             report = import_labels_csv(session, dataset_id, _csv_text(contents),
                                        tagger_or_default(tagger))
-    except StoreError as error:
+    except DomainError as error:
         return error_alert(error), no_update
     lines = [f"{filename}: {report.n_tags:,} labels imported (event {report.event_id})."]
     if report.unknown_uri_count:

@@ -20,7 +20,7 @@ from data.sources.base import DataSource, split_api_key
 from data.sources.directory import check_inside_roots
 from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
 from db.session import transaction
-from db.store import StoreError
+from errors import DomainError
 from settings import Settings
 
 SCAN_BATCH = 500
@@ -86,17 +86,17 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
     """Create a data set and its items from a listing; the header scan comes after."""
     name = (name or "").strip()
     if not name:
-        raise StoreError("a data set needs a name", "name")
+        raise DomainError("a data set needs a name", "name")
     try:
         source = open_source(kind, _check_location(kind, location, data_roots), api_key)
     except SourceError as error:
-        raise StoreError(str(error), "source") from error
+        raise DomainError(str(error), "source") from error
     # A Tiled key given inside the URI moves to the api_key column, out of the location.
     location, api_key = source.location, getattr(source, "api_key", api_key)
     with transaction(session_factory) as session:
         if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
-            raise StoreError(f"a data set named '{name}' exists already; pick another name",
-                             "name", status=409)
+            raise DomainError(f"a data set named '{name}' exists already; pick another name",
+                              "name", status=409)
         dataset = Dataset(name=name, source_kind=kind, location=location, api_key=api_key,
                           status="scanning")
         session.add(dataset)
@@ -105,10 +105,10 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
         try:
             listings = list(source.list_items(lambda path, msg: problems.append((path, msg))))
         except SourceError as error:
-            raise StoreError(str(error), "source") from error
+            raise DomainError(str(error), "source") from error
         if not listings:
-            raise StoreError(f"no images (PNG, JPEG, TIFF or Tiled arrays) found in {location}",
-                             "source")
+            raise DomainError(f"no images (PNG, JPEG, TIFF or Tiled arrays) found in {location}",
+                              "source")
         insert_items(session, dataset.id, listings)
         for path, message in problems:
             add_problem(session, dataset.id, path, message)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from db.labels import create_label, list_labels
 from db.models import Item
-from db.store import StoreError, TagIn, apply_event, get_dataset
+from db.store import TagIn, apply_event, get_dataset
+from errors import DomainError
 
 LISTED = 100  # unknown URIs (and label names) listed in a report; all are counted
 LOOKUP_CHUNK = 5_000  # URIs per query; SQLite allows 32,766 parameters
@@ -47,13 +48,13 @@ def _read_rows(csv_text: str) -> _Rows:
     try:
         header = next(reader, None)
         if header is None:
-            raise StoreError("the CSV is empty; send a header row 'uri,label' and one row "
-                             "per item", "csv")
+            raise DomainError("the CSV is empty; send a header row 'uri,label' and one row "
+                              "per item", "csv")
         columns = [name.strip().lower() for name in header]
         if "uri" not in columns or "label" not in columns:
-            raise StoreError(f"the CSV needs a header row naming the columns uri and label "
-                             f"(it has: {', '.join(header)[:200]}); other columns are ignored",
-                             "csv")
+            raise DomainError(f"the CSV needs a header row naming the columns uri and label "
+                              f"(it has: {', '.join(header)[:200]}); other columns are ignored",
+                              "csv")
         uri_at, label_at = columns.index("uri"), columns.index("label")
         wanted: dict[str, Optional[str]] = {}
         count = 0
@@ -65,8 +66,8 @@ def _read_rows(csv_text: str) -> _Rows:
             if uri and label_at < len(row):
                 wanted[uri] = row[label_at].strip() or None
     except csv.Error as error:
-        raise StoreError(f"the CSV cannot be read at line {reader.line_num} ({error}); check "
-                         "its quoting", "csv") from None
+        raise DomainError(f"the CSV cannot be read at line {reader.line_num} ({error}); check "
+                          "its quoting", "csv") from None
     return _Rows(wanted, count)
 
 
@@ -107,7 +108,7 @@ def import_labels_csv(session: Session, dataset_id: int, csv_text: str, tagger: 
                       create_missing_labels: bool = False) -> ImportReport:
     """Write the labels of a ``uri,label`` CSV as one tagging event (method ``import``).
 
-    StoreError (field ``csv``) when the file lacks the columns or nothing in it can be
+    DomainError (field ``csv``) when the file lacks the columns or nothing in it can be
     imported; the caller's transaction then writes nothing.
     """
     get_dataset(session, dataset_id)
@@ -124,7 +125,7 @@ def import_labels_csv(session: Session, dataset_id: int, csv_text: str, tagger: 
     tags = [TagIn(items[uri], None if name is None else label_ids[name])
             for uri, name in known.items() if name is None or name in label_ids]
     if not tags:
-        raise StoreError(_nothing_to_import(rows, items, unknown_labels), "csv")
+        raise DomainError(_nothing_to_import(rows, items, unknown_labels), "csv")
     params = {"file_rows": rows.count, "unknown_uris": len(unknown_uris),
               "unknown_labels": len(unknown_labels), "created_labels": created}
     event = apply_event(session, dataset_id, tagger, "import", tags, params)

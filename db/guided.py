@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import CurrentLabel, Item, Tag, TaggingEvent
-from db.store import ItemRow, StoreError, TagIn, apply_event, get_dataset
+from db.store import ItemRow, TagIn, apply_event, get_dataset
+from errors import DomainError
 
 AUTO_METHODS = ("similarity", "probability", "cluster")
 # Labels a person gave: they are the reference a threshold's precision is measured on.
@@ -160,7 +161,7 @@ def _check_on(session: Session, dataset_id: int, item_ids: np.ndarray, scores: n
 def validation_sample(session: Session, dataset_id: int, size: int) -> list[int]:
     """A random sample of labeled items, to label again without seeing their labels."""
     if size < 1:
-        raise StoreError("a validation checkpoint needs at least one item", "size")
+        raise DomainError("a validation checkpoint needs at least one item", "size")
     return list(session.scalars(select(CurrentLabel.item_id)
                                 .where(CurrentLabel.dataset_id == dataset_id)
                                 .order_by(func.random()).limit(size)))

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Job, utcnow
-from db.store import StoreError, get_dataset
+from db.store import get_dataset
+from errors import DomainError
 from ml.job_kinds import get_kind
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -35,12 +36,12 @@ def as_utc(moment: Optional[datetime]) -> Optional[datetime]:
 
 def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
                owner: str) -> Job:
-    """A queued job whose parameters passed the kind's checker (StoreError otherwise)."""
+    """A queued job whose parameters passed the kind's checker (DomainError otherwise)."""
     job_kind = get_kind(kind)
     if dataset_id is not None:
         get_dataset(session, dataset_id)
     elif job_kind.needs_dataset:
-        raise StoreError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
+        raise DomainError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
     checked = job_kind.check_params(dict(params or {}))
     if job_kind.check_dataset is not None and dataset_id is not None:
         job_kind.check_dataset(session, dataset_id, checked)
@@ -54,7 +55,7 @@ def create_job(session: Session, kind: str, dataset_id: Optional[int], params: d
 def get_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise StoreError(f"job {job_id} does not exist", "job_id", status=404)
+        raise DomainError(f"job {job_id} does not exist", "job_id", status=404)
     return job
 
 
@@ -71,11 +72,11 @@ def list_jobs(session: Session, dataset_id: Optional[int] = None,
 
 def finished_job(session: Session, job_id: int, kind: str,
                  field: str = "params.model_job_id") -> Job:
-    """The succeeded job ``job_id`` of ``kind``, or a StoreError naming ``field``."""
+    """The succeeded job ``job_id`` of ``kind``, or a DomainError naming ``field``."""
     job = session.get(Job, job_id)
     if job is None or job.kind != kind or job.status != "succeeded":
-        raise StoreError(f"{field}: job {job_id} is not a finished {kind} job; choose one "
-                         f"whose status is succeeded", field)
+        raise DomainError(f"{field}: job {job_id} is not a finished {kind} job; choose one "
+                          f"whose status is succeeded", field)
     return job
 
 
@@ -164,7 +165,7 @@ def delete_job(session: Session, job_id: int) -> None:
     """Delete a job that is not running, with its artifact folder."""
     job = get_job(session, job_id)
     if job.status == "running":
-        raise StoreError(f"job {job_id} is running; cancel it first", "job_id", status=409)
+        raise DomainError(f"job {job_id} is running; cancel it first", "job_id", status=409)
     if job.artifact_dir:
         shutil.rmtree(job.artifact_dir, ignore_errors=True)
     session.delete(job)

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import CurrentLabel, LabelClass, TaggingEvent
-from db.store import StoreError, TagIn, apply_event, get_dataset, is_undone
+from db.store import TagIn, apply_event, get_dataset, is_undone
+from errors import DomainError
 
 # Distinct colours in a colour-blind-friendly order (Okabe-Ito, then Tableau).
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
@@ -33,11 +34,11 @@ def list_labels(session: Session, dataset_id: int,
 
 def get_label(session: Session, dataset_id: int, label_id: int,
               field: str = "label_id") -> LabelClass:
-    """The label class ``label_id`` of this data set (archived or not), or a 404 StoreError."""
+    """The label class ``label_id`` of this data set (archived or not), or a 404 DomainError."""
     label = session.get(LabelClass, label_id)
     if label is None or label.dataset_id != dataset_id:
-        raise StoreError(f"label {label_id} is not a label class of data set {dataset_id}; "
-                         "use the id of one of its labels", field, status=404)
+        raise DomainError(f"label {label_id} is not a label class of data set {dataset_id}; "
+                          "use the id of one of its labels", field, status=404)
     return label
 
 
@@ -50,22 +51,22 @@ def _checked_name(labels: Sequence[LabelClass], name: Optional[str], dataset_id:
     """``name`` stripped, if no other class of ``labels`` (archived ones too) has it."""
     name = (name or "").strip()
     if not name:
-        raise StoreError("a label needs a name", "name")
+        raise DomainError("a label needs a name", "name")
     if len(name) > 100:
-        raise StoreError("label names are at most 100 characters", "name")
+        raise DomainError("label names are at most 100 characters", "name")
     others = [label for label in labels if label.id != label_id]
     if any(label.name == name and not label.archived for label in others):
-        raise StoreError(f"data set {dataset_id} already has a label named '{name}'", "name",
-                         status=409)
+        raise DomainError(f"data set {dataset_id} already has a label named '{name}'", "name",
+                          status=409)
     if any(label.name == name for label in others):
-        raise StoreError(f"a deleted label is named '{name}'; undo its deletion or pick "
-                         "another name", "name", status=409)
+        raise DomainError(f"a deleted label is named '{name}'; undo its deletion or pick "
+                          "another name", "name", status=409)
     return name
 
 
 def _checked_color(color: str) -> str:
     if not _COLOR.match(color):
-        raise StoreError(f"colour '{color}' is not of the form #RRGGBB", "color")
+        raise DomainError(f"colour '{color}' is not of the form #RRGGBB", "color")
     return color
 
 
@@ -77,10 +78,10 @@ def _taken_hotkeys(labels: Sequence[LabelClass], label_id: Optional[int] = None)
 def _checked_hotkey(labels: Sequence[LabelClass], hotkey: str,
                     label_id: Optional[int] = None) -> str:
     if hotkey not in HOTKEYS:
-        raise StoreError(f"hotkey '{hotkey}' is not one of 1..9", "hotkey")
+        raise DomainError(f"hotkey '{hotkey}' is not one of 1..9", "hotkey")
     if hotkey in _taken_hotkeys(labels, label_id):
-        raise StoreError(f"hotkey {hotkey} is already used by another label", "hotkey",
-                         status=409)
+        raise DomainError(f"hotkey {hotkey} is already used by another label", "hotkey",
+                          status=409)
     return hotkey
 
 
@@ -113,8 +114,8 @@ def _active_label(session: Session, dataset_id: int, label_id: int) -> LabelClas
     get_dataset(session, dataset_id)
     label = get_label(session, dataset_id, label_id)
     if label.archived:
-        raise StoreError(f"label '{label.name}' ({label_id}) was deleted; undo its deletion "
-                         "to use it again", "label_id", status=409)
+        raise DomainError(f"label '{label.name}' ({label_id}) was deleted; undo its deletion "
+                          "to use it again", "label_id", status=409)
     return label
 
 
@@ -147,14 +148,14 @@ def reorder_labels(session: Session, dataset_id: int,
     labels = {label.id: label for label in list_labels(session, dataset_id)}
     ordered = list(ordered_ids)
     if repeated := [i for i, n in Counter(ordered).items() if n > 1]:
-        raise StoreError(f"label {repeated[0]} appears twice in the order; list each label once",
-                         "label_ids")
+        raise DomainError(f"label {repeated[0]} appears twice in the order; list each label once",
+                          "label_ids")
     if unknown := [i for i in ordered if i not in labels]:
-        raise StoreError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
-                         "list the ids of its labels", "label_ids")
+        raise DomainError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
+                          "list the ids of its labels", "label_ids")
     if missing := [label for i, label in labels.items() if i not in set(ordered)]:
-        raise StoreError(f"the order leaves out label {missing[0].id} ('{missing[0].name}'); "
-                         "list every label of the data set once", "label_ids")
+        raise DomainError(f"the order leaves out label {missing[0].id} ('{missing[0].name}'); "
+                          "list every label of the data set once", "label_ids")
     for position, label_id in enumerate(ordered, start=1):
         labels[label_id].position = position
     session.flush()
@@ -185,9 +186,9 @@ def delete_label(session: Session, dataset_id: int, label_id: int, tagger: str,
     label = _active_label(session, dataset_id, label_id)
     item_ids = list(session.scalars(_usage_query(dataset_id, label_id)))
     if item_ids and not confirm:
-        raise StoreError(f"label '{label.name}' is on {_items(len(item_ids))}; deleting it "
-                         "unlabels them (undo brings them back): confirm to delete it",
-                         "confirm", status=409)
+        raise DomainError(f"label '{label.name}' is on {_items(len(item_ids))}; deleting it "
+                          "unlabels them (undo brings them back): confirm to delete it",
+                          "confirm", status=409)
     event = None
     if item_ids:
         event = apply_event(session, dataset_id, tagger, "manual",
@@ -237,7 +238,7 @@ def _refuse_deleted_labels_in_use(session: Session, undone: TaggingEvent,
     else:
         message = (f"undoing event {undone.id} would give {_items(count)} the deleted label "
                    f"'{name}'; undo the label's deletion first, or label them by hand")
-    raise StoreError(message, "event_id", status=409)
+    raise DomainError(message, "event_id", status=409)
 
 
 def after_undo(session: Session, undone: TaggingEvent) -> None:
@@ -245,7 +246,7 @@ def after_undo(session: Session, undone: TaggingEvent) -> None:
 
     Called by ``db.store.undo_event`` in its transaction. Undoing a class deletion brings
     the class back and undoing that undo deletes it again; no undo may leave items with a
-    deleted class (StoreError 409, which rolls the undo back).
+    deleted class (DomainError 409, which rolls the undo back).
     """
     root = _chain_root(session, undone)
     deleted = _deleted_label(session, root)

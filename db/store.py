@@ -19,17 +19,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent
+from errors import DomainError
 
 METHODS = ("manual", "similarity", "probability", "cluster", "import", "undo")
-
-
-class StoreError(ValueError):
-    """A request the store refuses; ``field`` names the offending input."""
-
-    def __init__(self, message: str, field: str | None = None, status: int = 400):
-        super().__init__(message)
-        self.field = field
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class LabelCounts:
 def get_dataset(session: Session, dataset_id: int) -> Dataset:
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
-        raise StoreError(f"data set {dataset_id} does not exist", "dataset_id", status=404)
+        raise DomainError(f"data set {dataset_id} does not exist", "dataset_id", status=404)
     return dataset
 
 
@@ -78,26 +70,26 @@ def _upsert(session: Session):
 def _check_tags(session: Session, dataset_id: int, tags: Sequence[TagIn]) -> None:
     """Checks that need no item look-up; items are checked after the tags are written."""
     if not tags:
-        raise StoreError("an event needs at least one tag", "tags")
+        raise DomainError("an event needs at least one tag", "tags")
     item_ids = [tag.item_id for tag in tags]
     if len(set(item_ids)) != len(item_ids):
         seen: set[int] = set()
         duplicate = next(i for i in item_ids if i in seen or seen.add(i))
-        raise StoreError(f"item {duplicate} appears twice in one event; tag each item once",
-                         "tags.item_id")
+        raise DomainError(f"item {duplicate} appears twice in one event; tag each item once",
+                          "tags.item_id")
     for tag in tags:
         if tag.confidence is not None and not 0.0 <= tag.confidence <= 1.0:
-            raise StoreError(f"confidence {tag.confidence} of item {tag.item_id} is outside "
-                             "0..1", "tags.confidence")
+            raise DomainError(f"confidence {tag.confidence} of item {tag.item_id} is outside "
+                              "0..1", "tags.confidence")
     label_ids = {tag.label_id for tag in tags if tag.label_id is not None}
     if label_ids:
         known = set(session.scalars(select(LabelClass.id).where(
             LabelClass.dataset_id == dataset_id, LabelClass.id.in_(label_ids),
             LabelClass.archived.is_(False))))
         if unknown := sorted(label_ids - known):
-            raise StoreError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
-                             "create it first or use one of the data set's labels",
-                             "tags.label_id")
+            raise DomainError(f"label {unknown[0]} is not a label class of data set {dataset_id}; "
+                              "create it first or use one of the data set's labels",
+                              "tags.label_id")
 
 
 def _insert_tags(session: Session, event_id: int, dataset_id: int,
@@ -113,8 +105,8 @@ def _insert_tags(session: Session, event_id: int, dataset_id: int,
         .outerjoin(Item, (Item.id == Tag.item_id) & (Item.dataset_id == dataset_id))
         .where(Tag.event_id == event_id, Item.id.is_(None)).limit(1))
     if unknown is not None:  # the caller's transaction rolls the whole event back
-        raise StoreError(f"item {unknown} is not an item of data set {dataset_id}",
-                         "tags.item_id")
+        raise DomainError(f"item {unknown} is not an item of data set {dataset_id}",
+                          "tags.item_id")
 
 
 _TAG_COLUMNS = ("event_id", "dataset_id", "item_id", "label_id", "confidence")
@@ -163,11 +155,11 @@ def apply_event(session: Session, dataset_id: int, tagger: str, method: str,
     """Record one tagging event (many tags) and update the current labels."""
     get_dataset(session, dataset_id)
     if not tagger or not tagger.strip():
-        raise StoreError("tagger is empty; say who is labeling", "tagger")
+        raise DomainError("tagger is empty; say who is labeling", "tagger")
     if method not in METHODS or method == "undo":
         allowed = ", ".join(m for m in METHODS if m != "undo")
-        raise StoreError(f"method '{method}' is unknown; use one of {allowed} "
-                         "(undo has its own endpoint)", "method")
+        raise DomainError(f"method '{method}' is unknown; use one of {allowed} "
+                          "(undo has its own endpoint)", "method")
     _check_tags(session, dataset_id, tags)
     return _write_event(session, dataset_id, tagger.strip(), method, tags, dict(params or {}))
 
@@ -196,12 +188,12 @@ def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
     """
     event = session.get(TaggingEvent, event_id)
     if event is None:
-        raise StoreError(f"event {event_id} does not exist", "event_id", status=404)
+        raise DomainError(f"event {event_id} does not exist", "event_id", status=404)
     if not tagger or not tagger.strip():
-        raise StoreError("tagger is empty; say who is undoing", "tagger")
+        raise DomainError("tagger is empty; say who is undoing", "tagger")
     if (undo := _undo_of(session, event_id)) is not None:
-        raise StoreError(f"event {event_id} was already undone by event {undo.id}",
-                         "event_id", status=409)
+        raise DomainError(f"event {event_id} was already undone by event {undo.id}",
+                          "event_id", status=409)
     later = aliased(Tag)
     earlier = aliased(Tag)
     newer_exists = select(later.id).where(later.item_id == Tag.item_id,
@@ -275,7 +267,7 @@ def _ordered(query: Select, order: str) -> Select:
     if order == "label":  # in the order of the label list, unlabeled items last
         return (query.outerjoin(LabelClass, LabelClass.id == CurrentLabel.label_id)
                 .order_by(LabelClass.position.is_(None), LabelClass.position, Item.sort_key))
-    raise StoreError(f"order '{order}' is not one of {', '.join(ORDERS)}", "order")
+    raise DomainError(f"order '{order}' is not one of {', '.join(ORDERS)}", "order")
 
 
 def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
@@ -284,9 +276,9 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
     """One page of items (file-name order unless ``order`` says otherwise), optionally only
     one label or only unlabeled items."""
     if label_id is not None and unlabeled:
-        raise StoreError("ask for one label or for unlabeled items, not both", "unlabeled")
+        raise DomainError("ask for one label or for unlabeled items, not both", "unlabeled")
     if offset < 0 or limit < 1:
-        raise StoreError("offset must be ≥ 0 and limit ≥ 1", "limit")
+        raise DomainError("offset must be ≥ 0 and limit ≥ 1", "limit")
     if label_id is not None:
         query = _label_page(dataset_id, label_id, offset, limit)
     else:

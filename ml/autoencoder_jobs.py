@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from db.store import StoreError
+from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.job_kinds import JobCancelled, Param, params_checker
 
@@ -42,31 +42,31 @@ def _field_of(message: str) -> str:
 def _image_size(value: Any) -> list[int]:
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise StoreError("params.image_size must be [height, width] in pixels, e.g. [64, 64]",
-                         "params.image_size")
+        raise DomainError("params.image_size must be [height, width] in pixels, e.g. [64, 64]",
+                          "params.image_size")
     return [int(v) for v in value]
 
 
 def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Normalised training parameters; a StoreError naming the field to change otherwise."""
+    """Normalised training parameters; a DomainError naming the field to change otherwise."""
     rest = {k: v for k, v in params.items() if k not in ("image_size", *CHOICES, *FLAGS)}
     checked = TRAIN_NUMBERS(rest)
     checked["image_size"] = _image_size(params.get("image_size", [64, 64]))
     for name, allowed in CHOICES.items():
         checked[name] = params.get(name, allowed[0])
         if checked[name] not in allowed:
-            raise StoreError(f"params.{name} must be one of {', '.join(allowed)}",
-                             f"params.{name}")
+            raise DomainError(f"params.{name} must be one of {', '.join(allowed)}",
+                              f"params.{name}")
     for name, default in FLAGS.items():
         checked[name] = params.get(name, default)
         if not isinstance(checked[name], bool):
-            raise StoreError(f"params.{name} must be true or false", f"params.{name}")
+            raise DomainError(f"params.{name} must be true or false", f"params.{name}")
     if checked["pmin"] >= checked["pmax"]:
-        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+        raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     try:
         check_spec(spec_of(checked))
     except ValueError as error:
-        raise StoreError(str(error), _field_of(str(error))) from error
+        raise DomainError(str(error), _field_of(str(error))) from error
     return checked
 
 
@@ -144,8 +144,8 @@ INFER_NUMBERS = params_checker({"model_job_id": Param(int, 0, 1, None),
 
 def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
     if "model_job_id" not in params:
-        raise StoreError("params.model_job_id is required: the id of a finished "
-                         "autoencoder_train job", "params.model_job_id")
+        raise DomainError("params.model_job_id is required: the id of a finished "
+                          "autoencoder_train job", "params.model_job_id")
     return INFER_NUMBERS(params)
 
 

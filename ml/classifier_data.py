@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from db.labels import list_labels
 from db.models import CurrentLabel, TaggingEvent
-from db.store import StoreError, labels_as_of
+from db.store import labels_as_of
+from errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ def training_set(session: Session, dataset_id: int, event_id: int = 0) -> Traini
     if event_id:
         event = session.get(TaggingEvent, event_id)
         if event is None or event.dataset_id != dataset_id:
-            raise StoreError(f"params.event_id: {event_id} is not a tagging event of data set "
-                             f"{dataset_id}; use 0 for the current labels", "params.event_id")
+            raise DomainError(f"params.event_id: {event_id} is not a tagging event of data set "
+                              f"{dataset_id}; use 0 for the current labels", "params.event_id")
         labels = labels_as_of(session, dataset_id, event_id)
     else:
         labels = dict(session.execute(select(CurrentLabel.item_id, CurrentLabel.label_id)
@@ -56,13 +57,13 @@ def training_set(session: Session, dataset_id: int, event_id: int = 0) -> Traini
 
 
 def check_training_set(training: TrainingSet) -> None:
-    """A StoreError saying what to label when the labels cannot train a classifier."""
+    """A DomainError saying what to label when the labels cannot train a classifier."""
     if len(training.label_ids) < 2:
-        raise StoreError(f"training needs at least 2 label classes, and this data set has "
-                         f"{len(training.label_ids)}; add classes and label images on the "
-                         "Label page", "labels")
+        raise DomainError(f"training needs at least 2 label classes, and this data set has "
+                          f"{len(training.label_ids)}; add classes and label images on the "
+                          "Label page", "labels")
     empty = [name for name, count in zip(training.label_names, training.counts()) if not count]
     if empty:
-        raise StoreError(f"class{'es' if len(empty) > 1 else ''} {', '.join(empty)} "
-                         f"ha{'ve' if len(empty) > 1 else 's'} no labeled images; label some "
-                         "or delete the class", "labels")
+        raise DomainError(f"class{'es' if len(empty) > 1 else ''} {', '.join(empty)} "
+                          f"ha{'ve' if len(empty) > 1 else 's'} no labeled images; label some "
+                          "or delete the class", "labels")

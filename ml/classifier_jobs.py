@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Item
-from db.store import StoreError
+from errors import DomainError
 from ml.classifier import BALANCING, MODELS, OPTIMIZER_NAMES, check_image_size
 from ml.classifier_data import check_training_set, training_set
 from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
@@ -47,13 +47,13 @@ def _image_size(value: Any, model: str) -> list[int]:
     pair = isinstance(value, (list, tuple)) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value)
     if not (side or pair):
-        raise StoreError("params.image_size must be a side in pixels (e.g. 64) or "
-                         "[height, width]", "params.image_size")
+        raise DomainError("params.image_size must be a side in pixels (e.g. 64) or "
+                          "[height, width]", "params.image_size")
     size = [value, value] if side else [int(v) for v in value]
     try:
         check_image_size(model, tuple(size))
     except ValueError as error:
-        raise StoreError(f"params.{error}", "params.image_size") from error
+        raise DomainError(f"params.{error}", "params.image_size") from error
     return size
 
 
@@ -61,35 +61,35 @@ def _weights_path(value: Any) -> Optional[str]:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise StoreError("params.weights_path must be the path of a local weights file",
-                         "params.weights_path")
+        raise DomainError("params.weights_path must be the path of a local weights file",
+                          "params.weights_path")
     path = Path(value).expanduser()
     if not path.is_file():
-        raise StoreError(f"params.weights_path: there is no file at {path}; give the path of "
-                         "a local .pth, .pt or .safetensors file (weights are never "
-                         "downloaded)", "params.weights_path")
+        raise DomainError(f"params.weights_path: there is no file at {path}; give the path of "
+                          "a local .pth, .pt or .safetensors file (weights are never "
+                          "downloaded)", "params.weights_path")
     return str(path.resolve())
 
 
 def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Normalised training parameters; a StoreError naming the field to change otherwise."""
+    """Normalised training parameters; a DomainError naming the field to change otherwise."""
     checked = TRAIN_PARAMS({k: v for k, v in params.items() if k not in SEPARATE})
     default_size = MODELS[checked["model"]].default_size
     checked["image_size"] = _image_size(params.get("image_size", default_size),
                                         checked["model"])
     checked["weights_path"] = _weights_path(params.get("weights_path"))
     if checked["pmin"] >= checked["pmax"]:
-        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+        raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     if checked["freeze_backbone"] and not checked["weights_path"]:
-        raise StoreError("params.freeze_backbone needs params.weights_path: a frozen random "
-                         "backbone learns nothing", "params.freeze_backbone")
+        raise DomainError("params.freeze_backbone needs params.weights_path: a frozen random "
+                          "backbone learns nothing", "params.freeze_backbone")
     return checked
 
 
 def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
     if "model_job_id" not in params:
-        raise StoreError("params.model_job_id is required: the id of a finished "
-                         "classifier_train job", "params.model_job_id")
+        raise DomainError("params.model_job_id is required: the id of a finished "
+                          "classifier_train job", "params.model_job_id")
     return INFER_PARAMS(params)
 
 
@@ -104,9 +104,9 @@ def _model_job(session: Session, dataset_id: int, job_id: int):
 
     job = finished_job(session, job_id, "classifier_train")
     if job.dataset_id != dataset_id:
-        raise StoreError(f"params.model_job_id: job {job_id} was trained on data set "
-                         f"{job.dataset_id}, whose classes are not this data set's",
-                         "params.model_job_id")
+        raise DomainError(f"params.model_job_id: job {job_id} was trained on data set "
+                          f"{job.dataset_id}, whose classes are not this data set's",
+                          "params.model_job_id")
     return job
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Job
-from db.store import StoreError
+from errors import DomainError
 
 VECTOR_KEYS = ("features", "latents")
 
@@ -62,14 +62,14 @@ def feature_sources(session: Session, dataset_id: int,
 
 def feature_job(session: Session, job_id: int, dataset_id: Optional[int] = None,
                 field: str = "feature_job_id") -> Job:
-    """The finished job ``job_id`` that holds feature vectors, or a StoreError naming ``field``."""
+    """The finished job ``job_id`` that holds feature vectors, or a DomainError naming ``field``."""
     job = session.get(Job, job_id)
     if job is None or job.status != "succeeded" or not _vector_key(job):
-        raise StoreError(f"{field}: job {job_id} is not a finished inference job with feature "
-                         "vectors; run autoencoder_infer or classifier_infer first", field)
+        raise DomainError(f"{field}: job {job_id} is not a finished inference job with feature "
+                          "vectors; run autoencoder_infer or classifier_infer first", field)
     if dataset_id is not None and job.dataset_id != dataset_id:
-        raise StoreError(f"{field}: job {job_id} belongs to data set {job.dataset_id}, "
-                         f"not {dataset_id}", field)
+        raise DomainError(f"{field}: job {job_id} belongs to data set {job.dataset_id}, "
+                          f"not {dataset_id}", field)
     return job
 
 
@@ -88,8 +88,8 @@ def load_probabilities(job: Job, field: str = "inference_job_id"
                        ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """(item_ids, probabilities N×C, label_ids of the columns) of a classifier inference job."""
     if "probabilities" not in (job.result or {}).get("files", {}):
-        raise StoreError(f"{field}: job {job.id} has no class probabilities; use a finished "
-                         "classifier_infer job", field)
+        raise DomainError(f"{field}: job {job.id} has no class probabilities; use a finished "
+                          "classifier_infer job", field)
     item_ids = np.load(_artifact(job, "item_ids")).astype(np.int64, copy=False)
     return item_ids, np.load(_artifact(job, "probabilities")), list(job.result["label_ids"])
 

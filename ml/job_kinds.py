@@ -1,7 +1,7 @@
 """The registry of job kinds: what each job checks, which queue it runs on, what it does.
 
 Adding a kind is one entry in ``JOB_KINDS``: a :class:`JobKind` with a parameter checker
-(the normalised parameters, or a StoreError naming ``params.<field>``) and a ``run``
+(the normalised parameters, or a DomainError naming ``params.<field>``) and a ``run``
 function that gets a ``ml.jobs.JobContext`` and returns the result dict stored on the row.
 Nothing here touches CUDA: heavy imports belong inside ``run``.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from data.catalog import source_of
 from data.sources.base import UnreadableImage
 from db.models import Item
-from db.store import StoreError
+from errors import DomainError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ class JobKind:
     run: Callable[["JobContext"], dict[str, Any]]
     needs_dataset: bool = True
     description: str = ""
-    # (session, dataset id, checked params): raise StoreError when the data set is not ready
+    # (session, dataset id, checked params): raise DomainError when the data set is not ready
     # for this job (e.g. too few labels), so it is refused before it is queued.
     check_dataset: Optional[Callable[["Session", int, dict[str, Any]], None]] = None
 
@@ -81,8 +81,8 @@ def params_checker(spec: dict[str, Spec]) -> Callable[[dict[str, Any]], dict[str
     def check(params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(spec))
         if unknown:
-            raise StoreError(f"params.{unknown[0]} is not a parameter of this job; use "
-                             f"{', '.join(sorted(spec))}", f"params.{unknown[0]}")
+            raise DomainError(f"params.{unknown[0]} is not a parameter of this job; use "
+                              f"{', '.join(sorted(spec))}", f"params.{unknown[0]}")
         return {name: _checked(name, param, params.get(name, param.default))
                 for name, param in spec.items()}
 
@@ -93,30 +93,30 @@ def _checked(name: str, param: Spec, value: Any) -> Any:
     field = f"params.{name}"
     if isinstance(param, Choice):
         if value not in param.options:
-            raise StoreError(f"{field} must be one of {', '.join(param.options)} (got {value!r})",
-                             field)
+            raise DomainError(f"{field} must be one of {', '.join(param.options)} (got {value!r})",
+                              field)
         return value
     if isinstance(param, Flag):
         if not isinstance(value, bool):
-            raise StoreError(f"{field} must be true or false (got {value!r})", field)
+            raise DomainError(f"{field} must be true or false (got {value!r})", field)
         return value
     # bool is an int in Python, but true is no batch size.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             param.type is int and not float(value).is_integer()):
-        raise StoreError(f"{field} must be {'an integer' if param.type is int else 'a number'} "
-                         f"(got {value!r})", field)
+        raise DomainError(f"{field} must be {'an integer' if param.type is int else 'a number'} "
+                          f"(got {value!r})", field)
     value = param.type(value)
     if (param.low is not None and value < param.low) or (
             param.high is not None and value > param.high):
-        raise StoreError(f"{field} must be between {param.low} and {param.high} (got {value})",
-                         field)
+        raise DomainError(f"{field} must be between {param.low} and {param.high} (got {value})",
+                          field)
     return value
 
 
 def get_kind(name: str) -> JobKind:
     if name not in JOB_KINDS:
-        raise StoreError(f"kind '{name}' is unknown; use one of {', '.join(sorted(JOB_KINDS))}",
-                         "kind")
+        raise DomainError(f"kind '{name}' is unknown; use one of {', '.join(sorted(JOB_KINDS))}",
+                          "kind")
     return JOB_KINDS[name]
 
 

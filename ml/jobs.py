@@ -181,7 +181,7 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
 
 def start_job(celery_app: Celery, session_factory: sessionmaker[Session], kind: str,
               dataset_id: Optional[int], params: dict[str, Any], owner: str) -> int:
-    """Check, record and queue a job; its id. A StoreError naming the field refuses it
+    """Check, record and queue a job; its id. A DomainError naming the field refuses it
     before anything is queued."""
     with transaction(session_factory) as session:
         job_id = job_store.create_job(session, kind, dataset_id, params, owner).id

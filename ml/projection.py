@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from db.store import StoreError
+from errors import DomainError
 from ml.job_kinds import Choice, Flag, Param, Spec, params_checker
 
 SEED = Param(int, 0, 0, 2**31 - 1)
@@ -81,19 +81,19 @@ CLUSTERINGS: dict[str, Method] = {
 
 def check_method(registry: dict[str, Method], method: Any, params: dict[str, Any],
                  prefix: str = "params") -> dict[str, Any]:
-    """The normalised parameters of ``method``; a StoreError naming ``prefix.<field>``."""
+    """The normalised parameters of ``method``; a DomainError naming ``prefix.<field>``."""
     if method not in registry:
-        raise StoreError(f"{prefix}.method must be one of {', '.join(registry)} "
-                         f"(got {method!r})", f"{prefix}.method")
+        raise DomainError(f"{prefix}.method must be one of {', '.join(registry)} "
+                          f"(got {method!r})", f"{prefix}.method")
     spec = registry[method].params
     if unknown := sorted(set(params) - set(spec)):
-        raise StoreError(f"{prefix}.{unknown[0]} is not a parameter of {method}; use "
-                         f"{', '.join(spec)}", f"{prefix}.{unknown[0]}")
+        raise DomainError(f"{prefix}.{unknown[0]} is not a parameter of {method}; use "
+                          f"{', '.join(spec)}", f"{prefix}.{unknown[0]}")
     try:
         return params_checker(spec)(dict(params))
-    except StoreError as error:  # params_checker names fields params.<name>
+    except DomainError as error:  # params_checker names fields params.<name>
         field = prefix + error.field.removeprefix("params")
-        raise StoreError(str(error).replace(error.field, field, 1), field) from error
+        raise DomainError(str(error).replace(error.field, field, 1), field) from error
 
 
 def project(vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from db.store import StoreError
+from errors import DomainError
 from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
 
 # ml.projection is imported inside the functions: it imports ml.job_kinds, which imports
@@ -42,12 +42,12 @@ def _check_clustering(clustering: Any) -> Optional[dict[str, Any]]:
     if clustering is None:
         return None
     if not isinstance(clustering, dict) or set(clustering) - {"method", "params", "space"}:
-        raise StoreError('params.clustering must be null or {"method": ..., "params": {...}, '
-                         '"space": "projection" | "features"}', "params.clustering")
+        raise DomainError('params.clustering must be null or {"method": ..., "params": {...}, '
+                          '"space": "projection" | "features"}', "params.clustering")
     space = clustering.get("space", SPACES.default)
     if space not in SPACES.options:
-        raise StoreError(f"params.clustering.space must be one of {', '.join(SPACES.options)}",
-                         "params.clustering.space")
+        raise DomainError(f"params.clustering.space must be one of {', '.join(SPACES.options)}",
+                          "params.clustering.space")
     method = clustering.get("method")
     return {"method": method, "space": space,
             "params": check_method(CLUSTERINGS, method, clustering.get("params") or {},
@@ -55,20 +55,20 @@ def _check_clustering(clustering: Any) -> Optional[dict[str, Any]]:
 
 
 def check_projection_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Normalised parameters; a StoreError naming the field to change otherwise."""
+    """Normalised parameters; a DomainError naming the field to change otherwise."""
     from ml.projection import PROJECTIONS, check_method
 
     rest = dict(params)
     if "feature_job_id" not in rest:
-        raise StoreError("params.feature_job_id is required: the id of a finished "
-                         "autoencoder_infer or classifier_infer job", "params.feature_job_id")
+        raise DomainError("params.feature_job_id is required: the id of a finished "
+                          "autoencoder_infer or classifier_infer job", "params.feature_job_id")
     checked = FEATURE_JOB({"feature_job_id": rest.pop("feature_job_id")})
     method = rest.pop("method", "pca")
     clustering = _check_clustering(rest.pop("clustering", None))
     heatmap = params_checker(HEATMAP_PARAMS)({name: rest.pop(name) for name in HEATMAP_PARAMS
                                               if name in rest})
     if heatmap["pmin"] >= heatmap["pmax"]:
-        raise StoreError("params.pmin must be below params.pmax", "params.pmin")
+        raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     checked.update(method=method, **check_method(PROJECTIONS, method, rest, "params"))
     return {**checked, **heatmap, "clustering": clustering}
 
@@ -88,11 +88,11 @@ def check_projection_dataset(session: "Session", dataset_id: int,
     job = feature_job(session, params["feature_job_id"], dataset_id, "params.feature_job_id")
     items = int(job.result.get("items", 0))
     if items <= params["n_components"] + 1:
-        raise StoreError(f"params.feature_job_id: job {job.id} has {items} items, too few "
-                         "to project", "params.feature_job_id")
+        raise DomainError(f"params.feature_job_id: job {job.id} has {items} items, too few "
+                          "to project", "params.feature_job_id")
     if params["method"] == "umap" and params["n_neighbors"] >= items:
-        raise StoreError(f"params.n_neighbors must be below the number of items ({items})",
-                         "params.n_neighbors")
+        raise DomainError(f"params.n_neighbors must be below the number of items ({items})",
+                          "params.n_neighbors")
 
 
 def _items_in_order(context: "JobContext", item_ids) -> list:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from data.selection_stats import SelectionStats, selection_stats
 from db.models import CurrentLabel, Job, TaggingEvent
-from db.store import StoreError, TagIn, apply_event
+from db.store import TagIn, apply_event
+from errors import DomainError
 from ml.features import feature_job, load_probabilities, rows_of
 from ml.job_kinds import get_kind  # noqa: F401  (the registry before ml.projection_jobs)
 from ml.projection_jobs import KIND
@@ -46,7 +47,7 @@ class Projection:
 
     def cluster_items(self, cluster_id: int) -> np.ndarray:
         if self.clusters is None:
-            raise StoreError(f"projection job {self.job.id} has no clusters", "cluster")
+            raise DomainError(f"projection job {self.job.id} has no clusters", "cluster")
         return self.item_ids[self.clusters == cluster_id]
 
 
@@ -67,12 +68,12 @@ def _aligned(source_ids: np.ndarray, values: np.ndarray, target_ids: np.ndarray,
 
 def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = None,
                     field: str = "projection_job_id") -> Projection:
-    """A finished projection job's points (memory-mapped), or a StoreError naming ``field``."""
+    """A finished projection job's points (memory-mapped), or a DomainError naming ``field``."""
     job = session.get(Job, job_id)
     if job is None or job.kind != KIND or job.status != "succeeded":
-        raise StoreError(f"{field}: job {job_id} is not a finished projection job", field)
+        raise DomainError(f"{field}: job {job_id} is not a finished projection job", field)
     if dataset_id is not None and job.dataset_id != dataset_id:
-        raise StoreError(f"{field}: job {job_id} belongs to data set {job.dataset_id}", field)
+        raise DomainError(f"{field}: job {job_id} belongs to data set {job.dataset_id}", field)
     folder, files = Path(job.artifact_dir), job.result["files"]
     clusters = np.load(folder / files["clusters"]) if "clusters" in files else None
     return Projection(job, np.load(folder / files["item_ids"]).astype(np.int64, copy=False),
@@ -129,12 +130,12 @@ def feature_values(session: Session, projection: Projection, colouring: str) -> 
         values = probabilities.max(axis=1)
     elif colouring == "error":
         if "errors" not in source.result["files"]:
-            raise StoreError(f"job {source.id} stored no reconstruction errors", "colour")
+            raise DomainError(f"job {source.id} stored no reconstruction errors", "colour")
         folder = Path(source.artifact_dir)
         item_ids = np.load(folder / source.result["files"]["item_ids"])
         values = np.load(folder / source.result["files"]["errors"])
     else:
-        raise StoreError(f"colour '{colouring}' is not a feature value", "colour")
+        raise DomainError(f"colour '{colouring}' is not a feature value", "colour")
     return _aligned(item_ids.astype(np.int64), values.astype(np.float32), projection.item_ids)
 
 
@@ -155,8 +156,8 @@ def save_selection(projection: Projection, item_ids: Sequence[int]) -> str:
 def load_selection(projection: Projection, key: str) -> np.ndarray:
     path = projection.folder / "selections" / f"{key}.npy"
     if not SELECTION_KEY.match(key or "") or not path.exists():
-        raise StoreError(f"selection '{key}' of projection job {projection.job.id} does not "
-                         "exist; select the points in the explorer again", "selection")
+        raise DomainError(f"selection '{key}' of projection job {projection.job.id} does not "
+                          "exist; select the points in the explorer again", "selection")
     return np.load(path)
 
 
@@ -166,7 +167,7 @@ def selection_items(projection: Projection, key: Optional[str] = None,
     if cluster_id is not None:
         return projection.cluster_items(int(cluster_id))
     if key is None:
-        raise StoreError("name a saved selection or a cluster", "selection")
+        raise DomainError("name a saved selection or a cluster", "selection")
     return load_selection(projection, key)
 
 
@@ -207,7 +208,7 @@ def label_selection(session: Session, projection: Projection, item_ids: Sequence
     parameters name the projection job, the cluster if a whole one, and the selection."""
     rows = projection.rows_of(item_ids)
     if len(rows) == 0:
-        raise StoreError("the selection is empty; select points first", "selection")
+        raise DomainError("the selection is empty; select points first", "selection")
     ids = projection.item_ids[rows]
     params = {"projection_job_id": projection.job.id,
               "feature_job_id": projection.job.params["feature_job_id"],

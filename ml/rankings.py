@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from db import guided
 from db.labels import get_label
 from db.models import Job, TaggingEvent
-from db.store import StoreError, get_dataset
+from db.store import get_dataset
+from errors import DomainError
 from ml.features import feature_job, feature_sources, load_probabilities, load_vectors
 from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
 from ml.uncertainty import Contradiction, contradictions, most_uncertain
@@ -36,7 +37,7 @@ def similar(session: Session, cache: IndexCache, dataset_id: int, feature_job_id
             limit: Optional[int] = None, max_distance: Optional[float] = None) -> Ranking:
     """Items by cosine distance to the mean of the query items' vectors, nearest first."""
     if not query_item_ids:
-        raise StoreError("pick at least one query item", "query_item_ids")
+        raise DomainError("pick at least one query item", "query_item_ids")
     index = similarity_index(session, cache, dataset_id, feature_job_id)
     exclude = guided.current_label_arrays(session, dataset_id)[0] if unlabeled_only else None
     return rank(index, query_item_ids, limit, max_distance, exclude)
@@ -58,17 +59,17 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
     the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``)."""
     get_label(session, dataset_id, label_id)
     if scope not in BATCH_SCOPES:
-        raise StoreError(f"scope '{scope}' is not one of {', '.join(BATCH_SCOPES)}", "scope")
+        raise DomainError(f"scope '{scope}' is not one of {', '.join(BATCH_SCOPES)}", "scope")
     if scope == "page":
         if not page_item_ids:
-            raise StoreError("the page is empty: nothing to label", "page_item_ids")
+            raise DomainError("the page is empty: nothing to label", "page_item_ids")
         similarity_index(session, cache, dataset_id, feature_job_id)  # the job must exist
         chosen = list(page_item_ids)
     else:
         if scope == "top_k" and not top_k:
-            raise StoreError("give top_k, the number of nearest items to label", "top_k")
+            raise DomainError("give top_k, the number of nearest items to label", "top_k")
         if scope == "cutoff" and max_distance is None:
-            raise StoreError("give max_distance, the cosine distance cutoff", "max_distance")
+            raise DomainError("give max_distance, the cosine distance cutoff", "max_distance")
         ranking = similar(session, cache, dataset_id, feature_job_id, query_item_ids,
                           unlabeled_only, top_k if scope == "top_k" else None,
                           max_distance if scope == "cutoff" else None)
@@ -90,8 +91,8 @@ def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],
     if job_id is None:
         sources = feature_sources(session, dataset_id, with_probabilities=True)
         if not sources:
-            raise StoreError("this data set has no finished classifier inference job; run "
-                             "classifier_infer first", field)
+            raise DomainError("this data set has no finished classifier inference job; run "
+                              "classifier_infer first", field)
         job_id = sources[0].job_id
     job = feature_job(session, job_id, dataset_id, field)
     load_probabilities(job, field)  # refuses a job without probabilities
@@ -107,8 +108,8 @@ def _trained_on_event(session: Session, inference_job: Job) -> Optional[int]:
 def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
     item_ids, probabilities, column_label_ids = load_probabilities(job)
     if label_id not in column_label_ids:
-        raise StoreError(f"label {label_id} is not one of the classes job {job.id} was "
-                         "trained on; train a classifier that knows it", field)
+        raise DomainError(f"label {label_id} is not one of the classes job {job.id} was "
+                          "trained on; train a classifier that knows it", field)
     return item_ids, probabilities[:, column_label_ids.index(label_id)]
 
 
@@ -129,7 +130,7 @@ def probability_batch(session: Session, dataset_id: int, tagger: str, inference_
     get_dataset(session, dataset_id)
     get_label(session, dataset_id, label_id)
     if not 0.0 <= threshold <= 1.0:
-        raise StoreError("threshold must be between 0 and 1", "threshold")
+        raise DomainError("threshold must be between 0 and 1", "threshold")
     job = classifier_job(session, dataset_id, inference_job_id)
     item_ids, scores = _label_column(job, label_id, "label_id")
     above = scores >= threshold

@@ -14,7 +14,7 @@ from typing import Callable, Hashable, Optional, Sequence
 
 import numpy as np
 
-from db.store import StoreError
+from errors import DomainError
 
 # How many times more candidates than asked for the sampled threshold aims to keep.
 SAMPLE_MARGIN = 4
@@ -88,14 +88,14 @@ def query_vector(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.nd
     """The normalised mean of the query items' normalised vectors."""
     rows = index.positions(query_item_ids)
     if len(rows) == 0:
-        raise StoreError("none of the query items has a feature vector in this job; pick "
-                         "items the job has seen (re-run inference after adding images)",
-                         "query_item_ids")
+        raise DomainError("none of the query items has a feature vector in this job; pick "
+                          "items the job has seen (re-run inference after adding images)",
+                          "query_item_ids")
     mean = index.matrix[rows].mean(axis=0)
     length = np.linalg.norm(mean)
     if length == 0:
-        raise StoreError("the query items' vectors cancel out (or are zero); pick other "
-                         "query items", "query_item_ids")
+        raise DomainError("the query items' vectors cancel out (or are zero); pick other "
+                          "query items", "query_item_ids")
     return (mean / length).astype(np.float32)
 
 
@@ -133,9 +133,9 @@ def rank(index: SimilarityIndex, query_item_ids: Sequence[int], limit: Optional[
     may be given); ``exclude_item_ids`` (e.g. the labeled items) are left out.
     """
     if limit is not None and limit < 1:
-        raise StoreError("limit must be at least 1", "limit")
+        raise DomainError("limit must be at least 1", "limit")
     if max_distance is not None and not 0.0 <= max_distance <= 2.0:
-        raise StoreError("max_distance is a cosine distance between 0 and 2", "max_distance")
+        raise DomainError("max_distance is a cosine distance between 0 and 2", "max_distance")
     scores = index.matrix @ query_vector(index, query_item_ids)
     if exclude_item_ids is not None and len(exclude_item_ids):
         scores[index.positions(exclude_item_ids)] = -np.inf

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from db.store import StoreError
+from errors import DomainError
 from ml.features import rows_of
 
 
@@ -42,7 +42,7 @@ UNCERTAINTY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def uncertainty(probabilities: np.ndarray, method: str) -> np.ndarray:
     if method not in UNCERTAINTY:
-        raise StoreError(f"method '{method}' is not one of {', '.join(UNCERTAINTY)}", "method")
+        raise DomainError(f"method '{method}' is not one of {', '.join(UNCERTAINTY)}", "method")
     return UNCERTAINTY[method](np.asarray(probabilities, dtype=np.float64))
 
 
@@ -74,7 +74,7 @@ def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
     contradicts; most confident first. Items the classifier has not seen, or whose label it
     has no column for (a class made after training), cannot be judged and are left out."""
     if not 0.0 <= min_confidence <= 1.0:
-        raise StoreError("min_confidence must be between 0 and 1", "min_confidence")
+        raise DomainError("min_confidence must be between 0 and 1", "min_confidence")
     labeled = np.asarray(labeled_item_ids, dtype=np.int64)
     labels = np.asarray(labeled_label_ids, dtype=np.int64)
     own, has_column = rows_of(np.asarray(column_label_ids, dtype=np.int64), labels)

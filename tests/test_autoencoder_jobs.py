@@ -11,7 +11,7 @@ from PIL import Image
 
 from db import jobs as job_store
 from db.session import transaction
-from db.store import StoreError
+from errors import DomainError
 from ml.jobs import submit_job
 from ml.local_worker import start_worker, stop_worker
 from tests.databases import demo_dataset
@@ -94,7 +94,7 @@ def small_dataset(tmp_path):
 
 def refused_field(small_dataset, kind: str, params: dict) -> str:
     session_factory, dataset_id = small_dataset
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(DomainError) as refused:
         with transaction(session_factory) as session:
             job_store.create_job(session, kind, dataset_id, params, "tester")
     with session_factory() as session:

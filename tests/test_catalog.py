@@ -9,7 +9,8 @@ from PIL import Image
 from data.catalog import (count_problems, dataset_problems, dataset_summaries,
                           ensure_directory_dataset, register_dataset, scan_dataset)
 from db.models import Dataset
-from db.store import StoreError, count_items, items_page
+from db.store import count_items, items_page
+from errors import DomainError
 from settings import Settings
 
 
@@ -55,7 +56,7 @@ def test_register_lists_without_reading_then_scan_adds_frames_and_problems(
     (lambda tmp: Path("/etc"), "data roots"),
 ])
 def test_bad_folders_are_refused_with_a_message(session_factory, tmp_path, make, message):
-    with pytest.raises(StoreError, match=message) as raised:
+    with pytest.raises(DomainError, match=message) as raised:
         register_dataset(session_factory, [tmp_path], "x", "directory", str(make(tmp_path)))
     assert raised.value.field == "source"
     with session_factory() as session:
@@ -64,11 +65,11 @@ def test_bad_folders_are_refused_with_a_message(session_factory, tmp_path, make,
 
 def test_empty_folder_and_duplicate_name(session_factory, tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(StoreError, match="no images"):
+    with pytest.raises(DomainError, match="no images"):
         register_dataset(session_factory, [tmp_path], "x", "directory", str(tmp_path / "empty"))
     write_folder(tmp_path / "images")
     register_dataset(session_factory, [tmp_path], "x", "directory", str(tmp_path / "images"))
-    with pytest.raises(StoreError, match="exists already") as raised:
+    with pytest.raises(DomainError, match="exists already") as raised:
         register_dataset(session_factory, [tmp_path], "x", "directory", str(tmp_path / "images"))
     assert raised.value.status == 409
 

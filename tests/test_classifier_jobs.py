@@ -13,7 +13,8 @@ from db import jobs as job_store
 from db.labels import create_label, delete_label
 from db.models import Item
 from db.session import transaction
-from db.store import StoreError, TagIn, apply_event
+from db.store import TagIn, apply_event
+from errors import DomainError
 from ml.classifier_data import training_set
 from ml.features import feature_sources, load_probabilities
 from ml.jobs import execute_job
@@ -101,11 +102,11 @@ def labeled(session_factory):
     return session_factory, dataset_id, ids, labels, event.id
 
 
-def refusal(session_factory, dataset_id: int, kind: str, params: dict) -> StoreError:
-    """The StoreError that refuses the job; no job row is left behind."""
+def refusal(session_factory, dataset_id: int, kind: str, params: dict) -> DomainError:
+    """The DomainError that refuses the job; no job row is left behind."""
     with session_factory() as session:
         jobs_before = len(job_store.list_jobs(session))
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(DomainError) as refused:
         with transaction(session_factory) as session:
             job_store.create_job(session, kind, dataset_id, params, "tester")
     with session_factory() as session:
@@ -164,7 +165,7 @@ def test_inference_needs_a_finished_classifier_of_the_same_data_set(labeled):
                    {}).field == "params.model_job_id"
     with transaction(session_factory) as session:
         other = job_store.create_job(session, "dataset_stats", dataset_id, {}, "tester").id
-    with pytest.raises(StoreError, match="not a finished classifier_train job") as refused:
+    with pytest.raises(DomainError, match="not a finished classifier_train job") as refused:
         with transaction(session_factory) as session:
             job_store.create_job(session, "classifier_infer", dataset_id,
                                  {"model_job_id": other}, "tester")

@@ -24,7 +24,8 @@ from data.sources.tiled import TiledSource
 from db.labels import create_label, list_labels
 from db.models import Dataset, LabelClass, TaggingEvent
 from db.session import transaction
-from db.store import StoreError, TagIn, apply_event, current_labels, items_page
+from db.store import TagIn, apply_event, current_labels, items_page
+from errors import DomainError
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_exports_of_a_data_set_without_labels(session_factory, folder):
     assert "".join(export_csv(session_factory, dataset_id)) == "uri,label,tagger,event_id,time\n"
     document = json.loads("".join(export_json(session_factory, dataset_id)))
     assert (document["labels"], document["items"]) == ([], [])
-    with pytest.raises(StoreError):
+    with pytest.raises(DomainError):
         list(export_csv(session_factory, 99_999))
 
 
@@ -302,7 +303,7 @@ def test_export_then_import_round_trip(session_factory, labeled, folder):
 def test_bad_csv_is_refused_and_writes_nothing(session_factory, labeled, text, create, words):
     dataset_id, _, _, _ = labeled
     before = labels_now(session_factory, dataset_id)
-    with pytest.raises(StoreError) as raised:
+    with pytest.raises(DomainError) as raised:
         run_import(session_factory, dataset_id, text, create_missing_labels=create)
     assert raised.value.field == "csv" and words in str(raised.value), str(raised.value)
     assert labels_now(session_factory, dataset_id) == before
@@ -313,7 +314,7 @@ def test_bad_csv_is_refused_and_writes_nothing(session_factory, labeled, text, c
 
 def test_import_refuses_an_empty_tagger_and_creates_no_label(session_factory, labeled):
     dataset_id, _, _, _ = labeled
-    with pytest.raises(StoreError) as raised, transaction(session_factory) as session:
+    with pytest.raises(DomainError) as raised, transaction(session_factory) as session:
         import_labels_csv(session, dataset_id, "uri,label\na.png,streak\n", " ",
                           create_missing_labels=True)
     assert raised.value.field == "tagger"

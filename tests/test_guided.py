@@ -12,7 +12,8 @@ from sqlalchemy import func, select, update
 from db import guided
 from db.models import Job, Tag, TaggingEvent
 from db.session import transaction
-from db.store import StoreError, TagIn, apply_event
+from db.store import TagIn, apply_event
+from errors import DomainError
 from ml import rankings
 from ml.similarity import IndexCache
 from tests.databases import make_dataset
@@ -48,7 +49,7 @@ def test_similar_items_nearest_first_unlabeled_only_by_default(lab):
         ranking = rankings.similar(session, cache, dataset_id, job_id, [ids[0]], limit=4)
         everything = rankings.similar(session, cache, dataset_id, job_id, [ids[0]],
                                       unlabeled_only=False, limit=3)
-        with pytest.raises(StoreError, match="not a finished inference job") as refused:
+        with pytest.raises(DomainError, match="not a finished inference job") as refused:
             rankings.similar(session, cache, dataset_id, job_id + 100, [ids[0]])
     assert ranking.item_ids.tolist() == [ids[0], ids[2], ids[3], ids[4]]
     assert np.allclose(ranking.distances, 1 - np.cos(np.radians([0, 20, 30, 40])), atol=1e-6)
@@ -94,7 +95,7 @@ def test_similarity_batch_previews_then_labels_in_one_event_with_provenance(lab)
                                            page_item_ids=[ids[2], ids[3], ids[9]],
                                            overwrite=True, dry_run=False)
         assert tags_of(session, result.event.id) == [(ids[3], peak, None), (ids[9], peak, None)]
-        with pytest.raises(StoreError, match="give top_k"):
+        with pytest.raises(DomainError, match="give top_k"):
             rankings.similarity_batch(session, cache, dataset_id, "anna", job_id, [ids[0]],
                                       ring, "top_k")
 
@@ -182,7 +183,7 @@ def test_threshold_labels_carry_probabilities_and_keep_hand_labels_unless_asked(
         overwrite = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8,
                                                overwrite_manual=True, dry_run=False)
         assert [t[:2] for t in tags_of(session, overwrite.event.id)] == [(ids[2], ring)]
-        with pytest.raises(StoreError, match="between 0 and 1") as refused:
+        with pytest.raises(DomainError, match="between 0 and 1") as refused:
             rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 1.5)
         assert refused.value.field == "threshold"
 
@@ -192,7 +193,7 @@ def test_uncertain_queue_and_suspected_mistakes(classified):
     with session_factory() as session:
         job, queue, scores = rankings.uncertain(session, dataset_id, None, "margin", limit=3)
         mistakes = rankings.suspected_mistakes(session, dataset_id, job_id, 0.8)
-        with pytest.raises(StoreError, match="no class probabilities") as refused:
+        with pytest.raises(DomainError, match="no class probabilities") as refused:
             rankings.uncertain(session, dataset_id, job_id - 1)  # the autoencoder job
     assert job.id == job_id  # the newest classifier job when none is named
     # unlabeled: 6 (0.92), 8 (0.3), 9 (0.1); margin 1 - |2p - 1|

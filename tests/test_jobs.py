@@ -18,7 +18,7 @@ from data.catalog import register_dataset, scan_dataset
 from db import jobs as job_store
 from db.models import Job
 from db.session import transaction
-from db.store import StoreError
+from errors import DomainError
 from ml.jobs import cancel_job, enforce_cancel, execute_job, log_tail, submit_job
 from ml.local_worker import start_worker, stop_worker
 from services import open_database
@@ -201,7 +201,7 @@ def local(tmp_path):
     ({"depth": 3}, "params.depth"),
 ])
 def test_invalid_params_are_refused_before_anything_is_queued(local, params, field):
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(DomainError) as refused:
         with transaction(local.session_factory) as session:
             job_store.create_job(session, "dataset_stats", local.dataset_id, params, "tester")
     assert refused.value.field == field
@@ -212,10 +212,10 @@ def test_invalid_params_are_refused_before_anything_is_queued(local, params, fie
 
 def test_unknown_kind_and_data_set_are_refused(local):
     with local.session_factory() as session:
-        with pytest.raises(StoreError) as refused:
+        with pytest.raises(DomainError) as refused:
             job_store.create_job(session, "nope", local.dataset_id, {}, "tester")
         assert refused.value.field == "kind"
-        with pytest.raises(StoreError) as refused:
+        with pytest.raises(DomainError) as refused:
             job_store.create_job(session, "dataset_stats", 999, {}, "tester")
         assert (refused.value.field, refused.value.status) == ("dataset_id", 404)
 

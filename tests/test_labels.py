@@ -6,7 +6,8 @@ from db.labels import (create_label, delete_label, label_usage, list_labels, reo
 from db.models import LabelClass, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
-from db.store import (StoreError, TagIn, apply_event, current_labels, last_undoable_event, undo_event)
+from db.store import TagIn, apply_event, current_labels, last_undoable_event, undo_event
+from errors import DomainError
 
 
 @pytest.fixture
@@ -15,9 +16,9 @@ def dataset(session_factory):
     return make_dataset(session_factory, 12, ("ring", "peak", "halo"))
 
 
-def refused(session_factory, call, *args, **kwargs) -> StoreError:
-    """The StoreError of ``call`` run in its own transaction (which it rolls back)."""
-    with pytest.raises(StoreError) as raised:
+def refused(session_factory, call, *args, **kwargs) -> DomainError:
+    """The DomainError of ``call`` run in its own transaction (which it rolls back)."""
+    with pytest.raises(DomainError) as raised:
         with transaction(session_factory) as session:
             call(session, *args, **kwargs)
     return raised.value

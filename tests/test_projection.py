@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from db.store import StoreError
+from errors import DomainError
 from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, project, \
     renumber_by_size
 
@@ -72,7 +72,7 @@ def test_every_method_runs_with_its_default_parameters(blobs):
     (CLUSTERINGS, "kmeans", {"n_clusters": 2.5}, "params.n_clusters"),
 ])
 def test_bad_parameters_are_refused_naming_the_field(registry, method, params, field):
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(DomainError) as refused:
         check_method(registry, method, params)
     assert refused.value.field == field and field in str(refused.value)
 

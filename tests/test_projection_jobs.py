@@ -18,7 +18,8 @@ from db import jobs as job_store
 from db.labels import create_label
 from db.models import Item, TaggingEvent
 from db.session import transaction
-from db.store import StoreError, current_labels
+from db.store import current_labels
+from errors import DomainError
 from ml.jobs import execute_job
 from ml.projection_results import (feature_values, heatmap, label_selection, load_projection,
                                    load_selection, save_selection, summarize)
@@ -156,12 +157,12 @@ def test_selections_keep_only_the_projections_items_and_unknown_keys_are_refused
     assert load_selection(projection, key).tolist() == sorted(chosen[:2])
     assert save_selection(projection, chosen[::-1]) == key
     for bad in ("0123456789abcdef", "../../etc/passwd"):
-        with pytest.raises(StoreError, match="does not exist"):
+        with pytest.raises(DomainError, match="does not exist"):
             load_selection(projection, bad)
 
 
-def refusal(lab: Lab, **params) -> StoreError:
-    with pytest.raises(StoreError) as refused:
+def refusal(lab: Lab, **params) -> DomainError:
+    with pytest.raises(DomainError) as refused:
         with transaction(lab.session_factory) as session:
             job_store.create_job(session, "projection", lab.dataset_id, params, "tester")
     return refused.value
@@ -234,7 +235,7 @@ def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(la
         projection = load_projection(session, job_id)
         assert available_colourings(session, projection) == ["label", "error"]
         assert np.allclose(feature_values(session, projection, "error"), errors)
-        with pytest.raises(StoreError, match="no class probabilities"):
+        with pytest.raises(DomainError, match="no class probabilities"):
             feature_values(session, projection, "confidence")
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from db.store import StoreError
+from errors import DomainError
 from ml.similarity import IndexCache, build_index, normalised, rank
 
 
@@ -60,10 +60,10 @@ def test_zero_vectors_and_unknown_queries():
     index = build_index(np.array([1, 2, 3]), np.array([[1.0, 0], [0, 0], [1, 1]]))
     assert np.allclose(normalised(np.array([[0.0, 0.0]])), 0)
     assert rank(index, [1]).item_ids.tolist() == [1, 3, 2]  # the zero vector is last
-    with pytest.raises(StoreError, match="none of the query items") as refused:
+    with pytest.raises(DomainError, match="none of the query items") as refused:
         rank(index, [42])
     assert refused.value.field == "query_item_ids"
-    with pytest.raises(StoreError, match="cancel out"):
+    with pytest.raises(DomainError, match="cancel out"):
         rank(index, [2])
 
 

@@ -5,8 +5,9 @@ from db.labels import create_label, list_labels
 from db.models import Dataset, Tag, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
-from db.store import (StoreError, TagIn, apply_event, count_items, current_labels, items_page,
-                      label_counts, labels_as_of, last_undoable_event, list_events, undo_event)
+from db.store import (TagIn, apply_event, count_items, current_labels, items_page, label_counts,
+                      labels_as_of, last_undoable_event, list_events, undo_event)
+from errors import DomainError
 
 
 @pytest.fixture
@@ -61,7 +62,8 @@ def test_undo_restores_previous_labels_but_keeps_later_changes(session_factory, 
     assert undo.method == "undo" and undo.undoes_event_id == second.id
     assert undo.params == {"undoes_event_id": second.id, "kept_later_changes": 1}
     assert label_of(session_factory, dataset_id) == {ids[0]: ring, ids[3]: ring}
-    with transaction(session_factory) as session, pytest.raises(StoreError, match="already undone"):
+    with (transaction(session_factory) as session,
+          pytest.raises(DomainError, match="already undone")):
         undo_event(session, second.id, "ana")
     with transaction(session_factory) as session:  # undoing the undo re-applies the event
         undo_event(session, undo.id, "ana")
@@ -93,7 +95,7 @@ def test_bad_events_are_refused_and_write_nothing(session_factory, dataset, tags
     # A good tag first, so a half-written event would show.
     tags = [TagIn(ids[5], ring)] + tags if tags else tags
     call = {"tagger": "ana", "method": "manual", **params}
-    with pytest.raises(StoreError) as raised:
+    with pytest.raises(DomainError) as raised:
         with transaction(session_factory) as session:
             apply_event(session, dataset_id, call["tagger"], call["method"], tags)
     assert raised.value.field == field
@@ -109,7 +111,7 @@ def test_labels_of_another_data_set_are_refused(session_factory, dataset):
         session.add(other)
         session.flush()
         foreign = create_label(session, other.id, "ring").id
-    with pytest.raises(StoreError, match="not a label class"):
+    with pytest.raises(DomainError, match="not a label class"):
         with transaction(session_factory) as session:
             apply_event(session, dataset_id, "ana", "manual", [TagIn(ids[0], foreign)])
 
@@ -126,7 +128,7 @@ def test_label_classes_get_distinct_colours_and_hotkeys(session_factory, dataset
                           ({"name": "x", "color": "red"}, "color"),
                           ({"name": "x", "hotkey": "1"}, "hotkey"),
                           ({"name": "x", "hotkey": "q"}, "hotkey")]:
-        with pytest.raises(StoreError) as raised, transaction(session_factory) as session:
+        with pytest.raises(DomainError) as raised, transaction(session_factory) as session:
             create_label(session, dataset_id, **kwargs)
         assert raised.value.field == field
 
@@ -142,6 +144,6 @@ def test_page_orders(session_factory, dataset):
         assert page("name") == ids[:5]
         assert page("label") == [ids[2], ids[1], ids[3], ids[0], ids[4]]  # ring, peak, none
         assert page("unlabeled_first") == [ids[0]] + ids[4:8]
-        with pytest.raises(StoreError) as raised:
+        with pytest.raises(DomainError) as raised:
             page("size")
         assert raised.value.field == "order"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from db.store import StoreError
+from errors import DomainError
 from ml.uncertainty import UNCERTAINTY, contradictions, most_uncertain, uncertainty
 
 PROBABILITIES = np.array([[1.0, 0.0, 0.0],
@@ -31,7 +31,7 @@ def test_most_uncertain_leaves_out_labeled_items_and_keeps_ties_in_item_order():
                                  exclude_item_ids=[11])
     assert ids.tolist() == [12, 13, 10]
     assert np.allclose(scores, [1.0, 1.0, 0.0])
-    with pytest.raises(StoreError, match="not one of least_confidence, margin, entropy"):
+    with pytest.raises(DomainError, match="not one of least_confidence, margin, entropy"):
         most_uncertain(item_ids, PROBABILITIES, "variance", limit=3)
 
 
