@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.catalog import scan_dataset, source_of
 from data.sources.base import DataSource
 from db import jobs as job_store
-from db.migrate import upgrade
 from db.models import Dataset
-from db.session import make_engine, make_session_factory, transaction
+from db.session import open_database, transaction
 from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
 from ml.similarity import IndexCache
 from settings import Settings
+from worker import make_celery
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel"
@@ -67,8 +67,6 @@ class Services:
     def celery(self) -> Celery:
         """The Celery client that queues jobs (made on first use)."""
         if self._celery is None:
-            from worker import make_celery  # importing worker builds its own app: only on use
-
             self._celery = make_celery(self.settings)
         return self._celery
 
@@ -105,14 +103,6 @@ class Services:
 def _log_failure(future: Future) -> None:
     if future.exception() is not None:
         log.error("header scan failed", exc_info=future.exception())
-
-
-def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    """The engine and session factory of a database migrated to the newest schema."""
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return engine, make_session_factory(engine)
 
 
 def build_services(settings: Settings, server: Flask) -> Services:

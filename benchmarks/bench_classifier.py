@@ -90,7 +90,7 @@ def mnist_dataset(folder: Path):
     from db.models import Item
     from db.session import transaction
     from db.store import TagIn, apply_event
-    from services import open_database
+    from db.session import open_database
     from settings import Settings
 
     pixels, digits = mnist_data()
@@ -116,14 +116,14 @@ def mnist_dataset(folder: Path):
 def mnist_goal() -> bool:
     from db import jobs as job_store
     from db.session import transaction
-    from ml.jobs import execute_job
+    from ml.jobs import create_job, execute_job
 
     with tempfile.TemporaryDirectory() as folder:
         settings, engine, session_factory, dataset_id = mnist_dataset(Path(folder))
         start = time.perf_counter()
         with transaction(session_factory) as session:
-            job_id = job_store.create_job(session, "classifier_train", dataset_id,
-                                          MNIST_PARAMS, "benchmark").id
+            job_id = create_job(session, "classifier_train", dataset_id,
+                                MNIST_PARAMS, "benchmark").id
         execute_job(session_factory, settings.artifacts_dir, job_id)
         seconds = time.perf_counter() - start
         with session_factory() as session:

@@ -31,6 +31,11 @@ class Transform:
         if self.pmin >= self.pmax:
             raise ValueError(f"pmin ({self.pmin:g}) must be below pmax ({self.pmax:g})")
 
+    @classmethod
+    def of(cls, params: dict) -> "Transform":
+        """The transform a job's (checked) ``log``, ``pmin`` and ``pmax`` parameters name."""
+        return cls(log=params["log"], pmin=params["pmin"], pmax=params["pmax"])
+
 
 def _valid_pixels(values: np.ndarray, mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
     """Where values count (mask and finite), or None when every pixel does."""

@@ -8,14 +8,14 @@ Like ``db.store``, every function takes an open session and the caller owns the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional, Sequence
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import CurrentLabel, Item, Tag, TaggingEvent
+from db.models import CurrentLabel, Item, Tag, TaggingEvent, as_utc
 from db.store import ItemRow, TagIn, apply_event, get_dataset
 from errors import DomainError
 
@@ -213,10 +213,6 @@ class Efficiency:
     auto_changed_by_hand: int  # of those, items a later manual event gave another label
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite: naive
-
-
 def _rates(events: list[tuple[str, int, float]]) -> list[MethodRate]:
     totals: dict[str, list[float]] = {}
     for method, n_tags, seconds in events:
@@ -256,7 +252,7 @@ def labeling_efficiency(session: Session, dataset_id: int,
         select(TaggingEvent.tagger, TaggingEvent.method, TaggingEvent.n_tags,
                TaggingEvent.created_at)
         .where(TaggingEvent.dataset_id == dataset_id).order_by(TaggingEvent.id)).all()
-    since = _utc(since) if since else None
+    since = as_utc(since) if since else None
     last_seen: dict[str, datetime] = {}
     overall, recent = [], []
     def effort(created: datetime, previous: Optional[datetime]) -> float:
@@ -264,7 +260,7 @@ def labeling_efficiency(session: Session, dataset_id: int,
         return min(max(pause, 0.0), IDLE_SECONDS)
 
     for tagger, method, n_tags, created in rows:
-        created = _utc(created)
+        created = as_utc(created)
         previous = last_seen.get(tagger)
         overall.append((method, n_tags, effort(created, previous)))
         if since is not None and created >= since:  # the session's clock starts at since

@@ -2,24 +2,22 @@
 
 Every function takes an open :class:`~sqlalchemy.orm.Session`; the caller owns the
 transaction (``db.session.transaction``). Parameters are checked by the job kind's own
-checker (``ml.job_kinds``) before a row exists, so a refused job leaves nothing behind.
+checker (``ml.jobs.create_job``) before a row exists, so a refused job leaves nothing behind.
 State changes of a finished job are ignored: a late report from a worker cannot bring a
 cancelled or failed job back.
 """
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Job, utcnow
-from db.store import get_dataset
+from db.models import Job, as_utc, utcnow
 from errors import DomainError
-from ml.job_kinds import get_kind
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -27,25 +25,10 @@ STALE_REASON = ("the worker stopped while running this job (killed or crashed); 
                 "start it again")
 
 
-def as_utc(moment: Optional[datetime]) -> Optional[datetime]:
-    """A stored time, time-zone aware (SQLite hands back naive datetimes; all are UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
-
-
-def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
-               owner: str) -> Job:
-    """A queued job whose parameters passed the kind's checker (DomainError otherwise)."""
-    job_kind = get_kind(kind)
-    if dataset_id is not None:
-        get_dataset(session, dataset_id)
-    elif job_kind.needs_dataset:
-        raise DomainError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
-    checked = job_kind.check_params(dict(params or {}))
-    if job_kind.check_dataset is not None and dataset_id is not None:
-        job_kind.check_dataset(session, dataset_id, checked)
-    job = Job(kind=kind, dataset_id=dataset_id, params=checked, owner=owner, status="queued",
+def add_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
+            owner: str) -> Job:
+    """A queued job row; its parameters were checked by its kind (``ml.jobs.create_job``)."""
+    job = Job(kind=kind, dataset_id=dataset_id, params=params, owner=owner, status="queued",
               progress=0.0, metrics=[], result={})
     session.add(job)
     session.flush()

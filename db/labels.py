@@ -1,8 +1,8 @@
 """Label classes of a data set: name, colour, hotkey and order.
 
 Deleting a class that items carry archives it and unlabels those items in one tagging
-event; undoing that event (``db.store.undo_event``) brings the class back through
-``after_undo``. Archived names stay reserved, so a restored class never clashes.
+event; undoing that event (``db.undo.undo_event``) brings the class back. Archived
+names stay reserved, so a restored class never clashes.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import CurrentLabel, LabelClass, TaggingEvent
-from db.store import TagIn, apply_event, get_dataset, is_undone
+from db.store import TagIn, apply_event, get_dataset
 from errors import DomainError
 
 # Distinct colours in a colour-blind-friendly order (Okabe-Ito, then Tableau).
@@ -42,7 +42,17 @@ def get_label(session: Session, dataset_id: int, label_id: int,
     return label
 
 
-def _items(count: int) -> str:
+def label_with_hotkey(session: Session, dataset_id: int, hotkey: str) -> LabelClass:
+    """The active class of this data set whose hotkey is ``hotkey``, or a DomainError."""
+    label = next((label for label in list_labels(session, dataset_id)
+                  if label.hotkey == hotkey), None)
+    if label is None:
+        raise DomainError(f"no class has hotkey {hotkey}; give one that hotkey in the class "
+                          "list", "hotkey")
+    return label
+
+
+def items_text(count: int) -> str:
     return f"{count:,} item{'' if count == 1 else 's'}"
 
 
@@ -70,7 +80,7 @@ def _checked_color(color: str) -> str:
     return color
 
 
-def _taken_hotkeys(labels: Sequence[LabelClass], label_id: Optional[int] = None) -> set[str]:
+def taken_hotkeys(labels: Sequence[LabelClass], label_id: Optional[int] = None) -> set[str]:
     return {label.hotkey for label in labels
             if label.hotkey and not label.archived and label.id != label_id}
 
@@ -79,7 +89,7 @@ def _checked_hotkey(labels: Sequence[LabelClass], hotkey: str,
                     label_id: Optional[int] = None) -> str:
     if hotkey not in HOTKEYS:
         raise DomainError(f"hotkey '{hotkey}' is not one of 1..9", "hotkey")
-    if hotkey in _taken_hotkeys(labels, label_id):
+    if hotkey in taken_hotkeys(labels, label_id):
         raise DomainError(f"hotkey {hotkey} is already used by another label", "hotkey",
                           status=409)
     return hotkey
@@ -97,7 +107,7 @@ def create_label(session: Session, dataset_id: int, name: str, color: Optional[s
         color = next((c for c in PALETTE if c.upper() not in used), PALETTE[len(active) % 12])
     color = _checked_color(color)
     if hotkey is None:
-        taken = _taken_hotkeys(existing)
+        taken = taken_hotkeys(existing)
         hotkey = next((key for key in HOTKEYS if key not in taken), None)
     else:
         hotkey = _checked_hotkey(existing, hotkey)
@@ -186,7 +196,7 @@ def delete_label(session: Session, dataset_id: int, label_id: int, tagger: str,
     label = _active_label(session, dataset_id, label_id)
     item_ids = list(session.scalars(_usage_query(dataset_id, label_id)))
     if item_ids and not confirm:
-        raise DomainError(f"label '{label.name}' is on {_items(len(item_ids))}; deleting it "
+        raise DomainError(f"label '{label.name}' is on {items_text(len(item_ids))}; deleting it "
                           "unlabels them (undo brings them back): confirm to delete it",
                           "confirm", status=409)
     event = None
@@ -197,63 +207,3 @@ def delete_label(session: Session, dataset_id: int, label_id: int, tagger: str,
     label.archived = True
     session.flush()
     return event
-
-
-def _chain_root(session: Session, event: TaggingEvent) -> TaggingEvent:
-    """The event that ``event`` undoes, or that the undo it undoes undid, and so on."""
-    while event.undoes_event_id is not None:
-        event = session.get(TaggingEvent, event.undoes_event_id)
-    return event
-
-
-def _deleted_label(session: Session, event: TaggingEvent) -> Optional[LabelClass]:
-    """The class that ``event`` deleted (see ``delete_label``), if it is a deletion."""
-    label_id = event.params.get("deleted_label_id") if event.method == "manual" else None
-    label = session.get(LabelClass, label_id) if isinstance(label_id, int) else None
-    return label if label is not None and label.dataset_id == event.dataset_id else None
-
-
-def _restore(session: Session, label: LabelClass) -> None:
-    taken = _taken_hotkeys(list_labels(session, label.dataset_id), label.id)
-    if label.hotkey in taken:  # the key went to another class while this one was deleted
-        label.hotkey = None
-    label.archived = False
-
-
-def _refuse_deleted_labels_in_use(session: Session, undone: TaggingEvent,
-                                  deleted: Optional[LabelClass]) -> None:
-    in_use = session.execute(
-        select(LabelClass.id, LabelClass.name, func.count())
-        .join(CurrentLabel, (CurrentLabel.label_id == LabelClass.id)
-              & (CurrentLabel.dataset_id == LabelClass.dataset_id))
-        .where(LabelClass.dataset_id == undone.dataset_id, LabelClass.archived.is_(True))
-        .group_by(LabelClass.id, LabelClass.name).limit(1)).first()
-    if in_use is None:
-        return
-    label_id, name, count = in_use
-    if deleted is not None and label_id == deleted.id:
-        message = (f"deleting label '{name}' again would leave {_items(count)} that were "
-                   "labeled with it after its deletion was undone; delete the label again "
-                   "instead")
-    else:
-        message = (f"undoing event {undone.id} would give {_items(count)} the deleted label "
-                   f"'{name}'; undo the label's deletion first, or label them by hand")
-    raise DomainError(message, "event_id", status=409)
-
-
-def after_undo(session: Session, undone: TaggingEvent) -> None:
-    """Keep the classes in step with the labels once ``undone`` has been undone.
-
-    Called by ``db.store.undo_event`` in its transaction. Undoing a class deletion brings
-    the class back and undoing that undo deletes it again; no undo may leave items with a
-    deleted class (DomainError 409, which rolls the undo back).
-    """
-    root = _chain_root(session, undone)
-    deleted = _deleted_label(session, root)
-    if deleted is not None:
-        if is_undone(session, root.id):
-            _restore(session, deleted)
-        else:
-            deleted.archived = True
-        session.flush()
-    _refuse_deleted_labels_in_use(session, undone, deleted)

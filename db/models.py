@@ -22,6 +22,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: Optional[datetime]) -> Optional[datetime]:
+    """A stored time, time-zone aware (SQLite hands back naive datetimes; all are UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 FRAME_BITS = 24  # up to 16 million frames per file
 
 

@@ -9,6 +9,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.migrate import upgrade
+from settings import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -42,3 +45,11 @@ def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         with session.begin():
             yield session
+
+
+def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine and session factory of a database migrated to the newest schema."""
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine, make_session_factory(engine)

@@ -1,8 +1,8 @@
 """The tagging-event store: every label change is an event in an append-only log.
 
 ``apply_event`` writes one event with its tags and updates the materialized
-``current_labels`` table in the same transaction; ``undo_event`` writes a compensating
-event. Reads (counts, pages, "as of event N") are index look-ups.
+``current_labels`` table in the same transaction; ``db.undo.undo_event`` writes a
+compensating event. Reads (counts, pages, "as of event N") are index look-ups.
 
 All functions take an open :class:`~sqlalchemy.orm.Session`; the caller owns the
 transaction (see ``db.session.transaction``), so a failed event writes nothing.
@@ -10,15 +10,15 @@ transaction (see ``db.session.transaction``), so a failed event writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent
+from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent, as_utc
 from errors import DomainError
 
 METHODS = ("manual", "similarity", "probability", "cluster", "import", "undo")
@@ -121,9 +121,10 @@ def _copy_rows(session: Session, table: str, columns: Sequence[str],
             copy.write_row(row)
 
 
-def _write_event(session: Session, dataset_id: int, tagger: str, method: str,
-                 tags: Sequence[TagIn], params: dict[str, Any],
-                 undoes_event_id: Optional[int] = None) -> TaggingEvent:
+def write_event(session: Session, dataset_id: int, tagger: str, method: str,
+                tags: Sequence[TagIn], params: dict[str, Any],
+                undoes_event_id: Optional[int] = None) -> TaggingEvent:
+    """One event with its tags, materialized; unchecked (``apply_event`` checks)."""
     event = TaggingEvent(dataset_id=dataset_id, tagger=tagger, method=method, params=params,
                          n_tags=len(tags), undoes_event_id=undoes_event_id)
     session.add(event)
@@ -161,67 +162,7 @@ def apply_event(session: Session, dataset_id: int, tagger: str, method: str,
         raise DomainError(f"method '{method}' is unknown; use one of {allowed} "
                           "(undo has its own endpoint)", "method")
     _check_tags(session, dataset_id, tags)
-    return _write_event(session, dataset_id, tagger.strip(), method, tags, dict(params or {}))
-
-
-def _undo_of(session: Session, event_id: int) -> Optional[TaggingEvent]:
-    """The undo event that currently cancels ``event_id``, if any (an undone undo does not)."""
-    undos = session.scalars(select(TaggingEvent).where(
-        TaggingEvent.undoes_event_id == event_id).order_by(TaggingEvent.id.desc())).all()
-    for undo in undos:
-        if _undo_of(session, undo.id) is None:
-            return undo
-    return None
-
-
-def is_undone(session: Session, event_id: int) -> bool:
-    """Whether an undo currently cancels ``event_id`` (an undone undo does not)."""
-    return _undo_of(session, event_id) is not None
-
-
-def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
-    """Write the compensating event of ``event_id``.
-
-    Items whose label was changed again by a later event keep that later label; the
-    others get back the label they had just before ``event_id``. Undoing a label-class
-    deletion brings the class back (see ``db.labels.after_undo``).
-    """
-    event = session.get(TaggingEvent, event_id)
-    if event is None:
-        raise DomainError(f"event {event_id} does not exist", "event_id", status=404)
-    if not tagger or not tagger.strip():
-        raise DomainError("tagger is empty; say who is undoing", "tagger")
-    if (undo := _undo_of(session, event_id)) is not None:
-        raise DomainError(f"event {event_id} was already undone by event {undo.id}",
-                          "event_id", status=409)
-    later = aliased(Tag)
-    earlier = aliased(Tag)
-    newer_exists = select(later.id).where(later.item_id == Tag.item_id,
-                                          later.event_id > event_id).exists()
-
-    def previous(column):
-        return (select(column).where(earlier.item_id == Tag.item_id,
-                                     earlier.event_id < event_id)
-                .order_by(earlier.event_id.desc()).limit(1).scalar_subquery())
-
-    rows = session.execute(
-        select(Tag.item_id, previous(earlier.label_id), previous(earlier.confidence))
-        .where(Tag.event_id == event_id, ~newer_exists)).all()
-    tags = [TagIn(item_id, label_id, confidence) for item_id, label_id, confidence in rows]
-    params = {"undoes_event_id": event_id, "kept_later_changes": event.n_tags - len(tags)}
-    undo = _write_event(session, event.dataset_id, tagger.strip(), "undo", tags, params,
-                        undoes_event_id=event_id)
-    from db.labels import after_undo  # db.labels imports this module
-    after_undo(session, event)
-    return undo
-
-
-def last_undoable_event(session: Session, dataset_id: int, tagger: str) -> Optional[TaggingEvent]:
-    """This tagger's most recent event that is not an undo and is not undone yet."""
-    candidates = session.scalars(select(TaggingEvent).where(
-        TaggingEvent.dataset_id == dataset_id, TaggingEvent.tagger == tagger,
-        TaggingEvent.method != "undo").order_by(TaggingEvent.id.desc()).limit(50))
-    return next((e for e in candidates if _undo_of(session, e.id) is None), None)
+    return write_event(session, dataset_id, tagger.strip(), method, tags, dict(params or {}))
 
 
 def labels_as_of(session: Session, dataset_id: int, event_id: int) -> dict[int, int]:
@@ -337,10 +278,6 @@ class LabeledItem:
     time: datetime  # UTC
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
-
-
 def labeled_items(session: Session, dataset_id: int, after_sort_key: Optional[int] = None,
                   limit: int = 5000) -> list[LabeledItem]:
     """Up to ``limit`` labeled items in file order, with who labeled each one and when.
@@ -357,4 +294,4 @@ def labeled_items(session: Session, dataset_id: int, after_sort_key: Optional[in
     if after_sort_key is not None:
         query = query.where(Item.sort_key > after_sort_key)
     rows = session.execute(query.order_by(Item.sort_key).limit(limit))
-    return [LabeledItem(*row[:-1], time=_utc(row[-1])) for row in rows]
+    return [LabeledItem(*row[:-1], time=as_utc(row[-1])) for row in rows]

@@ -21,8 +21,6 @@ MODEL_FORMAT = 1
 MAX_IMAGE_SIDE = 1024
 # How rare classes are helped: not at all, a loss weight per class, or drawing them more often.
 BALANCING = ("none", "class_weights", "sampler")
-# The names of ml.training.OPTIMIZERS, here so that checking parameters needs no torch.
-OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,15 @@
-"""Running jobs: the context a job kind runs in, and submitting / cancelling from the web app.
+"""The one way to run a job: create (checked by its kind), submit, run, cancel.
 
-A worker calls :func:`execute_job` (see ``ml.tasks``); the web app calls
-:func:`submit_job`, :func:`cancel_job` and :func:`enforce_cancel`. The ``jobs`` row is the
-only channel between them: progress, metrics, heartbeats and the cancel flag.
+A worker calls :func:`execute_job` (see ``worker.py``); the web app calls
+:func:`start_job` (or :func:`create_job` + :func:`submit_job`), :func:`cancel_job` and
+:func:`enforce_cancel`. The ``jobs`` row is the only channel between them: progress,
+metrics, heartbeats and the cancel flag.
 """
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 from uuid import uuid4
@@ -19,68 +17,24 @@ from uuid import uuid4
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.catalog import source_of
-from data.local_copy import LocalCopySource
-from data.sources.base import DataSource
 from db import jobs as job_store
 from db.models import Dataset, Job
 from db.session import transaction
-from ml.job_kinds import JobCancelled, get_kind
+from db.store import get_dataset
+from errors import DomainError
+from ml.kinds import QUEUES, JobCancelled, get_kind
+from ml.kinds.context import LOG_NAME, JobContext
 
 HEARTBEAT_SECONDS = 5.0
 # Far above HEARTBEAT_SECONDS: a busy database must not make a live job look dead.
 STALE_AFTER_SECONDS = 60.0
-CANCEL_POLL_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 30.0
-LOG_NAME = "job.log"
 LOG_TAIL_LINES = 50
-TRAINING_COPIES = "training-copies"  # next to the job folders: copies of remote data sets
+TASK_NAMES = {queue: f"beamlabel.{queue}_job" for queue in QUEUES}
 
 
 def artifact_dir_of(artifacts_dir: Path, job_id: int) -> Path:
     return Path(artifacts_dir) / f"job-{job_id}"
-
-
-@dataclass
-class JobContext:
-    """What a job kind's ``run`` gets: its parameters, data set, folder and reporting."""
-
-    job_id: int
-    kind: str
-    params: dict[str, Any]
-    dataset: Optional[Dataset]
-    artifact_dir: Path
-    session_factory: sessionmaker[Session]
-    _last_poll: float = field(default=0.0, repr=False)
-    _stop: bool = field(default=False, repr=False)
-
-    def report(self, progress: float, metrics_row: Optional[dict[str, Any]] = None) -> None:
-        """Progress in [0, 1] and, once per epoch or batch, a row of metrics."""
-        with transaction(self.session_factory) as session:
-            job_store.report_progress(session, self.job_id, progress, metrics_row)
-
-    def should_stop(self) -> bool:
-        """Whether the job was asked to stop (reads the database at most once a second)."""
-        now = time.monotonic()
-        if not self._stop and now - self._last_poll >= CANCEL_POLL_SECONDS:
-            self._last_poll = now
-            with self.session_factory() as session:
-                self._stop = job_store.cancel_requested(session, self.job_id)
-        return self._stop
-
-    def training_source(self) -> DataSource:
-        """The data set's source for training: frames of a remote (Tiled) data set are
-        copied into the artifacts folder once and read locally by every later run."""
-        source = source_of(self.dataset)
-        if self.dataset.source_kind == "directory":
-            return source
-        copies = self.artifact_dir.parent / TRAINING_COPIES / f"dataset-{self.dataset.id}"
-        return LocalCopySource(source, copies)
-
-    def log(self, message: str) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        with open(self.artifact_dir / LOG_NAME, "a", encoding="utf-8") as log_file:
-            log_file.write(f"{stamp} {message}\n")
 
 
 def log_tail(job: Job, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -160,7 +114,8 @@ def execute_job(session_factory: sessionmaker[Session], artifacts_dir: Path, job
 # --- the web app's side ----------------------------------------------------------------------
 
 def task_name(kind_name: str) -> str:
-    return f"beamlabel.{get_kind(kind_name).queue}_job"
+    """The Celery task that runs jobs of this kind: one task per queue (see worker.py)."""
+    return TASK_NAMES[get_kind(kind_name).queue]
 
 
 def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_id: int) -> None:
@@ -179,12 +134,27 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
         raise
 
 
+def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
+               owner: str) -> Job:
+    """A queued job whose parameters and data set passed its kind's checks (a DomainError
+    naming the field otherwise, and no row)."""
+    job_kind = get_kind(kind)
+    if dataset_id is not None:
+        get_dataset(session, dataset_id)
+    elif job_kind.needs_dataset:
+        raise DomainError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
+    checked = job_kind.check_params(dict(params or {}))
+    if job_kind.check_dataset is not None and dataset_id is not None:
+        job_kind.check_dataset(session, dataset_id, checked)
+    return job_store.add_job(session, kind, dataset_id, checked, owner)
+
+
 def start_job(celery_app: Celery, session_factory: sessionmaker[Session], kind: str,
               dataset_id: Optional[int], params: dict[str, Any], owner: str) -> int:
     """Check, record and queue a job; its id. A DomainError naming the field refuses it
     before anything is queued."""
     with transaction(session_factory) as session:
-        job_id = job_store.create_job(session, kind, dataset_id, params, owner).id
+        job_id = create_job(session, kind, dataset_id, params, owner).id
     submit_job(celery_app, session_factory, job_id)
     return job_id
 

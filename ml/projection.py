@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from errors import DomainError
-from ml.job_kinds import Choice, Flag, Param, Spec, params_checker
+from ml.params import Choice, Flag, Param, Spec, params_checker
 
 SEED = Param(int, 0, 0, 2**31 - 1)
 COMPONENTS = Param(int, 2, 2, 3)

@@ -19,8 +19,7 @@ from db.models import CurrentLabel, Job, TaggingEvent
 from db.store import TagIn, apply_event
 from errors import DomainError
 from ml.features import feature_job, load_probabilities, rows_of
-from ml.job_kinds import get_kind  # noqa: F401  (the registry before ml.projection_jobs)
-from ml.projection_jobs import KIND
+from ml.kinds.projection import KIND
 
 COLOURINGS = {"label": "current label", "cluster": "cluster",
               "confidence": "classifier confidence", "error": "reconstruction error"}

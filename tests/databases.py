@@ -103,7 +103,7 @@ def demo_dataset(tmp_path: Path, n_images: int, size: int = 64, seed: int = 0,
     a fresh SQLite database under tmp_path/home. Dispose of ``engine`` when done."""
     from data.catalog import register_dataset, scan_dataset
     from data.demo import generate_demo
-    from services import open_database
+    from db.session import open_database
     from settings import Settings
 
     settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))

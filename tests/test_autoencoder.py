@@ -15,8 +15,9 @@ from ml.autoencoder_spec import AutoencoderSpec, check_spec, layer_table
 from ml.autoencoder_train import (TrainOptions, infer_autoencoder, load_model, reconstruct,
                                   save_model, train_autoencoder)
 from ml.image_data import iter_batches, load_images
-from ml.training import (LOSSES, OPTIMIZERS, Augment, EarlyStopping, augment_pair, make_loss,
-                         make_optimizer)
+from ml.training import (AUGMENT_MODES, LOSSES, OPTIMIZERS, Augment, EarlyStopping, augment_pair,
+                         make_loss, make_optimizer)
+from ml.training_choices import AUGMENT_MODE_NAMES, AUTOENCODER_LOSS_NAMES, OPTIMIZER_NAMES
 
 SPEC = AutoencoderSpec(image_size=(64, 64), base_channels=8, latent_dim=16, depth=3)
 TRANSFORM = Transform(log=True)
@@ -129,6 +130,12 @@ def test_forward_shapes():
 
 
 # ---------------------------------------------------------------- training pieces
+
+def test_the_torch_free_names_match_the_registries():
+    assert set(OPTIMIZER_NAMES) == set(OPTIMIZERS)
+    assert set(AUTOENCODER_LOSS_NAMES) == set(LOSSES)
+    assert set(AUGMENT_MODE_NAMES) == set(AUGMENT_MODES)
+
 
 def test_registries_build_every_entry():
     parameters = [torch.nn.Parameter(torch.zeros(2))]

@@ -12,10 +12,9 @@ from PIL import Image
 from db import jobs as job_store
 from db.session import transaction
 from errors import DomainError
-from ml.jobs import submit_job
-from ml.local_worker import start_worker, stop_worker
+from ml.jobs import create_job, submit_job
 from tests.databases import demo_dataset
-from worker import make_celery
+from worker import make_celery, start_worker, stop_worker
 
 N_IMAGES = 120
 TRAIN = {"epochs": 6, "image_size": [32, 32], "depth": 2, "base_channels": 8, "latent_dim": 8,
@@ -35,7 +34,7 @@ def lab(tmp_path):
 def run(lab, kind: str, params: dict, timeout: float = 240):
     settings, session_factory, dataset_id, celery = lab
     with transaction(session_factory) as session:
-        job_id = job_store.create_job(session, kind, dataset_id, params, "tester").id
+        job_id = create_job(session, kind, dataset_id, params, "tester").id
     submit_job(celery, session_factory, job_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,7 +95,7 @@ def refused_field(small_dataset, kind: str, params: dict) -> str:
     session_factory, dataset_id = small_dataset
     with pytest.raises(DomainError) as refused:
         with transaction(session_factory) as session:
-            job_store.create_job(session, kind, dataset_id, params, "tester")
+            create_job(session, kind, dataset_id, params, "tester")
     with session_factory() as session:
         assert job_store.list_jobs(session) == []
     return refused.value.field

@@ -8,11 +8,12 @@ import pytest
 import timm
 import torch
 
-from ml.classifier import (FAMILIES, MODELS, OPTIMIZER_NAMES, check_image_size,
-                           create_classifier, family_of, load_classifier, save_classifier)
+from ml.classifier import (FAMILIES, MODELS, check_image_size, create_classifier, family_of,
+                           load_classifier, save_classifier)
 from ml.classifier_train import (ClassifierOptions, classification_report, infer_classifier,
                                  stratified_split, train_classifier)
 from ml.training import OPTIMIZERS, Augment
+from ml.training_choices import OPTIMIZER_NAMES
 
 
 def test_every_registered_model_is_a_timm_model_and_mlcoach_families_are_offered():

@@ -12,13 +12,12 @@ from sqlalchemy import select
 from db import jobs as job_store
 from db.labels import create_label, delete_label
 from db.models import Item
-from db.session import transaction
+from db.session import open_database, transaction
 from db.store import TagIn, apply_event
 from errors import DomainError
 from ml.classifier_data import training_set
 from ml.features import feature_sources, load_probabilities
-from ml.jobs import execute_job
-from services import open_database
+from ml.jobs import create_job, execute_job
 from settings import Settings
 from tests.databases import DemoDataset, demo_dataset, make_dataset
 
@@ -52,7 +51,7 @@ def lab(tmp_path) -> Lab:
 
 def run_job(lab: Lab, kind: str, params: dict):
     with transaction(lab.session_factory) as session:
-        job_id = job_store.create_job(session, kind, lab.dataset_id, params, "tester").id
+        job_id = create_job(session, kind, lab.dataset_id, params, "tester").id
     execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id)
     with lab.session_factory() as session:
         return job_store.get_job(session, job_id)
@@ -108,7 +107,7 @@ def refusal(session_factory, dataset_id: int, kind: str, params: dict) -> Domain
         jobs_before = len(job_store.list_jobs(session))
     with pytest.raises(DomainError) as refused:
         with transaction(session_factory) as session:
-            job_store.create_job(session, kind, dataset_id, params, "tester")
+            create_job(session, kind, dataset_id, params, "tester")
     with session_factory() as session:
         assert len(job_store.list_jobs(session)) == jobs_before
     return refused.value
@@ -134,7 +133,7 @@ def test_labels_as_of_an_event_are_the_training_data(labeled):
                             [TagIn(ids[4], labels["c"]), TagIn(ids[0], None)]).id
         now, before = training_set(session, dataset_id), training_set(session, dataset_id,
                                                                       first_event)
-        job = job_store.create_job(session, "classifier_train", dataset_id, {}, "tester")
+        job = create_job(session, "classifier_train", dataset_id, {}, "tester")
     assert (now.event_id, now.counts()) == (later, [1, 2, 1])
     assert (before.event_id, before.counts()) == (first_event, [2, 2, 0])
     assert job.params["event_id"] == 0 and job.params["image_size"] == [224, 224]
@@ -164,11 +163,11 @@ def test_inference_needs_a_finished_classifier_of_the_same_data_set(labeled):
     assert refusal(session_factory, dataset_id, "classifier_infer",
                    {}).field == "params.model_job_id"
     with transaction(session_factory) as session:
-        other = job_store.create_job(session, "dataset_stats", dataset_id, {}, "tester").id
+        other = create_job(session, "dataset_stats", dataset_id, {}, "tester").id
     with pytest.raises(DomainError, match="not a finished classifier_train job") as refused:
         with transaction(session_factory) as session:
-            job_store.create_job(session, "classifier_infer", dataset_id,
-                                 {"model_job_id": other}, "tester")
+            create_job(session, "classifier_infer", dataset_id,
+                       {"model_job_id": other}, "tester")
     assert refused.value.field == "params.model_job_id"
 
 

@@ -17,14 +17,12 @@ from sqlalchemy import func, select
 from data.catalog import register_dataset, scan_dataset
 from db import jobs as job_store
 from db.models import Job
-from db.session import transaction
+from db.session import open_database, transaction
 from errors import DomainError
-from ml.jobs import cancel_job, enforce_cancel, execute_job, log_tail, submit_job
-from ml.local_worker import start_worker, stop_worker
-from services import open_database
+from ml.jobs import cancel_job, create_job, enforce_cancel, execute_job, log_tail, submit_job
 from settings import Settings
 from tests.databases import create_postgres_schema
-from worker import make_celery
+from worker import make_celery, start_worker, stop_worker
 
 N_IMAGES = 12
 
@@ -60,8 +58,8 @@ class Setup:
 
     def submit(self, **params) -> int:
         with transaction(self.session_factory) as session:
-            job_id = job_store.create_job(session, "dataset_stats", self.dataset_id, params,
-                                          "tester").id
+            job_id = create_job(session, "dataset_stats", self.dataset_id, params,
+                                "tester").id
         submit_job(self.celery, self.session_factory, job_id)
         return job_id
 
@@ -203,7 +201,7 @@ def local(tmp_path):
 def test_invalid_params_are_refused_before_anything_is_queued(local, params, field):
     with pytest.raises(DomainError) as refused:
         with transaction(local.session_factory) as session:
-            job_store.create_job(session, "dataset_stats", local.dataset_id, params, "tester")
+            create_job(session, "dataset_stats", local.dataset_id, params, "tester")
     assert refused.value.field == field
     with local.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
@@ -213,17 +211,17 @@ def test_invalid_params_are_refused_before_anything_is_queued(local, params, fie
 def test_unknown_kind_and_data_set_are_refused(local):
     with local.session_factory() as session:
         with pytest.raises(DomainError) as refused:
-            job_store.create_job(session, "nope", local.dataset_id, {}, "tester")
+            create_job(session, "nope", local.dataset_id, {}, "tester")
         assert refused.value.field == "kind"
         with pytest.raises(DomainError) as refused:
-            job_store.create_job(session, "dataset_stats", 999, {}, "tester")
+            create_job(session, "dataset_stats", 999, {}, "tester")
         assert (refused.value.field, refused.value.status) == ("dataset_id", 404)
 
 
 def test_in_process_run_reports_and_a_finished_job_stays_finished(local):
     with transaction(local.session_factory) as session:
-        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
-                                      "tester").id
+        job_id = create_job(session, "dataset_stats", local.dataset_id, {},
+                            "tester").id
     assert execute_job(local.session_factory, local.settings.artifacts_dir, job_id) == \
         "succeeded"
     # A re-delivered message must not run the job again.
@@ -237,8 +235,8 @@ def test_in_process_run_reports_and_a_finished_job_stays_finished(local):
 
 def test_a_job_that_ignores_cancel_is_ended_after_the_grace(local):
     with transaction(local.session_factory) as session:
-        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
-                                      "tester").id
+        job_id = create_job(session, "dataset_stats", local.dataset_id, {},
+                            "tester").id
         job_store.mark_running(session, job_id, "task-1")
         job_store.request_cancel(session, job_id)
     with transaction(local.session_factory) as session:
@@ -251,8 +249,8 @@ def test_a_job_that_ignores_cancel_is_ended_after_the_grace(local):
 
 def test_delete_removes_the_row_and_the_artifacts_but_not_a_running_job(local):
     with transaction(local.session_factory) as session:
-        job_id = job_store.create_job(session, "dataset_stats", local.dataset_id, {},
-                                      "tester").id
+        job_id = create_job(session, "dataset_stats", local.dataset_id, {},
+                            "tester").id
     execute_job(local.session_factory, local.settings.artifacts_dir, job_id)
     folder = Path(local.job(job_id).artifact_dir)
     assert folder.is_dir()

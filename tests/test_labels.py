@@ -6,7 +6,8 @@ from db.labels import (create_label, delete_label, label_usage, list_labels, reo
 from db.models import LabelClass, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
-from db.store import TagIn, apply_event, current_labels, last_undoable_event, undo_event
+from db.store import TagIn, apply_event, current_labels
+from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
 

@@ -10,10 +10,9 @@ from data.catalog import register_dataset, scan_dataset
 from data.demo import generate_demo
 from data.local_copy import LocalCopySource
 from data.sources.directory import DirectorySource
-from db import jobs as job_store
-from db.session import transaction
-from ml.jobs import TRAINING_COPIES, execute_job
-from services import open_database
+from db.session import open_database, transaction
+from ml.jobs import create_job, execute_job
+from ml.kinds.context import TRAINING_COPIES
 from settings import Settings
 from tests.tiled_server import ByteCountingProxy
 
@@ -52,8 +51,8 @@ def test_training_on_tiled_fetches_the_frames_once(tiled_server, tmp_path):
         def train() -> tuple[str, str]:
             proxy.reset()
             with transaction(session_factory) as session:
-                job_id = job_store.create_job(session, "autoencoder_train", dataset.id,
-                                              TINY_TRAINING, "tester").id
+                job_id = create_job(session, "autoencoder_train", dataset.id,
+                                    TINY_TRAINING, "tester").id
             status = execute_job(session_factory, settings.artifacts_dir, job_id, None)
             return status, unquote(proxy.sent_by_client().decode("latin-1"))
 

@@ -20,7 +20,7 @@ from db.models import Item, TaggingEvent
 from db.session import transaction
 from db.store import current_labels
 from errors import DomainError
-from ml.jobs import execute_job
+from ml.jobs import create_job, execute_job
 from ml.projection_results import (feature_values, heatmap, label_selection, load_projection,
                                    load_selection, save_selection, summarize)
 from tests.databases import DemoDataset, demo_dataset, make_dataset
@@ -60,9 +60,9 @@ def lab(tmp_path) -> Lab:
 
 def run_projection(lab: Lab, **params):
     with transaction(lab.session_factory) as session:
-        job_id = job_store.create_job(session, "projection", lab.dataset_id,
-                                      {"feature_job_id": lab.feature_job_id, **params},
-                                      "tester").id
+        job_id = create_job(session, "projection", lab.dataset_id,
+                            {"feature_job_id": lab.feature_job_id, **params},
+                            "tester").id
     execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id)
     with lab.session_factory() as session:
         return job_store.get_job(session, job_id)
@@ -164,7 +164,7 @@ def test_selections_keep_only_the_projections_items_and_unknown_keys_are_refused
 def refusal(lab: Lab, **params) -> DomainError:
     with pytest.raises(DomainError) as refused:
         with transaction(lab.session_factory) as session:
-            job_store.create_job(session, "projection", lab.dataset_id, params, "tester")
+            create_job(session, "projection", lab.dataset_id, params, "tester")
     return refused.value
 
 
@@ -227,8 +227,8 @@ def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(la
         source.result = {**source.result,
                          "files": {**source.result["files"], "errors": "errors.npy"}}
     with transaction(lab.session_factory) as session:
-        job = job_store.create_job(session, "projection", lab.dataset_id,
-                                   {"feature_job_id": source_id, "heatmap_size": 8}, "tester")
+        job = create_job(session, "projection", lab.dataset_id,
+                         {"feature_job_id": source_id, "heatmap_size": 8}, "tester")
         job_id = job.id
     assert execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id) == "succeeded"
     with lab.session_factory() as session:
@@ -240,7 +240,8 @@ def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(la
 
 
 def test_a_selection_or_cluster_opens_in_the_gallery_as_an_order(lab):
-    from callbacks.guided_order import explorer_order, guided_order
+    from callbacks.guided_order import guided_order
+    from pages._label_guided import explorer_order  # the label page's reading of the URL
 
     job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=8)
     with lab.session_factory() as session:

@@ -6,7 +6,8 @@ from db.models import Dataset, Tag, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
 from db.store import (TagIn, apply_event, count_items, current_labels, items_page, label_counts,
-                      labels_as_of, last_undoable_event, list_events, undo_event)
+                      labels_as_of, list_events)
+from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
 

@@ -7,19 +7,20 @@ import no torch; the ``run_*`` functions import the training code when a job run
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-from sqlalchemy import select
+import numpy as np
 from sqlalchemy.orm import Session
 
-from db.models import Item
+from data.transforms import Transform
+from db.jobs import finished_job
 from errors import DomainError
-from ml.classifier import BALANCING, MODELS, OPTIMIZER_NAMES, check_image_size
+from ml.classifier import BALANCING, MODELS, check_image_size
 from ml.classifier_data import check_training_set, training_set
-from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
-
-if TYPE_CHECKING:
-    from ml.jobs import JobContext
+from ml.kinds.context import JobContext
+from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.params import Choice, Flag, Param, params_checker
+from ml.training_choices import OPTIMIZER_NAMES
 
 TRAIN_SPEC = {
     "model": Choice(tuple(MODELS)),
@@ -100,8 +101,6 @@ def check_train_dataset(session: Session, dataset_id: int, params: dict[str, Any
 
 
 def _model_job(session: Session, dataset_id: int, job_id: int):
-    from db.jobs import finished_job  # db.jobs imports the job kinds, which import this module
-
     job = finished_job(session, job_id, "classifier_train")
     if job.dataset_id != dataset_id:
         raise DomainError(f"params.model_job_id: job {job_id} was trained on data set "
@@ -115,21 +114,6 @@ def check_infer_dataset(session: Session, dataset_id: int, params: dict[str, Any
 
 
 # ---------------------------------------------------------------- running
-
-def _transform(params: dict[str, Any]):
-    from data.transforms import Transform
-
-    return Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"])
-
-
-def _readable_items(context: "JobContext", only: Optional[dict[int, int]] = None) -> list[Item]:
-    """The data set's readable items in file order, optionally only the keys of ``only``."""
-    with context.session_factory() as session:
-        items = session.scalars(select(Item).where(
-            Item.dataset_id == context.dataset.id, Item.status != "unreadable")
-            .order_by(Item.sort_key))
-        return [item for item in items if only is None or item.id in only]
-
 
 def _options(params: dict[str, Any]):
     from ml.classifier_train import ClassifierOptions
@@ -146,9 +130,7 @@ def _options(params: dict[str, Any]):
         weights_path=params["weights_path"], freeze_backbone=params["freeze_backbone"])
 
 
-def run_classifier_train(context: "JobContext") -> dict[str, Any]:
-    import numpy as np
-
+def run_classifier_train(context: JobContext) -> dict[str, Any]:
     from ml.classifier import save_classifier
     from ml.classifier_train import train_classifier
     from ml.image_data import load_images
@@ -160,8 +142,8 @@ def run_classifier_train(context: "JobContext") -> dict[str, Any]:
     context.log(f"reading {len(training.labels)} labeled images (up to event "
                 f"{training.event_id})")
     image_size = tuple(params["image_size"])
-    loaded = load_images(context.training_source(), _readable_items(context, training.labels),
-                         image_size, _transform(params))
+    loaded = load_images(context.training_source(), context.items(only=training.labels),
+                         image_size, Transform.of(params))
     column = {label_id: index for index, label_id in enumerate(training.label_ids)}
     targets = np.array([column[training.labels[item_id]] for item_id in loaded.item_ids],
                        dtype=np.int64)
@@ -186,32 +168,18 @@ def run_classifier_train(context: "JobContext") -> dict[str, Any]:
             "val_accuracy": result.report.get("accuracy"), "validation": result.report}
 
 
-def run_classifier_infer(context: "JobContext") -> dict[str, Any]:
-    import numpy as np
-
-    from data.catalog import source_of
+def run_classifier_infer(context: JobContext) -> dict[str, Any]:
     from ml.classifier import load_classifier
     from ml.classifier_train import infer_classifier
-    from ml.image_data import iter_batches
 
     with context.session_factory() as session:
         model_job = _model_job(session, context.dataset.id, context.params["model_job_id"])
     model, description = load_classifier(Path(model_job.artifact_dir) / model_job.result["model"])
-    items = _readable_items(context)
     failed: list[int] = []
-    done = [0]
-
-    def batches():
-        for ids, batch in iter_batches(source_of(context.dataset), items,
-                                       tuple(description["image_size"]),
-                                       _transform(model_job.params),
-                                       context.params["batch_size"],
-                                       on_failure=lambda item_id, _message: failed.append(item_id)):
-            done[0] += len(ids)
-            context.report(done[0] / max(len(items), 1))
-            yield ids, batch
-
-    inference = infer_classifier(model, batches(), context.should_stop)
+    batches = context.batches(context.items(), tuple(description["image_size"]),
+                              Transform.of(model_job.params), context.params["batch_size"],
+                              on_failure=lambda item_id, _message: failed.append(item_id))
+    inference = infer_classifier(model, batches, context.should_stop)
     if context.should_stop():
         raise JobCancelled()
     context.log(f"{len(inference.item_ids)} items classified, {len(failed)} unreadable")
@@ -225,3 +193,15 @@ def run_classifier_infer(context: "JobContext") -> dict[str, Any]:
             "unreadable": len(failed),
             "files": {"probabilities": "probabilities.npy", "features": "features.npy",
                       "item_ids": "item_ids.npy"}}
+
+
+register_kind(JobKind(
+    name="classifier_train", queue="gpu", run=run_classifier_train,
+    check_params=check_train_params, check_dataset=check_train_dataset,
+    description="train a timm image classifier on the data set's labels (model.pt, "
+                "per-epoch metrics, validation confusion matrix)"))
+register_kind(JobKind(
+    name="classifier_infer", queue="gpu", run=run_classifier_infer,
+    check_params=check_infer_params, check_dataset=check_infer_dataset,
+    description="class probabilities and penultimate-layer features of every item "
+                "(probabilities.npy, features.npy, item_ids.npy)"))

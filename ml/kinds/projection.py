@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
+import numpy as np
+from sqlalchemy.orm import Session
+
+from data.catalog import source_of
+from data.selection_stats import build_stack
+from data.transforms import Transform
+from db.jobs import list_jobs
+from db.models import Job
 from errors import DomainError
-from ml.job_kinds import Choice, Flag, JobCancelled, Param, params_checker
-
-# ml.projection is imported inside the functions: it imports ml.job_kinds, which imports
-# this module while it registers the kinds.
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from db.models import Job
-    from ml.jobs import JobContext
+from ml.features import feature_job, load_vectors
+from ml.kinds.context import JobContext
+from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.params import Choice, Flag, Param, params_checker
+from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, project
 
 KIND = "projection"
 FILES = {"points": "points.npy", "item_ids": "item_ids.npy", "clusters": "clusters.npy",
@@ -37,8 +41,6 @@ FEATURE_JOB = params_checker({"feature_job_id": Param(int, 0, 1, None)})
 
 
 def _check_clustering(clustering: Any) -> Optional[dict[str, Any]]:
-    from ml.projection import CLUSTERINGS, check_method
-
     if clustering is None:
         return None
     if not isinstance(clustering, dict) or set(clustering) - {"method", "params", "space"}:
@@ -56,8 +58,6 @@ def _check_clustering(clustering: Any) -> Optional[dict[str, Any]]:
 
 def check_projection_params(params: dict[str, Any]) -> dict[str, Any]:
     """Normalised parameters; a DomainError naming the field to change otherwise."""
-    from ml.projection import PROJECTIONS, check_method
-
     rest = dict(params)
     if "feature_job_id" not in rest:
         raise DomainError("params.feature_job_id is required: the id of a finished "
@@ -75,16 +75,12 @@ def check_projection_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def method_params(params: dict[str, Any]) -> dict[str, Any]:
     """The projection method's own parameters out of a job's parameters."""
-    from ml.projection import PROJECTIONS
-
     return {name: params[name] for name in PROJECTIONS[params["method"]].params}
 
 
-def check_projection_dataset(session: "Session", dataset_id: int,
+def check_projection_dataset(session: Session, dataset_id: int,
                              params: dict[str, Any]) -> None:
     """The feature job must be a finished one of this data set, with enough items."""
-    from ml.features import feature_job
-
     job = feature_job(session, params["feature_job_id"], dataset_id, "params.feature_job_id")
     items = int(job.result.get("items", 0))
     if items <= params["n_components"] + 1:
@@ -95,15 +91,9 @@ def check_projection_dataset(session: "Session", dataset_id: int,
                           "params.n_neighbors")
 
 
-def _items_in_order(context: "JobContext", item_ids) -> list:
-    from sqlalchemy import select
-
-    from db.models import Item
-
-    with context.session_factory() as session:
-        rows = {row.id: row for row in session.execute(
-            select(Item.id, Item.path, Item.frame).where(Item.dataset_id == context.dataset.id))}
-    return [rows[int(item_id)] for item_id in item_ids]
+def _items_in_order(context: JobContext, item_ids) -> list:
+    by_id = {item.id: item for item in context.items(readable_only=False)}
+    return [by_id[int(item_id)] for item_id in item_ids]
 
 
 IMAGE_KEYS = ("feature_job_id", *HEATMAP_PARAMS)
@@ -113,24 +103,18 @@ def _point_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("feature_job_id", "method", *method_params(params))
 
 
-def _link_earlier(context: "JobContext", keys: tuple[str, ...], names: tuple[str, ...],
+def _link_earlier(context: JobContext, keys: tuple[str, ...], names: tuple[str, ...],
                   what: str) -> bool:
     """Hard-link the files ``names`` of the newest earlier projection whose parameters
     ``keys`` equal this job's, if any: e.g. the images are read once per feature job, and
     a new clustering of a projection does not compute the projection again."""
-    from sqlalchemy import select
-
-    from db.models import Job
-
-    def same(job: "Job") -> bool:
+    def same(job: Job) -> bool:
         return all(job.params.get(key) == context.params[key] for key in keys) and all(
             (Path(job.artifact_dir) / FILES[name]).exists() for name in names)
 
     with context.session_factory() as session:
-        earlier = next((job for job in session.scalars(
-            select(Job).where(Job.kind == KIND, Job.dataset_id == context.dataset.id,
-                              Job.status == "succeeded").order_by(Job.id.desc()))
-            if same(job)), None)
+        earlier = next((job for job in list_jobs(session, context.dataset.id, KIND)
+                        if job.status == "succeeded" and same(job)), None)
     if earlier is None:
         return False
     try:
@@ -144,19 +128,13 @@ def _link_earlier(context: "JobContext", keys: tuple[str, ...], names: tuple[str
     return True
 
 
-def _build_images(context: "JobContext", item_ids) -> None:
-    import numpy as np
-
-    from data.catalog import source_of
-    from data.selection_stats import build_stack
-    from data.transforms import Transform
-
+def _build_images(context: JobContext, item_ids) -> None:
     params = context.params
     items = _items_in_order(context, item_ids)
     context.log(f"reading {len(items)} images for the selection heat maps")
     readable = build_stack(
         source_of(context.dataset), items, params["heatmap_size"],
-        Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"]),
+        Transform.of(params),
         context.artifact_dir / FILES["images"],
         on_progress=lambda done: context.report(0.5 + 0.5 * done / max(len(items), 1)),
         should_stop=context.should_stop)
@@ -165,12 +143,7 @@ def _build_images(context: "JobContext", item_ids) -> None:
     np.save(context.artifact_dir / FILES["readable"], readable)
 
 
-def run_projection(context: "JobContext") -> dict[str, Any]:
-    import numpy as np
-
-    from ml.features import feature_job, load_vectors
-    from ml.projection import cluster, project
-
+def run_projection(context: JobContext) -> dict[str, Any]:
     params = context.params
     with context.session_factory() as session:
         source = feature_job(session, params["feature_job_id"], context.dataset.id)
@@ -207,3 +180,10 @@ def run_projection(context: "JobContext") -> dict[str, Any]:
     if unreadable:
         context.log(f"{unreadable} images could not be read; they are left out of heat maps")
     return result
+
+
+register_kind(JobKind(
+    name=KIND, queue="cpu", run=run_projection, check_params=check_projection_params,
+    check_dataset=check_projection_dataset,
+    description="PCA or UMAP map of a feature job's vectors, optionally clustered "
+                "(points.npy, item_ids.npy, clusters.npy, images.npy for heat maps)"))

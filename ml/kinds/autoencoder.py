@@ -5,23 +5,26 @@ imported only when a job runs, never when the registry is imported.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from data.catalog import source_of
+from data.transforms import Transform
+from db.jobs import finished_job
 from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
-from ml.job_kinds import JobCancelled, Param, params_checker
-
-if TYPE_CHECKING:
-    from ml.jobs import JobContext
+from ml.kinds.context import JobContext
+from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.params import Param, params_checker
+from ml.training_choices import AUGMENT_MODE_NAMES, AUTOENCODER_LOSS_NAMES, OPTIMIZER_NAMES
 
 # Original/reconstruction pairs each job saves for the page.
 RECONSTRUCTION_PAIRS = 8
 SPEC_FIELDS = ("image_size", "depth", "base_channels", "latent_dim")
-CHOICES = {"optimizer": ("adam", "adamw", "sgd", "rmsprop"),
-           "loss": ("mse", "l1", "smooth_l1", "bce"),
-           "augment_mode": ("invariant", "both")}
+CHOICES = {"optimizer": OPTIMIZER_NAMES, "loss": AUTOENCODER_LOSS_NAMES,
+           "augment_mode": AUGMENT_MODE_NAMES}
 TRAIN_NUMBER_PARAMS = {
     "epochs": Param(int, 20, 1, 1000), "batch_size": Param(int, 64, 1, 4096),
     "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "base_channels": Param(int, 32, 1, 256),
@@ -76,32 +79,15 @@ def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
                            latent_dim=params["latent_dim"], depth=params["depth"])
 
 
-def _transform(params: dict[str, Any]):
-    from data.transforms import Transform
-
-    return Transform(log=params["log"], pmin=params["pmin"], pmax=params["pmax"])
-
-
-def _readable_items(context: "JobContext") -> list:
-    from sqlalchemy import select
-
-    from db.models import Item
-
-    with context.session_factory() as session:
-        return list(session.scalars(select(Item).where(
-            Item.dataset_id == context.dataset.id, Item.status != "unreadable")
-            .order_by(Item.sort_key)))
-
-
-def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
+def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
     from ml.autoencoder_train import TrainOptions, save_model, train_autoencoder
     from ml.image_data import load_images
     from ml.training import Augment
 
     params = context.params
     context.log("reading the training images")
-    loaded = load_images(context.training_source(), _readable_items(context),
-                         tuple(params["image_size"]), _transform(params))
+    loaded = load_images(context.training_source(), context.items(),
+                         tuple(params["image_size"]), Transform.of(params))
     if len(loaded.item_ids) < 2:
         raise ValueError("fewer than 2 readable images: nothing to train on")
     options = TrainOptions(
@@ -130,7 +116,7 @@ def run_autoencoder_train(context: "JobContext") -> dict[str, Any]:
             "reconstructions": pairs}
 
 
-def _reconstruction_pairs(context: "JobContext", model, images, item_ids) -> list[dict]:
+def _reconstruction_pairs(context: JobContext, model, images, item_ids) -> list[dict]:
     from ml.autoencoder_train import reconstruct
     from ml.reconstruction_files import save_pairs
 
@@ -152,23 +138,18 @@ def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
 def check_infer_model(session, _dataset_id: int, params: dict[str, Any]) -> None:
     """Refuse before queueing when the model job is not a finished training run (an
     autoencoder applies to any data set of images)."""
-    from db.jobs import finished_job  # db.jobs imports the job kinds, which import this
-
     finished_job(session, params["model_job_id"], "autoencoder_train")
 
 
-def _model_job(context: "JobContext"):
-    from db.jobs import finished_job
-
+def _model_job(context: JobContext):
     with context.session_factory() as session:
         return finished_job(session, context.params["model_job_id"], "autoencoder_train")
 
 
-def _extreme_reconstructions(context: "JobContext", model, model_job, items, inference
+def _extreme_reconstructions(context: JobContext, model, model_job, items, inference
                              ) -> list[dict]:
     """Pairs of the best and the worst reconstructed items: what the model learnt and
     what it finds unusual (often the interesting or broken images)."""
-    from data.catalog import source_of
     from ml.image_data import load_images
 
     order = np.argsort(inference.errors)
@@ -176,33 +157,20 @@ def _extreme_reconstructions(context: "JobContext", model, model_job, items, inf
     chosen = {int(inference.item_ids[i]) for i in (*order[:half], *order[-half:])}
     picked = [item for item in items if item.id in chosen]
     loaded = load_images(source_of(context.dataset), picked,
-                         tuple(model_job.params["image_size"]), _transform(model_job.params))
+                         tuple(model_job.params["image_size"]), Transform.of(model_job.params))
     pairs = _reconstruction_pairs(context, model, loaded.images, loaded.item_ids)
     return sorted(pairs, key=lambda pair: pair["error"])
 
 
-def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
-    from pathlib import Path
-
-    from data.catalog import source_of
+def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
     from ml.autoencoder_train import infer_autoencoder, load_model
-    from ml.image_data import iter_batches
 
     model_job = _model_job(context)
     model = load_model(Path(model_job.artifact_dir) / "model.pt")
-    items = _readable_items(context)
-    batch_size = context.params["batch_size"]
-    done = [0]
-
-    def batches():
-        for ids, batch in iter_batches(source_of(context.dataset), items,
-                                       tuple(model_job.params["image_size"]),
-                                       _transform(model_job.params), batch_size):
-            done[0] += len(ids)
-            context.report(done[0] / max(len(items), 1))
-            yield ids, batch
-
-    inference = infer_autoencoder(model, batches(), context.should_stop)
+    items = context.items()
+    batches = context.batches(items, tuple(model_job.params["image_size"]),
+                              Transform.of(model_job.params), context.params["batch_size"])
+    inference = infer_autoencoder(model, batches, context.should_stop)
     if context.should_stop():
         raise JobCancelled()
     np.save(context.artifact_dir / "latents.npy", inference.latents.astype(np.float32))
@@ -213,3 +181,14 @@ def run_autoencoder_infer(context: "JobContext") -> dict[str, Any]:
             "model_job_id": model_job.id, "reconstructions": pairs,
             "files": {"latents": "latents.npy", "item_ids": "item_ids.npy",
                       "errors": "errors.npy"}}
+
+
+register_kind(JobKind(
+    name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
+    check_params=check_train_params,
+    description="train a convolutional autoencoder on the data set's images (model.pt)"))
+register_kind(JobKind(
+    name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,
+    check_params=check_infer_params, check_dataset=check_infer_model,
+    description="latent vectors and reconstruction errors of every item "
+                "(latents.npy, item_ids.npy, errors.npy)"))

@@ -1,0 +1,79 @@
+"""Parameter specs of jobs and algorithms: numbers with bounds, choices and flags, and the
+checker that normalises a parameters dict against them (a DomainError naming
+``params.<field>`` otherwise). A leaf: forms, job kinds and algorithm registries use it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+from errors import DomainError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One number parameter: its type, default and inclusive bounds."""
+
+    type: type
+    default: Any
+    low: Optional[float] = None
+    high: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few names; the first is the default."""
+
+    options: tuple[str, ...]
+
+    @property
+    def default(self) -> str:
+        return self.options[0]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+
+    default: bool = False
+
+
+Spec = Union[Param, Choice, Flag]
+
+
+def params_checker(spec: dict[str, Spec]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``check_params`` for number, choice and flag parameters described by ``spec``."""
+
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(spec))
+        if unknown:
+            raise DomainError(f"params.{unknown[0]} is not a parameter of this job; use "
+                              f"{', '.join(sorted(spec))}", f"params.{unknown[0]}")
+        return {name: _checked(name, param, params.get(name, param.default))
+                for name, param in spec.items()}
+
+    return check
+
+
+def _checked(name: str, param: Spec, value: Any) -> Any:
+    field = f"params.{name}"
+    if isinstance(param, Choice):
+        if value not in param.options:
+            raise DomainError(f"{field} must be one of {', '.join(param.options)} (got {value!r})",
+                              field)
+        return value
+    if isinstance(param, Flag):
+        if not isinstance(value, bool):
+            raise DomainError(f"{field} must be true or false (got {value!r})", field)
+        return value
+    # bool is an int in Python, but true is no batch size.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            param.type is int and not float(value).is_integer()):
+        raise DomainError(f"{field} must be {'an integer' if param.type is int else 'a number'} "
+                          f"(got {value!r})", field)
+    value = param.type(value)
+    if (param.low is not None and value < param.low) or (
+            param.high is not None and value > param.high):
+        raise DomainError(f"{field} must be between {param.low} and {param.high} (got {value})",
+                          field)
+    return value
