@@ -32,16 +32,12 @@ STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icon
 def create_server(settings: Settings) -> OpenAPI:
     """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
     import api
-    import job_files
-    import thumbs
 
     server = OpenAPI(__name__, info=Info(title="beamlabel API", version=__version__),
                      doc_prefix="/api/v1", doc_url="/openapi.json")
     server.config["SECRET_KEY"] = settings.secret_key
     build_services(settings, server)
     api.register(server)
-    server.register_blueprint(thumbs.blueprint)
-    server.register_blueprint(job_files.blueprint)
 
     @server.route("/vendor/<path:filename>")
     def vendor(filename: str):

@@ -40,7 +40,7 @@ from tests.browser import launched_app  # noqa: E402  (the launcher as the tests
 GOAL_LABELS_PER_ACTION = 10.0
 GOAL_ACCURACY = 0.97
 SCAN_TIMEOUT_SECONDS = 300
-ITEMS_PAGE = 1000  # api_models.MAX_PAGE
+ITEMS_PAGE = 1000  # api.models.MAX_PAGE
 # Strategy fields the command line sets: --page-size for page_size...
 STRATEGY_FLAGS = {
     "page_size": "items of a similarity page (a gallery page)",

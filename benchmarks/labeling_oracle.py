@@ -30,7 +30,7 @@ import numpy as np
 
 JOB_POLL_SECONDS = 1.0
 FINAL_STATES = ("succeeded", "failed", "cancelled")
-MAX_LABELS_PAGE = 10_000  # api_models.MAX_LABELS_PAGE
+MAX_LABELS_PAGE = 10_000  # api.models.MAX_LABELS_PAGE
 TAGGER = "oracle"
 # Above one half, an item's likeliest class is the only one at or above the threshold.
 FINAL_THRESHOLD = 0.5

@@ -1,0 +1,187 @@
+"""Request and response models of the job routes and of the guided-labeling routes, which
+rank and label items by the results of finished jobs (see ``api.models`` for the rules)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from api.models import MAX_PAGE, Body, Out
+from ml.kinds import JOB_KINDS
+from ml.uncertainty import UNCERTAINTY
+
+# --- jobs ---------------------------------------------------------------------------------
+
+class JobPath(BaseModel):
+    job_id: int = Field(description="id of the job")
+
+
+class JobsQuery(BaseModel):
+    dataset_id: Optional[int] = Field(None, description="only jobs of this data set")
+    kind: Optional[str] = Field(None, description="only jobs of this kind")
+
+
+class JobIn(Body):
+    kind: str = Field(min_length=1, max_length=40, description="the job kind, e.g. dataset_stats",
+                      json_schema_extra={"enum": sorted(JOB_KINDS)})
+    dataset_id: Optional[int] = Field(None, description="the data set the job works on")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the kind's parameters; left-out ones get their "
+                                               "defaults")
+    owner: Optional[str] = Field(None, min_length=1, max_length=100,
+                                 description="who starts the job; the server's tagger if left out")
+
+
+class JobOut(Out):
+    id: int
+    kind: str
+    dataset_id: Optional[int]
+    owner: str
+    params: dict[str, Any] = Field(description="the checked parameters, defaults filled in")
+    status: str = Field(description="queued, running, succeeded, failed or cancelled")
+    progress: float = Field(description="0 to 1")
+    metrics: list[Any] = Field(description="one row per epoch or batch")
+    result: dict[str, Any] = Field(description="what the job produced (files are relative to "
+                                               "artifact_dir)")
+    artifact_dir: Optional[str]
+    error: Optional[str] = Field(description="why the job failed")
+    cancel_requested: bool
+    created_at: datetime
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    heartbeat_at: Optional[datetime] = Field(description="last sign of life of its worker")
+    log_tail: list[str] = Field(default_factory=list, description="the last lines of job.log")
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut] = Field(description="newest first (without log tails)")
+
+
+class JobDeleteOut(BaseModel):
+    job_id: int
+    deleted: bool
+
+
+# --- guided labeling ----------------------------------------------------------------------
+
+UncertaintyName = Literal[tuple(UNCERTAINTY)]  # type: ignore[valid-type]
+
+
+class SimilarIn(Body):
+    feature_job_id: int = Field(description="a finished autoencoder_infer or classifier_infer "
+                                            "job of this data set")
+    query_item_ids: list[int] = Field(min_length=1, description="items to compare with: the "
+                                                                "mean of their vectors")
+    unlabeled_only: bool = Field(True, description="leave out items that carry a label")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="how many items to return")
+    max_distance: Optional[float] = Field(None, ge=0.0, le=2.0,
+                                          description="only items within this cosine distance")
+
+
+class SimilarItemOut(BaseModel):
+    item_id: int
+    uri: str
+    label_id: Optional[int]
+    distance: float = Field(description="cosine distance, 1 - cosine similarity (0..2)")
+
+
+class SimilarOut(BaseModel):
+    feature_job_id: int
+    query_item_ids: list[int]
+    items: list[SimilarItemOut] = Field(description="nearest first")
+
+
+class SimilarityLabelsIn(Body):
+    feature_job_id: int
+    query_item_ids: list[int] = Field(min_length=1)
+    label_id: int = Field(description="the label the batch gives")
+    scope: Literal["top_k", "cutoff", "page"] = Field(
+        description="top_k: the top_k nearest; cutoff: all within max_distance; page: the "
+                    "items listed in item_ids (e.g. the page the user saw)")
+    top_k: Optional[int] = Field(None, ge=1)
+    max_distance: Optional[float] = Field(None, ge=0.0, le=2.0)
+    item_ids: list[int] = Field(default_factory=list, description="the items of scope 'page'")
+    unlabeled_only: bool = Field(True, description="rank unlabeled items only")
+    overwrite: bool = Field(False, description="also relabel chosen items that carry another "
+                                               "label (otherwise they keep it)")
+    dry_run: bool = Field(False, description="only preview: count and agreement, no event")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+
+class BatchOut(BaseModel):
+    count: int = Field(description="items the event tags (or would tag, for a dry run)")
+    chosen: int = Field(description="items the batch chose")
+    already_labeled: int = Field(description="chosen items that carry a label")
+    agreeing: int = Field(description="of those, items that carry the batch's label")
+    agreement: Optional[float] = Field(description="agreeing / already_labeled")
+    event_id: Optional[int] = Field(description="the similarity event; null for a dry run or "
+                                                "when nothing was left to tag")
+
+
+class ProbabilityLabelsIn(Body):
+    inference_job_id: int = Field(description="a finished classifier_infer job of this data set")
+    label_id: int
+    threshold: float = Field(ge=0.0, le=1.0, description="label items whose probability of "
+                                                         "label_id is at least this")
+    dry_run: bool = Field(False, description="only preview: counts and precision, no event")
+    overwrite_manual: bool = Field(False, description="also relabel items that carry a label "
+                                                      "(otherwise only unlabeled ones are labeled)")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+
+class ProbabilityLabelsOut(BaseModel):
+    count: int = Field(description="items the event tags (or would tag)")
+    above: int = Field(description="items at or above the threshold, labeled or not")
+    estimated_precision: Optional[float] = Field(
+        description="share of the hand-labeled items at or above the threshold that carry "
+                    "label_id; null when none is")
+    hand_labeled_above: int
+    recall: Optional[float] = Field(description="share of the hand-labeled items of label_id "
+                                                "at or above the threshold")
+    precision_held_out: bool = Field(
+        description="true: measured only on hand labels made after the classifier's training "
+                    "labels; false: too few of those, so its training labels count too and "
+                    "the estimate is optimistic")
+    event_id: Optional[int] = Field(description="the probability event; null for a dry run")
+
+
+class UncertainQuery(BaseModel):
+    inference_job_id: Optional[int] = Field(None, description="the classifier_infer job; the "
+                                                              "newest one if left out")
+    method: UncertaintyName = Field("least_confidence")
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+
+
+class UncertainItemOut(BaseModel):
+    item_id: int
+    uri: str
+    score: float = Field(description="uncertainty: 0 sure … 1 unsure")
+
+
+class UncertainOut(BaseModel):
+    inference_job_id: int
+    method: str
+    items: list[UncertainItemOut] = Field(description="unlabeled items, most uncertain first")
+
+
+class EfficiencyQuery(BaseModel):
+    since: Optional[datetime] = Field(None, description="start of this session (ISO time)")
+
+
+class MethodRateOut(BaseModel):
+    method: str
+    labels: int
+    seconds: float = Field(description="labeling time: pauses before the method's events, "
+                                       "each capped at two minutes")
+    per_minute: float
+
+
+class EfficiencyOut(BaseModel):
+    session: list[MethodRateOut] = Field(description="events since 'since'")
+    overall: list[MethodRateOut]
+    shares: dict[str, int] = Field(description="current labels by the method that gave them")
+    auto_labeled: int = Field(description="items ever labeled by similarity, probability or "
+                                          "cluster events")
+    auto_changed_by_hand: int = Field(description="of those, items a later manual event gave "
+                                                  "another label")
