@@ -6,9 +6,9 @@ import pytest
 
 from app import create_server
 from settings import Settings
+from tests.api_client import Api, assert_error
 from tests.databases import make_dataset
 from tests.feature_jobs import make_feature_job
-from tests.test_api import Api, assert_error
 
 P_RING = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.92, 0.75, 0.3, 0.1]
 
