@@ -6,6 +6,7 @@ the route takes), the error answers, and a JSON 404/405 for paths no route match
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from flask import current_app, request
 from flask_openapi3 import APIBlueprint
@@ -15,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from api.error_answers import (conflict_answer, domain_error_answer, error_response,
                                http_error_answer)
 from errors import DomainError
+from services import current_services
 
 PREFIX = "/api/v1"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -24,6 +26,11 @@ TEXT_BODIES = {"api.transfer.import_labels": "text/csv"}
 
 def _operation_id(*, name: str, **_ignored) -> str:
     return name  # the view function's name: short, unique, stable for generated clients
+
+
+def tagger_of(named: Optional[str]) -> str:
+    """Who a request labels or owns a job as: the tagger it names, else the server's."""
+    return named or current_services().settings.tagger
 
 
 def resource_blueprint(name: str) -> APIBlueprint:

@@ -2,11 +2,9 @@
 queue and the labeling-efficiency figures, all from the results of finished jobs."""
 from __future__ import annotations
 
-from typing import Optional
-
 from flask_openapi3 import Tag
 
-from api.blueprints import resource_blueprint
+from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models import DatasetPath
 from api.models_jobs import (BatchOut, EfficiencyOut, EfficiencyQuery, MethodRateOut,
@@ -23,10 +21,6 @@ GUIDED = Tag(name="guided-labeling", description="similarity and probability bat
                                                  "active-learning queue, labeling efficiency")
 
 blueprint = resource_blueprint("guided")
-
-
-def _tagger(name: Optional[str]) -> str:
-    return name or current_services().settings.tagger
 
 
 def _batch_out(plan, event) -> BatchOut:
@@ -66,7 +60,7 @@ def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
     services = current_services()
     with transaction(services.session_factory) as session:
         result = rankings.similarity_batch(
-            session, services.feature_indexes, path.dataset_id, _tagger(body.tagger),
+            session, services.feature_indexes, path.dataset_id, tagger_of(body.tagger),
             body.feature_job_id, body.query_item_ids, body.label_id, body.scope, body.top_k,
             body.max_distance, body.item_ids, body.unlabeled_only, body.overwrite,
             body.dry_run)
@@ -84,7 +78,7 @@ def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
 def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
     with transaction(current_services().session_factory) as session:
         result = rankings.probability_batch(
-            session, path.dataset_id, _tagger(body.tagger), body.inference_job_id,
+            session, path.dataset_id, tagger_of(body.tagger), body.inference_job_id,
             body.label_id, body.threshold, body.overwrite_manual, body.dry_run)
         return ProbabilityLabelsOut(
             count=len(result.plan.to_label), above=result.above,

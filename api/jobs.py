@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_openapi3 import Tag
 
-from api.blueprints import resource_blueprint
+from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models_jobs import JobDeleteOut, JobIn, JobListOut, JobOut, JobPath, JobsQuery
 from db import jobs as job_store
@@ -28,7 +28,7 @@ def _job_out(job, with_log: bool = True) -> JobOut:
 def create_job(body: JobIn):
     services = current_services()
     job_id = ml_jobs.start_job(services.celery(), services.session_factory, body.kind,
-                               body.dataset_id, body.params, body.owner or services.settings.tagger)
+                               body.dataset_id, body.params, tagger_of(body.owner))
     return _get_job(job_id).model_dump(mode="json"), 201
 
 

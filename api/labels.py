@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import Tag
 
-from api.blueprints import resource_blueprint
+from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models import (CurrentLabelOut, CurrentLabelsOut, CurrentLabelsQuery, DatasetPath,
                         DeleteLabelQuery, EventIn, EventListOut, EventOut, EventPath,
@@ -77,7 +77,7 @@ def delete_label(path: LabelPath, query: DeleteLabelQuery):
     services = current_services()
     with transaction(services.session_factory) as session:
         event = label_store.delete_label(session, path.dataset_id, path.label_id,
-                                         query.tagger or services.settings.tagger, query.confirm)
+                                         tagger_of(query.tagger), query.confirm)
     return LabelDeleteOut(label_id=path.label_id, event_id=event.id if event else None,
                           unlabeled=event.n_tags if event else 0).model_dump(mode="json")
 
@@ -118,7 +118,7 @@ def list_events(path: DatasetPath, query: PageQuery):
 def undo_event(path: EventPath, body: UndoIn):
     services = current_services()
     with transaction(services.session_factory) as session:
-        event = undo_tagging_event(session, path.event_id, body.tagger or services.settings.tagger)
+        event = undo_tagging_event(session, path.event_id, tagger_of(body.tagger))
     return _event_out(event).model_dump(mode="json"), 201
 
 

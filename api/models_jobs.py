@@ -13,6 +13,7 @@ from ml.uncertainty import UNCERTAINTY
 
 # --- jobs ---------------------------------------------------------------------------------
 
+
 class JobPath(BaseModel):
     job_id: int = Field(description="id of the job")
 

@@ -8,7 +8,7 @@ from flask import Response
 from flask_openapi3 import Tag
 from werkzeug.utils import secure_filename
 
-from api.blueprints import resource_blueprint
+from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models import CsvBody, DatasetPath, ErrorOut, ExportQuery, ImportOut, ImportQuery
 from data.export import EXPORT_FORMATS
@@ -66,7 +66,7 @@ def import_labels(path: DatasetPath, query: ImportQuery, raw: CsvBody):
     try:
         with transaction(services.session_factory) as session:
             report = import_labels_csv(session, path.dataset_id, csv_text,
-                                       query.tagger or services.settings.tagger,
+                                       tagger_of(query.tagger),
                                        query.create_missing_labels)
     except DomainError as error:
         if error.field == "csv":
