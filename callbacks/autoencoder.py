@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, html, no_update
@@ -11,10 +11,13 @@ from callbacks.common import read_session
 from callbacks.ids import Autoencoder as ids
 from callbacks.ids import JobsPanel
 from callbacks.job_launch import register_model_page
-from db.models import Job
+from db.lookups import find_job, training_run
 from errors import DomainError
-from ml.autoencoder_jobs import check_train_params, spec_of
+from ml.kinds.autoencoder import check_train_params, spec_of
 from ml.autoencoder_spec import layer_table
+
+if TYPE_CHECKING:
+    from db.models import Job
 
 FIELDS = {"type": ids.FIELD, "index": ALL}
 FIELD_ERRORS = {"type": ids.FIELD_ERROR, "index": ALL}
@@ -131,11 +134,8 @@ def reconstruction_grid(job: Job | None):
           Input(PANEL_SELECTED, "data"), Input(PANEL_POLL, "n_intervals"))
 def show_selected_job(job_id, _tick):
     with read_session() as session:
-        job = session.get(Job, job_id) if job_id is not None else None
-        model_job = job if job is not None and job.kind == "autoencoder_train" else None
-        if job is not None and job.kind == "autoencoder_infer":
-            model_job = session.get(Job, job.params.get("model_job_id"))
-            model_job = model_job if model_job and model_job.kind == "autoencoder_train" else None
+        job = find_job(session, job_id)
+        model_job = training_run(session, job, "autoencoder_train", "autoencoder_infer")
         can_infer = job is not None and job.kind == "autoencoder_train" and \
             job.status == "succeeded"
         return loss_figure(model_job), not can_infer, reconstruction_grid(job)

@@ -2,25 +2,27 @@
 report, run comparison and the probabilities of an inference job."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
-from sqlalchemy import select
 
-from callbacks.common import read_session
+from callbacks.common import on_refusal, read_session, thumbnail_url
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
 from callbacks.job_launch import register_model_page
-from callbacks.label import thumbnail_url
+from db.jobs import list_jobs
 from db.labels import list_labels
-from db.models import CurrentLabel, Job, LabelClass
+from db.lookups import current_label_class, find_job, training_run
 from errors import DomainError
 from ml.classifier_data import check_training_set, training_set
-from ml.classifier_jobs import check_train_params
+from ml.kinds.classifier import check_train_params
 from ml.features import load_probabilities
+
+if TYPE_CHECKING:
+    from db.models import Job
 
 FIELDS = {"type": ids.FIELD, "index": ALL}
 FIELD_ERRORS = {"type": ids.FIELD_ERROR, "index": ALL}
@@ -85,18 +87,20 @@ def _class_row(name: str, color: str, count: int, item_ids: list[int]):
         html.Td(f"{count:,}", className="text-end"), html.Td(thumbs)])
 
 
+def _unusable(error: DomainError) -> dbc.Alert:
+    return dbc.Alert(str(error), color="warning", className="small py-2")
+
+
 @callback(Output(ids.TRAINING_DATA, "children"), Input(ids.DATASET, "value"),
           Input({"type": ids.FIELD, "index": "event_id"}, "value"))
+@on_refusal(_unusable)
 def show_training_data(dataset_id, event_id):
     if dataset_id is None:
         return html.Div("Choose a data set.", className="text-muted small")
-    try:
-        with read_session() as session:
-            training = training_set(session, dataset_id, int(event_id or 0))
-            colors = {label.id: label.color
-                      for label in list_labels(session, dataset_id, include_archived=True)}
-    except DomainError as error:
-        return dbc.Alert(str(error), color="warning", className="small py-2")
+    with read_session() as session:
+        training = training_set(session, dataset_id, int(event_id or 0))
+        colors = {label.id: label.color
+                  for label in list_labels(session, dataset_id, include_archived=True)}
     samples: dict[int, list[int]] = {label_id: [] for label_id in training.label_ids}
     for item_id, label_id in training.labels.items():
         if len(samples[label_id]) < SAMPLES_PER_CLASS:
@@ -179,20 +183,13 @@ def validation_report(job: Job | None):
     return dbc.Row([dbc.Col(matrix_graph, md=7), dbc.Col(table, md=5)])
 
 
-def _model_job_of(session, job: Job | None) -> Job | None:
-    """The training run behind the selected job (itself, or the model of an inference)."""
-    if job is not None and job.kind == "classifier_infer":
-        job = session.get(Job, job.params.get("model_job_id"))
-    return job if job is not None and job.kind == "classifier_train" else None
-
-
 @callback(Output(ids.LOSS, "figure"), Output(ids.ACCURACY, "figure"),
           Output(ids.REPORT, "children"), Output(ids.INFER, "disabled"),
           Input(PANEL_SELECTED, "data"), Input(PANEL_POLL, "n_intervals"))
 def show_selected_job(job_id, _tick):
     with read_session() as session:
-        job = session.get(Job, job_id) if job_id is not None else None
-        model_job = _model_job_of(session, job)
+        job = find_job(session, job_id)
+        model_job = training_run(session, job, "classifier_train", "classifier_infer")
         can_infer = model_job is not None and model_job is job and job.status == "succeeded"
         return (curve_figure(model_job, "loss"), curve_figure(model_job, "accuracy"),
                 validation_report(model_job), not can_infer)
@@ -201,9 +198,8 @@ def show_selected_job(job_id, _tick):
 # ---------------------------------------------------------------- comparison
 
 def _finished(session, dataset_id, kind: str) -> list[Job]:
-    return list(session.scalars(select(Job).where(
-        Job.dataset_id == dataset_id, Job.kind == kind, Job.status == "succeeded")
-        .order_by(Job.id.desc())))
+    """The data set's succeeded jobs of ``kind``, newest first."""
+    return [job for job in list_jobs(session, dataset_id, kind) if job.status == "succeeded"]
 
 
 @callback(Output(ids.COMPARE_RUNS, "options"), Output(ids.COMPARE_RUNS, "value"),
@@ -236,7 +232,7 @@ def list_finished_jobs(dataset_id, _changed, _idle, compared, inference):
           Input(ids.COMPARE_RUNS, "value"))
 def compare_runs(job_ids):
     with read_session() as session:
-        jobs = [job for job in (session.get(Job, job_id) for job_id in job_ids or []) if job]
+        jobs = [job for job in (find_job(session, job_id) for job_id in job_ids or []) if job]
         figure = go.Figure()
         for job in jobs:
             figure.add_scatter(x=[row["epoch"] for row in job.metrics],
@@ -258,7 +254,7 @@ def compare_runs(job_ids):
 
 def _inference(session, job_id):
     """(job, item ids, probabilities, label names, label colours) of an inference job."""
-    job = session.get(Job, job_id)
+    job = find_job(session, job_id)
     item_ids, probabilities, label_ids = load_probabilities(job)
     labels = {label.id: label for label in list_labels(session, job.dataset_id,
                                                        include_archived=True)}
@@ -298,9 +294,8 @@ def show_item_probabilities(item_id, job_id):
         return _styled(figure, "choose an item", "class", "probability"), None
     with read_session() as session:
         _job, item_ids, probabilities, names, colors = _inference(session, job_id)
-        current = session.get(CurrentLabel, int(item_id))
-        labeled = (f" · labeled {session.get(LabelClass, current.label_id).name}"
-                   if current is not None else " · unlabeled")
+        current = current_label_class(session, int(item_id))
+        labeled = f" · labeled {current.name}" if current is not None else " · unlabeled"
     rows = np.flatnonzero(item_ids == int(item_id))
     if not len(rows):
         return (_styled(figure, f"item {item_id} is not in this inference", "class",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, html, no_update
 
-from callbacks.common import clicked_index, error_alert, read_session
+from callbacks.common import clicked_index, error_alert, on_refusal, read_session
 from callbacks.ids import Datasets as ids
 from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
 from data.folders import browse
@@ -51,6 +51,7 @@ def _started(dataset_id: int, name: str):
           State(ids.NAME, "value"), State(ids.SOURCE_TABS, "active_tab"),
           State(ids.FOLDER, "value"), State(ids.TILED_URI, "value"),
           State(ids.TILED_KEY, "value"), prevent_initial_call=True)
+@on_refusal(error_alert, errors=(DomainError, SourceError))
 def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
     location = folder if kind == "directory" else tiled_uri
     if not location:
@@ -59,22 +60,17 @@ def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
     if not name:
         name = location.rstrip("/").rsplit("/", 1)[-1]
     services = current_services()
-    try:
-        dataset = register_dataset(services.session_factory, services.settings.data_roots,
-                                   name, kind, location, tiled_key or None)
-    except (DomainError, SourceError) as error:
-        return error_alert(error)
+    dataset = register_dataset(services.session_factory, services.settings.data_roots,
+                               name, kind, location, tiled_key or None)
     return _started(dataset.id, dataset.name)
 
 
 @callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Input(ids.DEMO, "n_clicks"), prevent_initial_call=True)
+@on_refusal(error_alert, errors=(DomainError, SourceError, OSError))
 def create_demo(_clicks):
     services = current_services()
-    try:
-        dataset_id = ensure_demo_dataset(services.session_factory, services.settings)
-    except (DomainError, SourceError, OSError) as error:
-        return error_alert(error)
+    dataset_id = ensure_demo_dataset(services.session_factory, services.settings)
     return _started(dataset_id, "demo")
 
 

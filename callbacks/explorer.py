@@ -8,7 +8,6 @@ selection saved beside its projection (or a cluster number), never thousands of 
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Optional
 from urllib.parse import urlencode
 
@@ -18,54 +17,45 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (dataset_choices, error_alert, read_session, tagger_or_default,
+from callbacks.common import (error_alert, on_refusal, read_session, register_dataset_dropdown,
+                              register_jobs_filter, tagger_or_default, thumbnail_url,
                               write_session)
 from callbacks.explorer_figure import (cluster_groups, label_groups, scatter_figure,
                                        selected_item_ids)
 from callbacks.ids import Explorer as ids
 from callbacks.ids import JobsPanel, Label
-from callbacks.label import thumbnail_url
 from db import jobs as job_store
 from db.labels import list_labels
-from db.models import Item, Job
-from errors import DomainError
+from db.lookups import find_item, find_job
 from ml.features import feature_sources
-from ml.jobs import execute_job, submit_job
-from ml.job_kinds import get_kind
-from ml.projection_jobs import KIND
 from ml.projection_results import (COLOURINGS, available_colourings, current_label_ids,
-                                   feature_values, finished_projections, find_projection,
-                                   heatmap, label_selection, load_projection, projection_title,
+                                   feature_values, finished_projections, heatmap,
+                                   label_selection, load_projection, projection_title,
                                    save_selection, selection_items, summarize)
+from ml.projection_start import open_or_start_projection
 from services import current_services
 
-INLINE_ITEMS = 2_000  # PCA of at most this many items runs in the callback, not on a worker
 THUMBS_SHOWN = 48
-PANEL_FILTER = JobsPanel.id(JobsPanel.FILTER, ids.SCOPE)
 PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
 PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
 FIELDS = {name: {"type": name, "index": ALL}
           for name in (ids.PROJECTION_FIELD, ids.CLUSTER_FIELD, ids.IMAGE_FIELD)}
 
 
-@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
-          Input(ids.DATASET_REQUESTED, "data"))
-def list_datasets(requested):
-    return dataset_choices(requested)
+register_dataset_dropdown(ids.DATASET, ids.DATASET_REQUESTED)
+register_jobs_filter(ids.SCOPE, ids.DATASET)
 
 
-@callback(Output(PANEL_FILTER, "data"), Output(ids.FEATURE_JOB, "options"),
-          Output(ids.FEATURE_JOB, "value"), Output(ids.LABEL, "options"),
-          Input(ids.DATASET, "value"), State(PANEL_FILTER, "data"))
-def show_dataset(dataset_id, job_filter):
-    job_filter = {**(job_filter or {}), "dataset_id": dataset_id}
+@callback(Output(ids.FEATURE_JOB, "options"), Output(ids.FEATURE_JOB, "value"),
+          Output(ids.LABEL, "options"), Input(ids.DATASET, "value"))
+def show_dataset(dataset_id):
     if dataset_id is None:
-        return job_filter, [], None, []
+        return [], None, []
     with read_session() as session:
         sources = feature_sources(session, dataset_id)
         labels = list_labels(session, dataset_id)
     options = [{"label": source.title, "value": source.job_id} for source in sources]
-    return (job_filter, options, options[0]["value"] if options else None,
+    return (options, options[0]["value"] if options else None,
             [{"label": label.name, "value": str(label.id)} for label in labels])
 
 
@@ -107,24 +97,10 @@ def form_params(feature_job_id, method: str, components, projection_fields: tupl
 
 
 def _start(dataset_id: int, params: dict) -> tuple[int, str]:
-    """Open an identical projection, or create one: run here when small, else queue it."""
     services = current_services()
-    with write_session() as session:
-        checked = get_kind(KIND).check_params(params)
-        existing = find_projection(session, dataset_id, checked)
-        if existing is not None and existing.status == "succeeded":
-            return existing.id, f"Already computed as job {existing.id}: opened."
-        if existing is not None:
-            return existing.id, f"The same projection is job {existing.id} ({existing.status})" \
-                                "; it opens when done."
-        job = job_store.create_job(session, KIND, dataset_id, params, tagger_or_default(None))
-        job_id, items = job.id, session.get(Job, params["feature_job_id"]).result["items"]
-    if checked["method"] == "pca" and items <= INLINE_ITEMS:
-        start = time.monotonic()
-        status = execute_job(services.session_factory, services.settings.artifacts_dir, job_id)
-        return job_id, f"Job {job_id}: {status} in {time.monotonic() - start:.1f} s."
-    submit_job(services.celery(), services.session_factory, job_id)
-    return job_id, f"Job {job_id} queued: {items:,} items; it opens when done."
+    return open_or_start_projection(services.celery(), services.session_factory,
+                                    services.settings.artifacts_dir, dataset_id, params,
+                                    tagger_or_default(None))
 
 
 @callback(Output(ids.FEEDBACK, "children"), Output(ids.PENDING, "data"),
@@ -137,6 +113,7 @@ def _start(dataset_id: int, params: dict) -> tuple[int, str]:
           State(FIELDS[ids.CLUSTER_FIELD], "value"), State(FIELDS[ids.CLUSTER_FIELD], "id"),
           State(FIELDS[ids.IMAGE_FIELD], "value"), State(FIELDS[ids.IMAGE_FIELD], "id"),
           State(PANEL_CHANGED, "data"), prevent_initial_call=True)
+@on_refusal(error_alert, no_update, no_update)
 def compute(_clicks, dataset_id, feature_job_id, method, components, projection_values,
             projection_ids, clustering, space, cluster_values, cluster_ids, image_values,
             image_ids, changed):
@@ -146,10 +123,7 @@ def compute(_clicks, dataset_id, feature_job_id, method, components, projection_
     params = form_params(feature_job_id, method, components, (projection_values, projection_ids),
                          clustering, space, (cluster_values, cluster_ids),
                          (image_values, image_ids))
-    try:
-        job_id, message = _start(dataset_id, params)
-    except DomainError as error:
-        return error_alert(error), no_update, no_update
+    job_id, message = _start(dataset_id, params)
     return (dbc.Alert(message, color="info", className="py-2", duration=8000), job_id,
             {"n": (changed or {}).get("n", 0) + 1, "select": job_id})
 
@@ -167,7 +141,7 @@ def list_projections(dataset_id, pending, _tick, _idle, requested, current):
         return [], None, no_update
     with read_session() as session:
         jobs = finished_projections(session, dataset_id)
-        pending_job = session.get(Job, pending) if pending else None
+        pending_job = find_job(session, pending) if pending else None
         pending_done = pending_job is not None and pending_job.status in job_store.FINISHED
     options = [{"label": projection_title(job), "value": job.id} for job in jobs]
     listed = [job.id for job in jobs]
@@ -333,18 +307,16 @@ def show_heatmap(selection, statistic):
 @callback(Output(ids.LABEL_FEEDBACK, "children"), Output(ids.REVISION, "data"),
           Input(ids.APPLY_LABEL, "n_clicks"), State(ids.SELECTION, "data"),
           State(ids.LABEL, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(error_alert, no_update)
 def label(_clicks, selection, label_id, revision):
     if not selection or not label_id:
         message = "Select points and a label class first."
         return dbc.Alert(message, color="warning", className="py-2"), no_update
-    try:
-        with write_session() as session:
-            projection, item_ids = _selection(session, selection)
-            event = label_selection(session, projection, item_ids, int(label_id),
-                                    tagger_or_default(None), selection.get("cluster"))
-            message = f"Labeled {event.n_tags:,} items in one event (#{event.id})."
-    except DomainError as error:
-        return error_alert(error), no_update
+    with write_session() as session:
+        projection, item_ids = _selection(session, selection)
+        event = label_selection(session, projection, item_ids, int(label_id),
+                                tagger_or_default(None), selection.get("cluster"))
+        message = f"Labeled {event.n_tags:,} items in one event (#{event.id})."
     return (dbc.Alert(message, color="success", className="py-2", duration=6000),
             (revision or 0) + 1)
 
@@ -358,8 +330,8 @@ def show_hovered(hover, job_id):
         return False, no_update, no_update
     item_id = int(point["customdata"])
     with read_session() as session:
-        job = session.get(Job, job_id)
-        item = session.get(Item, item_id)
+        job = find_job(session, job_id)
+        item = find_item(session, item_id)
         uri = item.uri if item is not None else f"item {item_id}"
         params = job.params if job is not None else {"log": True, "pmin": 1, "pmax": 99}
     image = html.Img(src=thumbnail_url(item_id, 128, params["log"],

@@ -13,7 +13,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import dataset_choices, error_alert, tagger_or_default
+from callbacks.common import (error_alert, on_refusal, register_dataset_dropdown,
+                              register_jobs_filter, tagger_or_default)
 from callbacks.ids import JobsPanel
 from errors import DomainError
 from ml.jobs import start_job
@@ -38,22 +39,21 @@ def launch_training(kind: str, dataset_id: int | None, params: dict, changed: di
     ``field_messages(error or None)`` puts a refusal next to the field it names."""
     if dataset_id is None:
         return dbc.Alert("Choose a data set first.", color="warning"), no_update, no_update
-    try:
-        message, changed = launch_job(kind, dataset_id, params, changed)
-    except DomainError as error:
-        return error_alert(error), no_update, field_messages(error)
-    return message, changed, field_messages(None)
+
+    @on_refusal(error_alert, no_update, field_messages)
+    def launch():
+        message, new_changed = launch_job(kind, dataset_id, params, changed)
+        return message, new_changed, field_messages(None)
+    return launch()
 
 
+@on_refusal(error_alert, no_update)
 def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None,
                      changed: dict | None):
     """A page's inference button, for the training job selected in its jobs panel."""
     if model_job_id is None or dataset_id is None:
         raise PreventUpdate
-    try:
-        return launch_job(kind, dataset_id, {"model_job_id": model_job_id}, changed)
-    except DomainError as error:
-        return error_alert(error), no_update
+    return launch_job(kind, dataset_id, {"model_job_id": model_job_id}, changed)
 
 
 def register_model_page(page, train_kind: str, infer_kind: str,
@@ -62,17 +62,8 @@ def register_model_page(page, train_kind: str, infer_kind: str,
     """The shared callbacks of a model page (``page`` is its ids class)."""
     fields = {"type": page.FIELD, "index": ALL}
     changed_store = JobsPanel.id(JobsPanel.CHANGED, page.SCOPE)
-    panel_filter = JobsPanel.id(JobsPanel.FILTER, page.SCOPE)
-
-    @callback(Output(page.DATASET, "options"), Output(page.DATASET, "value"),
-              Input(page.DATASET_REQUESTED, "data"))
-    def list_datasets(requested):
-        return dataset_choices(requested)
-
-    @callback(Output(panel_filter, "data"), Input(page.DATASET, "value"),
-              State(panel_filter, "data"))
-    def show_jobs_of_dataset(dataset_id, job_filter):
-        return {**(job_filter or {}), "dataset_id": dataset_id}
+    register_dataset_dropdown(page.DATASET, page.DATASET_REQUESTED)
+    register_jobs_filter(page.SCOPE, page.DATASET)
 
     @callback(Output(page.FEEDBACK, "children"),
               Output(changed_store, "data", allow_duplicate=True),

@@ -6,19 +6,22 @@ table only while one of its jobs is queued or running: the interval switches its
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import error_alert, read_session, write_session
+from callbacks.common import error_alert, on_refusal, read_session, write_session
 from callbacks.ids import JobsPanel as ids
 from db import jobs as job_store
-from db.jobs import as_utc
-from db.models import Job
-from errors import DomainError
+from db.lookups import find_job
+from db.models import as_utc
 from ml.jobs import cancel_job, log_tail
 from services import current_services
+
+if TYPE_CHECKING:
+    from db.models import Job
 
 ACTIVE = ("queued", "running")
 LISTED_JOBS = 50
@@ -115,7 +118,7 @@ def show_detail(job_id, _tick):
     if job_id is None:
         return html.Div("No jobs yet.", className="text-muted small")
     with read_session() as session:
-        job = session.get(Job, job_id)
+        job = find_job(session, job_id)
         if job is None:
             return None
         lines = log_tail(job)
@@ -140,19 +143,17 @@ def show_detail(job_id, _tick):
           Input(_part(ids.CANCEL), "n_clicks"), Input(_part(ids.DELETE), "n_clicks"),
           State(_part(ids.SELECTED), "data"), State(_part(ids.CHANGED), "data"),
           prevent_initial_call=True)
+@on_refusal(error_alert, no_update)
 def cancel_or_delete(_cancel, _delete, job_id, changed):
     if job_id is None:
         raise PreventUpdate
-    try:
-        with write_session() as session:
-            if ctx.triggered_id["type"] == ids.CANCEL:
-                job = cancel_job(current_services().celery(), session, job_id)
-                message = (f"Job #{job_id} cancelled." if job.status == "cancelled" else
-                           f"Job #{job_id} stops at its next batch.")
-            else:
-                job_store.delete_job(session, job_id)
-                message = f"Job #{job_id} and its files deleted."
-    except DomainError as error:
-        return error_alert(error), no_update
+    with write_session() as session:
+        if ctx.triggered_id["type"] == ids.CANCEL:
+            job = cancel_job(current_services().celery(), session, job_id)
+            message = (f"Job #{job_id} cancelled." if job.status == "cancelled" else
+                       f"Job #{job_id} stops at its next batch.")
+        else:
+            job_store.delete_job(session, job_id)
+            message = f"Job #{job_id} and its files deleted."
     return (dbc.Alert(message, color="info", dismissable=True, duration=4000, className="py-2"),
             {"n": (changed or {}).get("n", 0) + 1})
