@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import math
-from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
-from sqlalchemy import select
 
-from callbacks.common import (dataset_choices, error_alert, read_session, tagger_or_default,
-                              write_session)
+from callbacks.common import (error_alert, on_refusal, read_session, register_dataset_dropdown,
+                              tagger_or_default, thumbnail_url, write_session)
 from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
+from callbacks.label_actions import label_of_action, read_action
 from db.labels import list_labels
-from db.models import CurrentLabel
-from db.store import (TagIn, apply_event, count_items, items_page, labels_as_of,
-                      last_undoable_event, undo_event)
+from db.lookups import all_labeled
+from db.store import TagIn, apply_event, count_items, items_page, labels_as_of
+from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
 PAGER = {ids.FIRST, ids.PREVIOUS, ids.NEXT, ids.LAST}
@@ -34,16 +33,7 @@ def turn_page(trigger: str | None, page: int | None, pages: int) -> int:
     return min(max(1, target), pages)
 
 
-def thumbnail_url(item_id: int, size: int, log: bool, percentiles, colormap: str) -> str:
-    query = urlencode({"size": size, "log": int(bool(log)), "pmin": percentiles[0],
-                       "pmax": percentiles[1], "cmap": colormap})
-    return f"/thumbs/{item_id}.png?{query}"
-
-
-@callback(Output(ids.DATASET, "options"), Output(ids.DATASET, "value"),
-          Input(ids.DATASET_REQUESTED, "data"))
-def list_datasets(requested):
-    return dataset_choices(requested)
+register_dataset_dropdown(ids.DATASET, ids.DATASET_REQUESTED)
 
 
 # One callback both ways: two callbacks feeding each other are a dependency cycle to Dash.
@@ -140,42 +130,11 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
     return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items]
 
 
-def _label_for_key(session, dataset_id: int, key: str):
-    label = next((label for label in list_labels(session, dataset_id) if label.hotkey == key),
-                 None)
-    if label is None:
-        raise DomainError(f"no class has hotkey {key}; give one that hotkey in the class list",
-                          "hotkey")
-    return label.id
-
-
 def _next_selection(page_items: list[int], selection: list[int]) -> list[int]:
     """After labeling, select the tile that follows the last selected one."""
     positions = [page_items.index(i) for i in selection if i in page_items]
     following = max(positions, default=-1) + 1
     return [page_items[following]] if following < len(page_items) else []
-
-
-def _page_done(session, page_items: list[int]) -> bool:
-    labeled = session.scalars(select(CurrentLabel.item_id)
-                              .where(CurrentLabel.item_id.in_(page_items))).all()
-    return len(labeled) == len(page_items)
-
-
-def _action(trigger, key_press) -> tuple[str, int | None]:
-    """('label', label id), ('label-key', None), ('unlabel', None) or ('undo', None)."""
-    if trigger == ids.KEY:
-        key = (key_press or {}).get("key")
-        if key == "undo":
-            return "undo", None
-        if key == "unlabel":
-            return "unlabel", None
-        return "hotkey", key
-    if trigger == ids.UNLABEL:
-        return "unlabel", None
-    if trigger == ids.UNDO:
-        return "undo", None
-    return "label", trigger["index"]
 
 
 @callback(Output(ids.REVISION, "data"), Output(ids.SELECTION, "data"),
@@ -186,6 +145,7 @@ def _action(trigger, key_press) -> tuple[str, int | None]:
           State(ids.PAGE_ITEMS, "data"), State(ids.ADVANCE, "value"), State(ids.AS_OF, "data"),
           State(ids.REVISION, "data"), State(ids.PAGE, "value"), State(ids.GUIDED_ORDER, "data"),
           prevent_initial_call=True)
+@on_refusal(no_update, no_update, error_alert, no_update)
 def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset_id, tagger,
                     page_items, advance, as_of, revision, page, guided):
     if ctx.triggered_id is None or dataset_id is None:
@@ -194,32 +154,27 @@ def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset
         raise PreventUpdate  # labels given in a checkpoint are answers (label_guided.py)
     if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
         raise PreventUpdate  # the class buttons were just re-drawn
-    action, argument = _action(ctx.triggered_id, key_press)
+    action, argument = read_action(ctx.triggered_id, key_press)
     tagger = tagger_or_default(tagger)
     if as_of and action != "undo":
         return no_update, no_update, dbc.Alert(
             "You are viewing past labels; go back to the latest labels to label.",
             color="warning", dismissable=True), no_update
-    try:
-        with write_session() as session:
-            if action == "undo":
-                event = last_undoable_event(session, dataset_id, tagger)
-                if event is None:
-                    raise DomainError(f"{tagger} has nothing left to undo", "tagger")
-                undo_event(session, event.id, tagger)
-                return revision + 1, selection, _note(f"Undid event {event.id}."), no_update
-            if not selection:
-                raise DomainError("select tiles first (click, shift-click, or a for the page)",
-                                  "selection")
-            label_id = (None if action == "unlabel" else
-                        _label_for_key(session, dataset_id, argument) if action == "hotkey"
-                        else argument)
-            event = apply_event(session, dataset_id, tagger, "manual",
-                                [TagIn(item_id, label_id) for item_id in selection])
-            # a guided order is ranked again after each event (labeled items may leave it)
-            done = advance and not guided and _page_done(session, page_items or [])
-    except DomainError as error:
-        return no_update, no_update, error_alert(error), no_update
+    with write_session() as session:
+        if action == "undo":
+            event = last_undoable_event(session, dataset_id, tagger)
+            if event is None:
+                raise DomainError(f"{tagger} has nothing left to undo", "tagger")
+            undo_event(session, event.id, tagger)
+            return revision + 1, selection, _note(f"Undid event {event.id}."), no_update
+        if not selection:
+            raise DomainError("select tiles first (click, shift-click, or a for the page)",
+                              "selection")
+        label_id = label_of_action(session, dataset_id, action, argument)
+        event = apply_event(session, dataset_id, tagger, "manual",
+                            [TagIn(item_id, label_id) for item_id in selection])
+        # a guided order is ranked again after each event (labeled items may leave it)
+        done = advance and not guided and all_labeled(session, page_items or [])
     verb = "Unlabeled" if label_id is None else "Labeled"
     feedback = _note(f"{verb} {len(selection)} item{'s' * (len(selection) != 1)} "
                      f"(event {event.id}).")

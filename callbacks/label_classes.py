@@ -5,13 +5,12 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
-                              write_session)
+from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
+                              tagger_or_default, write_session)
 from callbacks.ids import Label as ids
 from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
                        update_label)
 from db.store import label_counts
-from errors import DomainError
 
 
 def _class_row(label, count: int):
@@ -57,16 +56,14 @@ def _bump(revision):
           Input(ids.ADD, "n_clicks"), Input(ids.NEW_NAME, "n_submit"),
           State(ids.NEW_NAME, "value"), State(ids.NEW_COLOR, "value"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert, no_update)
 def add_class(_clicks, _submit, name, color, dataset_id, revision):
     if dataset_id is None:
         raise PreventUpdate
-    try:
-        with write_session() as session:
-            used = {label.color.lower() for label in list_labels(session, dataset_id)}
-            create_label(session, dataset_id, name or "",
-                         color=None if (color or "").lower() in used else color)
-    except DomainError as error:
-        return no_update, error_alert(error), no_update
+    with write_session() as session:
+        used = {label.color.lower() for label in list_labels(session, dataset_id)}
+        create_label(session, dataset_id, name or "",
+                     color=None if (color or "").lower() in used else color)
     return _bump(revision), None, ""
 
 
@@ -89,13 +86,11 @@ def open_editor(clicks, dataset_id):
           State(ids.EDIT_ID, "data"), State(ids.EDIT_NAME, "value"),
           State(ids.EDIT_COLOR, "value"), State(ids.EDIT_HOTKEY, "value"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert, True)
 def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
-    try:
-        with write_session() as session:
-            update_label(session, dataset_id, label_id, name=name, color=color,
-                         hotkey=(hotkey or "").strip())
-    except DomainError as error:
-        return no_update, error_alert(error), True
+    with write_session() as session:
+        update_label(session, dataset_id, label_id, name=name, color=color,
+                     hotkey=(hotkey or "").strip())
     return _bump(revision), None, False
 
 
@@ -103,18 +98,16 @@ def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Input({"type": ids.MOVE_UP, "index": ALL}, "n_clicks"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def move_class_up(clicks, dataset_id, revision):
     label_id = clicked_index(clicks)
-    try:
-        with write_session() as session:
-            order = [label.id for label in list_labels(session, dataset_id)]
-            at = order.index(label_id)
-            if at == 0:
-                raise PreventUpdate
-            order[at - 1], order[at] = order[at], order[at - 1]
-            reorder_labels(session, dataset_id, order)
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with write_session() as session:
+        order = [label.id for label in list_labels(session, dataset_id)]
+        at = order.index(label_id)
+        if at == 0:
+            raise PreventUpdate
+        order[at - 1], order[at] = order[at], order[at - 1]
+        reorder_labels(session, dataset_id, order)
     return _bump(revision), None
 
 
@@ -144,10 +137,8 @@ def delete_class(clicks, dataset_id, tagger, revision):
           Input(ids.CONFIRM_DELETE, "n_clicks"), State(ids.CONFIRM_ID, "data"),
           State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
           prevent_initial_call=True)
+@on_refusal(False, no_update, error_alert)
 def confirm_delete(_clicks, label_id, dataset_id, tagger, revision):
-    try:
-        with write_session() as session:
-            delete_label(session, dataset_id, label_id, tagger_or_default(tagger), confirm=True)
-    except DomainError as error:
-        return False, no_update, error_alert(error)
+    with write_session() as session:
+        delete_label(session, dataset_id, label_id, tagger_or_default(tagger), confirm=True)
     return False, _bump(revision), None

@@ -9,11 +9,10 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
-                              write_session)
+from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
+                              tagger_or_default, write_session)
 from callbacks.ids import Label as ids
-# the page's own key and button reading, so a checkpoint answer is given like a label
-from callbacks.label import _action, _label_for_key
+from callbacks.label_actions import label_of_action, read_action
 from db import guided
 from db.labels import list_labels
 from db.store import TagIn, apply_event
@@ -29,6 +28,11 @@ PANELS = ("similarity", "probability", "review")
 
 def _note(text: str, color: str = "success"):
     return html.Div(text, className=f"text-{color} small mb-1")
+
+
+def _muted(error) -> html.Span:
+    """A preview's refusal: what is missing before the batch can be shown."""
+    return html.Span(str(error), className="text-muted")
 
 
 def _percent(share) -> str:
@@ -126,16 +130,13 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
           Input(ids.START_CHECKPOINT, "n_clicks"), Input(ids.DATASET, "value"),
           State(ids.MIN_CONFIDENCE, "value"), State(ids.CHECKPOINT_SIZE, "value"),
           State(ids.GUIDED_ORDER, "data"), prevent_initial_call=True)
+@on_refusal(None, error_alert)
 def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
                  _mistakes, _checkpoint, dataset_id, min_confidence, checkpoint_size, current):
     if dataset_id is None:
         return None, None
-    try:
-        spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
-                           uncertainty_method, min_confidence, checkpoint_size, dataset_id,
-                           current)
-    except DomainError as error:
-        return None, error_alert(error)
+    spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
+                       uncertainty_method, min_confidence, checkpoint_size, dataset_id, current)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:
         return None, _note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
                            "warning")
@@ -177,17 +178,15 @@ def _label_name(session, dataset_id, label_id) -> str:
           Input(ids.TOP_K, "value"), Input(ids.CUTOFF, "value"),
           Input(ids.GUIDED_ORDER, "data"), Input(ids.PAGE_ITEMS, "data"),
           Input(ids.REVISION, "data"), State(ids.DATASET, "value"), State(ids.MODE, "value"))
+@on_refusal(_muted)
 def preview_batch(label_id, scope, top_k, cutoff, guided_spec, page_items, _revision,
                   dataset_id, mode):
     if mode != "similarity" or dataset_id is None:
         raise PreventUpdate
-    try:
-        with read_session() as session:
-            result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
-                                       page_items, dataset_id, "preview", dry_run=True)
-            return _batch_text(result.plan, _label_name(session, dataset_id, label_id))
-    except DomainError as error:
-        return html.Span(str(error), className="text-muted")
+    with read_session() as session:
+        result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
+                                   page_items, dataset_id, "preview", dry_run=True)
+        return _batch_text(result.plan, _label_name(session, dataset_id, label_id))
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
@@ -197,15 +196,13 @@ def preview_batch(label_id, scope, top_k, cutoff, guided_spec, page_items, _revi
           State(ids.TOP_K, "value"), State(ids.CUTOFF, "value"), State(ids.GUIDED_ORDER, "data"),
           State(ids.PAGE_ITEMS, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
           State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def apply_batch(_clicks, label_id, scope, top_k, cutoff, guided_spec, page_items, dataset_id,
                 tagger, revision):
-    try:
-        with write_session() as session:
-            result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
-                                       page_items, dataset_id, tagger_or_default(tagger),
-                                       dry_run=False)
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with write_session() as session:
+        result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
+                                   page_items, dataset_id, tagger_or_default(tagger),
+                                   dry_run=False)
     if result.event is None:
         return no_update, _note("Nothing to label: every chosen item already has a label.",
                                 "warning")
@@ -230,16 +227,14 @@ def _probability_batch(session, dataset_id, tagger, classifier_job, label_id, th
           Input(ids.CLASSIFIER_JOB, "value"), Input(ids.PROBABILITY_LABEL, "value"),
           Input(ids.THRESHOLD, "value"), Input(ids.OVERWRITE, "value"),
           Input(ids.REVISION, "data"), Input(ids.MODE, "value"), State(ids.DATASET, "value"))
+@on_refusal(_muted)
 def preview_probability(classifier_job, label_id, threshold, overwrite, _revision, mode,
                         dataset_id):
     if mode != "probability" or dataset_id is None:
         raise PreventUpdate
-    try:
-        with read_session() as session:
-            result = _probability_batch(session, dataset_id, "preview", classifier_job,
-                                        label_id, threshold, overwrite, dry_run=True)
-    except DomainError as error:
-        return html.Span(str(error), className="text-muted")
+    with read_session() as session:
+        result = _probability_batch(session, dataset_id, "preview", classifier_job, label_id,
+                                    threshold, overwrite, dry_run=True)
     check = result.check
     labels = ("hand labels made after its training" if check.held_out
               else "hand labels, its training labels included (optimistic)")
@@ -259,15 +254,13 @@ def preview_probability(classifier_job, label_id, threshold, overwrite, _revisio
           State(ids.THRESHOLD, "value"), State(ids.OVERWRITE, "value"),
           State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
           prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def apply_probability(_clicks, classifier_job, label_id, threshold, overwrite, dataset_id,
                       tagger, revision):
-    try:
-        with write_session() as session:
-            result = _probability_batch(session, dataset_id, tagger_or_default(tagger),
-                                        classifier_job, label_id, threshold, overwrite,
-                                        dry_run=False)
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with write_session() as session:
+        result = _probability_batch(session, dataset_id, tagger_or_default(tagger),
+                                    classifier_job, label_id, threshold, overwrite,
+                                    dry_run=False)
     if result.event is None:
         return no_update, _note("Nothing to label at this threshold.", "warning")
     return (revision or 0) + 1, _note(f"Labeled {result.event.n_tags:,} items at probability "
@@ -282,23 +275,19 @@ def apply_probability(_clicks, classifier_job, label_id, threshold, overwrite, d
           Input(ids.UNLABEL, "n_clicks"),
           State(ids.SELECTION, "data"), State(ids.GUIDED_ORDER, "data"),
           State(ids.DATASET, "value"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def answer_checkpoint(key_press, label_clicks, _unlabel, selection, guided_spec, dataset_id):
     if not guided_spec or guided_spec["kind"] != "checkpoint" or ctx.triggered_id is None:
         raise PreventUpdate
     if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
         raise PreventUpdate  # the class buttons were just re-drawn
-    action, argument = _action(ctx.triggered_id, key_press)
+    action, argument = read_action(ctx.triggered_id, key_press)
     if action == "undo":
         raise PreventUpdate
     if not selection:
         return no_update, _note("Select tiles first, then give their label.", "warning")
-    try:
-        with read_session() as session:
-            label_id = (None if action == "unlabel" else
-                        _label_for_key(session, dataset_id, argument) if action == "hotkey"
-                        else argument)
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with read_session() as session:
+        label_id = label_of_action(session, dataset_id, action, argument)
     answers = dict(guided_spec["answers"])
     for item in selection:
         if label_id is None:
@@ -348,6 +337,7 @@ def score_checkpoint(_clicks, guided_spec, dataset_id):
           Input(ids.CORRECT_ALL, "n_clicks"),
           State(ids.GUIDED_ORDER, "data"), State(ids.DATASET, "value"),
           State(ids.TAGGER, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
     if not guided_spec or guided_spec["kind"] != "checkpoint":
         raise PreventUpdate
@@ -356,17 +346,14 @@ def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
         items = list(answers)
     else:
         items = [clicked_index(clicks)]
-    try:
-        with write_session() as session:
-            changed = guided.score_checkpoint(session, dataset_id,
-                                              {i: answers[i] for i in items}).disagreements
-            if not changed:
-                raise PreventUpdate
-            event = apply_event(session, dataset_id, tagger_or_default(tagger), "manual",
-                                [TagIn(item, given) for item, _, given in changed],
-                                params={"validation_checkpoint": True})
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with write_session() as session:
+        changed = guided.score_checkpoint(session, dataset_id,
+                                          {i: answers[i] for i in items}).disagreements
+        if not changed:
+            raise PreventUpdate
+        event = apply_event(session, dataset_id, tagger_or_default(tagger), "manual",
+                            [TagIn(item, given) for item, _, given in changed],
+                            params={"validation_checkpoint": True})
     return (revision or 0) + 1, _note(f"Corrected {event.n_tags} label(s) from the checkpoint "
                                       f"(event {event.id}).")
 

@@ -8,12 +8,13 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (clicked_index, error_alert, read_session, tagger_or_default,
-                              write_session)
+from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
+                              tagger_or_default, write_session)
 from callbacks.ids import Label as ids
 from data.label_import import import_labels_csv
 from db.labels import list_labels
-from db.store import label_counts, list_events, undo_event
+from db.store import label_counts, list_events
+from db.undo import undo_event
 from errors import DomainError
 
 HISTORY_LENGTH = 30
@@ -37,15 +38,6 @@ def progress_bar(counts, labels):
             html.Div(legend, className="small text-muted")]
 
 
-@callback(Output(ids.PROGRESS, "children"), Input(ids.DATASET, "value"),
-          Input(ids.REVISION, "data"))
-def show_progress(dataset_id, _revision):
-    if dataset_id is None:
-        return None
-    with read_session() as session:
-        return progress_bar(label_counts(session, dataset_id), list_labels(session, dataset_id))
-
-
 def _event_row(event):
     when = event.created_at.strftime("%H:%M:%S")
     return html.Div([
@@ -58,28 +50,30 @@ def _event_row(event):
     ], className="event-row")
 
 
-@callback(Output(ids.HISTORY, "children"), Input(ids.DATASET, "value"),
-          Input(ids.REVISION, "data"))
-def show_history(dataset_id, _revision):
+@callback(Output(ids.PROGRESS, "children"), Output(ids.HISTORY, "children"),
+          Input(ids.DATASET, "value"), Input(ids.REVISION, "data"))
+def show_progress_and_history(dataset_id, _revision):
+    """The progress bar and the newest events, drawn again after every event."""
     if dataset_id is None:
-        return None
+        return None, None
     with read_session() as session:
+        progress = progress_bar(label_counts(session, dataset_id),
+                                list_labels(session, dataset_id))
         events = list_events(session, dataset_id, limit=HISTORY_LENGTH)
-    return [_event_row(e) for e in events] or html.Small("No labels yet.", className="text-muted")
+    history = [_event_row(e) for e in events] or html.Small("No labels yet.",
+                                                           className="text-muted")
+    return progress, history
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Input({"type": ids.HISTORY_UNDO, "index": ALL}, "n_clicks"),
           State(ids.TAGGER, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
 def undo_from_history(clicks, tagger, revision):
     event_id = clicked_index(clicks)
-    try:
-        with write_session() as session:
-            undo = undo_event(session, event_id,
-                              tagger_or_default(tagger))
-    except DomainError as error:
-        return no_update, error_alert(error)
+    with write_session() as session:
+        undo = undo_event(session, event_id, tagger_or_default(tagger))
     return (revision or 0) + 1, html.Div(f"Undid event {event_id} "
                                          f"(event {undo.id}).", className="text-success small")
 
@@ -124,15 +118,13 @@ def _csv_text(contents: str) -> str:
           Input(ids.IMPORT, "contents"), State(ids.IMPORT, "filename"),
           State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
           prevent_initial_call=True)
+@on_refusal(error_alert, no_update)
 def import_labels(contents, filename, dataset_id, tagger, revision):
     if not contents or dataset_id is None:
         raise PreventUpdate
-    try:
-        with write_session() as session:
-            report = import_labels_csv(session, dataset_id, _csv_text(contents),
-                                       tagger_or_default(tagger))
-    except DomainError as error:
-        return error_alert(error), no_update
+    with write_session() as session:
+        report = import_labels_csv(session, dataset_id, _csv_text(contents),
+                                   tagger_or_default(tagger))
     lines = [f"{filename}: {report.n_tags:,} labels imported (event {report.event_id})."]
     if report.unknown_uri_count:
         lines.append(f"{report.unknown_uri_count:,} unknown URIs, e.g. "

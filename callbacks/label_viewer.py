@@ -5,13 +5,11 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
-from sqlalchemy import select
 
-from callbacks.common import read_session
+from callbacks.common import read_session, thumbnail_url
 from callbacks.ids import Label as ids
-from callbacks.label import thumbnail_url
 from data.sources import SourceError, UnreadableImage
-from db.models import CurrentLabel, Dataset, Item, LabelClass
+from db.lookups import item_with_label
 from services import current_services
 
 VIEWER_SIZE = 1024
@@ -36,11 +34,7 @@ def open_viewer(request, log, percentiles, colormap):
     if not request:
         raise PreventUpdate
     with read_session() as session:
-        row = session.execute(
-            select(Item, Dataset, LabelClass).join(Dataset, Dataset.id == Item.dataset_id)
-            .outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
-            .outerjoin(LabelClass, LabelClass.id == CurrentLabel.label_id)
-            .where(Item.id == request["item"])).first()
+        row = item_with_label(session, request["item"])
     if row is None:
         raise PreventUpdate
     item, dataset, label = row
