@@ -15,10 +15,11 @@ from flask_openapi3 import Info, OpenAPI
 
 from data.catalog import ensure_demo_dataset, ensure_directory_dataset
 from data.sources import SourceError
+from db.session import open_database
 from errors import DomainError
-from ml.local_worker import start_worker, stop_worker
-from services import build_services, open_database
+from services import build_services
 from settings import SETTINGS_TABLE, Settings, load_settings, settings_environment
+from worker import start_worker, stop_worker
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent
@@ -53,7 +54,10 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     app = dash.Dash(__name__, server=server, use_pages=True, pages_folder=str(ROOT / "pages"),
                     title="beamlabel", update_title=None, suppress_callback_exceptions=True,
                     external_stylesheets=STYLESHEETS)
-    import callbacks  # noqa: F401  (registers every page's callbacks with dash.callback)
+    # Importing a callbacks module registers its callbacks with dash.callback.
+    from callbacks import (autoencoder, classifier, datasets, explorer, jobs,  # noqa: F401
+                           jobs_panel, label, label_classes, label_guided, label_history,
+                           label_viewer)
     from pages._shell import shell_layout
 
     app.layout = shell_layout

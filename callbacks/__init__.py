@@ -1,4 +1,3 @@
-"""The page callbacks; importing this package registers them with ``dash.callback``."""
-from callbacks import (autoencoder, classifier, datasets, explorer, jobs,  # noqa: F401
-                       jobs_panel, label, label_classes, label_guided, label_history,
-                       label_viewer)
+"""The page callbacks, one module per page area. Importing this package registers nothing:
+``app.create_app`` imports the modules it wires, and importing a module registers its
+callbacks with ``dash.callback``; ``callbacks.ids`` holds only component ids."""

@@ -73,16 +73,6 @@ def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
                        answers=answers)
 
 
-def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:
-    """The order of a label-page URL from the explorer: a selection or a cluster of a
-    projection job (None without one)."""
-    numbers = [str(value or "").lstrip("-").isdigit() for value in (dataset, projection)]
-    if not all(numbers) or not (selection or str(cluster or "").lstrip("-").isdigit()):
-        return None  # not (or not wholly) a link from the explorer
-    return {"kind": "explorer", "dataset_id": int(dataset), "job_id": int(projection),
-            "selection": selection, "cluster": None if selection else int(cluster)}
-
-
 def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     projection = load_projection(session, spec["job_id"], dataset_id)
     item_ids = selection_items(projection, spec["selection"], spec["cluster"]).tolist()

@@ -1,9 +1,26 @@
 """Parameter forms of the pages that start jobs: one labelled row per parameter with the
-slot where a refusal of that parameter is shown, grouped in cards."""
+slot where a refusal of that parameter is shown, grouped in cards; the input of a parameter
+follows its spec (a choice, a flag or a number with bounds)."""
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from ml.job_kinds import Param
+from ml.params import Choice, Flag, Param
+
+# Label and hint of the parameters that several forms ask for, said the same way on each.
+FIELD_TEXTS = {
+    "epochs": ("epochs", ""), "batch_size": ("batch size", ""),
+    "learning_rate": ("learning rate", ""), "optimizer": ("optimizer", ""),
+    "patience": ("early stopping", "epochs without improvement; 0 = off"),
+    "seed": ("seed", ""),
+    "log": ("log scale", ""), "pmin": ("lower percentile", ""),
+    "pmax": ("upper percentile", ""),
+    "hflip": ("horizontal flips", ""), "vflip": ("vertical flips", ""),
+}
+
+
+def shared_fields(*names: str) -> tuple:
+    """(parameter, label, hint) of parameters whose label and hint are in FIELD_TEXTS."""
+    return tuple((name, *FIELD_TEXTS[name]) for name in names)
 
 
 def field_row(error_type: str, name: str, label: str, hint: str, control):
@@ -17,9 +34,12 @@ def field_row(error_type: str, name: str, label: str, hint: str, control):
     ], className="mb-1")
 
 
-def fields_card(title: str, rows, extra=()):
-    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(list(rows) + list(extra))],
-                    className="mb-3")
+def fields_card(title: str, error_type: str, fields, control):
+    """A card of ``fields`` ((parameter, label, hint) each): ``control(parameter)`` is the
+    input of a parameter, shown by :func:`field_row`."""
+    rows = [field_row(error_type, name, label, hint, control(name))
+            for name, label, hint in fields]
+    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(rows)], className="mb-3")
 
 
 def number_input(component_id: dict, param: Param):
@@ -27,6 +47,18 @@ def number_input(component_id: dict, param: Param):
     return dbc.Input(id=component_id, type="number", value=param.default, min=param.low,
                      max=param.high, step=1 if param.type is int else "any", size="sm",
                      debounce=True)
+
+
+def spec_input(component_id: dict, spec):
+    """The input of one parameter spec: a select for a Choice (its first option chosen), a
+    switch for a Flag, a number field for a Param."""
+    if isinstance(spec, Choice):
+        return dbc.Select(id=component_id, value=spec.default, size="sm",
+                          options=[{"label": option, "value": option}
+                                   for option in spec.options])
+    if isinstance(spec, Flag):
+        return dbc.Switch(id=component_id, value=spec.default, className="mt-1")
+    return number_input(component_id, spec)
 
 
 def dataset_picker(dropdown_id: str, requested_id: str, requested):

@@ -4,12 +4,13 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.ids import Autoencoder as ids
-from ml.autoencoder_jobs import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
-from pages._job_form import dataset_picker, field_row, fields_card, number_input
+from ml.kinds.autoencoder import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
+from ml.params import Choice, Flag
+from pages._job_form import dataset_picker, fields_card, shared_fields, spec_input
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
-                   name="Autoencoder")
+                   name="Autoencoder", order=2)
 
 # Form fields by card: (parameter, label, hint). image_rows/image_cols form image_size.
 NETWORK_FIELDS = (
@@ -20,18 +21,15 @@ NETWORK_FIELDS = (
     ("latent_dim", "latent size L", "length of the feature vector"),
 )
 TRAINING_FIELDS = (
-    ("epochs", "epochs", ""), ("batch_size", "batch size", ""),
-    ("learning_rate", "learning rate", ""), ("optimizer", "optimizer", ""),
+    *shared_fields("epochs", "batch_size", "learning_rate", "optimizer"),
     ("loss", "loss", ""), ("val_share", "validation share", "0 to 0.9"),
     ("step_size", "scheduler step", "epochs; 0 = constant rate"),
     ("gamma", "scheduler gamma", "rate factor per step"),
-    ("patience", "early stopping", "epochs without improvement; 0 = off"),
-    ("seed", "seed", ""),
+    *shared_fields("patience", "seed"),
 )
 DATA_FIELDS = (
-    ("log", "log scale", ""), ("pmin", "lower percentile", ""),
-    ("pmax", "upper percentile", ""), ("hflip", "horizontal flips", ""),
-    ("vflip", "vertical flips", ""), ("jitter", "brightness/contrast jitter", "0 = off"),
+    *shared_fields("log", "pmin", "pmax", "hflip", "vflip"),
+    ("jitter", "brightness/contrast jitter", "0 = off"),
     ("augment_mode", "augment", "invariant: input only; both: input and target"),
 )
 DEFAULT_IMAGE_SIDE = 64
@@ -42,20 +40,16 @@ def _field_id(name: str) -> dict:
 
 
 def _control(name: str):
-    if name in CHOICES:
-        return dbc.Select(id=_field_id(name), value=CHOICES[name][0], size="sm",
-                          options=[{"label": choice, "value": choice} for choice in CHOICES[name]])
-    if name in FLAGS:
-        return dbc.Switch(id=_field_id(name), value=FLAGS[name], className="mt-1")
     if name in ("image_rows", "image_cols"):
         return dbc.Input(id=_field_id(name), type="number", value=DEFAULT_IMAGE_SIDE, min=4,
                          step=1, size="sm", debounce=True)
-    return number_input(_field_id(name), TRAIN_NUMBER_PARAMS[name])
+    spec = (Choice(CHOICES[name]) if name in CHOICES else
+            Flag(FLAGS[name]) if name in FLAGS else TRAIN_NUMBER_PARAMS[name])
+    return spec_input(_field_id(name), spec)
 
 
-def _card(title: str, fields, extra=()):
-    return fields_card(title, [field_row(ids.FIELD_ERROR, name, label, hint, _control(name))
-                               for name, label, hint in fields], extra)
+def _card(title: str, fields):
+    return fields_card(title, ids.FIELD_ERROR, fields, _control)
 
 
 def _architecture():

@@ -6,13 +6,12 @@ from dash import dcc, html
 
 from callbacks.ids import Classifier as ids
 from ml.classifier import FAMILIES
-from ml.classifier_jobs import TRAIN_SPEC
-from ml.job_kinds import Choice, Flag
-from pages._job_form import dataset_picker, field_row, fields_card, number_input
+from ml.kinds.classifier import TRAIN_SPEC
+from pages._job_form import dataset_picker, fields_card, shared_fields, spec_input
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/classifier", title="Classifier · beamlabel",
-                   name="Classifier")
+                   name="Classifier", order=3)
 
 # Form fields by card: (parameter, label, hint).
 MODEL_FIELDS = (
@@ -22,20 +21,17 @@ MODEL_FIELDS = (
     ("freeze_backbone", "train only the head", "needs a weights file"),
 )
 TRAINING_FIELDS = (
-    ("epochs", "epochs", ""), ("batch_size", "batch size", ""),
-    ("learning_rate", "learning rate", ""), ("optimizer", "optimizer", ""),
+    *shared_fields("epochs", "batch_size", "learning_rate", "optimizer"),
     ("val_share", "validation share", "per class"),
     ("balance", "rare classes", "class_weights: weigh their loss; sampler: draw them more"),
     ("label_smoothing", "label smoothing", "0 = off"),
-    ("patience", "early stopping", "epochs without improvement; 0 = off"),
-    ("seed", "seed", ""),
+    *shared_fields("patience", "seed"),
     ("event_id", "labels as of event", "0 = the current labels"),
 )
 DATA_FIELDS = (
-    ("log", "log scale", ""), ("pmin", "lower percentile", ""),
-    ("pmax", "upper percentile", ""),
+    *shared_fields("log", "pmin", "pmax"),
     ("rotation", "rotation", "degrees either way; 0 = off"),
-    ("hflip", "horizontal flips", ""), ("vflip", "vertical flips", ""),
+    *shared_fields("hflip", "vflip"),
 )
 PLOT_CONFIG = {"displayModeBar": False}
 
@@ -60,19 +56,11 @@ def _control(name: str):
     if name == "weights_path":
         return dbc.Input(id=_field_id(name), type="text", size="sm", debounce=True,
                          placeholder="/path/to/weights.pth")
-    spec = TRAIN_SPEC[name]
-    if isinstance(spec, Choice):
-        return dbc.Select(id=_field_id(name), value=spec.default, size="sm",
-                          options=[{"label": option, "value": option}
-                                   for option in spec.options])
-    if isinstance(spec, Flag):
-        return dbc.Switch(id=_field_id(name), value=spec.default, className="mt-1")
-    return number_input(_field_id(name), spec)
+    return spec_input(_field_id(name), TRAIN_SPEC[name])
 
 
 def _card(title: str, fields):
-    return fields_card(title, [field_row(ids.FIELD_ERROR, name, label, hint, _control(name))
-                               for name, label, hint in fields])
+    return fields_card(title, ids.FIELD_ERROR, fields, _control)
 
 
 def _graph(component_id: str, height: int):

@@ -5,7 +5,8 @@ from dash import dcc, html
 
 from callbacks.ids import Datasets as ids
 
-dash.register_page(__name__, path="/", title="Data sets · beamlabel", name="Data sets")
+dash.register_page(__name__, path="/", title="Data sets · beamlabel", name="Data sets",
+                   order=0)
 
 
 def _folder_tab():

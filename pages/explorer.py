@@ -5,30 +5,21 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.ids import Explorer as ids
-from ml.job_kinds import Choice, Flag
+from ml.kinds.projection import HEATMAP_PARAMS, SPACES
 from ml.projection import CLUSTERINGS, PROJECTIONS
-from ml.projection_jobs import HEATMAP_PARAMS, SPACES
-from pages._job_form import dataset_picker, number_input
+from pages._job_form import FIELD_TEXTS, dataset_picker, spec_input
 from pages._jobs_panel import jobs_panel
 
-dash.register_page(__name__, path="/explorer", title="Explorer · beamlabel", name="Explorer")
+dash.register_page(__name__, path="/explorer", title="Explorer · beamlabel", name="Explorer",
+                   order=4)
 
-IMAGE_LABELS = {"heatmap_size": "heat-map size (px)", "log": "log scale",
-                "pmin": "lower percentile", "pmax": "upper percentile"}
-
-
-def _control(field_id: dict, spec):
-    if isinstance(spec, Choice):
-        return dbc.Select(id=field_id, value=spec.default, size="sm",
-                          options=[{"label": option, "value": option} for option in spec.options])
-    if isinstance(spec, Flag):
-        return dbc.Switch(id=field_id, value=spec.default, className="mt-1")
-    return number_input(field_id, spec)
+IMAGE_LABELS = {"heatmap_size": "heat-map size (px)",
+                **{name: FIELD_TEXTS[name][0] for name in ("log", "pmin", "pmax")}}
 
 
 def _field(field_type: str, index: str, label: str, spec):
     return dbc.Row([dbc.Label(label, width=6, className="small"),
-                    dbc.Col(_control({"type": field_type, "index": index}, spec), width=6)],
+                    dbc.Col(spec_input({"type": field_type, "index": index}, spec), width=6)],
                    className="mb-1")
 
 

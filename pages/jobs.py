@@ -6,7 +6,7 @@ from dash import dcc
 from callbacks.ids import AllJobs as ids
 from pages._jobs_panel import jobs_panel
 
-dash.register_page(__name__, path="/jobs", title="Jobs · beamlabel", name="Jobs")
+dash.register_page(__name__, path="/jobs", title="Jobs · beamlabel", name="Jobs", order=5)
 
 
 def layout(**_query):

@@ -3,13 +3,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from callbacks.guided_order import explorer_order
 from callbacks.ids import Explorer
 from callbacks.ids import Label as ids
-from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 from data.thumbnails import colormap_names
+from pages._label_guided import efficiency_panel, explorer_order, guided_controls, guided_stores
 
-dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label")
+dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label", order=1)
 
 PAGE_SIZES = (12, 24, 48, 96, 200)
 THUMB_SIZES = (64, 96, 128, 192, 256)
