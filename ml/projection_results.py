@@ -217,3 +217,14 @@ def label_selection(session: Session, projection: Projection, item_ids: Sequence
         params["item_ids"] = [int(i) for i in ids]
     return apply_event(session, projection.job.dataset_id, tagger, "cluster",
                        [TagIn(int(i), label_id) for i in ids], params)
+
+
+def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:
+    """The guided order a label-page URL from the explorer asks for: a selection or a
+    cluster of a projection job (None when the URL is not, or not wholly, such a link).
+    Its spec is read by ``callbacks.guided_order``."""
+    numbers = [str(value or "").lstrip("-").isdigit() for value in (dataset, projection)]
+    if not all(numbers) or not (selection or str(cluster or "").lstrip("-").isdigit()):
+        return None  # not (or not wholly) a link from the explorer
+    return {"kind": "explorer", "dataset_id": int(dataset), "job_id": int(projection),
+            "selection": selection, "cluster": None if selection else int(cluster)}

@@ -1,7 +1,6 @@
 """Layout of the labeling page's guided modes: the mode switch and one panel per mode
 (similarity, probability, review). Behaviour: callbacks/label_guided.py."""
 from datetime import datetime, timezone
-from typing import Optional
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -13,17 +12,6 @@ MODES = (("manual", "Manual"), ("similarity", "Similarity"), ("probability", "Pr
 UNCERTAINTY_ORDERS = (("none", "file order"), ("least_confidence", "least confidence first"),
                       ("margin", "smallest margin first"), ("entropy", "highest entropy first"))
 HIDDEN = {"display": "none"}
-
-
-def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:
-    """The guided order a label-page URL from the explorer asks for: a selection or a
-    cluster of a projection job (None when the URL is not, or not wholly, such a link).
-    Its spec is read by ``callbacks.guided_order``."""
-    numbers = [str(value or "").lstrip("-").isdigit() for value in (dataset, projection)]
-    if not all(numbers) or not (selection or str(cluster or "").lstrip("-").isdigit()):
-        return None  # not (or not wholly) a link from the explorer
-    return {"kind": "explorer", "dataset_id": int(dataset), "job_id": int(projection),
-            "selection": selection, "cluster": None if selection else int(cluster)}
 
 
 def guided_stores(order=None):

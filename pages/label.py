@@ -6,7 +6,8 @@ from dash import dcc, html
 from callbacks.ids import Explorer
 from callbacks.ids import Label as ids
 from data.thumbnails import colormap_names
-from pages._label_guided import efficiency_panel, explorer_order, guided_controls, guided_stores
+from ml.projection_results import explorer_order
+from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 
 dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label", order=1)
 

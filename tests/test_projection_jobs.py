@@ -21,8 +21,8 @@ from db.session import transaction
 from db.store import current_labels
 from errors import DomainError
 from ml.jobs import create_job, execute_job
-from ml.projection_results import (feature_values, heatmap, label_selection, load_projection,
-                                   load_selection, save_selection, summarize)
+from ml.projection_results import (explorer_order, feature_values, heatmap, label_selection,
+                                   load_projection, load_selection, save_selection, summarize)
 from tests.databases import DemoDataset, demo_dataset, make_dataset
 from tests.feature_jobs import make_feature_job
 
@@ -241,7 +241,6 @@ def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(la
 
 def test_a_selection_or_cluster_opens_in_the_gallery_as_an_order(lab):
     from callbacks.guided_order import guided_order
-    from pages._label_guided import explorer_order  # the label page's reading of the URL
 
     job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=8)
     with lab.session_factory() as session:
