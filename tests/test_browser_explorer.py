@@ -8,7 +8,7 @@ from dash.testing.wait import until
 from selenium.webdriver.support.select import Select
 
 from data.demo import generate_demo
-from services import open_database
+from db.session import open_database
 from tests.browser import call_api, save_screenshot
 from tests.feature_jobs import make_feature_job
 

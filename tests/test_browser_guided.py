@@ -7,7 +7,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from data.demo import generate_demo
-from services import open_database
+from db.session import open_database
 from tests.browser import call_api, captions, press, save_screenshot, text_of
 from tests.feature_jobs import make_feature_job
 
