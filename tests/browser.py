@@ -189,3 +189,14 @@ def jobs_panel_text(browser) -> str:
 
 def wait_for(condition, timeout: float, message: str) -> None:
     until(condition, timeout=timeout, msg=message)
+
+
+def train_from_page(browser, page: str, graph_id: str, points: list[int]) -> None:
+    """Press the model page's Train button; wait for its job to succeed and ``graph_id``
+    to show ``points`` points per trace."""
+    click(browser, browser.find_element(f"#{page}-train"))
+    browser.wait_for_contains_text(f"#{page}-feedback", "queued", timeout=10)
+    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
+             "training did not finish")
+    wait_for(lambda: plot_points(browser, graph_id) == points, 15,
+             f"the plot {graph_id} did not fill in")

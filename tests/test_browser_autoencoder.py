@@ -4,7 +4,7 @@ from selenium.webdriver.common.by import By
 
 from data.demo import generate_demo
 from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
-                           plot_points, save_screenshot, type_into, wait_for)
+                           plot_points, save_screenshot, train_from_page, type_into, wait_for)
 
 
 
@@ -51,12 +51,7 @@ def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_w
                                    timeout=10)
     assert field_error(browser, "depth").text == ""
 
-    click(browser, browser.find_element("#autoencoder-train"))
-    browser.wait_for_contains_text("#autoencoder-feedback", "queued", timeout=10)
-    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
-             "training did not finish")
-    wait_for(lambda: plot_points(browser, "autoencoder-loss") == [4, 4], 15,
-             "the loss plot did not fill in")
+    train_from_page(browser, "autoencoder", "autoencoder-loss", [4, 4])
     job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert job["kind"] == "autoencoder_train" and len(job["metrics"]) == 4
     assert job["params"]["depth"] == 2 and job["params"]["image_size"] == [32, 32]

@@ -3,7 +3,8 @@ import pytest
 
 from data.demo import generate_demo
 from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
-                           plot_points, save_screenshot, text_of, type_into, wait_for)
+                           plot_points, save_screenshot, text_of, train_from_page, type_into,
+                           wait_for)
 
 CLASSES = ("empty", "rings")
 N_IMAGES, N_LABELED = 40, 32
@@ -56,12 +57,7 @@ def test_train_from_the_page_shows_metrics_then_probabilities(classifier_page,
         type_into(browser, "classifier-field", name, value)
     wait_for(lambda: field_error(browser, "image_size").text == "", 10,
              "the message stayed after the fix")
-    click(browser, browser.find_element("#classifier-train"))
-    browser.wait_for_contains_text("#classifier-feedback", "queued", timeout=10)
-    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
-             "training did not finish")
-    wait_for(lambda: plot_points(browser, "classifier-accuracy") == [2, 2], 15,
-             "the accuracy plot did not fill in")
+    train_from_page(browser, "classifier", "classifier-accuracy", [2, 2])
     assert plot_points(browser, "classifier-loss") == [2, 2]
     browser.wait_for_contains_text("#classifier-report", "precision", timeout=10)
     trained = call_api(base, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
