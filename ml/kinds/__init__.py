@@ -4,7 +4,8 @@ Each module below registers its kinds with ``ml.kinds.spec.register_kind`` when 
 adding a kind is one module and one line here. The registry's types live in
 ``ml.kinds.spec``, which imports no kind.
 """
-from ml.kinds import autoencoder, classifier, dataset_stats, projection  # noqa: F401
+from ml.kinds import (autoencoder, classifier, dataset_stats, projection,  # noqa: F401
+                      scattering_features)
 from ml.kinds.spec import JOB_KINDS, QUEUES, JobCancelled, JobKind, get_kind
 
 __all__ = ["JOB_KINDS", "QUEUES", "JobCancelled", "JobKind", "get_kind"]
