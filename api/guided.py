@@ -7,26 +7,33 @@ from flask_openapi3 import Tag
 from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models import DatasetPath
-from api.models_jobs import (BatchOut, EfficiencyOut, EfficiencyQuery, MethodRateOut,
-                             ProbabilityLabelsIn, ProbabilityLabelsOut, SimilarIn,
-                             SimilarItemOut, SimilarityLabelsIn, SimilarOut, UncertainItemOut,
-                             UncertainOut, UncertainQuery)
+from api.models_jobs import (BatchOut, EfficiencyOut, EfficiencyQuery, FirstItemOut,
+                             FirstItemsOut, FirstItemsQuery, MethodRateOut, ProbabilityLabelsIn,
+                             ProbabilityLabelsOut, SimilarIn, SimilarItemOut, SimilarityLabelsIn,
+                             SimilarOut, SuggestedItemOut, SuggestionLabelsIn,
+                             SuggestionLabelsOut, SuggestionsOut, SuggestionsQuery,
+                             UncertainItemOut, UncertainOut, UncertainQuery)
 from db import guided
 from db import store
 from db.session import transaction
 from ml import rankings
 from services import current_services
 
-GUIDED = Tag(name="guided-labeling", description="similarity and probability batches, the "
+GUIDED = Tag(name="guided-labeling", description="similarity, probability and suggestion "
+                                                 "batches, the first items to label, the "
                                                  "active-learning queue, labeling efficiency")
 
 blueprint = resource_blueprint("guided")
 
 
+def _batch_fields(plan, event) -> dict:
+    return dict(count=len(plan.to_label), chosen=len(plan.item_ids),
+                already_labeled=plan.labeled, agreeing=plan.agreeing,
+                agreement=plan.agreement, event_id=event.id if event else None)
+
+
 def _batch_out(plan, event) -> BatchOut:
-    return BatchOut(count=len(plan.to_label), chosen=len(plan.item_ids),
-                    already_labeled=plan.labeled, agreeing=plan.agreeing,
-                    agreement=plan.agreement, event_id=event.id if event else None)
+    return BatchOut(**_batch_fields(plan, event))
 
 
 @blueprint.post("/datasets/<int:dataset_id>/similar", tags=[GUIDED],
@@ -86,6 +93,67 @@ def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
             hand_labeled_above=result.check.hand_above, recall=result.check.recall,
             precision_held_out=result.check.held_out,
             event_id=result.event.id if result.event else None).model_dump(mode="json")
+
+
+@blueprint.get("/datasets/<int:dataset_id>/suggestions", tags=[GUIDED],
+               summary="Suggested labels for unlabeled items from the labels so far, most "
+                       "confident first, with the precision a page of them can be expected to "
+                       "have",
+               description="A logistic-regression model on the feature job's vectors, fitted "
+                           "on the current labels whenever they change. With label_id: that "
+                           "label's page, and its expected precision measured on held-out "
+                           "labels.",
+               responses=responses(200, SuggestionsOut, 400, 404))
+def suggestions(path: DatasetPath, query: SuggestionsQuery):
+    services = current_services()
+    with services.session_factory() as session:
+        store.get_dataset(session, path.dataset_id)
+        page = rankings.suggestion_page(session, services.feature_indexes, path.dataset_id,
+                                        query.feature_job_id, query.label_id, query.limit,
+                                        query.offset)
+        rows = guided.items_in_order(session, path.dataset_id, page.item_ids.tolist())
+    suggested = dict(zip(page.item_ids.tolist(), zip(page.label_ids.tolist(),
+                                                     page.confidences.tolist())))
+    return SuggestionsOut(
+        feature_job_id=query.feature_job_id, labels_used=page.model.labels_used,
+        held_out_accuracy=page.model.held_out_accuracy, suggested=page.model.counts(),
+        expected_precision=page.expected_precision,
+        items=[SuggestedItemOut(item_id=r.id, uri=r.uri, label_id=suggested[r.id][0],
+                                confidence=suggested[r.id][1]) for r in rows]
+    ).model_dump(mode="json")
+
+
+@blueprint.post("/datasets/<int:dataset_id>/suggestion-labels", tags=[GUIDED],
+                summary="Accept a page of suggestions as one event, or preview it with dry_run",
+                description="The event's method is 'suggestion'; each tag's confidence is the "
+                            "model's probability of the label, and the event's parameters "
+                            "keep the expected precision. Labeled items keep their label "
+                            "unless overwrite is true.",
+                responses=responses(200, SuggestionLabelsOut, 400, 404, 415))
+def suggestion_labels(path: DatasetPath, body: SuggestionLabelsIn):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        batch = rankings.suggestion_batch(
+            session, services.feature_indexes, path.dataset_id, tagger_of(body.tagger),
+            body.feature_job_id, body.label_id, body.item_ids, body.overwrite, body.dry_run)
+        return SuggestionLabelsOut(
+            **_batch_fields(batch.result.plan, batch.result.event),
+            expected_precision=batch.expected_precision,
+            held_out_accuracy=batch.model.held_out_accuracy).model_dump(mode="json")
+
+
+@blueprint.get("/datasets/<int:dataset_id>/first-items", tags=[GUIDED],
+               summary="Unlabeled items to label first: typical ones spread over the whole "
+                       "feature space, so the first labels meet every class",
+               responses=responses(200, FirstItemsOut, 400, 404))
+def first_items(path: DatasetPath, query: FirstItemsQuery):
+    with current_services().session_factory() as session:
+        store.get_dataset(session, path.dataset_id)
+        item_ids = rankings.first_items(session, path.dataset_id, query.feature_job_id,
+                                        query.limit)
+        rows = guided.items_in_order(session, path.dataset_id, item_ids.tolist())
+    return FirstItemsOut(feature_job_id=query.feature_job_id, items=[
+        FirstItemOut(item_id=r.id, uri=r.uri) for r in rows]).model_dump(mode="json")
 
 
 @blueprint.get("/datasets/<int:dataset_id>/uncertain", tags=[GUIDED],

@@ -8,7 +8,7 @@ label exist, is the colour #RRGGBB, is the folder inside the data roots) are che
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
 from flask_openapi3 import RawModel
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from data.export import EXPORT_FORMATS
 from data.label_import import LISTED
+from db.models import as_utc
 from db.store import METHODS
 
 MAX_PAGE = 1000
@@ -32,8 +33,7 @@ class Out(BaseModel):
                      check_fields=False)
     @classmethod
     def _utc(cls, value: Optional[datetime]) -> Optional[datetime]:
-        # SQLite hands back naive datetimes; every stored time is UTC.
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(value)
 
 
 # --- errors -------------------------------------------------------------------------------

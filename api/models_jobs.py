@@ -147,6 +147,68 @@ class ProbabilityLabelsOut(BaseModel):
     event_id: Optional[int] = Field(description="the probability event; null for a dry run")
 
 
+class SuggestionsQuery(BaseModel):
+    feature_job_id: int = Field(description="a finished feature job of this data set "
+                                            "(scattering_features, autoencoder_infer, "
+                                            "classifier_infer)")
+    label_id: Optional[int] = Field(None, description="only items suggested as this label; "
+                                                      "all suggestions if left out")
+    limit: int = Field(48, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+
+
+class SuggestedItemOut(BaseModel):
+    item_id: int
+    uri: str
+    label_id: int = Field(description="the suggested label")
+    confidence: float = Field(description="the model's probability of that label")
+
+
+class SuggestionsOut(BaseModel):
+    feature_job_id: int
+    labels_used: int = Field(description="labeled items the model learnt from")
+    held_out_accuracy: Optional[float] = Field(
+        description="share of the labeled items the model suggests right when each is held "
+                    "out of its fit; low means the features do not separate the classes "
+                    "labeled so far")
+    suggested: dict[int, int] = Field(description="label id: unlabeled items suggested as it")
+    expected_precision: Optional[float] = Field(
+        description="for a page of one label: the share right of held-out suggestions of that "
+                    "label at least as confident as the page's least confident item; null "
+                    "when it cannot be estimated yet")
+    items: list[SuggestedItemOut] = Field(description="most confident first")
+
+
+class SuggestionLabelsIn(Body):
+    feature_job_id: int
+    label_id: int = Field(description="the label the accepted page gives")
+    item_ids: list[int] = Field(min_length=1, max_length=MAX_PAGE,
+                                description="the page of suggestions the user accepts")
+    overwrite: bool = Field(False, description="also relabel items that carry another label")
+    dry_run: bool = Field(False, description="only preview: count and precision, no event")
+    tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+
+class SuggestionLabelsOut(BatchOut):
+    expected_precision: Optional[float] = Field(description="as in SuggestionsOut")
+    held_out_accuracy: Optional[float]
+
+
+class FirstItemsQuery(BaseModel):
+    feature_job_id: int
+    limit: int = Field(20, ge=1, le=MAX_PAGE)
+
+
+class FirstItemOut(BaseModel):
+    item_id: int
+    uri: str
+
+
+class FirstItemsOut(BaseModel):
+    feature_job_id: int
+    items: list[FirstItemOut] = Field(description="cluster centres, largest cluster first")
+
+
 class UncertainQuery(BaseModel):
     inference_job_id: Optional[int] = Field(None, description="the classifier_infer job; the "
                                                               "newest one if left out")

@@ -19,7 +19,7 @@ from db.models import CurrentLabel, Item, Tag, TaggingEvent, as_utc
 from db.store import ItemRow, TagIn, apply_event, get_dataset
 from errors import DomainError
 
-AUTO_METHODS = ("similarity", "probability", "cluster")
+AUTO_METHODS = ("similarity", "probability", "cluster", "suggestion")
 # Labels a person gave: they are the reference a threshold's precision is measured on.
 HAND_METHODS = ("manual", "import")
 # A pause longer than this between two events of one tagger is a break, not labeling time.

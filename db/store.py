@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent, as_utc
 from errors import DomainError
 
-METHODS = ("manual", "similarity", "probability", "cluster", "import", "undo")
+METHODS = ("manual", "similarity", "probability", "cluster", "suggestion", "import", "undo")
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,12 @@ def count_items(session: Session, dataset_id: int, label_id: Optional[int] = Non
         return label_counts(session, dataset_id).total
     counts = label_counts(session, dataset_id)
     return counts.unlabeled if unlabeled else counts.per_label.get(label_id, 0)
+
+
+def last_event_id(session: Session, dataset_id: int) -> int:
+    """The id of the data set's newest event (0 before the first): labels as of now."""
+    return session.scalar(select(func.max(TaggingEvent.id))
+                          .where(TaggingEvent.dataset_id == dataset_id)) or 0
 
 
 def list_events(session: Session, dataset_id: int, offset: int = 0,

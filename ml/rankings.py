@@ -1,5 +1,6 @@
 """Guided labeling from a finished inference job: similarity rankings and batches,
-probability-threshold batches, the active-learning queue and suspected mistakes.
+probability-threshold batches, suggestions from the labels so far, the active-learning
+queue and suspected mistakes.
 
 The one place the REST API and the label page turn a request into ``ml.similarity`` /
 ``ml.uncertainty`` calls on the job's vectors (read through ``ml.features``) and into
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 from db import guided
 from db.labels import get_label
 from db.models import Job, TaggingEvent
-from db.store import get_dataset
+from db.store import get_dataset, last_event_id
 from errors import DomainError
 from ml.features import feature_job, feature_sources, load_probabilities, load_vectors
 from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
+from ml.suggestions import SuggestionModel, fit_suggestions, representative_items
 from ml.uncertainty import Contradiction, contradictions, most_uncertain
 
 BATCH_SCOPES = ("page", "top_k", "cutoff")
@@ -83,6 +85,92 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
     event = None if dry_run else guided.apply_batch(session, dataset_id, tagger, "similarity",
                                                     plan, params)
     return BatchResult(plan, event)
+
+
+def suggestion_model(session: Session, cache: IndexCache, dataset_id: int,
+                     feature_job_id: int) -> SuggestionModel:
+    """The suggestion model of the current labels on a feature job's vectors (fitted once
+    per change of the labels, then kept in ``cache``)."""
+    job = feature_job(session, feature_job_id, dataset_id)
+    key = ("suggestions", job.id, str(job.finished_at), last_event_id(session, dataset_id))
+
+    def fit() -> SuggestionModel:
+        labeled, labels = guided.current_label_arrays(session, dataset_id)
+        return fit_suggestions(*load_vectors(job), labeled, labels)
+
+    return cache.get(key, fit)
+
+
+@dataclass(frozen=True)
+class SuggestionPage:
+    model: SuggestionModel
+    item_ids: np.ndarray
+    label_ids: np.ndarray  # the suggestion for each item
+    confidences: np.ndarray
+    # Held-out precision of suggestions of the page's class at least as confident as its
+    # least confident item; None for a mixed page or too few held-out suggestions.
+    expected_precision: Optional[float]
+
+
+def suggestion_page(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
+                    label_id: Optional[int], limit: int, offset: int = 0) -> SuggestionPage:
+    """Unlabeled items suggested as ``label_id`` (or as anything, when None), most
+    confident first."""
+    model = suggestion_model(session, cache, dataset_id, feature_job_id)
+    if label_id is None:
+        labels, confidences = model.suggested()
+        order = np.argsort(-confidences, kind="stable")[offset:offset + limit]
+        return SuggestionPage(model, model.item_ids[order], labels[order], confidences[order],
+                              None)
+    get_label(session, dataset_id, label_id)
+    item_ids, confidences = model.page(label_id, limit, offset)
+    precision = model.expected_precision(label_id, float(confidences.min())) \
+        if len(item_ids) else None
+    return SuggestionPage(model, item_ids, np.full(len(item_ids), label_id), confidences,
+                          precision)
+
+
+@dataclass(frozen=True)
+class SuggestionBatch:
+    result: BatchResult
+    expected_precision: Optional[float]
+    model: SuggestionModel
+
+
+def suggestion_batch(session: Session, cache: IndexCache, dataset_id: int, tagger: str,
+                     feature_job_id: int, label_id: int, item_ids: Sequence[int],
+                     overwrite: bool = False, dry_run: bool = True) -> SuggestionBatch:
+    """Accept a page of suggestions: ``label_id`` for ``item_ids`` in one ``suggestion``
+    event, each tag with the model's probability of ``label_id`` as its confidence."""
+    get_label(session, dataset_id, label_id)
+    if not item_ids:
+        raise DomainError("the page is empty: nothing to label", "item_ids")
+    model = suggestion_model(session, cache, dataset_id, feature_job_id)
+    if label_id not in model.label_ids:
+        raise DomainError(f"no item carries label {label_id} yet, so nothing is suggested "
+                          "as it; label a few of its items by hand first", "label_id")
+    column = model.probabilities[:, int(np.flatnonzero(model.label_ids == label_id)[0])]
+    scored = dict(zip(model.item_ids.tolist(), column.astype(float).tolist()))
+    confidences = {int(i): scored[int(i)] for i in item_ids if int(i) in scored}
+    plan = guided.plan_batch(session, dataset_id, item_ids, label_id, overwrite)
+    precision = model.expected_precision(label_id, min(confidences.values())) \
+        if confidences else None
+    params = {"feature_job_id": feature_job_id, "label_id": label_id, "overwrite": overwrite,
+              "chosen": len(plan.item_ids), "labels_used": model.labels_used,
+              "held_out_accuracy": model.held_out_accuracy, "expected_precision": precision}
+    event = None if dry_run else guided.apply_batch(session, dataset_id, tagger, "suggestion",
+                                                    plan, params, confidences)
+    return SuggestionBatch(BatchResult(plan, event), precision, model)
+
+
+def first_items(session: Session, dataset_id: int, feature_job_id: int, count: int,
+                unlabeled_only: bool = True) -> np.ndarray:
+    """Items to label first: typical and spread over the feature space (cluster centres)."""
+    item_ids, vectors = load_vectors(feature_job(session, feature_job_id, dataset_id))
+    if unlabeled_only:
+        keep = ~np.isin(item_ids, guided.current_label_arrays(session, dataset_id)[0])
+        item_ids, vectors = item_ids[keep], np.asarray(vectors)[keep]
+    return representative_items(item_ids, vectors, count)
 
 
 def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],

@@ -1,0 +1,158 @@
+"""Suggested labels for the unlabeled items, from the labels made so far.
+
+A logistic-regression model on one feature job's vectors, fitted anew whenever the labels
+change (a fraction of a second for thousands of items), so suggestions always come from
+the freshest labels and need no training job. Cross-validated predictions on the labeled
+items say how often a suggestion of a class at a given confidence was right: the expected
+precision of a page of suggestions, measured, not assumed. ``representative_items`` picks
+the first items to label: typical of their region of feature space and spread over all of
+it (cluster centres), so the first labels meet every class.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from errors import DomainError
+
+FOLDS = 5
+# A precision estimate needs at least this many held-out predictions at the confidence.
+MIN_SUPPORT = 10
+REGULARIZATION = 1.0  # inverse strength (scikit-learn's C)
+
+
+@dataclass(frozen=True)
+class SuggestionModel:
+    label_ids: np.ndarray  # the classes, in column order
+    item_ids: np.ndarray  # the unlabeled items, one row of ``probabilities`` each
+    probabilities: np.ndarray  # float32 (unlabeled items, classes)
+    held_out_predicted: np.ndarray  # per labeled item: the class predicted without it
+    held_out_confidence: np.ndarray  # ... and that prediction's probability
+    held_out_truth: np.ndarray  # ... and its label
+
+    @property
+    def labels_used(self) -> int:
+        return len(self.held_out_truth)
+
+    @property
+    def held_out_accuracy(self) -> Optional[float]:
+        if not self.labels_used:
+            return None
+        return float((self.held_out_predicted == self.held_out_truth).mean())
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.probabilities.nbytes + self.item_ids.nbytes)
+
+    def suggested(self) -> tuple[np.ndarray, np.ndarray]:
+        """(suggested label id, its probability) of every unlabeled item."""
+        columns = self.probabilities.argmax(axis=1)
+        rows = np.arange(len(columns))
+        return self.label_ids[columns], self.probabilities[rows, columns]
+
+    def page(self, label_id: int, limit: int, offset: int = 0
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, confidences) of unlabeled items suggested as ``label_id``, most
+        confident first."""
+        labels, confidence = self.suggested()
+        chosen = np.flatnonzero(labels == label_id)
+        order = chosen[np.argsort(-confidence[chosen], kind="stable")][offset:offset + limit]
+        return self.item_ids[order], confidence[order]
+
+    def counts(self) -> dict[int, int]:
+        """How many unlabeled items each class is suggested for."""
+        labels, _ = self.suggested()
+        return {int(label): int((labels == label).sum()) for label in self.label_ids}
+
+    def expected_precision(self, label_id: int, min_confidence: float) -> Optional[float]:
+        """Share right of the held-out suggestions of ``label_id`` made with at least
+        ``min_confidence``; None when fewer than MIN_SUPPORT such suggestions exist."""
+        made = (self.held_out_predicted == label_id) & \
+            (self.held_out_confidence >= min_confidence)
+        if made.sum() < MIN_SUPPORT:
+            return None
+        return float((self.held_out_truth[made] == label_id).mean())
+
+
+def _classifier():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=REGULARIZATION, max_iter=500))
+
+
+def _held_out(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, its probability) of each labeled item by a model fitted without
+    it (stratified folds; an item of a class with fewer labels than folds may be
+    predicted wrong simply for lack of its class: a pessimistic estimate)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    predicted = np.full(len(labels), -1, dtype=np.int64)  # -1: no prediction was possible
+    confidence = np.zeros(len(labels), dtype=np.float32)
+    folds = min(FOLDS, int(np.bincount(np.unique(labels, return_inverse=True)[1]).max()))
+    if folds < 2:
+        return predicted, confidence
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # classes smaller than the number of folds
+        splits = list(splitter.split(vectors, labels))
+    for train, test in splits:
+        present = np.unique(labels[train])
+        if len(present) < 2:
+            predicted[test], confidence[test] = present[0], 1.0
+            continue
+        model = _classifier().fit(vectors[train], labels[train])
+        probabilities = model.predict_proba(vectors[test])
+        predicted[test] = model.classes_[probabilities.argmax(axis=1)]
+        confidence[test] = probabilities.max(axis=1)
+    return predicted, confidence
+
+
+def fit_suggestions(item_ids: np.ndarray, vectors: np.ndarray, labeled_ids: np.ndarray,
+                    labels: np.ndarray) -> SuggestionModel:
+    """The suggestion model of the items ``item_ids`` (rows of ``vectors``) given the
+    labels ``labels`` of the items ``labeled_ids`` (items missing from ``item_ids`` are
+    ignored). A DomainError when fewer than two classes carry labels."""
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    position = {int(item): row for row, item in enumerate(item_ids)}
+    rows = np.array([position.get(int(i), -1) for i in labeled_ids], dtype=np.int64)
+    known = rows >= 0
+    rows, labels = rows[known], np.asarray(labels, dtype=np.int64)[known]
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise DomainError("suggestions need labeled items of at least two classes; label a "
+                          "few items of each class first", "labels")
+    vectors = np.asarray(vectors, dtype=np.float32)
+    model = _classifier().fit(vectors[rows], labels)
+    unlabeled = np.ones(len(item_ids), dtype=bool)
+    unlabeled[rows] = False
+    probabilities = model.predict_proba(vectors[unlabeled]).astype(np.float32) \
+        if unlabeled.any() else np.zeros((0, len(classes)), np.float32)
+    predicted, confidence = _held_out(vectors[rows], labels)
+    return SuggestionModel(model.classes_.astype(np.int64), item_ids[unlabeled], probabilities,
+                           predicted, confidence, labels)
+
+
+def representative_items(item_ids: np.ndarray, vectors: np.ndarray, count: int,
+                         seed: int = 0) -> np.ndarray:
+    """``count`` items to label first: the item nearest each of ``count`` k-means centres,
+    largest cluster first (typical items, spread over the whole feature space)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    count = min(count, len(item_ids))
+    if count < 1:
+        return np.zeros(0, dtype=np.int64)
+    kmeans = MiniBatchKMeans(count, random_state=seed, n_init=3,
+                             batch_size=4096).fit(vectors)
+    chosen = []
+    for cluster in np.argsort(-np.bincount(kmeans.labels_, minlength=count), kind="stable"):
+        members = np.flatnonzero(kmeans.labels_ == cluster)
+        if len(members):
+            distances = ((vectors[members] - kmeans.cluster_centers_[cluster]) ** 2).sum(axis=1)
+            chosen.append(item_ids[members[np.argmin(distances)]])
+    return np.asarray(chosen, dtype=np.int64)

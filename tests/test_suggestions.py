@@ -1,0 +1,66 @@
+"""Suggestions from the labels so far, on constructed groups whose answer is known."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from errors import DomainError
+from ml.suggestions import MIN_SUPPORT, fit_suggestions, representative_items
+
+GROUPS, PER_GROUP, DIMENSION = 4, 60, 12
+
+
+@pytest.fixture(scope="module")
+def groups():
+    """Four well separated groups, item ids 1000.., labels 10 + group."""
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=5.0, size=(GROUPS, DIMENSION))
+    truth = np.repeat(np.arange(GROUPS), PER_GROUP)
+    vectors = centres[truth] + rng.normal(size=(len(truth), DIMENSION))
+    order = rng.permutation(len(truth))
+    return 1000 + np.arange(len(truth)), vectors[order].astype(np.float32), 10 + truth[order]
+
+
+def test_suggestions_follow_the_groups_and_skip_labeled_items(groups):
+    item_ids, vectors, truth = groups
+    labeled = np.concatenate([np.flatnonzero(truth == label)[:3] for label in range(10, 14)])
+    model = fit_suggestions(item_ids, vectors, item_ids[labeled], truth[labeled])
+    assert set(model.item_ids.tolist()) == set(item_ids.tolist()) - set(item_ids[labeled])
+    suggested, confidence = model.suggested()
+    right = truth[model.item_ids - 1000]
+    assert (suggested == right).mean() > 0.97
+    assert sum(model.counts().values()) == len(model.item_ids)
+    page_ids, page_confidence = model.page(12, limit=20)
+    assert len(page_ids) == 20 and (truth[page_ids - 1000] == 12).all()
+    assert (np.diff(page_confidence) <= 0).all()  # most confident first
+
+
+def test_expected_precision_is_measured_on_held_out_labels(groups):
+    item_ids, vectors, truth = groups
+    noisy = truth.copy()
+    flipped = np.flatnonzero(truth == 10)[:30]  # half of group 10 labeled as 11 by mistake
+    noisy[flipped] = 11
+    model = fit_suggestions(item_ids, vectors, item_ids, noisy)
+    assert model.labels_used == len(item_ids)
+    clean = model.expected_precision(13, 0.5)
+    assert clean is not None and clean > 0.95
+    muddled = model.expected_precision(11, 0.0)
+    assert muddled is not None and muddled < clean - 0.08
+    assert model.expected_precision(13, 1.01) is None  # no suggestion that confident
+
+
+def test_one_class_is_refused_and_few_labels_give_no_estimate(groups):
+    item_ids, vectors, truth = groups
+    with pytest.raises(DomainError, match="at least two classes") as refused:
+        fit_suggestions(item_ids, vectors, item_ids[:5], np.full(5, 10))
+    assert refused.value.field == "labels"
+    model = fit_suggestions(item_ids, vectors, item_ids[[0, 1]], np.array([10, 11]))
+    assert model.expected_precision(10, 0.0) is None and MIN_SUPPORT > 2
+    assert len(model.item_ids) == len(item_ids) - 2
+
+
+def test_representative_items_meet_every_group(groups):
+    item_ids, vectors, truth = groups
+    chosen = representative_items(item_ids, vectors, 8)
+    assert len(chosen) == len(set(chosen.tolist())) == 8
+    assert set(truth[chosen - 1000].tolist()) == {10, 11, 12, 13}

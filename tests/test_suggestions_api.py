@@ -1,0 +1,116 @@
+"""Suggestions, accepting a page of them, and the first items to label, through the REST
+API of the real server on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app import create_server
+from settings import Settings
+from tests.api_client import Api, assert_error
+from tests.databases import make_dataset
+from tests.feature_jobs import make_feature_job
+
+N_ITEMS = 40
+
+
+@pytest.fixture
+def lab(tmp_path, database_url):
+    """40 items in two groups: even items point near 0°, odd items near 90°; three of each
+    group labeled by hand (ring: even, peak: odd)."""
+    settings = Settings(home=tmp_path / "home", database_url=database_url,
+                        data_roots=(tmp_path,), cache_url="null://", tagger="tester")
+    server = create_server(settings)
+    factory = server.extensions["beamlabel"].session_factory
+    dataset_id, ids, labels = make_dataset(factory, N_ITEMS, ("ring", "peak"))
+    rng = np.random.default_rng(0)
+    angles = np.radians(np.where(np.arange(N_ITEMS) % 2, 90.0, 0.0) + rng.normal(0, 8, N_ITEMS))
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    job = make_feature_job(factory, dataset_id, tmp_path, ids, vectors)
+    api = Api(server)
+    ring, peak = labels["ring"], labels["peak"]
+    hand = [(ids[i], ring) for i in (0, 2, 4)] + [(ids[i], peak) for i in (1, 3, 5)]
+    response = api.post(f"/datasets/{dataset_id}/events", json={
+        "tagger": "anna", "method": "manual",
+        "tags": [{"item_id": item, "label_id": label} for item, label in hand]})
+    assert response.status_code == 201, response.json
+    yield api, dataset_id, ids, labels, job
+    server.extensions["beamlabel"].engine.dispose()
+
+
+def test_a_page_of_suggestions_is_one_group_most_confident_first(lab):
+    api, dataset_id, ids, labels, job = lab
+    answer = api.get(f"/datasets/{dataset_id}/suggestions?feature_job_id={job}"
+                     f"&label_id={labels['peak']}&limit=10")
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    items = body["items"]
+    assert len(items) == 10 and body["labels_used"] == 6
+    assert {ids.index(i["item_id"]) % 2 for i in items} == {1}  # odd items: the peak group
+    assert all(i["label_id"] == labels["peak"] for i in items)
+    confidences = [i["confidence"] for i in items]
+    assert confidences == sorted(confidences, reverse=True)
+    assert body["suggested"] == {str(labels["ring"]): 17, str(labels["peak"]): 17}
+    assert body["expected_precision"] is None  # 3 labels a class: too few to measure
+    everything = api.get(f"/datasets/{dataset_id}/suggestions?feature_job_id={job}&limit=50")
+    assert len(everything.json["items"]) == N_ITEMS - 6
+
+
+def test_accepting_a_page_is_one_suggestion_event_that_keeps_hand_labels(lab):
+    api, dataset_id, ids, labels, job = lab
+    page = [ids[i] for i in (7, 9, 11, 3)]  # item 3 is labeled peak by hand already
+    url = f"/datasets/{dataset_id}/suggestion-labels"
+    preview = api.post(url, json={"feature_job_id": job, "label_id": labels["peak"],
+                                  "item_ids": page, "dry_run": True})
+    assert preview.status_code == 200, preview.json
+    assert preview.json["count"] == 3 and preview.json["event_id"] is None
+    assert preview.json["already_labeled"] == 1 and preview.json["agreeing"] == 1
+    done = api.post(url, json={"feature_job_id": job, "label_id": labels["peak"],
+                               "item_ids": page, "tagger": "anna"})
+    assert done.status_code == 200 and done.json["event_id"] is not None, done.json
+    events = api.get(f"/datasets/{dataset_id}/events").json["events"]
+    assert events[0]["method"] == "suggestion" and events[0]["n_tags"] == 3
+    assert events[0]["params"]["labels_used"] == 6
+    current = api.get(f"/datasets/{dataset_id}/current-labels").json["labels"]
+    tagged = {row["item_id"]: row for row in current if row["event_id"] == done.json["event_id"]}
+    assert set(tagged) == {ids[7], ids[9], ids[11]}
+    assert all(0.5 < row["confidence"] <= 1 for row in tagged.values())
+
+
+def test_bad_suggestion_requests_name_the_field(lab):
+    api, dataset_id, ids, labels, job = lab
+    base = f"/datasets/{dataset_id}/suggestions?feature_job_id="
+    assert_error(api.get(base + "999"), 400, "feature_job_id", "not a finished")
+    assert_error(api.get(base + f"{job}&label_id=999"), 404, "label_id")
+    url = f"/datasets/{dataset_id}/suggestion-labels"
+    extra = api.post(f"/datasets/{dataset_id}/labels", json={"name": "empty"}).json["id"]
+    assert_error(api.post(url, json={"feature_job_id": job, "label_id": extra,
+                                     "item_ids": [ids[8]]}), 400, "label_id", "by hand first")
+    assert_error(api.post(url, json={"feature_job_id": job, "label_id": labels["ring"],
+                                     "item_ids": []}), 422, "item_ids")
+
+
+def test_suggestions_need_two_labeled_classes(tmp_path, database_url):
+    settings = Settings(home=tmp_path / "home", database_url=database_url,
+                        data_roots=(tmp_path,), cache_url="null://", tagger="tester")
+    server = create_server(settings)
+    factory = server.extensions["beamlabel"].session_factory
+    try:
+        dataset_id, ids, labels = make_dataset(factory, 6, ("ring", "peak"))
+        job = make_feature_job(factory, dataset_id, tmp_path, ids, np.eye(6))
+        api = Api(server)
+        api.post(f"/datasets/{dataset_id}/events", json={"tagger": "anna", "method": "manual",
+                 "tags": [{"item_id": ids[0], "label_id": labels["ring"]}]})
+        assert_error(api.get(f"/datasets/{dataset_id}/suggestions?feature_job_id={job}"),
+                     400, "labels", "two classes")
+    finally:
+        server.extensions["beamlabel"].engine.dispose()
+
+
+def test_first_items_cover_both_groups_and_skip_labeled_ones(lab):
+    api, dataset_id, ids, _labels, job = lab
+    answer = api.get(f"/datasets/{dataset_id}/first-items?feature_job_id={job}&limit=4")
+    assert answer.status_code == 200, answer.json
+    chosen = [ids.index(i["item_id"]) for i in answer.json["items"]]
+    assert len(chosen) == 4 and min(chosen) >= 6
+    assert {index % 2 for index in chosen} == {0, 1}
