@@ -110,7 +110,7 @@ def suggestions(path: DatasetPath, query: SuggestionsQuery):
         store.get_dataset(session, path.dataset_id)
         page = rankings.suggestion_page(session, services.feature_indexes, path.dataset_id,
                                         query.feature_job_id, query.label_id, query.limit,
-                                        query.offset)
+                                        query.offset, query.best_page)
         rows = guided.items_in_order(session, path.dataset_id, page.item_ids.tolist())
     suggested = dict(zip(page.item_ids.tolist(), zip(page.label_ids.tolist(),
                                                      page.confidences.tolist())))

@@ -153,6 +153,9 @@ class SuggestionsQuery(BaseModel):
                                             "classifier_infer)")
     label_id: Optional[int] = Field(None, description="only items suggested as this label; "
                                                       "all suggestions if left out")
+    best_page: bool = Field(False, description="the page of the class to review next (the "
+                                               "highest expected precision); label_id is "
+                                               "ignored")
     limit: int = Field(48, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0)
 

@@ -78,6 +78,9 @@
     else if (ctrl) { handled = false; }
     else if (/^[1-9]$/.test(key)) { sendKey(key); }
     else if (key === "u" || key === "U") { sendKey("unlabel"); }
+    else if ((key === "y" || key === "Y") && document.getElementById("label-suggestion-accept")) {
+      window.dash_clientside.set_props("label-accept", {data: {at: Date.now()}});
+    }
     else { handled = false; }
     if (handled) { event.preventDefault(); }
   });

@@ -66,6 +66,28 @@ def _mistakes(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
                        notes)
 
 
+def suggested_label(session: Session, dataset_id: int, spec: dict) -> Optional[int]:
+    """The class a suggestion order shows: the one chosen, or the one whose gallery page to
+    review next."""
+    if spec["label_id"] is not None:
+        return spec["label_id"]
+    model = rankings.suggestion_model(session, current_services().feature_indexes, dataset_id,
+                                      spec["job_id"])
+    return model.best_page_label(spec["page_size"])
+
+
+def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    page = rankings.suggestion_page(session, current_services().feature_indexes, dataset_id,
+                                    spec["job_id"], suggested_label(session, dataset_id, spec),
+                                    MAX_ORDERED)
+    names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
+    notes = {int(item): f"→ {names.get(int(label), '?')} {confidence:.2f}"
+             for item, label, confidence in zip(page.item_ids, page.label_ids, page.confidences)}
+    shown = names.get(int(page.label_ids[0]), "?") if len(page.label_ids) else "nothing"
+    return GuidedOrder(page.item_ids.tolist(), f"suggested as '{shown}' by the labels so far "
+                       f"on job {spec['job_id']}, most confident first", notes)
+
+
 def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
     answers = {int(item): label for item, label in spec["answers"].items()}
     return GuidedOrder(spec["items"], f"validation checkpoint: label these {len(spec['items'])}"
@@ -83,7 +105,7 @@ def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
 
 
 ORDERS = {"similarity": _similarity, "uncertainty": _uncertainty, "mistakes": _mistakes,
-          "checkpoint": _checkpoint, "explorer": _explorer}
+          "checkpoint": _checkpoint, "explorer": _explorer, "suggestions": _suggestions}
 
 
 def guided_order(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

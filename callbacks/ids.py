@@ -91,7 +91,7 @@ class Label:
     HELP = "label-help"
     HELP_BUTTON = "label-help-button"
     # guided labeling (callbacks/label_guided.py): modes and their panels
-    MODE = "label-mode"  # manual | similarity | probability | review
+    MODE = "label-mode"  # manual | suggestions | similarity | probability | review
     GUIDED_ORDER = "label-guided-order"  # store: the gallery's order when a mode sets one
     SIMILARITY_PANEL = "label-similarity-panel"
     FEATURE_JOB = "label-feature-job"
@@ -122,6 +122,13 @@ class Label:
     CHECKPOINT_RESULT = "label-checkpoint-result"
     CORRECT = "label-correct"  # pattern-matching type, index = item id (take the new label)
     CORRECT_ALL = "label-correct-all"
+    # suggestion review (callbacks/label_suggestions.py)
+    SUGGESTION_PANEL = "label-suggestion-panel"
+    SUGGESTION_JOB = "label-suggestion-job"
+    SUGGESTION_LABEL = "label-suggestion-label"  # "best" or a label id
+    SUGGESTION_INFO = "label-suggestion-info"
+    SUGGESTION_ACCEPT = "label-suggestion-accept"
+    ACCEPT_KEY = "label-accept"  # store: the keyboard script's "accept the page" (key y)
     EFFICIENCY = "label-efficiency"
     SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)
 

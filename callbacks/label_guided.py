@@ -135,6 +135,8 @@ def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncer
                  _mistakes, _checkpoint, dataset_id, min_confidence, checkpoint_size, current):
     if dataset_id is None:
         return None, None
+    if mode == "suggestions":  # its order comes from callbacks/label_suggestions.py
+        raise PreventUpdate
     spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
                        uncertainty_method, min_confidence, checkpoint_size, dataset_id, current)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:

@@ -113,10 +113,14 @@ class SuggestionPage:
 
 
 def suggestion_page(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
-                    label_id: Optional[int], limit: int, offset: int = 0) -> SuggestionPage:
+                    label_id: Optional[int], limit: int, offset: int = 0,
+                    best_page: bool = False) -> SuggestionPage:
     """Unlabeled items suggested as ``label_id`` (or as anything, when None), most
-    confident first."""
+    confident first; with ``best_page``, those of the class whose page of ``limit`` to
+    review next (``SuggestionModel.best_page_label``)."""
     model = suggestion_model(session, cache, dataset_id, feature_job_id)
+    if best_page:
+        label_id = model.best_page_label(limit)
     if label_id is None:
         labels, confidences = model.suggested()
         order = np.argsort(-confidences, kind="stable")[offset:offset + limit]

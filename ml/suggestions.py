@@ -62,6 +62,20 @@ class SuggestionModel:
         order = chosen[np.argsort(-confidence[chosen], kind="stable")][offset:offset + limit]
         return self.item_ids[order], confidence[order]
 
+    def best_page_label(self, limit: int) -> Optional[int]:
+        """The class whose page of ``limit`` suggestions to review next: the highest
+        expected precision, else (no estimate yet) the highest mean confidence."""
+        best, best_score = None, -1.0
+        for label_id in self.label_ids.tolist():
+            _items, confidences = self.page(label_id, limit)
+            if not len(confidences):
+                continue
+            precision = self.expected_precision(label_id, float(confidences.min()))
+            score = precision if precision is not None else float(confidences.mean())
+            if score > best_score:
+                best, best_score = label_id, score
+        return best
+
     def counts(self) -> dict[int, int]:
         """How many unlabeled items each class is suggested for."""
         labels, _ = self.suggested()

@@ -1,5 +1,6 @@
 """Layout of the labeling page's guided modes: the mode switch and one panel per mode
-(similarity, probability, review). Behaviour: callbacks/label_guided.py."""
+(suggestions, similarity, probability, review). Behaviour: callbacks/label_guided.py and
+callbacks/label_suggestions.py."""
 from datetime import datetime, timezone
 
 import dash_bootstrap_components as dbc
@@ -7,8 +8,8 @@ from dash import dcc, html
 
 from callbacks.ids import Label as ids
 
-MODES = (("manual", "Manual"), ("similarity", "Similarity"), ("probability", "Probability"),
-         ("review", "Review"))
+MODES = (("manual", "Manual"), ("suggestions", "Suggestions"), ("similarity", "Similarity"),
+         ("probability", "Probability"), ("review", "Review"))
 UNCERTAINTY_ORDERS = (("none", "file order"), ("least_confidence", "least confidence first"),
                       ("margin", "smallest margin first"), ("entropy", "highest entropy first"))
 HIDDEN = {"display": "none"}
@@ -16,6 +17,7 @@ HIDDEN = {"display": "none"}
 
 def guided_stores(order=None):
     return [dcc.Store(id=ids.GUIDED_ORDER, data=order), dcc.Store(id=ids.QUERY, data=[]),
+            dcc.Store(id=ids.ACCEPT_KEY),
             dcc.Store(id=ids.SESSION_START, data=datetime.now(timezone.utc).isoformat())]
 
 
@@ -30,6 +32,20 @@ def _col(child, **kwargs):
 def _job_dropdown(dropdown_id, placeholder):
     return dcc.Dropdown(id=dropdown_id, placeholder=placeholder, clearable=False,
                         style={"minWidth": "22rem"})
+
+
+def _suggestion_panel():
+    return html.Div([
+        dbc.Row([
+            _col(_job_dropdown(ids.SUGGESTION_JOB, "feature source (scattering features, "
+                                                   "autoencoder or classifier)")),
+            _col(_group("suggested as", dbc.Select(id=ids.SUGGESTION_LABEL, value="best",
+                                                   options=[]))),
+            _col(dbc.Button([html.I(className="bi bi-check2-all me-1"), "Accept page (y)"],
+                            id=ids.SUGGESTION_ACCEPT, size="sm", color="primary")),
+        ], className="g-2 align-items-center mb-1"),
+        html.Div(id=ids.SUGGESTION_INFO, className="small"),
+    ], id=ids.SUGGESTION_PANEL, style=HIDDEN, className="guided-panel")
 
 
 def _similarity_panel():
@@ -118,7 +134,7 @@ def guided_controls():
             html.Div(_classifier_row(), id=f"{ids.CLASSIFIER_JOB}-row", style=HIDDEN,
                      className="col-auto"),
         ], className="g-2 align-items-center mb-2"),
-        _similarity_panel(), _probability_panel(), _review_panel(),
+        _suggestion_panel(), _similarity_panel(), _probability_panel(), _review_panel(),
     ], className="mb-2")
 
 

@@ -22,6 +22,7 @@ SHORTCUTS = (
     ("→ or PageDown", "next page"),
     ("← or PageUp", "previous page"),
     ("z or ctrl+z", "undo your last labeling event"),
+    ("y", "suggestions mode: accept the suggestions shown (correct the odd ones first)"),
     ("Enter or double-click", "open the selected image at full resolution"),
     ("?", "show this help"),
 )

@@ -1,0 +1,115 @@
+"""Behaviour of the label page's suggestion review: the gallery shows the unlabeled items a
+model of the labels so far suggests for one class (the class whose page to review next,
+unless one is chosen), most confident first, each tile with its suggestion; the user
+corrects the odd ones with their hotkeys and accepts the rest with one key (y) or the
+button. Thin adapters to ml.rankings."""
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import error_alert, on_refusal, read_session, tagger_or_default, \
+    write_session
+from callbacks.guided_order import suggested_label
+from callbacks.ids import Label as ids
+from db.labels import list_labels
+from errors import DomainError
+from ml import rankings
+from ml.features import feature_sources
+from services import current_services
+
+BEST = "best"
+# Below this held-out accuracy the features hardly separate the classes labeled so far.
+WEAK_ACCURACY = 0.7
+
+
+@callback(Output(ids.SUGGESTION_PANEL, "style"), Input(ids.MODE, "value"))
+def show_panel(mode):
+    return {} if mode == "suggestions" else {"display": "none"}
+
+
+@callback(Output(ids.SUGGESTION_JOB, "options"), Output(ids.SUGGESTION_JOB, "value"),
+          Output(ids.SUGGESTION_LABEL, "options"),
+          Input(ids.DATASET, "value"), Input(ids.MODE, "value"), Input(ids.CLASSES, "children"),
+          State(ids.SUGGESTION_JOB, "value"))
+def list_choices(dataset_id, mode, _classes, job_id):
+    if dataset_id is None or mode != "suggestions":
+        raise PreventUpdate
+    with read_session() as session:
+        sources = feature_sources(session, dataset_id)
+        labels = list_labels(session, dataset_id)
+    jobs = [{"label": source.title, "value": source.job_id} for source in sources]
+    known = [job["value"] for job in jobs]
+    classes = [{"label": "the next page to review", "value": BEST},
+               *({"label": label.name, "value": str(label.id)} for label in labels)]
+    return jobs, job_id if job_id in known else (known[0] if known else None), classes
+
+
+@callback(Output(ids.GUIDED_ORDER, "data", allow_duplicate=True),
+          Input(ids.MODE, "value"), Input(ids.SUGGESTION_JOB, "value"),
+          Input(ids.SUGGESTION_LABEL, "value"), Input(ids.PAGE_SIZE, "value"),
+          State(ids.DATASET, "value"), prevent_initial_call=True)
+def choose_order(mode, job_id, label_choice, page_size, dataset_id):
+    if mode != "suggestions":
+        raise PreventUpdate
+    if dataset_id is None or job_id is None:
+        return None
+    return {"kind": "suggestions", "job_id": job_id, "page_size": int(page_size),
+            "label_id": None if label_choice in (None, BEST) else int(label_choice)}
+
+
+def _percent(share) -> str:
+    return f"{100 * share:.0f} %"
+
+
+@callback(Output(ids.SUGGESTION_INFO, "children"),
+          Input(ids.GUIDED_ORDER, "data"), Input(ids.REVISION, "data"),
+          State(ids.DATASET, "value"))
+@on_refusal(error_alert)
+def describe_model(spec, _revision, dataset_id):
+    """How far the suggestions can be trusted: held-out accuracy, the page's precision."""
+    if not spec or spec.get("kind") != "suggestions":
+        return None
+    with read_session() as session:
+        label_id = suggested_label(session, dataset_id, spec)
+        page = rankings.suggestion_page(session, current_services().feature_indexes,
+                                        dataset_id, spec["job_id"], label_id,
+                                        spec["page_size"])
+    model, accuracy = page.model, page.model.held_out_accuracy
+    parts = [f"learnt from {model.labels_used:,} labels"]
+    if accuracy is not None:
+        parts.append(f"right on {_percent(accuracy)} of them when each is held out")
+    precision = page.expected_precision
+    parts.append(f"this page: expected precision {_percent(precision)}" if precision is not None
+                 else "this page: precision cannot be estimated yet (label more by hand)")
+    weak = accuracy is not None and accuracy < WEAK_ACCURACY
+    warning = (html.Div("These features hardly separate the classes labeled so far: try "
+                        "another feature source, or label more by hand.",
+                        className="text-warning") if weak else None)
+    return [html.Span(" · ".join(parts), className="text-muted"), warning]
+
+
+@callback(Output(ids.REVISION, "data", allow_duplicate=True),
+          Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.SUGGESTION_ACCEPT, "n_clicks"), Input(ids.ACCEPT_KEY, "data"),
+          State(ids.GUIDED_ORDER, "data"), State(ids.PAGE_ITEMS, "data"),
+          State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
+          prevent_initial_call=True)
+@on_refusal(no_update, error_alert)
+def accept_page(_clicks, _key, spec, page_items, dataset_id, tagger, revision):
+    if not spec or spec.get("kind") != "suggestions":
+        if ctx.triggered_id == ids.ACCEPT_KEY:
+            raise PreventUpdate  # the key means nothing outside the suggestion review
+        raise DomainError("choose the Suggestions mode and a feature source first", "mode")
+    with write_session() as session:
+        label_id = suggested_label(session, dataset_id, spec)
+        if label_id is None or not page_items:
+            raise DomainError("nothing is suggested on this page", "item_ids")
+        batch = rankings.suggestion_batch(
+            session, current_services().feature_indexes, dataset_id, tagger_or_default(tagger),
+            spec["job_id"], label_id, page_items, dry_run=False)
+        name = next(label.name for label in list_labels(session, dataset_id)
+                    if label.id == label_id)
+    count = len(batch.result.plan.to_label)
+    return revision + 1, html.Div(f"Accepted {count} suggestion{'s' * (count != 1)} as "
+                                  f"'{name}'.", className="text-success small mb-1")

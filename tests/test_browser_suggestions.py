@@ -1,0 +1,82 @@
+"""The label page's suggestion review in headless Chromium: real scattering features, a
+page of suggestions, one tile corrected by its hotkey, the rest accepted with the y key."""
+import csv
+
+from dash.testing.wait import until
+
+from data.demo import generate_demo
+from db.session import open_database, transaction
+from ml.jobs import create_job, execute_job
+from tests.browser import call_api, press, save_screenshot, text_of
+from tests.test_browser_guided import choose_mode, notes
+
+N_IMAGES = 60
+CLASSES = ("empty", "rings", "streaks")  # hotkeys 1, 2, 3 in this order
+
+
+def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
+        browser, running_app, browser_settings, tmp_path):
+    folder = tmp_path / "beamtime"
+    generate_demo(folder, n_images=N_IMAGES, size=64, seed=8, classes=CLASSES)
+    with open(folder / "truth.csv", newline="") as handle:
+        truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
+    dataset_id = call_api(running_app, "/api/v1/datasets", {
+        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
+    until(lambda: call_api(running_app, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
+          timeout=30)
+    labels = {name: call_api(running_app, f"/api/v1/datasets/{dataset_id}/labels",
+                             {"name": name})["id"] for name in CLASSES}
+    items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
+    uri_of = {item["id"]: item["uri"] for item in items["items"]}
+    seeds = [item_id for name in CLASSES
+             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
+    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
+        "tagger": "tester", "method": "manual",
+        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
+    engine, session_factory = open_database(browser_settings)
+    with transaction(session_factory) as session:
+        job_id = create_job(session, "scattering_features", dataset_id, {}, "tester").id
+    assert execute_job(session_factory, browser_settings.artifacts_dir, job_id) == "succeeded"
+    engine.dispose()
+
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    browser.wait_for_contains_text("#label-progress-text", f"12 / {N_IMAGES} labeled",
+                                   timeout=20)
+    choose_mode(browser, "Suggestions")
+    browser.wait_for_contains_text("#label-suggestion-job", f"job {job_id}")
+    browser.wait_for_contains_text("#label-summary", "suggested as")
+    browser.wait_for_contains_text("#label-suggestion-info", "learnt from 12 labels")
+    until(lambda: notes(browser) and all(n.startswith("→ ") for n in notes(browser)), 10)
+    shown = notes(browser)
+    suggested = shown[0].split()[1]
+    assert {n.split()[1] for n in shown} == {suggested}  # one class per page
+    confidences = [float(n.split()[2]) for n in shown]
+    assert confidences == sorted(confidences, reverse=True)
+    page = [int(t.get_attribute("data-item"))
+            for t in browser.find_elements("#label-grid .thumb-tile")]
+    save_screenshot(browser, "label-suggestions")
+
+    # correct one tile first: the last (least confident) one gets another class by hotkey
+    odd = page[-1]
+    other = next(name for name in CLASSES if name != suggested)
+    browser.find_elements("#label-grid .thumb-tile")[-1].click()
+    press(browser, str(CLASSES.index(other) + 1))
+    browser.wait_for_contains_text("#label-progress-text", f"13 / {N_IMAGES} labeled")
+    until(lambda: odd not in [int(t.get_attribute("data-item"))
+                              for t in browser.find_elements("#label-grid .thumb-tile")], 10)
+    page = [int(t.get_attribute("data-item"))
+            for t in browser.find_elements("#label-grid .thumb-tile")]
+    suggested = notes(browser)[0].split()[1]
+
+    press(browser, "y")
+    browser.wait_for_contains_text("#label-feedback", f"as '{suggested}'")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["method"] == "suggestion" and event["n_tags"] == len(page)
+    assert event["params"]["feature_job_id"] == job_id and event["params"]["labels_used"] == 13
+    current = {row["item_id"]: row for row in call_api(
+        running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["labels"]}
+    assert all(current[i]["label_id"] == labels[suggested] for i in page)
+    assert all(0 < current[i]["confidence"] <= 1 for i in page)
+    assert current[odd]["label_id"] == labels[other]  # the correction stays
+    assert "labeled" in text_of(browser, "#label-progress-text")
+    assert browser.get_logs() == [], "the browser console shows errors"
