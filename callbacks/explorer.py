@@ -314,9 +314,13 @@ def label(_clicks, selection, label_id, revision):
         return dbc.Alert(message, color="warning", className="py-2"), no_update
     with write_session() as session:
         projection, item_ids = _selection(session, selection)
-        event = label_selection(session, projection, item_ids, int(label_id),
-                                tagger_or_default(None), selection.get("cluster"))
-        message = f"Labeled {event.n_tags:,} items in one event (#{event.id})."
+        event, plan = label_selection(session, projection, item_ids, int(label_id),
+                                      tagger_or_default(None), selection.get("cluster"))
+    kept = plan.labeled - plan.agreeing
+    message = (f"Labeled {event.n_tags:,} items in one event (#{event.id})." if event
+               else "Nothing to label: every selected item carries a label already.")
+    if kept:
+        message += f" {kept:,} labeled items kept their other label."
     return (dbc.Alert(message, color="success", className="py-2", duration=6000),
             (revision or 0) + 1)
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.selection_stats import SelectionStats, selection_stats
+from db.guided import BatchPlan, apply_batch, plan_batch
 from db.models import CurrentLabel, Job, TaggingEvent
 from db.store import TagIn, apply_event
 from errors import DomainError
@@ -201,10 +202,12 @@ def heatmap(projection: Projection, item_ids: Sequence[int]) -> SelectionStats:
 
 
 def label_selection(session: Session, projection: Projection, item_ids: Sequence[int],
-                    label_id: Optional[int], tagger: str,
-                    cluster_id: Optional[int] = None) -> TaggingEvent:
-    """One ``cluster`` event giving every selected item ``label_id`` (None unlabels); its
-    parameters name the projection job, the cluster if a whole one, and the selection."""
+                    label_id: Optional[int], tagger: str, cluster_id: Optional[int] = None,
+                    overwrite: bool = False) -> tuple[Optional[TaggingEvent], BatchPlan]:
+    """One ``cluster`` event giving the selected items ``label_id``; like every batch,
+    items that carry a label keep it unless ``overwrite`` (None unlabels every selected
+    item). Its parameters name the projection job, the cluster if a whole one, and the
+    selection. The event is None when nothing was left to tag."""
     rows = projection.rows_of(item_ids)
     if len(rows) == 0:
         raise DomainError("the selection is empty; select points first", "selection")
@@ -212,11 +215,16 @@ def label_selection(session: Session, projection: Projection, item_ids: Sequence
     params = {"projection_job_id": projection.job.id,
               "feature_job_id": projection.job.params["feature_job_id"],
               "cluster": cluster_id, "selection": save_selection(projection, ids),
-              "count": int(len(ids))}
+              "count": int(len(ids)), "overwrite": overwrite}
     if len(ids) <= LISTED_IDS:
         params["item_ids"] = [int(i) for i in ids]
-    return apply_event(session, projection.job.dataset_id, tagger, "cluster",
-                       [TagIn(int(i), label_id) for i in ids], params)
+    dataset_id = projection.job.dataset_id
+    if label_id is None:
+        plan = BatchPlan(None, ids.tolist(), ids.tolist(), 0, 0)
+        return apply_event(session, dataset_id, tagger, "cluster",
+                           [TagIn(int(i), None) for i in ids], params), plan
+    plan = plan_batch(session, dataset_id, ids.tolist(), label_id, overwrite)
+    return apply_batch(session, dataset_id, tagger, "cluster", plan, params), plan
 
 
 def explorer_order(dataset, projection, selection, cluster) -> Optional[dict]:

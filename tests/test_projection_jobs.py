@@ -18,7 +18,7 @@ from db import jobs as job_store
 from db.labels import create_label
 from db.models import Item, TaggingEvent
 from db.session import transaction
-from db.store import current_labels
+from db.store import TagIn, apply_event, current_labels
 from errors import DomainError
 from ml.jobs import create_job, execute_job
 from ml.projection_results import (explorer_order, feature_values, heatmap, label_selection,
@@ -121,13 +121,33 @@ def test_projections_of_the_same_features_share_images_and_points_instead_of_rec
     assert adjusted_rand_score(lab.classes, reclustered.clusters) > 0.9
 
 
+def test_a_cluster_batch_keeps_hand_labels_unless_asked_to_overwrite(lab):
+    job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=SIZE)
+    with transaction(lab.session_factory) as session:
+        group = create_label(session, lab.dataset_id, "group").id
+        other = create_label(session, lab.dataset_id, "other").id
+        projection = load_projection(session, job.id)
+        members = projection.cluster_items(0).tolist()
+        apply_event(session, lab.dataset_id, "anna", "manual",
+                    [TagIn(members[0], other), TagIn(members[1], other)])
+        event, plan = label_selection(session, projection, members, group, "tester", 0)
+        assert event.n_tags == len(members) - 2 and plan.labeled == 2 and plan.agreeing == 0
+        labeled = {item: label for item, _uri, label, _event, _c in
+                   current_labels(session, lab.dataset_id)}
+        assert labeled[members[0]] == labeled[members[1]] == other
+        event, _plan = label_selection(session, projection, members, group, "tester", 0,
+                                       overwrite=True)
+        assert event.n_tags == 2 and event.params["overwrite"] is True
+
+
 def test_labeling_a_cluster_is_one_cluster_event_with_the_projection_in_its_params(lab):
     job = run_projection(lab, method="pca", clustering=KMEANS, heatmap_size=SIZE)
     with transaction(lab.session_factory) as session:
         label_id = create_label(session, lab.dataset_id, "group").id
         projection = load_projection(session, job.id)
         members = projection.cluster_items(0)
-        event = label_selection(session, projection, members, label_id, "tester", cluster_id=0)
+        event, _plan = label_selection(session, projection, members, label_id, "tester",
+                                       cluster_id=0)
         event_id = event.id
     with lab.session_factory() as session:
         event = session.get(TaggingEvent, event_id)
