@@ -14,7 +14,8 @@ from callbacks.ids import Label as ids
 from callbacks.label_actions import label_of_action, read_action
 from db.labels import list_labels
 from db.lookups import all_labeled
-from db.store import TagIn, apply_event, count_items, items_page, labels_as_of
+from db.store import (AUTO_METHODS, TagIn, apply_event, count_items, items_page,
+                      label_methods, labels_as_of)
 from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
@@ -57,6 +58,10 @@ def _tile(item, size: int, labels: dict, selected: set, url: str):
         caption = "unreadable"
     else:
         caption = label["name"] if label else item["uri"].rsplit("/", 1)[-1]
+    by_model = label is not None and item.get("method") in AUTO_METHODS
+    if by_model:  # a model chose it, the user accepted a batch: marked, so it can be reviewed
+        caption = [html.I(className="bi bi-cpu me-1", title=f"labeled by {item['method']}"),
+                   caption]
     classes = ["thumb-tile"]
     if item["status"] == "unreadable":
         classes.append("unreadable")
@@ -64,7 +69,8 @@ def _tile(item, size: int, labels: dict, selected: set, url: str):
         classes.append("selected")
     return html.Div([
         html.Img(src=url, width=size, height=size, alt=item["uri"], title=item["uri"]),
-        html.Div(caption, className="thumb-caption" + (" labeled" if label else ""),
+        html.Div(caption, className="thumb-caption" + (" labeled" if label else "")
+                 + (" by-model" if by_model else ""),
                  style=caption_style),
         html.Div(item["note"], className="thumb-note") if item.get("note") else None,
     ], className=" ".join(classes), style=style, **{"data-item": item["id"]})
@@ -75,6 +81,8 @@ def _page_filter(show: str, hide_labeled: bool) -> dict:
         return {"unlabeled": True}
     if show.startswith("label:"):
         return {"label_id": int(show.split(":", 1)[1])}
+    if show.startswith("by:"):
+        return {"labeled_by": show.split(":", 1)[1]}
     return {}
 
 
@@ -116,6 +124,10 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
         labels = {label.id: {"name": label.name, "color": label.color}
                   for label in list_labels(session, dataset_id, include_archived=True)}
         past = labels_as_of(session, dataset_id, as_of) if as_of else None
+        # who chose a label is known for the current labels only (not "as of", not answers)
+        current = past is None and not (ordered and ordered.answers is not None)
+        methods = label_methods(session, [item["id"] for item in items]) if current else {}
+        items = [{**item, "method": methods.get(item["id"])} for item in items]
     if past is not None:
         items = [{**item, "label_id": past.get(item["id"])} for item in items]
     selected = set(selection or [])

@@ -43,6 +43,8 @@ def show_classes(dataset_id, _revision):
     if not rows:
         rows = [html.P("No classes yet: add one below.", className="text-muted small")]
     options += [{"label": f"only {label.name}", "value": f"label:{label.id}"} for label in labels]
+    options += [{"label": "labeled by a model", "value": "by:model"},
+                {"label": "labeled by hand", "value": "by:hand"}]
     return rows, options
 
 

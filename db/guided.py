@@ -16,12 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import CurrentLabel, Item, Tag, TaggingEvent, as_utc
-from db.store import ItemRow, TagIn, apply_event, get_dataset
+from db.store import AUTO_METHODS, HAND_METHODS, ItemRow, TagIn, apply_event, get_dataset
 from errors import DomainError
 
-AUTO_METHODS = ("similarity", "probability", "cluster", "suggestion")
-# Labels a person gave: they are the reference a threshold's precision is measured on.
-HAND_METHODS = ("manual", "import")
 # A pause longer than this between two events of one tagger is a break, not labeling time.
 IDLE_SECONDS = 120.0
 # The effort counted for a tagger's first event, which has no earlier event to time it by.

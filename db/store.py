@@ -22,6 +22,10 @@ from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent
 from errors import DomainError
 
 METHODS = ("manual", "similarity", "probability", "cluster", "suggestion", "import", "undo")
+# Who chose a label: a model (a batch the user accepted) or a person, item by item.
+AUTO_METHODS = ("similarity", "probability", "cluster", "suggestion")
+HAND_METHODS = ("manual", "import")
+LABELED_BY = {"model": AUTO_METHODS, "hand": HAND_METHODS}
 
 
 @dataclass(frozen=True)
@@ -211,16 +215,30 @@ def _ordered(query: Select, order: str) -> Select:
     raise DomainError(f"order '{order}' is not one of {', '.join(ORDERS)}", "order")
 
 
+def _labeled_by(query: Select, labeled_by: str) -> Select:
+    """Only items whose current label came from an event of a model or of a person.
+    (An undo gives back an earlier label; its items count as neither.)"""
+    if labeled_by not in LABELED_BY:
+        raise DomainError(f"labeled_by must be one of {', '.join(LABELED_BY)}", "labeled_by")
+    return (query.join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id)
+            .where(TaggingEvent.method.in_(LABELED_BY[labeled_by])))
+
+
 def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
                label_id: Optional[int] = None, unlabeled: bool = False,
-               order: str = "name") -> list[ItemRow]:
+               order: str = "name", labeled_by: Optional[str] = None) -> list[ItemRow]:
     """One page of items (file-name order unless ``order`` says otherwise), optionally only
-    one label or only unlabeled items."""
+    one label, only unlabeled items, or only items labeled by a model or by hand."""
     if label_id is not None and unlabeled:
         raise DomainError("ask for one label or for unlabeled items, not both", "unlabeled")
     if offset < 0 or limit < 1:
         raise DomainError("offset must be ≥ 0 and limit ≥ 1", "limit")
-    if label_id is not None:
+    if labeled_by is not None:
+        query = _labeled_by(select(*_PAGE_COLUMNS).join(
+            CurrentLabel, CurrentLabel.item_id == Item.id).where(Item.dataset_id == dataset_id),
+            labeled_by)
+        query = _ordered(query, order).offset(offset).limit(limit)
+    elif label_id is not None:
         query = _label_page(dataset_id, label_id, offset, limit)
     else:
         query = (select(*_PAGE_COLUMNS).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
@@ -232,12 +250,24 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
 
 
 def count_items(session: Session, dataset_id: int, label_id: Optional[int] = None,
-                unlabeled: bool = False) -> int:
+                unlabeled: bool = False, labeled_by: Optional[str] = None) -> int:
     """How many items ``items_page`` pages through with the same filter."""
+    if labeled_by is not None:
+        return session.scalar(_labeled_by(select(func.count()).select_from(CurrentLabel)
+                                          .where(CurrentLabel.dataset_id == dataset_id),
+                                          labeled_by)) or 0
     if label_id is None and not unlabeled:
         return label_counts(session, dataset_id).total
     counts = label_counts(session, dataset_id)
     return counts.unlabeled if unlabeled else counts.per_label.get(label_id, 0)
+
+
+def label_methods(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
+    """The method of the event that gave each labeled item of ``item_ids`` its label."""
+    rows = session.execute(select(CurrentLabel.item_id, TaggingEvent.method)
+                           .join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id)
+                           .where(CurrentLabel.item_id.in_([int(i) for i in item_ids])))
+    return dict(rows.all())
 
 
 def last_event_id(session: Session, dataset_id: int) -> int:

@@ -3,6 +3,7 @@ page of suggestions, one tile corrected by its hotkey, the rest accepted with th
 import csv
 
 from dash.testing.wait import until
+from selenium.webdriver.common.by import By
 
 from data.demo import generate_demo
 from db.session import open_database, transaction
@@ -79,4 +80,13 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
     assert all(0 < current[i]["confidence"] <= 1 for i in page)
     assert current[odd]["label_id"] == labels[other]  # the correction stays
     assert "labeled" in text_of(browser, "#label-progress-text")
+
+    # in the plain gallery, the accepted labels are marked as a model's, the hand labels not
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    browser.wait_for_contains_text("#label-progress-text", "labeled", timeout=20)
+    until(lambda: browser.find_elements("#label-grid .thumb-tile"), 10)
+    marked = {int(tile.get_attribute("data-item")): bool(tile.find_elements(By.CSS_SELECTOR, ".by-model"))
+              for tile in browser.find_elements("#label-grid .thumb-tile")}
+    assert all(marked[i] for i in page if i in marked) and any(i in marked for i in page)
+    assert not any(marked[i] for i in [*seeds, odd] if i in marked)
     assert browser.get_logs() == [], "the browser console shows errors"

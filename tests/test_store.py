@@ -6,7 +6,7 @@ from db.models import Dataset, Tag, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
 from db.store import (TagIn, apply_event, count_items, current_labels, items_page, label_counts,
-                      labels_as_of, list_events)
+                      label_methods, labels_as_of, list_events)
 from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
@@ -148,3 +148,23 @@ def test_page_orders(session_factory, dataset):
         with pytest.raises(DomainError) as raised:
             page("size")
         assert raised.value.field == "order"
+
+
+def test_labels_a_model_chose_are_told_from_hand_labels(session_factory, dataset):
+    dataset_id, ids, ring, peak = dataset
+    with transaction(session_factory) as session:
+        apply_event(session, dataset_id, "ana", "manual",
+                    [TagIn(ids[0], ring), TagIn(ids[1], peak)])
+        apply_event(session, dataset_id, "ana", "suggestion",
+                    [TagIn(ids[2], ring, 0.9), TagIn(ids[3], ring, 0.8), TagIn(ids[1], ring, 0.7)])
+    with session_factory() as session:
+        by_model = [row.id for row in items_page(session, dataset_id, labeled_by="model")]
+        by_hand = [row.id for row in items_page(session, dataset_id, labeled_by="hand")]
+        assert by_model == ids[1:4] and by_hand == [ids[0]]
+        assert count_items(session, dataset_id, labeled_by="model") == 3
+        assert count_items(session, dataset_id, labeled_by="hand") == 1
+        assert label_methods(session, ids[:5]) == {
+            ids[0]: "manual", ids[1]: "suggestion", ids[2]: "suggestion", ids[3]: "suggestion"}
+        with pytest.raises(DomainError) as raised:
+            items_page(session, dataset_id, labeled_by="robot")
+        assert raised.value.field == "labeled_by"
