@@ -8,6 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 from errors import DomainError
 from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, project, \
     renumber_by_size
+from tests.constructed import separated_groups
 
 GROUPS, PER_GROUP, DIMENSION = 5, 80, 48
 
@@ -15,12 +16,7 @@ GROUPS, PER_GROUP, DIMENSION = 5, 80, 48
 @pytest.fixture(scope="module")
 def blobs():
     """Five groups in 48-D: random centres far apart, unit noise, shuffled."""
-    rng = np.random.default_rng(7)
-    centres = rng.normal(scale=6.0, size=(GROUPS, DIMENSION))
-    truth = np.repeat(np.arange(GROUPS), PER_GROUP)
-    vectors = centres[truth] + rng.normal(size=(len(truth), DIMENSION))
-    order = rng.permutation(len(truth))
-    return vectors[order].astype(np.float32), truth[order]
+    return separated_groups(GROUPS, PER_GROUP, DIMENSION, scale=6.0, seed=7)
 
 
 @pytest.mark.parametrize("n_components", [2, 3])

@@ -6,6 +6,7 @@ import pytest
 
 from errors import DomainError
 from ml.suggestions import MIN_SUPPORT, fit_suggestions, representative_items
+from tests.constructed import separated_groups
 
 GROUPS, PER_GROUP, DIMENSION = 4, 60, 12
 
@@ -13,12 +14,8 @@ GROUPS, PER_GROUP, DIMENSION = 4, 60, 12
 @pytest.fixture(scope="module")
 def groups():
     """Four well separated groups, item ids 1000.., labels 10 + group."""
-    rng = np.random.default_rng(3)
-    centres = rng.normal(scale=5.0, size=(GROUPS, DIMENSION))
-    truth = np.repeat(np.arange(GROUPS), PER_GROUP)
-    vectors = centres[truth] + rng.normal(size=(len(truth), DIMENSION))
-    order = rng.permutation(len(truth))
-    return 1000 + np.arange(len(truth)), vectors[order].astype(np.float32), 10 + truth[order]
+    vectors, truth = separated_groups(GROUPS, PER_GROUP, DIMENSION, scale=5.0, seed=3)
+    return 1000 + np.arange(len(truth)), vectors, 10 + truth
 
 
 def test_suggestions_follow_the_groups_and_skip_labeled_items(groups):
