@@ -27,6 +27,8 @@ HARMONICS = 8
 MIN_OVERLAP = 0.25  # share of the valid pixels a candidate centre's symmetry must cover
 
 
+BLOB_Z = 4.0  # a blob: connected pixels this many noise levels above their q band's mean
+BLOB_FEATURES = 9
 TOP = 8  # per-band measures are summarised by their largest values (any q, any angle)
 
 
@@ -38,7 +40,7 @@ class FeatureLayout:
         ("radial_slope", 2), ("radial_detail_top", TOP), ("radial_detail_spectrum", TOP),
         ("azimuthal_harmonics_mean", HARMONICS), ("azimuthal_harmonics_max", HARMONICS),
         ("azimuthal_contrast_top", TOP), ("azimuthal_peakiness_top", TOP),
-        ("band_coherence", 3), ("valid_share", 1))
+        ("band_coherence", 3), ("valid_share", 1), ("blobs", BLOB_FEATURES))
 
     @property
     def size(self) -> int:
@@ -90,18 +92,31 @@ def find_beam_centre(values: np.ndarray, valid: np.ndarray) -> tuple[float, floa
     return row / 2, col / 2
 
 
-def _polar_means(values: np.ndarray, valid: np.ndarray,
-                 centre: tuple[float, float]) -> np.ndarray:
-    """Mean value per (q band, azimuth bin); NaN where a bin has no valid pixel."""
-    rows, cols = np.indices(values.shape, dtype=np.float64)
+@dataclass(frozen=True)
+class PolarGrid:
+    """Each pixel's offset from the centre, q band and azimuth bin."""
+
+    dy: np.ndarray
+    dx: np.ndarray
+    q_bin: np.ndarray
+    phi_bin: np.ndarray
+
+
+def _polar_grid(shape: tuple[int, int], centre: tuple[float, float]) -> PolarGrid:
+    rows, cols = np.indices(shape, dtype=np.float64)
     dy, dx = rows - centre[0], cols - centre[1]
-    radius = np.hypot(dy, dx)
     corners = [np.hypot(r - centre[0], c - centre[1])
-               for r in (0, values.shape[0] - 1) for c in (0, values.shape[1] - 1)]
-    q_bin = np.minimum((radius / (max(corners) + 1e-9) * Q_BINS).astype(int), Q_BINS - 1)
+               for r in (0, shape[0] - 1) for c in (0, shape[1] - 1)]
+    q_bin = np.minimum((np.hypot(dy, dx) / (max(corners) + 1e-9) * Q_BINS).astype(int),
+                       Q_BINS - 1)
     phi_bin = ((np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * AZIMUTH_BINS).astype(int) \
         % AZIMUTH_BINS
-    index = (q_bin * AZIMUTH_BINS + phi_bin)[valid]
+    return PolarGrid(dy, dx, q_bin, phi_bin)
+
+
+def _polar_means(values: np.ndarray, valid: np.ndarray, grid: PolarGrid) -> np.ndarray:
+    """Mean value per (q band, azimuth bin); NaN where a bin has no valid pixel."""
+    index = (grid.q_bin * AZIMUTH_BINS + grid.phi_bin)[valid]
     size = Q_BINS * AZIMUTH_BINS
     sums = np.bincount(index, weights=values[valid], minlength=size)
     counts = np.bincount(index, minlength=size)
@@ -124,6 +139,50 @@ def _smooth(profile: np.ndarray, width: int = 3) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def _blob_features(values: np.ndarray, valid: np.ndarray, grid: PolarGrid,
+                   radial: np.ndarray) -> np.ndarray:
+    """What stands out of the q bands' background: connected bright blobs, counted by shape
+    (compact spots, radial streaks, arcs along the azimuth) and strength."""
+    from scipy import ndimage
+
+    residual = np.where(valid, values - radial[grid.q_bin], 0.0)
+    counts = np.bincount(grid.q_bin[valid], minlength=Q_BINS)
+    noise = np.bincount(grid.q_bin[valid], weights=np.abs(residual[valid]), minlength=Q_BINS)
+    noise = 1.25 * noise / np.maximum(counts, 1) + 1e-3  # mean |deviation| -> sigma
+    z = residual / noise[grid.q_bin]
+    bright = valid & (z > BLOB_Z)
+    labels, found = ndimage.label(bright, structure=np.ones((3, 3)))
+    if found == 0:
+        return np.array([bright.mean(), (valid & (z > 2)).mean(), 0, 0, 0, 0, 0, 0, 0])
+    index = labels[bright]
+
+    def total(weights):
+        return np.bincount(index, weights=weights, minlength=found + 1)[1:]
+
+    area = total(np.ones(index.size))
+    dy, dx = grid.dy[bright], grid.dx[bright]
+    my, mx = total(dy) / area, total(dx) / area
+    cyy = total(dy * dy) / area - my ** 2 + 1 / 12
+    cxx = total(dx * dx) / area - mx ** 2 + 1 / 12
+    cxy = total(dx * dy) / area - mx * my
+    norm = np.hypot(my, mx) + 1e-9
+    uy, ux = my / norm, mx / norm  # the radial direction at the blob
+    radial_spread = uy * uy * cyy + 2 * ux * uy * cxy + ux * ux * cxx
+    tangential_spread = ux * ux * cyy - 2 * ux * uy * cxy + uy * uy * cxx
+    elongation = 0.5 * np.log(np.maximum(radial_spread, 1e-3) /
+                              np.maximum(tangential_spread, 1e-3))
+    peak = np.zeros(found)
+    np.maximum.at(peak, index - 1, z[bright])
+    large = area >= 3
+    return np.array([
+        bright.mean(), (valid & (z > 2)).mean(), np.log1p(found),
+        np.log1p((large & (np.abs(elongation) < 0.5)).sum()),  # compact spots
+        np.log1p((large & (elongation >= 0.5)).sum()),  # along q: streaks
+        np.log1p((large & (elongation <= -0.5)).sum()),  # along the azimuth: arcs
+        float((elongation * area).sum() / area.sum()), np.log1p(area.max()),
+        np.log1p(np.median(peak))])
+
+
 def _top(values: np.ndarray, count: int = TOP) -> np.ndarray:
     """The ``count`` largest values, largest first: where in q they sit does not matter."""
     return np.sort(values)[::-1][:count]
@@ -134,7 +193,8 @@ def scattering_features(image: np.ndarray) -> np.ndarray:
     values, valid = _log_intensity(image)
     values, valid = _bin_down(values, valid)
     centre = find_beam_centre(values, valid)
-    polar, band_has_data = _filled(_polar_means(values, valid, centre))
+    grid = _polar_grid(values.shape, centre)
+    polar, band_has_data = _filled(_polar_means(values, valid, grid))
     radial = polar.mean(axis=1)
     bands = np.arange(Q_BINS) / Q_BINS
     slope = np.polyfit(bands[band_has_data], radial[band_has_data], 1) \
@@ -153,7 +213,8 @@ def scattering_features(image: np.ndarray) -> np.ndarray:
     vector = np.concatenate([
         slope, _top(np.abs(radial_detail)), detail_spectrum, harmonics_mean,
         spectrum.max(axis=0), _top(contrast), _top(np.log1p(peakiness)),
-        [coherence.mean(), np.median(coherence), coherence.max()], [valid.mean()]])
+        [coherence.mean(), np.median(coherence), coherence.max()], [valid.mean()],
+        _blob_features(values, valid, grid, radial)])
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
