@@ -100,6 +100,12 @@ class Strategy:
     al_items: int = 48  # active-learning items labeled by hand per round
     rounds: int = 2
     finish_share: float = 0.1  # below this share unlabeled, stop retraining and finish
+    # Suggestion review (benchmarks/suggestion_oracle.py): retrain the classifier each time
+    # this share of the items has been labeled since, and count pages stated at least this
+    # precise as good enough without review.
+    retrain_at: float = 0.2
+    good_enough: float = 0.95
+    train_below: float = 0.9  # held-out accuracy under which a model is worth training
     autoencoder: dict = field(default_factory=dict)  # autoencoder_train parameters
     classifier: dict = field(default_factory=dict)  # classifier_train parameters
 

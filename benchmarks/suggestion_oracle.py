@@ -1,0 +1,121 @@
+"""The simulated scientist working the way the label page's suggestion review goes: first
+items chosen by the app, then page after page of suggestions, each reviewed, its odd
+items corrected by hand and the rest accepted with one key. Models are trained only while
+the suggestions are often wrong on held-out labels (the figure the page shows): first an
+autoencoder, then now and then a classifier on the labels so far; the suggestions use
+whichever feature source separates the labels best.
+
+Every step is a REST call that a click or key on the label page makes; costs as in
+``labeling_oracle`` (a hand label, an accepted page and a correction cost one action
+each; looking is free). The "good enough" way of working is counted alongside: once a
+page's expected precision is at least ``good_enough``, its corrections are not made
+(their items stay wrong), counted without feeding that back to the model.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional
+
+from benchmarks.labeling_oracle import TAGGER, Oracle
+
+# A page is labeled by hand instead when accepting and correcting would cost more.
+SHORTCUT = 1
+
+
+@dataclass
+class GoodEnough:
+    """What stopping the review at a stated precision would have saved and cost."""
+
+    skipped_corrections: int = 0  # corrections a good-enough user would not make
+    left_wrong: int = 0  # items that would stay wrong
+
+
+@dataclass(frozen=True)
+class SuggestedPage:
+    feature_job_id: int
+    label_id: int
+    item_ids: list[int]
+    expected_precision: Optional[float]
+
+
+class SuggestionOracle(Oracle):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.good_enough = GoodEnough()
+
+    def needs_training(self, source: int) -> bool:
+        return self.held_out_accuracy(source) < self.strategy.train_below
+
+    def first_items(self, feature_job_id: int) -> None:
+        count = self.strategy.seeds_per_class * len(self.classes)
+        answer = self.api.get(self._path("first-items"), feature_job_id=feature_job_id,
+                              limit=count)
+        self.label_by_hand([item["item_id"] for item in answer["items"]])
+
+    def held_out_accuracy(self, feature_job_id: int) -> float:
+        answer = self.api.get(self._path("suggestions"), feature_job_id=feature_job_id,
+                              limit=1)
+        return answer["held_out_accuracy"] or 0.0
+
+    def best_source(self, candidates: list[int]) -> int:
+        """The feature job whose suggestions are right most often on held-out labels (the
+        figure the label page shows next to each source)."""
+        scored = {job: self.held_out_accuracy(job) for job in candidates}
+        best = max(scored, key=scored.get)
+        self.log("  held-out accuracy by feature job: "
+                 + ", ".join(f"{job}: {score:.2f}" for job, score in scored.items()))
+        return best
+
+    def every_class_labeled(self, at_least: int = 2) -> bool:
+        """A classifier needs images of every class (it refuses to train otherwise)."""
+        counts = Counter(self.labels.values())
+        return all(counts[label] >= at_least for label in self.classes)
+
+    def next_page(self, feature_job_id: int) -> Optional[SuggestedPage]:
+        """The page the label page shows next in its suggestion review (best page first)."""
+        answer = self.api.get(self._path("suggestions"), feature_job_id=feature_job_id,
+                              best_page=True, limit=self.strategy.page_size)
+        items = answer["items"]
+        if not items:
+            return None
+        return SuggestedPage(feature_job_id, items[0]["label_id"],
+                             [i["item_id"] for i in items], answer["expected_precision"])
+
+    def review(self, page: SuggestedPage) -> None:
+        wrong = [i for i in page.item_ids if self.truth[i] != page.label_id]
+        if SHORTCUT + len(wrong) >= len(page.item_ids):
+            self.label_by_hand(page.item_ids)
+            return
+        if page.expected_precision is not None \
+                and page.expected_precision >= self.strategy.good_enough:
+            self.good_enough.skipped_corrections += len(wrong)
+            self.good_enough.left_wrong += len(wrong)
+        self.label_by_hand(wrong, corrections=True)  # the odd ones first, then accept
+        self.api.post(self._path("suggestion-labels"), {
+            "feature_job_id": page.feature_job_id, "label_id": page.label_id,
+            "item_ids": page.item_ids, "tagger": TAGGER})
+        self.actions.batches += 1
+        for item_id in page.item_ids:
+            self.labels.setdefault(item_id, page.label_id)
+
+    def label_everything(self, item_ids_in_file_order: list[int]) -> None:
+        sources = [self.run_job("scattering_features", {})["id"]]  # no training: seconds
+        self.first_items(sources[0])
+        source = self.best_source(sources)
+        if self.needs_training(source):
+            sources.append(self.autoencoder_features())
+            source = self.best_source(sources)
+        trainings = 0
+        while self.unlabeled:
+            due = (trainings + 1) * self.strategy.retrain_at * len(self.truth)
+            if trainings < self.strategy.rounds and len(self.labels) >= due \
+                    and self.every_class_labeled() and self.needs_training(source):
+                trainings += 1
+                sources.append(self.classifier_inference())
+                source = self.best_source(sources)
+            page = self.next_page(source)
+            if page is None:
+                break
+            self.review(page)
+        self._progress("suggestion pages")
