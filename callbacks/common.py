@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx
+from dash import Input, Output, State, callback, ctx, html
 from dash.exceptions import PreventUpdate
 from sqlalchemy.orm import Session
 
@@ -110,3 +110,17 @@ def register_jobs_filter(scope: str, dropdown_id: str) -> None:
               State(panel_filter, "data"))
     def filter_by_dataset(dataset_id, job_filter):
         return {**(job_filter or {}), "dataset_id": dataset_id}
+
+
+def note(text: str, color: str = "success") -> html.Div:
+    """A short line of feedback under the gallery's controls."""
+    return html.Div(text, className=f"text-{color} small mb-1")
+
+
+def muted(error) -> html.Span:
+    """A preview's refusal: what is missing before the batch can be shown."""
+    return html.Span(str(error), className="text-muted")
+
+
+def percent(share) -> str:
+    return "–" if share is None else f"{100 * share:.0f} %"

@@ -1,6 +1,7 @@
-"""Behaviour of the labeling page's guided modes: similarity batches, probability
+"""Behaviour of the labeling page's guided modes: the order each mode sets, probability
 thresholds with the active-learning order, review (suspected mistakes, validation
-checkpoints) and the efficiency panel. Thin adapters to ml.rankings and db.guided."""
+checkpoints) and the efficiency panel (similarity batches: label_similarity.py;
+suggestions: label_suggestions.py). Thin adapters to ml.rankings and db.guided."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,8 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
-                              tagger_or_default, write_session)
+from callbacks.common import (clicked_index, error_alert, muted, note, on_refusal, percent,
+                              read_session, tagger_or_default, write_session)
 from callbacks.ids import Label as ids
 from callbacks.label_actions import label_of_action, read_action
 from db import guided
@@ -19,24 +20,10 @@ from db.store import TagIn, apply_event
 from errors import DomainError
 from ml import rankings
 from ml.features import feature_sources
-from services import current_services
 
 SHOWN = {}
 HIDDEN = {"display": "none"}
 PANELS = ("similarity", "probability", "review")
-
-
-def _note(text: str, color: str = "success"):
-    return html.Div(text, className=f"text-{color} small mb-1")
-
-
-def _muted(error) -> html.Span:
-    """A preview's refusal: what is missing before the batch can be shown."""
-    return html.Span(str(error), className="text-muted")
-
-
-def _percent(share) -> str:
-    return "–" if share is None else f"{100 * share:.0f} %"
 
 
 @callback(Output(ids.SIMILARITY_PANEL, "style"), Output(ids.PROBABILITY_PANEL, "style"),
@@ -78,17 +65,6 @@ def list_label_choices(dataset_id, _classes, batch_label, probability_label):
         options = [{"label": label.name, "value": str(label.id)}
                    for label in list_labels(session, dataset_id)]
     return options, _keep(batch_label, options), options, _keep(probability_label, options)
-
-
-@callback(Output(ids.QUERY, "data"), Output(ids.QUERY_INFO, "children"),
-          Input(ids.USE_SELECTION, "n_clicks"), Input(ids.DATASET, "value"),
-          State(ids.SELECTION, "data"))
-def use_selection(_clicks, _dataset_id, selection):
-    if ctx.triggered_id != ids.USE_SELECTION:
-        return [], "no query: select tiles, then use them as the query"
-    if not selection:
-        return no_update, "select one or more tiles first"
-    return list(selection), f"query: {len(selection)} item{'s' * (len(selection) != 1)}"
 
 
 def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
@@ -140,76 +116,11 @@ def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncer
     spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
                        uncertainty_method, min_confidence, checkpoint_size, dataset_id, current)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:
-        return None, _note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
-                           "warning")
-    result = None if ctx.triggered_id != ids.START_CHECKPOINT else _note(
+        return None, note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
+                          "warning")
+    result = None if ctx.triggered_id != ids.START_CHECKPOINT else note(
         "Label the items shown (hotkeys or class buttons), then score the checkpoint.", "info")
     return (no_update if spec == current else spec), result
-
-
-# --- similarity batches ---------------------------------------------------------------------
-
-def _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff, page_items,
-                      dataset_id, tagger, dry_run):
-    if not guided_spec or guided_spec["kind"] != "similarity":
-        raise DomainError("choose a feature source and a query first", "query_item_ids")
-    if label_id is None:
-        raise DomainError("choose the label the batch gives", "label_id")
-    return rankings.similarity_batch(
-        session, current_services().feature_indexes, dataset_id, tagger, guided_spec["job_id"],
-        guided_spec["query"], int(label_id), scope, int(top_k) if top_k else None,
-        float(cutoff) if cutoff is not None else None, page_items or [],
-        guided_spec["unlabeled_only"], overwrite=False, dry_run=dry_run)
-
-
-def _batch_text(plan, label_name: str) -> str:
-    text = f"{len(plan.item_ids):,} chosen: {len(plan.to_label):,} get '{label_name}'"
-    if plan.labeled:
-        text += (f"; {plan.labeled:,} already labeled keep their label, {plan.agreeing:,} of "
-                 f"them agree ({_percent(plan.agreement)})")
-    return text
-
-
-def _label_name(session, dataset_id, label_id) -> str:
-    names = {label.id: label.name for label in list_labels(session, dataset_id)}
-    return names.get(int(label_id), "?") if label_id is not None else "?"
-
-
-@callback(Output(ids.BATCH_PREVIEW, "children"),
-          Input(ids.BATCH_LABEL, "value"), Input(ids.BATCH_SCOPE, "value"),
-          Input(ids.TOP_K, "value"), Input(ids.CUTOFF, "value"),
-          Input(ids.GUIDED_ORDER, "data"), Input(ids.PAGE_ITEMS, "data"),
-          Input(ids.REVISION, "data"), State(ids.DATASET, "value"), State(ids.MODE, "value"))
-@on_refusal(_muted)
-def preview_batch(label_id, scope, top_k, cutoff, guided_spec, page_items, _revision,
-                  dataset_id, mode):
-    if mode != "similarity" or dataset_id is None:
-        raise PreventUpdate
-    with read_session() as session:
-        result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
-                                   page_items, dataset_id, "preview", dry_run=True)
-        return _batch_text(result.plan, _label_name(session, dataset_id, label_id))
-
-
-@callback(Output(ids.REVISION, "data", allow_duplicate=True),
-          Output(ids.FEEDBACK, "children", allow_duplicate=True),
-          Input(ids.BATCH_APPLY, "n_clicks"),
-          State(ids.BATCH_LABEL, "value"), State(ids.BATCH_SCOPE, "value"),
-          State(ids.TOP_K, "value"), State(ids.CUTOFF, "value"), State(ids.GUIDED_ORDER, "data"),
-          State(ids.PAGE_ITEMS, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
-          State(ids.REVISION, "data"), prevent_initial_call=True)
-@on_refusal(no_update, error_alert)
-def apply_batch(_clicks, label_id, scope, top_k, cutoff, guided_spec, page_items, dataset_id,
-                tagger, revision):
-    with write_session() as session:
-        result = _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff,
-                                   page_items, dataset_id, tagger_or_default(tagger),
-                                   dry_run=False)
-    if result.event is None:
-        return no_update, _note("Nothing to label: every chosen item already has a label.",
-                                "warning")
-    return (revision or 0) + 1, _note(f"Labeled {result.event.n_tags:,} items by similarity "
-                                      f"(event {result.event.id}).")
 
 
 # --- probability thresholds -----------------------------------------------------------------
@@ -229,7 +140,7 @@ def _probability_batch(session, dataset_id, tagger, classifier_job, label_id, th
           Input(ids.CLASSIFIER_JOB, "value"), Input(ids.PROBABILITY_LABEL, "value"),
           Input(ids.THRESHOLD, "value"), Input(ids.OVERWRITE, "value"),
           Input(ids.REVISION, "data"), Input(ids.MODE, "value"), State(ids.DATASET, "value"))
-@on_refusal(_muted)
+@on_refusal(muted)
 def preview_probability(classifier_job, label_id, threshold, overwrite, _revision, mode,
                         dataset_id):
     if mode != "probability" or dataset_id is None:
@@ -240,7 +151,7 @@ def preview_probability(classifier_job, label_id, threshold, overwrite, _revisio
     check = result.check
     labels = ("hand labels made after its training" if check.held_out
               else "hand labels, its training labels included (optimistic)")
-    precision = (f"precision on {labels} {_percent(check.precision)} "
+    precision = (f"precision on {labels} {percent(check.precision)} "
                  f"({check.hand_correct} of {check.hand_above})" if check.hand_above
                  else "no hand-labeled item scores this high")
     kept = result.above - len(result.plan.to_label)
@@ -264,9 +175,9 @@ def apply_probability(_clicks, classifier_job, label_id, threshold, overwrite, d
                                     classifier_job, label_id, threshold, overwrite,
                                     dry_run=False)
     if result.event is None:
-        return no_update, _note("Nothing to label at this threshold.", "warning")
-    return (revision or 0) + 1, _note(f"Labeled {result.event.n_tags:,} items at probability "
-                                      f"≥ {threshold} (event {result.event.id}).")
+        return no_update, note("Nothing to label at this threshold.", "warning")
+    return (revision or 0) + 1, note(f"Labeled {result.event.n_tags:,} items at probability "
+                                     f"≥ {threshold} (event {result.event.id}).")
 
 
 # --- review: validation checkpoints ---------------------------------------------------------
@@ -287,7 +198,7 @@ def answer_checkpoint(key_press, label_clicks, _unlabel, selection, guided_spec,
     if action == "undo":
         raise PreventUpdate
     if not selection:
-        return no_update, _note("Select tiles first, then give their label.", "warning")
+        return no_update, note("Select tiles first, then give their label.", "warning")
     with read_session() as session:
         label_id = label_of_action(session, dataset_id, action, argument)
     answers = dict(guided_spec["answers"])
@@ -313,16 +224,16 @@ def _disagreement_row(item, stored, given, names, uris):
           prevent_initial_call=True)
 def score_checkpoint(_clicks, guided_spec, dataset_id):
     if not guided_spec or guided_spec["kind"] != "checkpoint":
-        return _note("Start a checkpoint first.", "warning")
+        return note("Start a checkpoint first.", "warning")
     answers = {int(item): label for item, label in guided_spec["answers"].items()}
     if not answers:
-        return _note("Label some of the checkpoint's items first.", "warning")
+        return note("Label some of the checkpoint's items first.", "warning")
     with read_session() as session:
         result = guided.score_checkpoint(session, dataset_id, answers)
         names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
         uris = {row.id: row.uri for row in guided.items_in_order(
             session, dataset_id, [item for item, _, _ in result.disagreements])}
-    summary = html.Div(f"Agreement {_percent(result.agreement)}: {result.agreeing} of "
+    summary = html.Div(f"Agreement {percent(result.agreement)}: {result.agreeing} of "
                        f"{result.answered} answers match the stored label.",
                        id="label-checkpoint-agreement")
     if not result.disagreements:
@@ -356,8 +267,8 @@ def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
         event = apply_event(session, dataset_id, tagger_or_default(tagger), "manual",
                             [TagIn(item, given) for item, _, given in changed],
                             params={"validation_checkpoint": True})
-    return (revision or 0) + 1, _note(f"Corrected {event.n_tags} label(s) from the checkpoint "
-                                      f"(event {event.id}).")
+    return (revision or 0) + 1, note(f"Corrected {event.n_tags} label(s) from the checkpoint "
+                                     f"(event {event.id}).")
 
 
 # --- efficiency -----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dash import Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import error_alert, on_refusal, read_session, tagger_or_default, \
-    write_session
+from callbacks.common import (error_alert, on_refusal, percent, read_session, tagger_or_default,
+                              write_session)
 from callbacks.guided_order import suggested_label
 from callbacks.ids import Label as ids
 from db.labels import list_labels
@@ -58,10 +58,6 @@ def choose_order(mode, job_id, label_choice, page_size, dataset_id):
             "label_id": None if label_choice in (None, BEST) else int(label_choice)}
 
 
-def _percent(share) -> str:
-    return f"{100 * share:.0f} %"
-
-
 @callback(Output(ids.SUGGESTION_INFO, "children"),
           Input(ids.GUIDED_ORDER, "data"), Input(ids.REVISION, "data"),
           State(ids.DATASET, "value"))
@@ -78,9 +74,9 @@ def describe_model(spec, _revision, dataset_id):
     model, accuracy = page.model, page.model.held_out_accuracy
     parts = [f"learnt from {model.labels_used:,} labels"]
     if accuracy is not None:
-        parts.append(f"right on {_percent(accuracy)} of them when each is held out")
+        parts.append(f"right on {percent(accuracy)} of them when each is held out")
     precision = page.expected_precision
-    parts.append(f"this page: expected precision {_percent(precision)}" if precision is not None
+    parts.append(f"this page: expected precision {percent(precision)}" if precision is not None
                  else "this page: precision cannot be estimated yet (label more by hand)")
     weak = accuracy is not None and accuracy < WEAK_ACCURACY
     warning = (html.Div("These features hardly separate the classes labeled so far: try "

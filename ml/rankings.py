@@ -20,6 +20,7 @@ from db.models import Job, TaggingEvent
 from db.store import get_dataset, last_event_id
 from errors import DomainError
 from ml.features import feature_job, feature_sources, load_probabilities, load_vectors
+from ml.separation import Agreement, label_agreement
 from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
 from ml.suggestions import SuggestionModel, fit_suggestions, representative_items
 from ml.uncertainty import Contradiction, contradictions, most_uncertain
@@ -175,6 +176,13 @@ def first_items(session: Session, dataset_id: int, feature_job_id: int, count: i
         keep = ~np.isin(item_ids, guided.current_label_arrays(session, dataset_id)[0])
         item_ids, vectors = item_ids[keep], np.asarray(vectors)[keep]
     return representative_items(item_ids, vectors, count)
+
+
+def feature_separation(session: Session, dataset_id: int, feature_job_id: int) -> Agreement:
+    """How well a feature job's vectors separate the classes labeled so far."""
+    job = feature_job(session, feature_job_id, dataset_id)
+    labeled, labels = guided.current_label_arrays(session, dataset_id)
+    return label_agreement(*load_vectors(job), labeled, labels)
 
 
 def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],

@@ -72,6 +72,7 @@ def _similarity_panel():
             _col(html.Small(id=ids.BATCH_PREVIEW)),
             _col(dbc.Button("Label batch", id=ids.BATCH_APPLY, size="sm", color="primary")),
         ], className="g-2 align-items-center"),
+        html.Div(id=ids.FEATURE_CHECK, className="small mt-1"),
     ], id=ids.SIMILARITY_PANEL, style=HIDDEN, className="guided-panel")
 
 

@@ -72,6 +72,9 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     browser.wait_for_contains_text("#label-summary", "by similarity to 1 query item")
     until(lambda: notes(browser)[:2] == ["d 0.000", "d 0.000"], timeout=10)  # 0° and 1°
     assert len(notes(browser)) == 48
+    # defaults from the data: the cutoff reaches the 48th nearest unlabeled item (49°)
+    until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.344", 10)
+    assert "too few to tell" in text_of(browser, "#label-feature-check")  # 3 labels
 
     # top 5 nearest unlabeled items: a preview, then one event
     top_k = browser.find_element("#label-top-k")
