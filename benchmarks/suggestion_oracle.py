@@ -58,13 +58,14 @@ class SuggestionOracle(Oracle):
                               limit=1)
         return answer["held_out_accuracy"] or 0.0
 
-    def best_source(self, candidates: list[int]) -> int:
+    def best_source(self, candidates: list[int], current: Optional[int] = None) -> int:
         """The feature job whose suggestions are right most often on held-out labels (the
-        figure the label page shows next to each source)."""
+        figure the label page shows for the chosen source); said when it changes."""
         scored = {job: self.held_out_accuracy(job) for job in candidates}
         best = max(scored, key=scored.get)
-        self.log("  held-out accuracy by feature job: "
-                 + ", ".join(f"{job}: {score:.2f}" for job, score in scored.items()))
+        if best != current:
+            self.log(f"  feature job {best} at {len(self.labels)} labels; held-out accuracy "
+                     + ", ".join(f"{job}: {score:.2f}" for job, score in scored.items()))
         return best
 
     def every_class_labeled(self, at_least: int = 2) -> bool:
@@ -118,4 +119,6 @@ class SuggestionOracle(Oracle):
             if page is None:
                 break
             self.review(page)
+            if len(sources) > 1:  # with more labels another source may separate them better
+                source = self.best_source(sources, source)
         self._progress("suggestion pages")

@@ -63,17 +63,15 @@ class SuggestionModel:
         return self.item_ids[order], confidence[order]
 
     def best_page_label(self, limit: int) -> Optional[int]:
-        """The class whose page of ``limit`` suggestions to review next: the highest
-        expected precision, else (no estimate yet) the highest mean confidence."""
+        """The class whose page of ``limit`` suggestions to review next: the one the model
+        is surest of, item by item (its mean confidence). The held-out precision is a
+        class-wide figure, biased towards the items labeled first; ranking pages by it
+        cost a sixth more actions on the demo set."""
         best, best_score = None, -1.0
         for label_id in self.label_ids.tolist():
             _items, confidences = self.page(label_id, limit)
-            if not len(confidences):
-                continue
-            precision = self.expected_precision(label_id, float(confidences.min()))
-            score = precision if precision is not None else float(confidences.mean())
-            if score > best_score:
-                best, best_score = label_id, score
+            if len(confidences) and float(confidences.mean()) > best_score:
+                best, best_score = label_id, float(confidences.mean())
         return best
 
     def counts(self) -> dict[int, int]:
