@@ -19,8 +19,9 @@ from typing import Optional
 
 from benchmarks.labeling_oracle import TAGGER, Oracle
 
-# A page is labeled by hand instead when accepting and correcting would cost more.
-SHORTCUT = 1
+# Accepting a page costs one action; a page is labeled by hand instead when accepting and
+# correcting would cost more.
+ACCEPT_COST = 1
 
 
 @dataclass
@@ -48,6 +49,8 @@ class SuggestionOracle(Oracle):
         return self.held_out_accuracy(source) < self.strategy.train_below
 
     def first_items(self, feature_job_id: int) -> None:
+        """Label by hand the first of the items the suggestion review shows before any
+        label exists (typical items spread over the data)."""
         count = self.strategy.seeds_per_class * len(self.classes)
         answer = self.api.get(self._path("first-items"), feature_job_id=feature_job_id,
                               limit=count)
@@ -85,7 +88,7 @@ class SuggestionOracle(Oracle):
 
     def review(self, page: SuggestedPage) -> None:
         wrong = [i for i in page.item_ids if self.truth[i] != page.label_id]
-        if SHORTCUT + len(wrong) >= len(page.item_ids):
+        if ACCEPT_COST + len(wrong) >= len(page.item_ids):
             self.label_by_hand(page.item_ids)
             return
         if page.expected_precision is not None \

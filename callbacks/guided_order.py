@@ -77,9 +77,15 @@ def suggested_label(session: Session, dataset_id: int, spec: dict) -> Optional[i
 
 
 def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    try:
+        label_id = suggested_label(session, dataset_id, spec)
+    except DomainError:  # no model before two classes carry labels: a cold start
+        first = rankings.first_items(session, dataset_id, spec["job_id"], spec["page_size"])
+        return GuidedOrder(first.tolist(), "label these first, by hand: typical items spread "
+                           "over the whole data set; suggestions start once two classes "
+                           "carry labels")
     page = rankings.suggestion_page(session, current_services().feature_indexes, dataset_id,
-                                    spec["job_id"], suggested_label(session, dataset_id, spec),
-                                    MAX_ORDERED)
+                                    spec["job_id"], label_id, MAX_ORDERED)
     names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
     notes = {int(item): f"→ {names.get(int(label), '?')} {confidence:.2f}"
              for item, label, confidence in zip(page.item_ids, page.label_ids, page.confidences)}

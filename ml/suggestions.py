@@ -161,10 +161,15 @@ def representative_items(item_ids: np.ndarray, vectors: np.ndarray, count: int,
         return np.zeros(0, dtype=np.int64)
     kmeans = MiniBatchKMeans(count, random_state=seed, n_init=3,
                              batch_size=4096).fit(vectors)
+    # each item's distance to its own cluster's centre: typical items are near it
+    distances = ((vectors - kmeans.cluster_centers_[kmeans.labels_]) ** 2).sum(axis=1)
     chosen = []
     for cluster in np.argsort(-np.bincount(kmeans.labels_, minlength=count), kind="stable"):
         members = np.flatnonzero(kmeans.labels_ == cluster)
         if len(members):
-            distances = ((vectors[members] - kmeans.cluster_centers_[cluster]) ** 2).sum(axis=1)
-            chosen.append(item_ids[members[np.argmin(distances)]])
-    return np.asarray(chosen, dtype=np.int64)
+            chosen.append(members[np.argmin(distances[members])])
+    if len(chosen) < count:  # empty clusters: the most typical of the other items
+        taken = set(chosen)
+        rest = [row for row in np.argsort(distances, kind="stable") if row not in taken]
+        chosen += rest[:count - len(chosen)]
+    return item_ids[np.asarray(chosen, dtype=np.int64)]

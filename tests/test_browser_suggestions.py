@@ -29,17 +29,23 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
                              {"name": name})["id"] for name in CLASSES}
     items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
     uri_of = {item["id"]: item["uri"] for item in items["items"]}
-    seeds = [item_id for name in CLASSES
-             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
-    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
-        "tagger": "tester", "method": "manual",
-        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
     engine, session_factory = open_database(browser_settings)
     with transaction(session_factory) as session:
         job_id = create_job(session, "scattering_features", dataset_id, {}, "tester").id
     assert execute_job(session_factory, browser_settings.artifacts_dir, job_id) == "succeeded"
     engine.dispose()
 
+    # before any label: the items to label first, spread over the data
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    choose_mode(browser, "Suggestions")
+    browser.wait_for_contains_text("#label-summary", "label these first", timeout=20)
+    assert len(browser.find_elements("#label-grid .thumb-tile")) == 48
+
+    seeds = [item_id for name in CLASSES
+             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
+    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
+        "tagger": "tester", "method": "manual",
+        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
     browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
     browser.wait_for_contains_text("#label-progress-text", f"12 / {N_IMAGES} labeled",
                                    timeout=20)
