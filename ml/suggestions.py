@@ -19,6 +19,9 @@ import numpy as np
 from errors import DomainError
 
 FOLDS = 5
+# The held-out check uses at most this many labeled items (a seeded sample), so that a page
+# of suggestions stays quick however many labels exist.
+MAX_HELD_OUT = 3000
 # A precision estimate needs at least this many held-out predictions at the confidence.
 MIN_SUPPORT = 10
 REGULARIZATION = 1.0  # inverse strength (scikit-learn's C)
@@ -29,17 +32,16 @@ class SuggestionModel:
     label_ids: np.ndarray  # the classes, in column order
     item_ids: np.ndarray  # the unlabeled items, one row of ``probabilities`` each
     probabilities: np.ndarray  # float32 (unlabeled items, classes)
-    held_out_predicted: np.ndarray  # per labeled item: the class predicted without it
-    held_out_confidence: np.ndarray  # ... and that prediction's probability
-    held_out_truth: np.ndarray  # ... and its label
-
-    @property
-    def labels_used(self) -> int:
-        return len(self.held_out_truth)
+    labels_used: int  # labeled items the model was fitted on
+    # Per labeled item checked (all, or a sample of MAX_HELD_OUT): the class predicted by a
+    # model fitted without it, that prediction's probability, and the item's label.
+    held_out_predicted: np.ndarray
+    held_out_confidence: np.ndarray
+    held_out_truth: np.ndarray
 
     @property
     def held_out_accuracy(self) -> Optional[float]:
-        if not self.labels_used:
+        if not len(self.held_out_truth):
             return None
         return float((self.held_out_predicted == self.held_out_truth).mean())
 
@@ -144,9 +146,13 @@ def fit_suggestions(item_ids: np.ndarray, vectors: np.ndarray, labeled_ids: np.n
     unlabeled[rows] = False
     probabilities = model.predict_proba(vectors[unlabeled]).astype(np.float32) \
         if unlabeled.any() else np.zeros((0, len(classes)), np.float32)
-    predicted, confidence = _held_out(vectors[rows], labels)
+    checked = np.arange(len(rows))
+    if len(rows) > MAX_HELD_OUT:
+        checked = np.sort(np.random.default_rng(0).choice(len(rows), MAX_HELD_OUT,
+                                                          replace=False))
+    predicted, confidence = _held_out(vectors[rows[checked]], labels[checked])
     return SuggestionModel(model.classes_.astype(np.int64), item_ids[unlabeled], probabilities,
-                           predicted, confidence, labels)
+                           len(rows), predicted, confidence, labels[checked])
 
 
 def representative_items(item_ids: np.ndarray, vectors: np.ndarray, count: int,

@@ -61,3 +61,13 @@ def test_representative_items_meet_every_group(groups):
     chosen = representative_items(item_ids, vectors, 8)
     assert len(chosen) == len(set(chosen.tolist())) == 8
     assert set(truth[chosen - 1000].tolist()) == {10, 11, 12, 13}
+
+
+def test_the_held_out_check_samples_many_labels(groups, monkeypatch):
+    import ml.suggestions
+
+    monkeypatch.setattr(ml.suggestions, "MAX_HELD_OUT", 50)
+    item_ids, vectors, truth = groups
+    model = fit_suggestions(item_ids, vectors, item_ids, truth)
+    assert model.labels_used == len(item_ids) and len(model.held_out_truth) == 50
+    assert model.held_out_accuracy > 0.95
