@@ -8,8 +8,8 @@ from __future__ import annotations
 from dash import Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (error_alert, on_refusal, percent, read_session, tagger_or_default,
-                              write_session)
+from callbacks.common import (error_alert, note, on_refusal, percent, read_session,
+                              tagger_or_default, write_session)
 from callbacks.guided_order import suggested_label
 from callbacks.ids import Label as ids
 from db.labels import list_labels
@@ -107,5 +107,4 @@ def accept_page(_clicks, _key, spec, page_items, dataset_id, tagger, revision):
         name = next(label.name for label in list_labels(session, dataset_id)
                     if label.id == label_id)
     count = len(batch.result.plan.to_label)
-    return revision + 1, html.Div(f"Accepted {count} suggestion{'s' * (count != 1)} as "
-                                  f"'{name}'.", className="text-success small mb-1")
+    return revision + 1, note(f"Accepted {count} suggestion{'s' * (count != 1)} as '{name}'.")
