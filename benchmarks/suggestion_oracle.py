@@ -1,9 +1,10 @@
 """The simulated scientist working the way the label page's suggestion review goes: first
 items chosen by the app, then page after page of suggestions, each reviewed, its odd
 items corrected by hand and the rest accepted with one key. Models are trained only while
-the suggestions are often wrong on held-out labels (the figure the page shows): first an
-autoencoder, then now and then a classifier on the labels so far; the suggestions use
-whichever feature source separates the labels best.
+the suggestions are often wrong: an autoencoder when the held-out accuracy after the first
+labels is low, then now and then a classifier on the labels so far while the last pages
+reviewed needed many corrections (held-out accuracy flatters: the labeled items are the
+easy ones); the suggestions use whichever feature source separates the labels best.
 
 Every step is a REST call that a click or key on the label page makes; costs as in
 ``labeling_oracle`` (a hand label, an accepted page and a correction cost one action
@@ -44,6 +45,11 @@ class SuggestionOracle(Oracle):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.good_enough = GoodEnough()
+        self.recent_precision: list[float] = []  # of the last pages reviewed
+
+    def pages_often_wrong(self, pages: int = 5) -> bool:
+        recent = self.recent_precision[-pages:]
+        return not recent or sum(recent) / len(recent) < self.strategy.train_below
 
     def needs_training(self, source: int) -> bool:
         return self.held_out_accuracy(source) < self.strategy.train_below
@@ -88,6 +94,7 @@ class SuggestionOracle(Oracle):
 
     def review(self, page: SuggestedPage) -> None:
         wrong = [i for i in page.item_ids if self.truth[i] != page.label_id]
+        self.recent_precision.append(1 - len(wrong) / len(page.item_ids))
         if ACCEPT_COST + len(wrong) >= len(page.item_ids):
             self.label_by_hand(page.item_ids)
             return
@@ -114,7 +121,7 @@ class SuggestionOracle(Oracle):
         while self.unlabeled:
             due = (trainings + 1) * self.strategy.retrain_at * len(self.truth)
             if trainings < self.strategy.rounds and len(self.labels) >= due \
-                    and self.every_class_labeled() and self.needs_training(source):
+                    and self.every_class_labeled() and self.pages_often_wrong():
                 trainings += 1
                 sources.append(self.classifier_inference())
                 source = self.best_source(sources)
