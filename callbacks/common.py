@@ -124,3 +124,9 @@ def muted(error) -> html.Span:
 
 def percent(share) -> str:
     return "–" if share is None else f"{100 * share:.0f} %"
+
+
+def kept_choice(value, options):
+    """A dropdown's value after its options change: kept if still offered, else the first."""
+    known = [option["value"] for option in options]
+    return value if value in known else (known[0] if known else None)

@@ -10,8 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (clicked_index, error_alert, muted, note, on_refusal, percent,
-                              read_session, tagger_or_default, write_session)
+from callbacks.common import (clicked_index, error_alert, kept_choice, muted, note, on_refusal,
+                              percent, read_session, tagger_or_default, write_session)
 from callbacks.ids import Label as ids
 from callbacks.label_actions import label_of_action, read_action
 from db import guided
@@ -34,11 +34,6 @@ def show_panels(mode):
     return *styles, SHOWN if mode in ("probability", "review") else HIDDEN
 
 
-def _keep(value, options):
-    known = [option["value"] for option in options]
-    return value if value in known else (known[0] if known else None)
-
-
 @callback(Output(ids.FEATURE_JOB, "options"), Output(ids.FEATURE_JOB, "value"),
           Output(ids.CLASSIFIER_JOB, "options"), Output(ids.CLASSIFIER_JOB, "value"),
           Input(ids.DATASET, "value"), Input(ids.MODE, "value"),
@@ -50,8 +45,8 @@ def list_jobs(dataset_id, _mode, feature_job, classifier_job):
         sources = feature_sources(session, dataset_id)
     features = [{"label": s.title, "value": s.job_id} for s in sources]
     classifiers = [{"label": s.title, "value": s.job_id} for s in sources if s.has_probabilities]
-    return (features, _keep(feature_job, features), classifiers,
-            _keep(classifier_job, classifiers))
+    return (features, kept_choice(feature_job, features), classifiers,
+            kept_choice(classifier_job, classifiers))
 
 
 @callback(Output(ids.BATCH_LABEL, "options"), Output(ids.BATCH_LABEL, "value"),
@@ -64,7 +59,8 @@ def list_label_choices(dataset_id, _classes, batch_label, probability_label):
     with read_session() as session:
         options = [{"label": label.name, "value": str(label.id)}
                    for label in list_labels(session, dataset_id)]
-    return options, _keep(batch_label, options), options, _keep(probability_label, options)
+    return (options, kept_choice(batch_label, options), options,
+            kept_choice(probability_label, options))
 
 
 def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,

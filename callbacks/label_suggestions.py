@@ -8,7 +8,7 @@ from __future__ import annotations
 from dash import Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (error_alert, note, on_refusal, percent, read_session,
+from callbacks.common import (error_alert, kept_choice, note, on_refusal, percent, read_session,
                               tagger_or_default, write_session)
 from callbacks.guided_order import suggested_label
 from callbacks.ids import Label as ids
@@ -39,10 +39,9 @@ def list_choices(dataset_id, mode, _classes, job_id):
         sources = feature_sources(session, dataset_id)
         labels = list_labels(session, dataset_id)
     jobs = [{"label": source.title, "value": source.job_id} for source in sources]
-    known = [job["value"] for job in jobs]
     classes = [{"label": "the next page to review", "value": BEST},
                *({"label": label.name, "value": str(label.id)} for label in labels)]
-    return jobs, job_id if job_id in known else (known[0] if known else None), classes
+    return jobs, kept_choice(job_id, jobs), classes
 
 
 @callback(Output(ids.GUIDED_ORDER, "data", allow_duplicate=True),
