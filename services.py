@@ -1,4 +1,5 @@
-"""The services one running app uses: settings, database sessions, cache, background scans.
+"""The services one running app uses: settings, database sessions, cache, background scans,
+and the retrain loop's step after every label write.
 
 One ``Services`` object is built per app by ``app.create_app`` and kept on the Flask app;
 request handlers and callbacks reach it with ``current_services()``.
@@ -15,14 +16,15 @@ from urllib.parse import urlparse
 from celery import Celery
 from flask import Flask, current_app
 from flask_caching import Cache
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.catalog import scan_dataset, source_of
 from data.sources.base import DataSource
 from db import jobs as job_store
-from db.models import Dataset
+from db.models import Dataset, TaggingEvent
 from db.session import open_database, transaction
+from ml import retrain_loop
 from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
 from ml.similarity import IndexCache
 from settings import Settings
@@ -30,6 +32,7 @@ from worker import make_celery
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel"
+LABELED_DATASETS = "labeled_datasets"  # Session.info key: data set id -> tagger, until commit
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 MAX_OPEN_SOURCES = 32
 
@@ -77,6 +80,32 @@ class Services:
             if job_store.overdue_cancels(session, CANCEL_GRACE_SECONDS):
                 enforce_cancel(self.celery(), session, CANCEL_GRACE_SECONDS)
 
+    def step_retrain_loop(self, dataset_id: int, owner: str, now: bool = False) -> Optional[int]:
+        """One step of the data set's retrain loop (``ml.retrain_loop.step``): the job queued."""
+        return retrain_loop.step(self.celery(), self.session_factory, dataset_id, owner, now)
+
+    def step_retrain_loops_after_label_writes(self) -> None:
+        """After every commit that wrote tagging events, whichever page or route wrote them,
+        step the loops of their data sets."""
+        @event.listens_for(self.session_factory, "after_flush")
+        def note_events(session: Session, _context) -> None:
+            for written in session.new:
+                if isinstance(written, TaggingEvent):
+                    session.info.setdefault(LABELED_DATASETS, {})[written.dataset_id] = \
+                        written.tagger
+
+        @event.listens_for(self.session_factory, "after_rollback")
+        def forget_events(session: Session) -> None:
+            session.info.pop(LABELED_DATASETS, None)
+
+        @event.listens_for(self.session_factory, "after_commit")
+        def step_loops(session: Session) -> None:
+            for dataset_id, tagger in session.info.pop(LABELED_DATASETS, {}).items():
+                try:
+                    self.step_retrain_loop(dataset_id, tagger)
+                except Exception:  # the labels are saved; this must not make their write fail
+                    log.exception("retrain loop step of data set %s failed", dataset_id)
+
     def source(self, dataset: Dataset) -> DataSource:
         key = (dataset.id, dataset.source_kind, dataset.location, dataset.api_key)
         with self._sources_lock:
@@ -109,6 +138,7 @@ def build_services(settings: Settings, server: Flask) -> Services:
     engine, session_factory = open_database(settings)
     cache = Cache(server, config=cache_config(settings.cache_url))
     services = Services(settings, engine, session_factory, cache)
+    services.step_retrain_loops_after_label_writes()
     server.extensions[EXTENSION_KEY] = services
     return services
 

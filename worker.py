@@ -21,6 +21,7 @@ from celery import Celery
 
 from db.session import open_database
 from ml.jobs import TASK_NAMES, execute_job
+from ml.retrain_loop import step_after_job
 from settings import Settings, load_settings, settings_environment
 
 # Above the longest job: Redis re-delivers an unacknowledged task after this long.
@@ -42,12 +43,16 @@ def broker_options(settings: Settings) -> dict:
 
 
 def run_job(task, job_id: int):
-    """Both tasks: run one job with the database of the worker's settings. With one task per
-    child process the engine lives exactly as long as the job."""
+    """Both tasks: run one job with the database of the worker's settings, then let a retrain
+    loop that started it move on (its inference follows its training at once, page or not).
+    With one task per child process the engine lives exactly as long as the job."""
     settings = task.app.conf.beamlabel_settings
     engine, session_factory = open_database(settings)
     try:
-        return execute_job(session_factory, settings.artifacts_dir, job_id, task.request.id)
+        status = execute_job(session_factory, settings.artifacts_dir, job_id, task.request.id)
+        if status is not None:
+            step_after_job(task.app, session_factory, job_id)
+        return status
     finally:
         engine.dispose()
 

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs.
+"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs and
+the retrain loops.
 
 Items are identified by a stable ``uri`` (path relative to the data set folder, or a
 Tiled key, plus ``#frame=N`` for frames after the first), never by list position.
@@ -191,3 +192,27 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class RetrainLoop(Base):
+    """A data set's retrain loop (``ml.retrain_loop``): whether it keeps a classifier trained
+    on the labels as they accumulate, every how many labels, and the jobs it started."""
+
+    __tablename__ = "retrain_loops"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    every_labels: Mapped[int] = mapped_column(Integer)
+    # The newest training and inference the loop started, and its newest inference that
+    # succeeded: the suggestions' source while a newer one runs or after a newer one failed.
+    train_job_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), default=None)
+    infer_job_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), default=None)
+    source_job_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), default=None)
+    # The newest tagging event when the loop last tried to train; the next try is due
+    # ``every_labels`` labels later (so a failed or refused try is not repeated at once).
+    attempt_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    refusal: Mapped[Optional[str]] = mapped_column(Text, default=None)  # why that try was refused

@@ -276,6 +276,13 @@ def last_event_id(session: Session, dataset_id: int) -> int:
                           .where(TaggingEvent.dataset_id == dataset_id)) or 0
 
 
+def labels_since(session: Session, dataset_id: int, event_id: int) -> int:
+    """How many labels the events after ``event_id`` gave (a relabel counts, an unlabel not)."""
+    return session.scalar(select(func.count()).select_from(Tag).where(
+        Tag.dataset_id == dataset_id, Tag.event_id > event_id,
+        Tag.label_id.is_not(None))) or 0
+
+
 def list_events(session: Session, dataset_id: int, offset: int = 0,
                 limit: int = 50) -> list[TaggingEvent]:
     """The newest events first."""
