@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, Field
 
 from api.models import MAX_PAGE, Body, Out
+from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 from ml.kinds import JOB_KINDS
 from ml.uncertainty import UNCERTAINTY
 
@@ -251,3 +252,29 @@ class EfficiencyOut(BaseModel):
                                           "cluster events")
     auto_changed_by_hand: int = Field(description="of those, items a later manual event gave "
                                                   "another label")
+
+
+# --- the retrain loop ---------------------------------------------------------------------
+
+class RetrainLoopIn(Body):
+    enabled: bool = Field(description="keep a classifier trained on the labels as they come")
+    every_labels: int = Field(EVERY_DEFAULT, ge=EVERY_MIN, le=EVERY_MAX,
+                              description="retrain after this many new labels")
+
+
+class RetrainLoopOut(BaseModel):
+    enabled: bool
+    every_labels: int
+    running_job_id: Optional[int] = Field(description="the loop's queued or running job")
+    running_kind: Optional[str] = Field(description="classifier_train or classifier_infer")
+    running_status: Optional[str] = Field(description="queued or running")
+    progress: Optional[float] = Field(description="0 to 1, of the running job")
+    source_job_id: Optional[int] = Field(description="the loop's newest finished "
+                                                     "classifier_infer: the model suggestions "
+                                                     "come from")
+    trained_on_labels: Optional[int] = Field(description="labels that model learnt from")
+    new_labels: int = Field(description="labels given since that model was trained (all "
+                                        "labels before the first)")
+    labels_to_next: int = Field(description="labels still to give before the next retraining")
+    problem: Optional[str] = Field(description="why the newest try gave no model (a failed "
+                                               "job or refused labels)")

@@ -19,6 +19,8 @@ ROUTES = {
     "/api/v1/jobs": {"get", "post"},
     "/api/v1/jobs/{job_id}": {"get", "delete"},
     "/api/v1/jobs/{job_id}/cancel": {"post"},
+    "/api/v1/datasets/{dataset_id}/retrain-loop": {"get", "put"},
+    "/api/v1/datasets/{dataset_id}/retrain-loop/run": {"post"},
 }
 REQUEST_SCHEMAS = {
     ("/api/v1/datasets", "post"): "DatasetIn",
@@ -28,6 +30,7 @@ REQUEST_SCHEMAS = {
     ("/api/v1/datasets/{dataset_id}/labels/{label_id}", "patch"): "LabelPatchIn",
     ("/api/v1/datasets/{dataset_id}/labels/order", "put"): "LabelOrderIn",
     ("/api/v1/jobs", "post"): "JobIn",
+    ("/api/v1/datasets/{dataset_id}/retrain-loop", "put"): "RetrainLoopIn",
 }
 
 
@@ -37,7 +40,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 28
+    assert len(set(operation_ids)) == len(operation_ids) == 31
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():
