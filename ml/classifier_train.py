@@ -45,6 +45,8 @@ class ClassifierResult:
     model: nn.Module  # with the weights of the best validation epoch, in eval mode
     history: list[dict] = field(default_factory=list)  # one metrics dict per finished epoch
     report: dict = field(default_factory=dict)  # classification_report on the validation set
+    # rows of the images kept aside for validation: labels the model never trained on
+    validation_rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     best_epoch: Optional[int] = None
     cancelled: bool = False
     stopped_early: bool = False
@@ -245,7 +247,8 @@ def train_classifier(images: np.ndarray, targets: np.ndarray, num_classes: int,
     run = run_epochs(trainer.model, options.epochs, options.patience, one_epoch, on_epoch)
     result = ClassifierResult(model=trainer.model, history=run.history,
                               best_epoch=run.best_epoch, cancelled=run.cancelled,
-                              stopped_early=run.stopped_early)
+                              stopped_early=run.stopped_early,
+                              validation_rows=trainer.val_idx.numpy().astype(np.int64))
     if run.best_epoch is not None and not run.cancelled:  # of the best epoch's weights
         _, predicted = trainer.predict_validation()
         result.report = classification_report(val_targets, predicted, num_classes)

@@ -72,6 +72,12 @@ def test_training_beats_chance_and_inference_covers_every_item(lab):
     assert np.array(validation["confusion_matrix"]).shape == (3, 3)
     assert len(validation["precision"]) == len(validation["recall"]) == 3
     assert (Path(trained.artifact_dir) / "model.pt").is_file()
+    # the validation items are recorded: labels the model never trained on
+    kept_aside = np.load(Path(trained.artifact_dir) / result["validation_items"]).tolist()
+    with lab.session_factory() as session:
+        labeled = set(training_set(session, lab.dataset_id).labels)
+    assert set(kept_aside) <= labeled and len(set(kept_aside)) == len(kept_aside)
+    assert len(kept_aside) == pytest.approx(0.3 * len(labeled), abs=len(CLASSES))
 
     inferred = run_job(lab, "classifier_infer", {"model_job_id": trained.id, "batch_size": 40})
     assert inferred.status == "succeeded", inferred.error

@@ -160,7 +160,11 @@ def run_classifier_train(context: JobContext) -> dict[str, Any]:
         raise JobCancelled()
     save_classifier(context.artifact_dir / "model.pt", result.model, params["model"],
                     image_size)
-    return {"model": "model.pt", "model_name": params["model"], "image_size": list(image_size),
+    # held-out labels for the precision a probability threshold states (ml.rankings)
+    np.save(context.artifact_dir / "validation_item_ids.npy",
+            np.asarray(loaded.item_ids, np.int64)[result.validation_rows])
+    return {"model": "model.pt", "validation_items": "validation_item_ids.npy",
+            "model_name": params["model"], "image_size": list(image_size),
             "images": len(targets), "unreadable": len(loaded.failed),
             "label_ids": training.label_ids, "label_names": training.label_names,
             "class_counts": counts, "trained_on_event_id": training.event_id,
