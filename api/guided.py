@@ -78,7 +78,8 @@ def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
                 summary="Label the items a classifier scores at or above a threshold, as one "
                         "event, or preview it with dry_run",
                 description="The preview gives the count and the precision the threshold "
-                            "would have had on the items labeled by hand. The event's method "
+                            "would have had on the hand labels the classifier did not train "
+                            "on (none when too few exist). The event's method "
                             "is 'probability'; each tag's confidence is its probability. "
                             "Labeled items keep their label unless overwrite_manual is true.",
                 responses=responses(200, ProbabilityLabelsOut, 400, 404, 415))
@@ -87,11 +88,12 @@ def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
         result = rankings.probability_batch(
             session, path.dataset_id, tagger_of(body.tagger), body.inference_job_id,
             body.label_id, body.threshold, body.overwrite_manual, body.dry_run)
+        check = result.check
         return ProbabilityLabelsOut(
             count=len(result.plan.to_label), above=result.above,
-            estimated_precision=result.check.precision,
-            hand_labeled_above=result.check.hand_above, recall=result.check.recall,
-            precision_held_out=result.check.held_out,
+            disagreeing=result.plan.disagreeing, estimated_precision=check.precision,
+            held_out_above=check.held_out_above, min_held_out=guided.MIN_HELD_OUT,
+            recall=check.recall,
             event_id=result.event.id if result.event else None).model_dump(mode="json")
 
 

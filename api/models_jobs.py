@@ -135,16 +135,20 @@ class ProbabilityLabelsIn(Body):
 class ProbabilityLabelsOut(BaseModel):
     count: int = Field(description="items the event tags (or would tag)")
     above: int = Field(description="items at or above the threshold, labeled or not")
+    disagreeing: int = Field(description="items at or above the threshold that carry another "
+                                         "label: they keep it, or are relabeled (and counted "
+                                         "in count) with overwrite_manual")
     estimated_precision: Optional[float] = Field(
-        description="share of the hand-labeled items at or above the threshold that carry "
-                    "label_id; null when none is")
-    hand_labeled_above: int
-    recall: Optional[float] = Field(description="share of the hand-labeled items of label_id "
+        description="share of the held-out hand labels at or above the threshold that are "
+                    "label_id; held out: made after the classifier's training labels, or "
+                    "kept aside for its validation. Null when fewer than min_held_out of them "
+                    "are at or above the threshold: label some of the items the threshold "
+                    "would label by hand to get an estimate")
+    held_out_above: int = Field(description="held-out hand labels at or above the threshold")
+    min_held_out: int = Field(description="held-out hand labels at or above the threshold an "
+                                          "estimated precision needs")
+    recall: Optional[float] = Field(description="share of the held-out hand labels of label_id "
                                                 "at or above the threshold")
-    precision_held_out: bool = Field(
-        description="true: measured only on hand labels made after the classifier's training "
-                    "labels; false: too few of those, so its training labels count too and "
-                    "the estimate is optimistic")
     event_id: Optional[int] = Field(description="the probability event; null for a dry run")
 
 

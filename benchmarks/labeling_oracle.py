@@ -94,8 +94,7 @@ class Strategy:
     max_wrong_share: float = 0.1
     similarity_share: float = 0.6  # autoencoder similarity pages until this share is labeled
     thresholds: tuple[float, ...] = (0.999, 0.995, 0.99, 0.98, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5)
-    min_precision: float = 0.98  # on the hand labels at or above the threshold
-    min_hand_above: int = 5  # hand labels a precision estimate needs
+    min_precision: float = 0.98  # on the held-out hand labels at or above the threshold
     review: str = "all"  # probability batches: "all" items reviewed, or one "page" of them
     al_items: int = 48  # active-learning items labeled by hand per round
     rounds: int = 2
@@ -275,8 +274,8 @@ class Oracle:
             preview = self.api.post(self._path("probability-labels"), {
                 "inference_job_id": job_id, "label_id": label_id, "threshold": threshold,
                 "dry_run": True})
-            if preview["hand_labeled_above"] < self.strategy.min_hand_above:
-                continue  # too few hand labels above it to tell
+            if preview["estimated_precision"] is None:
+                continue  # too few held-out hand labels above it to tell
             if preview["estimated_precision"] < self.strategy.min_precision:
                 break
             if preview["count"]:
@@ -300,7 +299,7 @@ class Oracle:
         """Accept the batch, then correct the wrong items the oracle looks at: all of them,
         or (``review="page"``) the least confident page. With ``spot_check``, a batch whose
         least confident page is mostly wrong is undone instead (1 action): the
-        precision estimate on hand labels, which the classifier trained on, can flatter."""
+        precision estimate stands on few held-out hand labels and can be off."""
         event = self.api.post(self._path("probability-labels"), {
             "inference_job_id": job_id, "label_id": label_id, "threshold": threshold,
             "tagger": TAGGER})

@@ -1,5 +1,6 @@
-"""The gallery orders the guided modes set: by similarity, by uncertainty, suspected
-mistakes first, or a validation checkpoint's sample.
+"""The gallery orders the guided modes set: by similarity, by uncertainty, the items a
+probability threshold would label, suspected mistakes first, or a validation checkpoint's
+sample.
 
 The label page keeps an order as a small spec in a store (``Label.GUIDED_ORDER``); each page
 turn ranks again, so items labeled meanwhile drop out of an unlabeled-only order. Orders
@@ -13,7 +14,7 @@ from typing import Optional
 from sqlalchemy.orm import Session
 
 from db.guided import items_in_order
-from db.labels import list_labels
+from db.labels import get_label, list_labels
 from errors import DomainError
 from ml import rankings
 from ml.projection_results import load_projection, selection_items
@@ -53,6 +54,18 @@ def _uncertainty(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     notes = {int(i): f"u {s:.3f}" for i, s in zip(item_ids, scores)}
     return GuidedOrder(item_ids.tolist(), f"unlabeled items by {spec['method'].replace('_', ' ')}"
                        f" of job {job.id}, most uncertain first", notes)
+
+
+def _threshold(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    item_ids, scores = rankings.threshold_items(session, dataset_id, spec["job_id"],
+                                                spec["label_id"], spec["threshold"],
+                                                spec["overwrite"])
+    label = get_label(session, dataset_id, spec["label_id"]).name
+    notes = {int(i): f"p {s:.2f}" for i, s in zip(item_ids, scores)}
+    shown = f"the first {MAX_ORDERED:,} of " if len(item_ids) > MAX_ORDERED else ""
+    return GuidedOrder(item_ids[:MAX_ORDERED].tolist(), f"{shown}{len(item_ids):,} items the "
+                       f"threshold would label '{label}' (probability ≥ {spec['threshold']}), "
+                       "least confident first: correct the odd ones, then apply", notes)
 
 
 def _mistakes(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
@@ -111,7 +124,8 @@ def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
 
 
 ORDERS = {"similarity": _similarity, "uncertainty": _uncertainty, "mistakes": _mistakes,
-          "checkpoint": _checkpoint, "explorer": _explorer, "suggestions": _suggestions}
+          "checkpoint": _checkpoint, "explorer": _explorer, "suggestions": _suggestions,
+          "threshold": _threshold}
 
 
 def guided_order(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

@@ -113,6 +113,7 @@ class Label:
     OVERWRITE = "label-overwrite"
     PROBABILITY_PREVIEW = "label-probability-preview"
     PROBABILITY_APPLY = "label-probability-apply"
+    SHOW_THRESHOLD_ITEMS = "label-show-threshold-items"  # the items a threshold would label
     UNCERTAINTY = "label-uncertainty"  # active-learning order: none or an uncertainty measure
     REVIEW_PANEL = "label-review-panel"
     MIN_CONFIDENCE = "label-min-confidence"

@@ -63,8 +63,28 @@ def list_label_choices(dataset_id, _classes, batch_label, probability_label):
             kept_choice(probability_label, options))
 
 
+# Once shown, the items a threshold would label follow these choices.
+THRESHOLD_CHOICES = (ids.CLASSIFIER_JOB, ids.PROBABILITY_LABEL, ids.THRESHOLD, ids.OVERWRITE)
+
+
+def _probability_order(classifier_job, uncertainty_method, threshold_choice, current):
+    """The items a threshold would label once asked for, else the active-learning order."""
+    trigger = ctx.triggered_id
+    showing = current and current["kind"] == "threshold"
+    if trigger == ids.SHOW_THRESHOLD_ITEMS or (showing and trigger in THRESHOLD_CHOICES):
+        label_id, threshold, overwrite = threshold_choice
+        return {"kind": "threshold", "job_id": classifier_job,
+                "label_id": None if label_id is None else int(label_id),
+                "threshold": float(threshold), "overwrite": bool(overwrite)}
+    if trigger in THRESHOLD_CHOICES[1:]:
+        return current
+    if classifier_job is None or uncertainty_method in (None, "none"):
+        return None
+    return {"kind": "uncertainty", "job_id": classifier_job, "method": uncertainty_method}
+
+
 def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
-                min_confidence, checkpoint_size, dataset_id, current):
+                threshold_choice, min_confidence, checkpoint_size, dataset_id, current):
     trigger = ctx.triggered_id
     if current and current["kind"] == "explorer" and mode == "manual" \
             and trigger != ids.MODE and current["dataset_id"] == dataset_id:
@@ -75,9 +95,7 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
         return {"kind": "similarity", "job_id": feature_job, "query": query,
                 "unlabeled_only": bool(unlabeled_only)}
     if mode == "probability":
-        if classifier_job is None or uncertainty_method in (None, "none"):
-            return None
-        return {"kind": "uncertainty", "job_id": classifier_job, "method": uncertainty_method}
+        return _probability_order(classifier_job, uncertainty_method, threshold_choice, current)
     if mode != "review":
         return None
     if trigger == ids.SHOW_MISTAKES or (trigger == ids.CLASSIFIER_JOB and current
@@ -100,17 +118,21 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
           Input(ids.UNLABELED_ONLY, "value"), Input(ids.CLASSIFIER_JOB, "value"),
           Input(ids.UNCERTAINTY, "value"), Input(ids.SHOW_MISTAKES, "n_clicks"),
           Input(ids.START_CHECKPOINT, "n_clicks"), Input(ids.DATASET, "value"),
+          Input(ids.SHOW_THRESHOLD_ITEMS, "n_clicks"), Input(ids.PROBABILITY_LABEL, "value"),
+          Input(ids.THRESHOLD, "value"), Input(ids.OVERWRITE, "value"),
           State(ids.MIN_CONFIDENCE, "value"), State(ids.CHECKPOINT_SIZE, "value"),
           State(ids.GUIDED_ORDER, "data"), prevent_initial_call=True)
 @on_refusal(None, error_alert)
 def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
-                 _mistakes, _checkpoint, dataset_id, min_confidence, checkpoint_size, current):
+                 _mistakes, _checkpoint, dataset_id, _show_threshold_items, probability_label,
+                 threshold, overwrite, min_confidence, checkpoint_size, current):
     if dataset_id is None:
         return None, None
     if mode == "suggestions":  # its order comes from callbacks/label_suggestions.py
         raise PreventUpdate
     spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
-                       uncertainty_method, min_confidence, checkpoint_size, dataset_id, current)
+                       uncertainty_method, (probability_label, threshold, overwrite),
+                       min_confidence, checkpoint_size, dataset_id, current)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:
         return None, note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
                           "warning")
@@ -126,10 +148,28 @@ def _probability_batch(session, dataset_id, tagger, classifier_job, label_id, th
     if classifier_job is None:
         raise DomainError("choose a classifier inference job (run classifier_infer first)",
                           "inference_job_id")
-    if label_id is None:
-        raise DomainError("choose the label to give", "label_id")
     return rankings.probability_batch(session, dataset_id, tagger, classifier_job,
-                                      int(label_id), float(threshold), bool(overwrite), dry_run)
+                                      None if label_id is None else int(label_id),
+                                      float(threshold), bool(overwrite), dry_run)
+
+
+def _labels_kept_or_changed(plan, overwrite):
+    """How many labels the batch changes, or keeps because overwrite is not ticked."""
+    if not plan.disagreeing:
+        return ""
+    if overwrite:
+        return f", relabeling {plan.disagreeing:,} labeled otherwise"
+    return f"; labeled otherwise, so kept: {plan.disagreeing:,} (tick overwrite to relabel)"
+
+
+def _precision_note(check):
+    """The precision on held-out hand labels, or why there is none and what gives one."""
+    if check.precision is not None:
+        return (f"Precision {percent(check.precision)} ({check.correct} of "
+                f"{check.held_out_above} hand labels the classifier did not train on)")
+    return (f"No precision estimate: it needs {guided.MIN_HELD_OUT} hand labels the "
+            f"classifier did not train on at this probability or above, and there are "
+            f"{check.held_out_above}; show these items and label a few of them by hand")
 
 
 @callback(Output(ids.PROBABILITY_PREVIEW, "children"),
@@ -144,16 +184,9 @@ def preview_probability(classifier_job, label_id, threshold, overwrite, _revisio
     with read_session() as session:
         result = _probability_batch(session, dataset_id, "preview", classifier_job, label_id,
                                     threshold, overwrite, dry_run=True)
-    check = result.check
-    labels = ("hand labels made after its training" if check.held_out
-              else "hand labels, its training labels included (optimistic)")
-    precision = (f"precision on {labels} {percent(check.precision)} "
-                 f"({check.hand_correct} of {check.hand_above})" if check.hand_above
-                 else "no hand-labeled item scores this high")
-    kept = result.above - len(result.plan.to_label)
     return (f"{len(result.plan.to_label):,} items would be labeled"
-            + (f" ({kept:,} labeled ones keep their label)" if kept else "")
-            + f"; {precision}")
+            f"{_labels_kept_or_changed(result.plan, overwrite)}. "
+            f"{_precision_note(result.check)}")
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),

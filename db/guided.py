@@ -70,6 +70,11 @@ class BatchPlan:
     def agreement(self) -> Optional[float]:
         return self.agreeing / self.labeled if self.labeled else None
 
+    @property
+    def disagreeing(self) -> int:
+        """Chosen items labeled otherwise: kept, or relabeled when overwriting."""
+        return self.labeled - self.agreeing
+
 
 def plan_batch(session: Session, dataset_id: int, item_ids: Sequence[int], label_id: int,
                overwrite: bool = False) -> BatchPlan:
@@ -98,53 +103,57 @@ def apply_batch(session: Session, dataset_id: int, tagger: str, method: str, pla
     return apply_event(session, dataset_id, tagger, method, tags, params)
 
 
-# Held-out hand labels a threshold's precision estimate needs before it ignores the
-# classifier's training labels.
+# Held-out hand labels at or above a threshold that its precision estimate needs (the
+# support ml.suggestions asks of its estimates too); with fewer there is no estimate.
 MIN_HELD_OUT = 10
 
 
 @dataclass(frozen=True)
 class ThresholdCheck:
-    """How a probability threshold did on the items labeled by hand."""
+    """How a probability threshold did on the held-out hand labels: those the classifier
+    did not train on. Its training labels never count: a model is right about them far
+    more often than about new images, so they flatter any estimate."""
 
-    hand_labeled: int  # hand-labeled items the classifier scored
-    hand_above: int  # of those, at or above the threshold
-    hand_correct: int  # of those, labeled with the threshold's label
-    hand_with_label: int  # hand-labeled items that carry the label
-    # True when only hand labels the classifier did not train on were counted; False when
-    # too few of those exist and the estimate includes its training labels (optimistic).
-    held_out: bool = False
+    held_out: int  # held-out hand-labeled items the classifier scored
+    held_out_above: int  # of those, at or above the threshold
+    correct: int  # of those, labeled with the threshold's label
+    with_label: int  # held-out items that carry the label
 
     @property
     def precision(self) -> Optional[float]:
-        return self.hand_correct / self.hand_above if self.hand_above else None
+        """None below ``MIN_HELD_OUT`` held-out labels at or above the threshold."""
+        enough = self.held_out_above >= MIN_HELD_OUT
+        return self.correct / self.held_out_above if enough else None
 
     @property
     def recall(self) -> Optional[float]:
-        return self.hand_correct / self.hand_with_label if self.hand_with_label else None
+        return self.correct / self.with_label if self.with_label else None
+
+
+def held_out_hand_labels(session: Session, dataset_id: int,
+                         trained_on_event_id: Optional[int],
+                         validation_item_ids: Sequence[int] = ()
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, label ids) of the hand labels (``HAND_METHODS``) a classifier did not
+    train on: those made after ``trained_on_event_id``, the last event it learnt from, and
+    those of its validation items. None when what it learnt from is unknown."""
+    if trained_on_event_id is None:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    later = current_label_arrays(session, dataset_id, HAND_METHODS, trained_on_event_id)[0]
+    hand_ids, hand_labels = current_label_arrays(session, dataset_id, HAND_METHODS)
+    kept = np.isin(hand_ids, later) | np.isin(hand_ids, np.asarray(validation_item_ids,
+                                                                   np.int64))
+    return hand_ids[kept], hand_labels[kept]
 
 
 def check_threshold(session: Session, dataset_id: int, item_ids: np.ndarray,
                     scores: np.ndarray, label_id: int, threshold: float,
-                    trained_on_event_id: Optional[int] = None) -> ThresholdCheck:
-    """The precision (and recall) that ``scores >= threshold`` would have had on the items
-    labeled by hand (``HAND_METHODS``). With ``trained_on_event_id`` (the last event the
-    classifier trained on) only later hand labels count, unless fewer than
-    ``MIN_HELD_OUT`` of them were scored: a model is right about its own training labels
-    far more often than about new images, so those flatter the estimate."""
-    if trained_on_event_id is not None:
-        check = _check_on(session, dataset_id, item_ids, scores, label_id, threshold,
-                          trained_on_event_id)
-        if check.hand_labeled >= MIN_HELD_OUT:
-            return check
-    return _check_on(session, dataset_id, item_ids, scores, label_id, threshold, None)
-
-
-def _check_on(session: Session, dataset_id: int, item_ids: np.ndarray, scores: np.ndarray,
-              label_id: int, threshold: float, after_event_id: Optional[int]
-              ) -> ThresholdCheck:
-    hand_ids, hand_labels = current_label_arrays(session, dataset_id, HAND_METHODS,
-                                                 after_event_id)
+                    trained_on_event_id: Optional[int],
+                    validation_item_ids: Sequence[int] = ()) -> ThresholdCheck:
+    """The precision (and recall) that ``scores >= threshold`` would have had on the held-out
+    hand labels (``held_out_hand_labels``)."""
+    hand_ids, hand_labels = held_out_hand_labels(session, dataset_id, trained_on_event_id,
+                                                 validation_item_ids)
     scored = np.isin(hand_ids, item_ids)
     hand_ids, hand_labels = hand_ids[scored], hand_labels[scored]
     order = np.argsort(item_ids)
@@ -152,7 +161,7 @@ def _check_on(session: Session, dataset_id: int, item_ids: np.ndarray, scores: n
     above = scores[rows] >= threshold
     correct = hand_labels == label_id
     return ThresholdCheck(len(hand_ids), int(above.sum()), int((above & correct).sum()),
-                          int(correct.sum()), held_out=after_event_id is not None)
+                          int(correct.sum()))
 
 
 def validation_sample(session: Session, dataset_id: int, size: int) -> list[int]:

@@ -9,6 +9,7 @@ The one place the REST API and the label page turn a request into ``ml.similarit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ from db.labels import get_label
 from db.models import Job, TaggingEvent
 from db.store import get_dataset, last_event_id
 from errors import DomainError
-from ml.features import feature_job, feature_sources, load_probabilities, load_vectors
+from ml.features import (feature_job, feature_sources, load_probabilities, load_vectors,
+                         rows_of)
 from ml.separation import Agreement, label_agreement
 from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
 from ml.suggestions import SuggestionModel, fit_suggestions, representative_items
@@ -199,10 +201,24 @@ def classifier_job(session: Session, dataset_id: int, job_id: Optional[int],
     return job
 
 
-def _trained_on_event(session: Session, inference_job: Job) -> Optional[int]:
-    """The last tagging event the classifier of an inference job trained on."""
-    model_job = session.get(Job, (inference_job.params or {}).get("model_job_id"))
-    return (model_job.result or {}).get("trained_on_event_id") if model_job else None
+@dataclass(frozen=True)
+class Training:
+    """What the classifier of an inference job learnt from: the last tagging event of its
+    labels (None when unknown) and the labeled items it kept aside for validation."""
+
+    event_id: Optional[int]
+    validation_item_ids: np.ndarray
+
+
+def _classifier_training(session: Session, inference_job: Job) -> Training:
+    """What the classifier behind ``inference_job`` trained on, as far as its job recorded."""
+    model_job_id = (inference_job.params or {}).get("model_job_id")
+    model_job = session.get(Job, model_job_id) if model_job_id is not None else None
+    result = (model_job.result or {}) if model_job else {}
+    validation = result.get("validation_items")  # recorded by newer classifier_train jobs
+    item_ids = (np.load(Path(model_job.artifact_dir) / validation) if validation
+                else np.empty(0, np.int64))
+    return Training(result.get("trained_on_event_id"), item_ids.astype(np.int64, copy=False))
 
 
 def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
@@ -214,41 +230,78 @@ def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.n
 
 
 @dataclass(frozen=True)
-class ThresholdResult:
-    plan: guided.BatchPlan
-    above: int  # items the classifier scores at or above the threshold
-    check: guided.ThresholdCheck
-    event: Optional[TaggingEvent]
+class ThresholdPlan:
+    job: Job
+    item_ids: np.ndarray  # every item the job scored
+    scores: np.ndarray  # each one's probability of the label
+    plan: guided.BatchPlan  # its items: those at or above the threshold
+
+    def to_label(self) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, probabilities of the label) of the items the batch would tag."""
+        item_ids = np.asarray(self.plan.to_label, np.int64)
+        return item_ids, self.scores[rows_of(self.item_ids, item_ids)[0]]
 
 
-def probability_batch(session: Session, dataset_id: int, tagger: str, inference_job_id: int,
-                      label_id: int, threshold: float, overwrite_manual: bool = False,
-                      dry_run: bool = True) -> ThresholdResult:
-    """Give ``label_id`` to the items whose probability of it is at least ``threshold``, in
-    one ``probability`` event with each probability as the tag's confidence. Labeled items
-    keep their label unless ``overwrite_manual``."""
+def _threshold_plan(session: Session, dataset_id: int, inference_job_id: Optional[int],
+                    label_id: Optional[int], threshold: float,
+                    overwrite: bool) -> ThresholdPlan:
     get_dataset(session, dataset_id)
+    if label_id is None:
+        raise DomainError("choose the label to give", "label_id")
     get_label(session, dataset_id, label_id)
     if not 0.0 <= threshold <= 1.0:
         raise DomainError("threshold must be between 0 and 1", "threshold")
     job = classifier_job(session, dataset_id, inference_job_id)
     item_ids, scores = _label_column(job, label_id, "label_id")
-    above = scores >= threshold
-    plan = guided.plan_batch(session, dataset_id, item_ids[above].tolist(), label_id,
+    plan = guided.plan_batch(session, dataset_id, item_ids[scores >= threshold].tolist(),
+                             label_id, overwrite)
+    return ThresholdPlan(job, item_ids, scores, plan)
+
+
+def threshold_items(session: Session, dataset_id: int, inference_job_id: Optional[int],
+                    label_id: Optional[int], threshold: float, overwrite: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, probabilities) of exactly the items a probability batch would tag, least
+    confident first: the doubtful ones are the ones to look at before applying it."""
+    item_ids, scores = _threshold_plan(session, dataset_id, inference_job_id, label_id,
+                                       threshold, overwrite).to_label()
+    order = np.argsort(scores, kind="stable")
+    return item_ids[order], scores[order]
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    plan: guided.BatchPlan
+    above: int  # items the classifier scores at or above the threshold
+    check: guided.ThresholdCheck  # on held-out hand labels only
+    event: Optional[TaggingEvent]
+
+
+def probability_batch(session: Session, dataset_id: int, tagger: str,
+                      inference_job_id: Optional[int], label_id: Optional[int],
+                      threshold: float, overwrite_manual: bool = False,
+                      dry_run: bool = True) -> ThresholdResult:
+    """Give ``label_id`` to the items whose probability of it is at least ``threshold``, in
+    one ``probability`` event with each probability as the tag's confidence. Labeled items
+    keep their label unless ``overwrite_manual``. The check states the precision the
+    threshold had on hand labels the classifier did not train on."""
+    chosen = _threshold_plan(session, dataset_id, inference_job_id, label_id, threshold,
                              overwrite_manual)
-    check = guided.check_threshold(session, dataset_id, item_ids, scores, label_id, threshold,
-                                   _trained_on_event(session, job))
+    training = _classifier_training(session, chosen.job)
+    check = guided.check_threshold(session, dataset_id, chosen.item_ids, chosen.scores,
+                                   label_id, threshold, training.event_id,
+                                   training.validation_item_ids)
     event = None
     if not dry_run:
-        confidences = dict(zip(item_ids[above].tolist(),
-                               np.clip(scores[above], 0.0, 1.0).astype(float).tolist()))
         params: dict[str, Any] = {
-            "inference_job_id": job.id, "label_id": label_id, "threshold": threshold,
+            "inference_job_id": chosen.job.id, "label_id": label_id, "threshold": threshold,
             "overwrite_manual": overwrite_manual, "estimated_precision": check.precision,
-            "hand_labeled_above": check.hand_above, "precision_held_out": check.held_out}
-        event = guided.apply_batch(session, dataset_id, tagger, "probability", plan, params,
-                                   confidences)
-    return ThresholdResult(plan, int(above.sum()), check, event)
+            "held_out_above": check.held_out_above}
+        item_ids, scores = chosen.to_label()
+        confidences = dict(zip(item_ids.tolist(), np.clip(scores, 0.0, 1.0).astype(float).tolist()))
+        event = guided.apply_batch(session, dataset_id, tagger, "probability", chosen.plan,
+                                   params, confidences)
+    return ThresholdResult(chosen.plan, len(chosen.plan.item_ids), check, event)
 
 
 def uncertain(session: Session, dataset_id: int, inference_job_id: Optional[int] = None,

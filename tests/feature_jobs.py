@@ -39,3 +39,28 @@ def make_feature_job(session_factory, dataset_id: int, folder: Path, item_ids: S
             result["label_ids"] = [int(i) for i in label_ids]
         job_store.finish(session, job.id, "succeeded", result=result)
         return job.id
+
+
+def make_model_job(session_factory, inference_job_id: int, folder: Path,
+                   trained_on_event_id: Optional[int],
+                   validation_item_ids: Optional[Sequence[int]] = None) -> int:
+    """A succeeded ``classifier_train`` job recording what it learnt from (the last tagging
+    event of its labels, and its validation items when given) behind the inference job;
+    returns its id."""
+    with transaction(session_factory) as session:
+        inference = session.get(Job, inference_job_id)
+        job = Job(kind="classifier_train", dataset_id=inference.dataset_id, params={},
+                  owner="tester", status="running", metrics=[], result={})
+        session.add(job)
+        session.flush()
+        artifacts = folder / f"job-{job.id}"
+        artifacts.mkdir(parents=True)
+        job.artifact_dir = str(artifacts)
+        result = {"trained_on_event_id": trained_on_event_id}
+        if validation_item_ids is not None:
+            np.save(artifacts / "validation_item_ids.npy",
+                    np.asarray(validation_item_ids, np.int64))
+            result["validation_items"] = "validation_item_ids.npy"
+        job_store.finish(session, job.id, "succeeded", result=result)
+        inference.params = {**(inference.params or {}), "model_job_id": job.id}
+        return job.id

@@ -61,6 +61,12 @@ def choose_mode(browser, mode):
         ".find(l => l.innerText.trim() === arguments[0]).click()", mode)
 
 
+def move_threshold(browser, key, presses):
+    thumb = browser.find_element("#label-threshold .dash-slider-thumb")
+    browser.driver.execute_script("arguments[0].focus()", thumb)
+    ActionChains(browser.driver).send_keys(*[key] * presses).perform()
+
+
 def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_app):
     browser, dataset_id, ids, labels, jobs = guided_page
 
@@ -92,16 +98,15 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     save_screenshot(browser, "label-similarity-batch")
 
     # probability at 0.75: items 0..14 score high enough; 0..6 are labeled and keep their
-    # label; of the hand labels 5 (rings) and 6 (peaks), half agree
+    # label, 6 a 'peaks'; the hand-made classifier names no training, so no hand label is
+    # known to be held out and no precision is stated
     choose_mode(browser, "Probability")
     browser.wait_for_contains_text("#label-classifier-job", f"job {jobs['classifier']}")
-    thumb = browser.find_element("#label-threshold .dash-slider-thumb")
-    browser.driver.execute_script("arguments[0].focus()", thumb)
-    ActionChains(browser.driver).send_keys(*[Keys.ARROW_LEFT] * 15).perform()  # 0.90 → 0.75
+    move_threshold(browser, Keys.ARROW_LEFT, 15)  # 0.90 → 0.75
     browser.wait_for_contains_text(
-        "#label-probability-preview", "8 items would be labeled (7 labeled ones keep their "
-        "label); precision on hand labels, its training labels included (optimistic) 50 % "
-        "(1 of 2)")
+        "#label-probability-preview", "8 items would be labeled; labeled otherwise, so kept: 1 "
+        "(tick overwrite to relabel). No precision estimate: it needs 10 hand labels the "
+        "classifier did not train on at this probability or above, and there are 0")
     browser.find_element("#label-probability-apply").click()
     browser.wait_for_contains_text("#label-progress-text", f"16 / {N_IMAGES} labeled")
     event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
@@ -168,4 +173,43 @@ def test_active_learning_order_suspected_mistakes_and_a_checkpoint(guided_page, 
     assert event["params"] == {"validation_checkpoint": True}
     counts = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["counts"]
     assert counts == {"rings": 3, "peaks": 0}
+    assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def test_the_items_a_threshold_would_label_are_shown_corrected_then_labeled(
+        guided_page, running_app):
+    browser, dataset_id, ids, labels, jobs = guided_page
+    choose_mode(browser, "Probability")
+    browser.wait_for_contains_text("#label-classifier-job", f"job {jobs['classifier']}")
+    # at 0.90: items 0..5 score high enough (p = 1 - k/59); 5 is labeled already
+    browser.wait_for_contains_text("#label-probability-preview", "5 items would be labeled. "
+                                   "No precision estimate")
+    browser.find_element("#label-show-threshold-items").click()
+    browser.wait_for_contains_text("#label-summary", "5 items the threshold would label "
+                                   "'rings' (probability ≥ 0.9), least confident first")
+    until(lambda: captions(browser) == [f"img_00000{k}.tif" for k in (4, 3, 2, 1, 0)], 10)
+    assert notes(browser) == ["p 0.93", "p 0.95", "p 0.97", "p 0.98", "p 1.00"]
+
+    # the doubtful first one is a 'peaks' to this user: labeled by hand, it leaves the batch
+    browser.find_elements("#label-grid .thumb-tile")[0].click()
+    press(browser, "2")
+    browser.wait_for_contains_text("#label-probability-preview", "4 items would be labeled")
+    until(lambda: captions(browser) == [f"img_00000{k}.tif" for k in (3, 2, 1, 0)], 10)
+
+    # the shown items follow the threshold: at 0.88 item 7 joins (6 is a hand 'peaks')
+    move_threshold(browser, Keys.ARROW_LEFT, 2)
+    until(lambda: captions(browser) == [f"img_00000{k}.tif" for k in (7, 3, 2, 1, 0)], 10)
+    browser.wait_for_contains_text("#label-probability-preview", "5 items would be labeled; "
+                                   "labeled otherwise, so kept: 2")
+    save_screenshot(browser, "label-probability-items-shown")
+    browser.find_element("#label-probability-apply").click()
+    browser.wait_for_contains_text("#label-feedback", "Labeled 5 items at probability ≥ 0.88")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["method"] == "probability" and event["n_tags"] == 5
+    current = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["labels"]
+    given = {c["item_id"]: c["label_id"] for c in current}
+    assert given[ids[4]] == labels["peaks"]  # the hand correction stayed
+    assert [given[ids[k]] for k in (0, 1, 2, 3, 7)] == [labels["rings"]] * 5
+    # nothing is left for the threshold to label: the order says so
+    until(lambda: captions(browser) == [], 10)
     assert browser.get_logs() == [], "the browser console shows errors"

@@ -7,17 +7,17 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from db import guided
-from db.models import Job, Tag, TaggingEvent
+from db.models import Tag, TaggingEvent
 from db.session import transaction
 from db.store import TagIn, apply_event
 from errors import DomainError
 from ml import rankings
 from ml.similarity import IndexCache
 from tests.databases import make_dataset
-from tests.feature_jobs import make_feature_job
+from tests.feature_jobs import make_feature_job, make_model_job
 
 
 @pytest.fixture
@@ -116,53 +116,85 @@ def classified(lab, tmp_path):
     return session_factory, dataset_id, ids, labels, job_id
 
 
-def test_threshold_preview_counts_and_precision_are_exact(classified):
+def test_threshold_preview_counts_and_refuses_a_precision_without_known_training(classified):
     session_factory, dataset_id, ids, labels, job_id = classified
     ring = labels["ring"]
     with session_factory() as session:
         result = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8)
         loose = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.65)
-        none_by_hand = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
-                                                  0.99)
-    # at 0.8: items 0, 1, 2, 3, 6 score high enough; only 6 is unlabeled
+        overwrite = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8,
+                                               overwrite_manual=True)
+    # at 0.8: items 0, 1, 2, 3, 6 score high enough; only 6 is unlabeled; 2 is a 'peak'
     assert result.above == 5 and result.plan.to_label == [ids[6]]
-    # hand-labeled items at or above 0.8: 0, 1, 2, 3, three of them rings
-    assert (result.check.hand_above, result.check.hand_correct) == (4, 3)
-    assert result.check.precision == pytest.approx(0.75)
-    assert result.check.recall == pytest.approx(3 / 4)  # hand rings: 0, 1, 3, 5
-    assert result.event is None
-    # at 0.65 item 7 (cluster label) counts as labeled, not as a hand label
+    assert result.plan.disagreeing == 1 and result.event is None
+    assert overwrite.plan.to_label == [ids[2], ids[6]]
+    # a job that names no training: any hand label may be one it learnt from
+    assert (result.check.held_out, result.check.precision) == (0, None)
+    # at 0.65 item 7 (cluster label) counts as labeled
     assert loose.plan.to_label == [ids[6]] and loose.above == 7
-    assert loose.check.precision == pytest.approx(3 / 5)
-    assert none_by_hand.check.precision is None and none_by_hand.plan.to_label == []
+
+
+@pytest.fixture
+def trained(session_factory, tmp_path):
+    """40 items; p(ring) falls from 0.99 (item 0) by 0.005 per item to item 29, then 0.1.
+    The classifier trained on items 0..13 and 30, keeping 10..13 and 30 for validation;
+    items 14..21 were labeled by hand after it, item 22 by a cluster batch."""
+    dataset_id, ids, labels = make_dataset(session_factory, 40, ("ring", "peak"))
+    ring, peak = labels["ring"], labels["peak"]
+    p_ring = np.r_[0.99 - 0.005 * np.arange(30), np.full(10, 0.1)]
+    job_id = make_feature_job(session_factory, dataset_id, tmp_path, ids, np.eye(40)[:, :4],
+                              np.stack([p_ring, 1 - p_ring], axis=1), [ring, peak])
+    trained_on = label(session_factory, dataset_id, [(ids[i], ring) for i in range(12)]
+                       + [(ids[12], peak), (ids[13], peak), (ids[30], peak)])
+    validation = [ids[i] for i in (10, 11, 12, 13, 30)]
+    make_model_job(session_factory, job_id, tmp_path, trained_on, validation)
+    label(session_factory, dataset_id, [(ids[i], ring) for i in range(14, 18)]
+          + [(ids[i], peak) for i in range(18, 22)])
+    label(session_factory, dataset_id, [(ids[22], peak)], method="cluster")
+    return session_factory, dataset_id, ids, labels, job_id, trained_on
 
 
 def test_threshold_precision_counts_only_hand_labels_the_classifier_did_not_train_on(
-        classified, monkeypatch):
+        trained, tmp_path):
+    session_factory, dataset_id, ids, labels, job_id, trained_on = trained
+    with session_factory() as session:
+        result = rankings.probability_batch(session, dataset_id, "anna", job_id,
+                                            labels["ring"], 0.8)
+    # held out and at or above 0.8: validation items 10..13 and the later 14..21 (item 30
+    # scores 0.1); rings among them: 10, 11, 14..17
+    check = result.check
+    assert (check.held_out, check.held_out_above, check.correct) == (13, 12, 6)
+    # 50 %, where the training labels would have made it 16 of 22 (73 %)
+    assert check.precision == pytest.approx(0.5) and check.recall == pytest.approx(1.0)
+    # items 0..29 are above; 23..29 are unlabeled; 12, 13, 18..22 carry 'peak' and keep it
+    assert result.above == 30 and result.plan.to_label == ids[23:30]
+    assert result.plan.disagreeing == 7
+
+    make_model_job(session_factory, job_id, tmp_path, trained_on)  # validation not recorded
+    with session_factory() as session:
+        later_only = rankings.probability_batch(session, dataset_id, "anna", job_id,
+                                                labels["ring"], 0.8).check
+    assert later_only.held_out_above == 8 < guided.MIN_HELD_OUT
+    assert later_only.precision is None  # too few to tell, and never the training labels
+
+
+def test_threshold_items_are_the_batch_least_confident_first(classified):
     session_factory, dataset_id, ids, labels, job_id = classified
-    ring, peak = labels["ring"], labels["peak"]
-    with transaction(session_factory) as session:  # it trained on every label so far
-        trained_on = session.scalar(select(func.max(TaggingEvent.id)))
-        model = Job(kind="classifier_train", dataset_id=dataset_id, params={}, owner="tester",
-                    status="succeeded", metrics=[], result={"trained_on_event_id": trained_on})
-        session.add(model)
-        session.flush()
-        session.get(Job, job_id).params = {"model_job_id": model.id}
-    label(session_factory, dataset_id, [(ids[6], ring), (ids[8], peak)])  # labeled later
-
-    monkeypatch.setattr(guided, "MIN_HELD_OUT", 2)
+    ring = labels["ring"]
     with session_factory() as session:
-        held_out = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
-                                              0.8).check
-    assert held_out.held_out
-    assert (held_out.hand_labeled, held_out.hand_above, held_out.hand_correct) == (2, 1, 1)
-
-    monkeypatch.setattr(guided, "MIN_HELD_OUT", 3)  # too few new ones: all hand labels count
-    with session_factory() as session:
-        everything = rankings.probability_batch(session, dataset_id, "anna", job_id, ring,
-                                                0.8).check
-    assert not everything.held_out
-    assert (everything.hand_labeled, everything.hand_above, everything.hand_correct) == (8, 5, 4)
+        kept, kept_scores = rankings.threshold_items(session, dataset_id, job_id, ring, 0.65)
+        overwrite, scores = rankings.threshold_items(session, dataset_id, job_id, ring, 0.65,
+                                                     overwrite=True)
+        batch = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.65,
+                                           overwrite_manual=True)
+        with pytest.raises(DomainError, match="choose the label") as refused:
+            rankings.threshold_items(session, dataset_id, job_id, None, 0.65)
+    assert kept.tolist() == [ids[6]] and kept_scores == pytest.approx([0.92])
+    # every item labeled otherwise too: 4 'peak' 0.7, 7 'peak' 0.75, 2 'peak' 0.85
+    assert overwrite.tolist() == [ids[4], ids[7], ids[2], ids[6]]
+    assert scores == pytest.approx([0.7, 0.75, 0.85, 0.92])
+    assert sorted(overwrite.tolist()) == sorted(batch.plan.to_label)
+    assert refused.value.field == "label_id"
 
 
 def test_threshold_labels_carry_probabilities_and_keep_hand_labels_unless_asked(classified):
@@ -177,7 +209,8 @@ def test_threshold_labels_carry_probabilities_and_keep_hand_labels_unless_asked(
         assert event.method == "probability"
         assert event.params["inference_job_id"] == job_id
         assert event.params["threshold"] == 0.8 and event.params["label_id"] == ring
-        assert event.params["estimated_precision"] == pytest.approx(0.75)
+        assert event.params["estimated_precision"] is None
+        assert event.params["held_out_above"] == 0
         assert [(i, lab) for i, lab, _ in tags_of(session, event_id)] == [(ids[6], ring)]
         assert tags_of(session, event_id)[0][2] == pytest.approx(0.92)
         overwrite = rankings.probability_batch(session, dataset_id, "anna", job_id, ring, 0.8,

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from app import create_server
+from db import guided
 from settings import Settings
 from tests.api_client import Api, assert_error
 from tests.databases import make_dataset
-from tests.feature_jobs import make_feature_job
+from tests.feature_jobs import make_feature_job, make_model_job
 
 P_RING = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.92, 0.75, 0.3, 0.1]
 
@@ -87,10 +88,11 @@ def test_probability_labels_preview_is_exact_and_apply_records_confidences(lab):
     request = {"inference_job_id": jobs["classifier"], "label_id": labels["ring"],
                "threshold": 0.8, "dry_run": True}
     preview = api.post(url, json=request).json
-    # at 0.8: items 0, 1, 2, 3, 6; 0..3 are labeled by hand, three of them rings
-    assert preview == {"count": 1, "above": 5, "estimated_precision": 0.75,
-                       "hand_labeled_above": 4, "recall": 1.0, "event_id": None,
-                       "precision_held_out": False}  # hand-made jobs name no training
+    # at 0.8: items 0, 1, 2, 3, 6; 0..3 are labeled by hand (2 is a 'peak'); a hand-made job
+    # names no training, so any hand label may be one it learnt from: no precision
+    assert preview == {"count": 1, "above": 5, "disagreeing": 1, "estimated_precision": None,
+                       "held_out_above": 0, "min_held_out": guided.MIN_HELD_OUT,
+                       "recall": None, "event_id": None}
     applied = api.post(url, json={**request, "dry_run": False, "tagger": "model-bot"}).json
     assert applied["event_id"] is not None and applied["count"] == 1
     event = api.get(f"/datasets/{dataset_id}/events").json["events"][0]
@@ -105,6 +107,23 @@ def test_probability_labels_preview_is_exact_and_apply_records_confidences(lab):
     assert_error(api.post(url, json={**request, "threshold": 1.2}), 422, "threshold")
     assert_error(api.post(url, json={**request, "inference_job_id": jobs["latent"]}), 400,
                  "inference_job_id", "classifier_infer")
+
+
+def test_probability_preview_states_the_precision_on_validation_labels_only(
+        lab, tmp_path, monkeypatch):
+    api, dataset_id, ids, labels, jobs = lab
+    trained_on = api.get(f"/datasets/{dataset_id}/events").json["events"][0]["id"]
+    factory = api.client.application.extensions["beamlabel"].session_factory
+    make_model_job(factory, jobs["classifier"], tmp_path, trained_on, ids[:4])
+    url = f"/datasets/{dataset_id}/probability-labels"
+    request = {"inference_job_id": jobs["classifier"], "label_id": labels["ring"],
+               "threshold": 0.8, "dry_run": True}
+    # four held-out labels at or above 0.8 (the validation items 0..3), three of them rings
+    assert api.post(url, json=request).json["estimated_precision"] is None
+    monkeypatch.setattr(guided, "MIN_HELD_OUT", 4)
+    preview = api.post(url, json=request).json
+    assert (preview["estimated_precision"], preview["held_out_above"],
+            preview["min_held_out"]) == (0.75, 4, 4)
 
 
 def test_uncertain_queue_and_efficiency(lab):
