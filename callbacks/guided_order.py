@@ -39,6 +39,12 @@ class GuidedOrder:
                 for r in rows]
 
 
+def _how_many(item_ids) -> str:
+    """How many items an order holds, saying when it shows only the first ``MAX_ORDERED``."""
+    shown = f"the first {MAX_ORDERED:,} of " if len(item_ids) > MAX_ORDERED else ""
+    return f"{shown}{len(item_ids):,}"
+
+
 def _similarity(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     ranking = rankings.similar(session, current_services().feature_indexes, dataset_id,
                                spec["job_id"], spec["query"], spec["unlabeled_only"],
@@ -62,8 +68,7 @@ def _threshold(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
                                                 spec["overwrite"])
     label = get_label(session, dataset_id, spec["label_id"]).name
     notes = {int(i): f"p {s:.2f}" for i, s in zip(item_ids, scores)}
-    shown = f"the first {MAX_ORDERED:,} of " if len(item_ids) > MAX_ORDERED else ""
-    return GuidedOrder(item_ids[:MAX_ORDERED].tolist(), f"{shown}{len(item_ids):,} items the "
+    return GuidedOrder(item_ids[:MAX_ORDERED].tolist(), f"{_how_many(item_ids)} items the "
                        f"threshold would label '{label}' (probability ≥ {spec['threshold']}), "
                        "least confident first: correct the odd ones, then apply", notes)
 
@@ -118,8 +123,7 @@ def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     projection = load_projection(session, spec["job_id"], dataset_id)
     item_ids = selection_items(projection, spec["selection"], spec["cluster"]).tolist()
     part = "" if spec["cluster"] is None else f"cluster {spec['cluster']} of "
-    shown = f"the first {MAX_ORDERED:,} of " if len(item_ids) > MAX_ORDERED else ""
-    return GuidedOrder(item_ids[:MAX_ORDERED], f"{shown}{len(item_ids):,} items selected in "
+    return GuidedOrder(item_ids[:MAX_ORDERED], f"{_how_many(item_ids)} items selected in "
                        f"the explorer ({part}projection job {projection.job.id})")
 
 
