@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     # Importing a callbacks module registers its callbacks with dash.callback.
     from callbacks import (autoencoder, classifier, datasets, explorer, jobs,  # noqa: F401
                            jobs_panel, label, label_classes, label_guided, label_history,
-                           label_similarity, label_suggestions, label_viewer)
+                           label_retrain_loop, label_similarity, label_suggestions,
+                           label_viewer)
     from pages._shell import shell_layout
 
     app.layout = shell_layout

@@ -131,6 +131,16 @@ class Label:
     SUGGESTION_INFO = "label-suggestion-info"
     SUGGESTION_ACCEPT = "label-suggestion-accept"
     ACCEPT_KEY = "label-accept"  # store: the keyboard script's "accept the page" (key y)
+    # the retrain loop in the suggestion panel (callbacks/label_retrain_loop.py)
+    LOOP_ON = "label-loop-on"
+    LOOP_EVERY = "label-loop-every"
+    LOOP_NOW = "label-loop-now"
+    LOOP_STATUS = "label-loop-status"
+    LOOP_FEEDBACK = "label-loop-feedback"
+    LOOP_POLL = "label-loop-poll"  # interval: on while a job of the loop is queued or running
+    LOOP_CHANGED = "label-loop-changed"  # store: bumped when the setting changes or on "now"
+    LOOP_STATE = "label-loop-state"  # store: {"enabled", "source_job_id"} of the loop
+    LOOP_FOLLOWED = "label-loop-followed"  # store: the loop model the source last moved to
     EFFICIENCY = "label-efficiency"
     SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)
 

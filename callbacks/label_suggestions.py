@@ -2,7 +2,7 @@
 model of the labels so far suggests for one class (the class whose page to review next,
 unless one is chosen), most confident first, each tile with its suggestion; the user
 corrects the odd ones with their hotkeys and accepts the rest with one key (y) or the
-button. Thin adapters to ml.rankings."""
+button. Thin adapters to ml.rankings. The retrain loop's controls: label_retrain_loop.py."""
 from __future__ import annotations
 
 from dash import Input, Output, State, callback, ctx, html, no_update
@@ -19,6 +19,7 @@ from ml.features import feature_sources
 from services import current_services
 
 BEST = "best"
+LOOP_MARK = " · kept fresh by the retrain loop"
 # Below this held-out accuracy the features hardly separate the classes labeled so far.
 WEAK_ACCURACY = 0.7
 
@@ -29,19 +30,28 @@ def show_panel(mode):
 
 
 @callback(Output(ids.SUGGESTION_JOB, "options"), Output(ids.SUGGESTION_JOB, "value"),
-          Output(ids.SUGGESTION_LABEL, "options"),
+          Output(ids.SUGGESTION_LABEL, "options"), Output(ids.LOOP_FOLLOWED, "data"),
           Input(ids.DATASET, "value"), Input(ids.MODE, "value"), Input(ids.CLASSES, "children"),
-          State(ids.SUGGESTION_JOB, "value"))
-def list_choices(dataset_id, mode, _classes, job_id):
+          Input(ids.LOOP_STATE, "data"),
+          State(ids.SUGGESTION_JOB, "value"), State(ids.LOOP_FOLLOWED, "data"))
+def list_choices(dataset_id, mode, _classes, loop, job_id, followed):
+    """The feature sources and classes. While the retrain loop is on, each new model of the
+    loop becomes the source; the user may choose another until the next one comes."""
     if dataset_id is None or mode != "suggestions":
         raise PreventUpdate
+    loop_job = loop["source_job_id"] if loop and loop["enabled"] else None
+    if ctx.triggered_id == ids.LOOP_STATE and loop_job == followed:
+        raise PreventUpdate  # no new model: the source and the gallery stay as they are
     with read_session() as session:
         sources = feature_sources(session, dataset_id)
         labels = list_labels(session, dataset_id)
-    jobs = [{"label": source.title, "value": source.job_id} for source in sources]
+    jobs = [{"label": source.title + (LOOP_MARK if source.job_id == loop_job else ""),
+             "value": source.job_id} for source in sources]
     classes = [{"label": "the next page to review", "value": BEST},
                *({"label": label.name, "value": str(label.id)} for label in labels)]
-    return jobs, kept_choice(job_id, jobs), classes
+    offered = [job["value"] for job in jobs]
+    new_model = loop_job in offered and loop_job != followed
+    return jobs, loop_job if new_model else kept_choice(job_id, jobs), classes, loop_job
 
 
 @callback(Output(ids.GUIDED_ORDER, "data", allow_duplicate=True),

@@ -1,18 +1,20 @@
 """Layout of the labeling page's guided modes: the mode switch and one panel per mode
-(suggestions, similarity, probability, review). Behaviour: callbacks/label_guided.py and
-callbacks/label_suggestions.py."""
+(suggestions, similarity, probability, review). Behaviour: callbacks/label_guided.py,
+callbacks/label_suggestions.py and callbacks/label_retrain_loop.py."""
 from datetime import datetime, timezone
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.ids import Label as ids
+from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 
 MODES = (("manual", "Manual"), ("suggestions", "Suggestions"), ("similarity", "Similarity"),
          ("probability", "Probability"), ("review", "Review"))
 UNCERTAINTY_ORDERS = (("none", "file order"), ("least_confidence", "least confidence first"),
                       ("margin", "smallest margin first"), ("entropy", "highest entropy first"))
 HIDDEN = {"display": "none"}
+LOOP_POLL_MILLISECONDS = 2000
 
 
 def guided_stores(order=None):
@@ -34,6 +36,26 @@ def _job_dropdown(dropdown_id, placeholder):
                         style={"minWidth": "22rem"})
 
 
+def _retrain_loop_row():
+    """The retrain loop: on or off, every how many new labels, retrain now, and its status."""
+    every = dbc.Input(id=ids.LOOP_EVERY, type="number", min=EVERY_MIN, max=EVERY_MAX, step=1,
+                      value=EVERY_DEFAULT, debounce=True, style={"maxWidth": "6rem"})
+    return [
+        dbc.Row([
+            _col(dbc.Switch(id=ids.LOOP_ON, label="keep the model fresh", value=False)),
+            _col(dbc.InputGroup([dbc.InputGroupText("retrain every"), every,
+                                 dbc.InputGroupText("new labels")], size="sm")),
+            _col(dbc.Button([html.I(className="bi bi-arrow-repeat me-1"), "Retrain now"],
+                            id=ids.LOOP_NOW, size="sm", color="primary", outline=True)),
+            _col(html.Small(id=ids.LOOP_STATUS)),
+        ], className="g-2 align-items-center mt-1"),
+        html.Div(id=ids.LOOP_FEEDBACK, className="small"),
+        dcc.Interval(id=ids.LOOP_POLL, interval=LOOP_POLL_MILLISECONDS, disabled=True),
+        dcc.Store(id=ids.LOOP_CHANGED, data=0), dcc.Store(id=ids.LOOP_STATE),
+        dcc.Store(id=ids.LOOP_FOLLOWED),
+    ]
+
+
 def _suggestion_panel():
     return html.Div([
         dbc.Row([
@@ -45,6 +67,7 @@ def _suggestion_panel():
                             id=ids.SUGGESTION_ACCEPT, size="sm", color="primary")),
         ], className="g-2 align-items-center mb-1"),
         html.Div(id=ids.SUGGESTION_INFO, className="small"),
+        *_retrain_loop_row(),
     ], id=ids.SUGGESTION_PANEL, style=HIDDEN, className="guided-panel")
 
 
