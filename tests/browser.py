@@ -146,6 +146,13 @@ def captions(browser) -> list[str]:
         ".map(c => c.innerText)")
 
 
+def tile_items(browser) -> list[int]:
+    """The item ids of the gallery's tiles, in order, read in one go (see ``captions``)."""
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-tile')]"
+        ".map(t => Number(t.dataset.item))")
+
+
 def press(browser, *keys) -> None:
     """Keys pressed on the page itself (not in a form field, where they must do nothing)."""
     browser.driver.execute_script("document.activeElement && document.activeElement.blur()")

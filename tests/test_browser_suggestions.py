@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from data.demo import generate_demo
 from db.session import open_database, transaction
 from ml.jobs import create_job, execute_job
-from tests.browser import call_api, press, save_screenshot, text_of
+from tests.browser import call_api, press, save_screenshot, text_of, tile_items
 from tests.test_browser_guided import choose_mode, notes
 
 N_IMAGES = 60
@@ -59,8 +59,7 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
     assert {n.split()[1] for n in shown} == {suggested}  # one class per page
     confidences = [float(n.split()[2]) for n in shown]
     assert confidences == sorted(confidences, reverse=True)
-    page = [int(t.get_attribute("data-item"))
-            for t in browser.find_elements("#label-grid .thumb-tile")]
+    page = tile_items(browser)
     save_screenshot(browser, "label-suggestions")
 
     # correct one tile first: the last (least confident) one gets another class by hotkey
@@ -69,10 +68,8 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
     browser.find_elements("#label-grid .thumb-tile")[-1].click()
     press(browser, str(CLASSES.index(other) + 1))
     browser.wait_for_contains_text("#label-progress-text", f"13 / {N_IMAGES} labeled")
-    until(lambda: odd not in [int(t.get_attribute("data-item"))
-                              for t in browser.find_elements("#label-grid .thumb-tile")], 10)
-    page = [int(t.get_attribute("data-item"))
-            for t in browser.find_elements("#label-grid .thumb-tile")]
+    until(lambda: odd not in tile_items(browser), 10)
+    page = tile_items(browser)
     suggested = notes(browser)[0].split()[1]
 
     press(browser, "y")
