@@ -79,7 +79,9 @@ def show_status(dataset_id, mode, _revision, _changed, _tick, tagger, state):
     """Step the loop, then show where it stands; poll only while one of its jobs runs."""
     if dataset_id is None or mode != "suggestions":
         return no_update, True, no_update
-    current_services().step_retrain_loop(dataset_id, tagger_or_default(tagger))
+    services = current_services()
+    services.check_jobs()  # a loop job whose worker died shows as failed, and the loop goes on
+    services.step_retrain_loop(dataset_id, tagger_or_default(tagger))
     with read_session() as session:
         status = loop_status(session, dataset_id)
     loop = {"enabled": status.enabled, "source_job_id": status.source_job_id}
