@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.models import MAX_PAGE, Body, Out
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
+from ml.collapse import MIN_EXPLAINED
 from ml.kinds import JOB_KINDS
 from ml.uncertainty import UNCERTAINTY
 
@@ -44,8 +45,15 @@ class JobOut(Out):
     status: str = Field(description="queued, running, succeeded, failed or cancelled")
     progress: float = Field(description="0 to 1")
     metrics: list[Any] = Field(description="one row per epoch or batch")
-    result: dict[str, Any] = Field(description="what the job produced (files are relative to "
-                                               "artifact_dir)")
+    result: dict[str, Any] = Field(description=(
+        "what the job produced (files are relative to artifact_dir). Autoencoder jobs add "
+        "'collapse', whether the model's reconstructions are nearly all the same: "
+        "explained_variance (share of the images' variation around their mean image that "
+        "the reconstructions explain; 0 for a model that returns the mean image), "
+        "output_spread (the reconstructions' variation over the images'), latent_spread "
+        "(the latent vectors' spread around their mean over their length), images (how "
+        f"many were measured), collapsed (true below {MIN_EXPLAINED} explained) and reason "
+        "(in words, with what to do)"))
     artifact_dir: Optional[str]
     error: Optional[str] = Field(description="why the job failed")
     cancel_requested: bool

@@ -15,6 +15,7 @@ from torch import nn
 
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
+from ml.collapse import CollapseCheck, check_collapse
 from ml.training import (AUGMENT_MODES, Augment, augment_pair, autocast, backward_step,
                          check_choice, check_loop_options, make_loss, make_optimizer,
                          make_scheduler, needs_grad_scaler, pick_device, prepare_batch,
@@ -184,6 +185,42 @@ class Inference(NamedTuple):
     item_ids: list  # the ids of the batches, in order
     latents: np.ndarray  # float32 (n, latent_dim)
     errors: np.ndarray  # float32 (n,): mean squared reconstruction error per image
+    # Sums over items and pixels for ml.collapse: the squared reconstruction error and the
+    # squared deviation from the mean image of the inputs and of the reconstructions.
+    squared_error: float = 0.0
+    input_variation: float = 0.0
+    output_variation: float = 0.0
+
+    def collapse_check(self) -> CollapseCheck:
+        """Whether the reconstructions are nearly all the same (ml.collapse)."""
+        return check_collapse(self.squared_error, self.input_variation, self.output_variation,
+                              self.latents)
+
+
+class _Variation:
+    """Running sums of images' squared deviation from their mean image. Deviations are
+    taken from the first batch's mean image, so that images which barely differ do not
+    lose their variation to float cancellation."""
+
+    def __init__(self):
+        self.count = 0
+        self.shift = self.total = self.squares = None  # tensors on the batches' device
+
+    def add(self, batch: torch.Tensor) -> None:
+        values = batch.detach().to(torch.float32 if batch.device.type == "mps" else torch.float64)
+        if self.shift is None:
+            self.shift = values.mean(dim=0)
+            self.total = torch.zeros_like(self.shift)
+            self.squares = torch.zeros((), dtype=values.dtype, device=values.device)
+        deviations = values - self.shift
+        self.total += deviations.sum(dim=0)
+        self.squares += (deviations ** 2).sum()  # kept on the device: no sync per batch
+        self.count += len(values)
+
+    def sum(self) -> float:
+        if not self.count:
+            return 0.0
+        return max(float(self.squares) - float((self.total ** 2).sum()) / self.count, 0.0)
 
 
 @torch.inference_mode()
@@ -202,23 +239,41 @@ def infer_autoencoder(model: ConvAutoencoder,
                       batches: Iterable[tuple[list, torch.Tensor]],
                       should_stop: Optional[StopCheck] = None) -> Inference:
     """Latent vectors and reconstruction errors of every image of ``batches``, which yield
-    (item ids, (b, 1, M, N) tensor) as ``ml.image_data.iter_batches`` does."""
+    (item ids, (b, 1, M, N) tensor) as ``ml.image_data.iter_batches`` does, and the sums
+    that tell whether the model collapsed."""
     device = pick_device()
     model = prepare_model(model, device).eval()
     ids: list = []
     latents, errors = [], []
+    inputs, outputs = _Variation(), _Variation()
     for batch_ids, batch in batches:
-        z, _, batch_errors = _encode_decode(model, batch, device)
+        z, reconstructions, batch_errors = _encode_decode(model, batch, device)
         latents.append(z.cpu())
         errors.append(batch_errors.cpu())
+        inputs.add(batch)
+        outputs.add(reconstructions)
         ids.extend(batch_ids)
         if should_stop is not None and should_stop():
             break
     latent_dim = model.spec.latent_dim
+    errors = torch.cat(errors).numpy() if errors else np.zeros(0, np.float32)
+    pixels = model.spec.image_size[0] * model.spec.image_size[1]
     return Inference(ids,
                      torch.cat(latents).numpy() if latents else np.zeros((0, latent_dim),
                                                                          np.float32),
-                     torch.cat(errors).numpy() if errors else np.zeros(0, np.float32))
+                     errors, float(errors.sum(dtype=np.float64)) * pixels, inputs.sum(),
+                     outputs.sum())
+
+
+def check_sample(model: ConvAutoencoder, images: np.ndarray, batch_size: int,
+                 limit: int = 1000) -> CollapseCheck:
+    """The collapse check on at most ``limit`` of (n, 1, M, N) images, evenly spread."""
+    sample = images[np.unique(np.linspace(0, len(images) - 1, min(limit, len(images)))
+                              .astype(int))]
+    batches = ((list(range(start, start + batch_size)),
+                torch.from_numpy(np.ascontiguousarray(sample[start:start + batch_size])))
+               for start in range(0, len(sample), batch_size))
+    return infer_autoencoder(model, batches).collapse_check()
 
 
 def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """The convolutional autoencoder: feasibility, layer table, training, cancel, files, inference."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -12,8 +13,9 @@ from data.sources.directory import DirectorySource
 from data.transforms import Transform
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec, layer_table
-from ml.autoencoder_train import (TrainOptions, infer_autoencoder, load_model, reconstruct,
-                                  save_model, train_autoencoder)
+from ml.autoencoder_train import (TrainOptions, check_sample, infer_autoencoder, load_model,
+                                  reconstruct, save_model, train_autoencoder)
+from ml.collapse import check_collapse, collapse_warning
 from ml.image_data import iter_batches, load_images
 from ml.training import (AUGMENT_MODES, LOSSES, OPTIMIZERS, Augment, EarlyStopping, augment_pair,
                          make_loss, make_optimizer)
@@ -251,3 +253,74 @@ def test_reconstruct_a_few_items(trained, images):
     assert np.mean((reconstructions - images[:3]) ** 2) < np.mean((0.5 - images[:3]) ** 2)
     np.testing.assert_allclose(errors, ((reconstructions - images[:3]) ** 2).mean(axis=(1, 2, 3)),
                                rtol=1e-5)
+
+
+# ---------------------------------------------------------------- collapse check
+
+@pytest.fixture(scope="module")
+def digits():
+    """600 handwritten digits (shipped with scikit-learn) at 16x16 in [0, 1], and a model
+    trained on them that reconstructs them well."""
+    from sklearn.datasets import load_digits
+
+    pixels = torch.from_numpy(load_digits().images[:600, None].astype(np.float32) / 16)
+    images = torch.nn.functional.interpolate(pixels, size=(16, 16), mode="bilinear").numpy()
+    spec = AutoencoderSpec(image_size=(16, 16), base_channels=8, latent_dim=8, depth=2)
+    options = TrainOptions(epochs=5, batch_size=32, learning_rate=3e-3, seed=1)
+    return images, train_autoencoder(images, spec, options).model
+
+
+def test_a_trained_model_is_not_flagged_as_collapsed(digits):
+    images, model = digits
+    check = check_sample(model, images, batch_size=64)
+    assert check.images == len(images) and not check.collapsed, check
+    assert check.explained > 0.3 and check.output_spread > 0.3 and check.latent_spread > 0.1
+    assert check.reason.startswith("The reconstructions explain")
+
+
+def test_a_decoder_that_outputs_one_image_is_flagged(digits):
+    """The trained model with its last layer's weights set to zero: the same output for
+    every input, whatever the encoder gives."""
+    images, trained_model = digits
+    model = copy.deepcopy(trained_model)
+    with torch.no_grad():
+        model.decoder.output.weight.zero_()
+    check = check_sample(model, images, batch_size=64)
+    assert check.collapsed and check.explained < 0.01 and check.output_spread < 1e-6, check
+    assert check.latent_spread == pytest.approx(
+        check_sample(trained_model, images, batch_size=64).latent_spread)
+    assert check.reason.startswith("This model's reconstructions are nearly all the same")
+    assert "more epochs" in check.reason
+
+
+def test_an_untrained_model_is_flagged(digits):
+    images, trained_model = digits
+    check = check_sample(ConvAutoencoder(trained_model.spec), images, batch_size=64)
+    assert check.collapsed and check.explained < 0, check
+
+
+def test_the_mean_image_explains_nothing_and_a_copy_everything():
+    variation, latents = 3.5, np.ones((50, 4))  # sums over items and pixels
+    as_mean = check_collapse(variation, variation, 0.0, latents)
+    assert as_mean.explained == 0 and as_mean.output_spread == 0 and as_mean.collapsed
+    assert as_mean.latent_spread == 0 and "(they explain 0 %" in as_mean.reason
+    as_copy = check_collapse(0.0, variation, variation, latents + np.eye(50, 4))
+    assert as_copy.explained == 1 and not as_copy.collapsed and 0 < as_copy.latent_spread < 1
+    assert check_collapse(0.0, 0.0, 0.0, latents).collapsed  # nothing varies: nothing to group
+    # what the label page reads from a job result
+    assert collapse_warning({"collapse": as_mean.to_dict()}) == as_mean.reason
+    assert collapse_warning({"collapse": as_copy.to_dict()}) is None
+    assert collapse_warning({"items": 3}) is None  # jobs from before the check
+
+
+def test_the_sums_over_batches_match_numpy(digits):
+    """The running sums of inference give the share numpy computes on all at once."""
+    images, model = digits
+    batches = [(list(range(start, start + 16)), torch.from_numpy(images[start:start + 16]))
+               for start in (0, 16, 32)]
+    inference = infer_autoencoder(model, batches)
+    reconstructions, _ = reconstruct(model, images[:48])
+    x = images[:48].astype(np.float64)
+    variation = ((x - x.mean(axis=0)) ** 2).sum()
+    expected = 1 - ((reconstructions - x) ** 2).sum() / variation
+    assert inference.collapse_check().explained == pytest.approx(expected, abs=1e-4)

@@ -12,6 +12,7 @@ from PIL import Image
 from db import jobs as job_store
 from db.session import transaction
 from errors import DomainError
+from ml.collapse import MIN_EXPLAINED
 from ml.jobs import create_job, submit_job
 from tests.databases import demo_dataset
 from worker import make_celery, start_worker, stop_worker
@@ -55,6 +56,7 @@ def test_train_then_infer_on_the_worker(lab):
     assert losses[-1] < 0.85 * losses[0] and min(losses) == losses[-1], losses  # it falls
     assert (Path(trained.artifact_dir) / "model.pt").is_file()
     assert_reconstruction_pairs(trained, expected=8)
+    check = assert_collapse_check(trained, expected_images=N_IMAGES)
 
     inferred = run(lab, "autoencoder_infer", {"model_job_id": trained.id, "batch_size": 50})
     assert inferred.status == "succeeded", inferred.error
@@ -71,6 +73,27 @@ def test_train_then_infer_on_the_worker(lab):
     assert pairs[0]["item_id"] == min(error_of, key=error_of.get)
     assert pairs[-1]["item_id"] == max(error_of, key=error_of.get)
     assert pairs[0]["error"] == pytest.approx(error_of[pairs[0]["item_id"]], rel=0.05)
+    # the same model on the same images: inference measures what training measured
+    assert assert_collapse_check(inferred, N_IMAGES)["explained_variance"] == pytest.approx(
+        check["explained_variance"], abs=0.01)
+
+
+def assert_collapse_check(job, expected_images: int) -> dict:
+    check = job.result["collapse"]
+    assert check["images"] == expected_images and check["reason"]
+    assert check["collapsed"] == (check["explained_variance"] < MIN_EXPLAINED)
+    assert 0 <= check["output_spread"] and 0 <= check["latent_spread"] <= 1
+    return check
+
+
+def test_a_model_that_learnt_nothing_is_flagged_as_collapsed(lab):
+    """One epoch at the smallest learning rate leaves the initial random weights: the job
+    succeeds, and its result says the features will not group the images."""
+    trained = run(lab, "autoencoder_train", {**TRAIN, "epochs": 1, "learning_rate": 1e-7})
+    assert trained.status == "succeeded", trained.error
+    check = assert_collapse_check(trained, expected_images=N_IMAGES)
+    assert check["collapsed"] and check["explained_variance"] < 0, check
+    assert "will not group your images" in check["reason"]
 
 
 def assert_reconstruction_pairs(job, expected: int) -> list[dict]:

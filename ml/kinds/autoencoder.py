@@ -80,7 +80,7 @@ def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
 
 
 def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
-    from ml.autoencoder_train import TrainOptions, save_model, train_autoencoder
+    from ml.autoencoder_train import TrainOptions, check_sample, save_model, train_autoencoder
     from ml.image_data import load_images
     from ml.training import Augment
 
@@ -111,9 +111,12 @@ def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
                                                           len(loaded.item_ids))).astype(int)
     pairs = _reconstruction_pairs(context, result.model, loaded.images[sample],
                                   [loaded.item_ids[i] for i in sample])
+    collapse = check_sample(result.model, loaded.images, options.batch_size)
+    if collapse.collapsed:
+        context.log("warning: " + collapse.reason)
     return {"model": "model.pt", "images": len(loaded.item_ids), "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
-            "reconstructions": pairs}
+            "reconstructions": pairs, "collapse": collapse.to_dict()}
 
 
 def _reconstruction_pairs(context: JobContext, model, images, item_ids) -> list[dict]:
@@ -179,6 +182,7 @@ def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
     pairs = _extreme_reconstructions(context, model, model_job, items, inference)
     return {"items": len(inference.item_ids), "latent_dim": int(inference.latents.shape[1]),
             "model_job_id": model_job.id, "reconstructions": pairs,
+            "collapse": inference.collapse_check().to_dict(),
             "files": {"latents": "latents.npy", "item_ids": "item_ids.npy",
                       "errors": "errors.npy"}}
 
