@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, html, no_update
 
@@ -129,8 +130,20 @@ def reconstruction_grid(job: Job | None):
         for pair in pairs], className="d-flex flex-wrap gap-3")
 
 
+def collapse_note(job: Job | None):
+    """The verdict of the job's collapse check: a warning that says what to do when the
+    reconstructions are nearly all the same, else the share of the variance they explain."""
+    check = (job.result or {}).get("collapse") if job is not None else None
+    if not check:
+        return None
+    if check["collapsed"]:
+        return dbc.Alert([html.I(className="bi bi-exclamation-triangle-fill me-2"),
+                          check["reason"]], color="warning", className="py-2 small")
+    return html.Div(check["reason"], className="text-muted small mb-2")
+
+
 @callback(Output(ids.LOSS, "figure"), Output(ids.INFER, "disabled"),
-          Output(ids.RECONSTRUCTIONS, "children"),
+          Output(ids.RECONSTRUCTIONS, "children"), Output(ids.COLLAPSE, "children"),
           Input(PANEL_SELECTED, "data"), Input(PANEL_POLL, "n_intervals"))
 def show_selected_job(job_id, _tick):
     with read_session() as session:
@@ -138,4 +151,5 @@ def show_selected_job(job_id, _tick):
         model_job = training_run(session, job, "autoencoder_train", "autoencoder_infer")
         can_infer = job is not None and job.kind == "autoencoder_train" and \
             job.status == "succeeded"
-        return loss_figure(model_job), not can_infer, reconstruction_grid(job)
+        return (loss_figure(model_job), not can_infer, reconstruction_grid(job),
+                collapse_note(job))

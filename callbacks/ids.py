@@ -181,6 +181,7 @@ class Autoencoder:
     FEEDBACK = "autoencoder-feedback"
     LOSS = "autoencoder-loss"
     RECONSTRUCTIONS = "autoencoder-reconstructions"
+    COLLAPSE = "autoencoder-collapse"  # whether the selected job's model collapsed
 
 
 class AllJobs:

@@ -14,7 +14,8 @@ from callbacks.ids import Label as ids
 from db import guided
 from db.labels import list_labels
 from errors import DomainError
-from ml import rankings
+from ml import features, rankings
+from ml.collapse import collapse_warning
 from services import current_services
 
 DEFAULT_PAGE = 48  # the cutoff proposed for a query reaches this many nearest items
@@ -62,6 +63,9 @@ def check_features(feature_job, _revision, mode, dataset_id):
     if mode != "similarity" or feature_job is None or dataset_id is None:
         raise PreventUpdate
     with read_session() as session:
+        collapsed = collapse_warning(features.feature_job(session, feature_job, dataset_id).result)
+        if collapsed:
+            return html.Span(collapsed, className="text-warning")
         check = rankings.feature_separation(session, dataset_id, feature_job)
     if check.agreement is None:
         return html.Span(f"{check.labeled} labels: too few to tell how well this source "

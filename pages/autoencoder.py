@@ -78,6 +78,7 @@ def layout(dataset=None, **_query):
                   dbc.CardBody(_architecture())], className="mb-3"),
         jobs_panel(ids.SCOPE, ("autoencoder_train", "autoencoder_infer"),
                    title="Autoencoder jobs"),
+        html.Div(id=ids.COLLAPSE),  # the verdict on the selected job's model
         dbc.Card([
             dbc.CardHeader(html.Div([
                 html.Span("Loss per epoch", className="fw-semibold"),

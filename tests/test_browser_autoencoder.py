@@ -97,3 +97,26 @@ def test_cancel_and_delete_from_the_jobs_panel(autoencoder_page, running_app_wit
     wait_for(lambda: "No jobs yet" in browser.driver.find_element(By.TAG_NAME, "body").text, 20,
              "the job was not deleted")
     assert call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"] == []
+
+
+def test_a_collapsed_model_is_flagged_next_to_its_results(autoencoder_page,
+                                                          running_app_with_worker):
+    """One epoch at the smallest learning rate leaves a model that has learnt nothing: the
+    page says its features will not group the images, and what to do."""
+    browser, dataset_id = autoencoder_page
+    for name, value in (("image_rows", 32), ("image_cols", 32), ("depth", 2),
+                        ("base_channels", 4), ("latent_dim", 8), ("epochs", 1),
+                        ("learning_rate", "0.0000001")):
+        type_into_form(browser, name, value)
+    browser.wait_for_contains_text("#autoencoder-architecture-summary", "bottleneck 8×8×8",
+                                   timeout=10)
+    train_from_page(browser, "autoencoder", "autoencoder-loss", [1, 1])
+    browser.wait_for_contains_text("#autoencoder-collapse", "will not group your images",
+                                   timeout=10)
+    warning = browser.find_element("#autoencoder-collapse").text
+    assert "more epochs" in warning
+    job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
+    assert job["result"]["collapse"]["collapsed"] and job["params"]["learning_rate"] == 1e-7
+    browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})",
+                                  browser.find_element("#autoencoder-collapse"))
+    save_screenshot(browser, "autoencoder_collapsed")
