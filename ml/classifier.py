@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from errors import DomainError
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -65,6 +67,22 @@ def check_image_size(model_name: str, image_size: tuple[int, int]) -> None:
                          f"({family.default_size} is its usual size)")
 
 
+def check_weights_path(value: Any) -> Optional[str]:
+    """The resolved path of the local weights file a job's ``weights_path`` names (None
+    when empty), or a DomainError saying what to give."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise DomainError("params.weights_path must be the path of a local weights file",
+                          "params.weights_path")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise DomainError(f"params.weights_path: there is no file at {path}; give the path of "
+                          "a local .pth, .pt or .safetensors file (weights are never "
+                          "downloaded)", "params.weights_path")
+    return str(path.resolve())
+
+
 # ---------------------------------------------------------------- building
 
 def create_classifier(model_name: str, num_classes: int, weights_path: Optional[str] = None,
@@ -112,14 +130,20 @@ def _read_state_dict(path: Path) -> dict[str, "torch.Tensor"]:
 
 
 def _adapt_first_convs(model: "nn.Module", state: dict[str, "torch.Tensor"]) -> None:
-    """RGB weights of the stem summed into one channel, as timm does for its own weights."""
+    """Stem weights made for another number of input channels fitted to the model's, as
+    timm does for its own weights: RGB summed into one grey channel, or a grey channel
+    spread over three (the same convolution of a grey image either way)."""
     from timm.models import adapt_input_conv
 
+    expected = model.state_dict()
     first = model.pretrained_cfg.get("first_conv") or ()
     for name in (first,) if isinstance(first, str) else first:
         key = f"{name}.weight"
-        if key in state and state[key].ndim == 4 and state[key].shape[1] != 1:
-            state[key] = adapt_input_conv(1, state[key])
+        if key not in state or key not in expected or state[key].ndim != 4:
+            continue
+        channels, given = expected[key].shape[1], state[key].shape[1]
+        if channels != given:
+            state[key] = adapt_input_conv(channels, state[key], base_chans=min(given, 3))
 
 
 def _classifier_keys(model: "nn.Module") -> set[str]:
@@ -133,6 +157,12 @@ def load_weights(model: "nn.Module", path: Path) -> None:
 
     Raises ValueError saying what does not fit when the file is for another architecture.
     """
+    model.load_state_dict(fitted_weights(model, path), strict=False)
+
+
+def fitted_weights(model: "nn.Module", path: Path) -> dict[str, "torch.Tensor"]:
+    """The weights of the file at ``path`` as ``model`` takes them (stem adapted, a head of
+    another size dropped), or a ValueError saying what does not fit."""
     state = _read_state_dict(path)
     _adapt_first_convs(model, state)
     expected = model.state_dict()
@@ -150,7 +180,7 @@ def load_weights(model: "nn.Module", path: Path) -> None:
         architecture = model.pretrained_cfg.get("architecture")
         raise ValueError(f"weights_path: {path} does not fit {architecture}: "
                          f"{'; '.join(problems)}; use weights saved from the same timm model")
-    model.load_state_dict(state, strict=False)
+    return state
 
 
 def input_stats(model: "nn.Module") -> tuple[float, float]:

@@ -73,6 +73,14 @@ def feature_job(session: Session, job_id: int, dataset_id: Optional[int] = None,
     return job
 
 
+def write_features(folder: Path, item_ids: list[int], features: np.ndarray) -> dict:
+    """Store a feature job's vectors in this contract; the part of its result naming them."""
+    np.save(Path(folder) / "features.npy", np.asarray(features, np.float32))
+    np.save(Path(folder) / "item_ids.npy", np.asarray(item_ids, np.int64))
+    return {"items": len(item_ids), "feature_dim": int(np.shape(features)[1]),
+            "files": {"features": "features.npy", "item_ids": "item_ids.npy"}}
+
+
 def _artifact(job: Job, key: str) -> Path:
     return Path(job.artifact_dir) / job.result["files"][key]
 

@@ -1,0 +1,94 @@
+"""The ``backbone_features`` job kind: the global-pooled features of any timm backbone,
+frozen, with weights from a local file (ml.backbone), for every readable item.
+
+Files: features.npy (float32 n × the backbone's feature width) and item_ids.npy, in the
+ml.features contract; unreadable items are left out. The checks import timm (a model
+name is only known to timm), but only when such a job is started.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from data.transforms import Transform
+from errors import DomainError
+from ml.classifier import check_weights_path
+from ml.kinds.context import JobContext
+from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.params import Flag, Param, params_checker
+
+DEFAULT_MODEL = "resnet18"
+SPEC = {
+    "batch_size": Param(int, 64, 1, 4096),
+    # 0: the size the architecture was made for (e.g. 224 × 224)
+    "image_size": Param(int, 0, 0, 1024),
+    "seed": Param(int, 0, 0, 2**31 - 1),  # of the random weights when there is no file
+    "log": Flag(True), "pmin": Param(float, 1.0, 0.0, 100.0),
+    "pmax": Param(float, 99.0, 0.0, 100.0),
+}
+SEPARATE = ("model", "weights_path")
+MIN_IMAGE_SIDE = 16
+NUMBERS = params_checker(SPEC)
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Normalised parameters; a DomainError naming the field to change otherwise. A weights
+    file is read here, so one of another architecture is refused before queueing."""
+    checked = NUMBERS({k: v for k, v in params.items() if k not in SEPARATE})
+    if 0 < checked["image_size"] < MIN_IMAGE_SIDE:
+        raise DomainError(f"params.image_size must be 0 (the model's own size) or at least "
+                          f"{MIN_IMAGE_SIDE} pixels", "params.image_size")
+    if checked["pmin"] >= checked["pmax"]:
+        raise DomainError("params.pmin must be below params.pmax", "params.pmin")
+    checked["model"] = params.get("model", DEFAULT_MODEL)
+    checked["weights_path"] = check_weights_path(params.get("weights_path"))
+    _check_model(checked["model"], checked["weights_path"])
+    return checked
+
+
+def _check_model(model_name: Any, weights_path: str | None) -> None:
+    from ml.backbone import check_model_name, check_weights_fit
+
+    if not isinstance(model_name, str) or not model_name:
+        raise DomainError("params.model must be a timm model name, e.g. resnet18",
+                          "params.model")
+    try:
+        check_model_name(model_name)
+    except ValueError as error:
+        raise DomainError(f"params.model: {error}", "params.model") from error
+    if weights_path:
+        try:
+            check_weights_fit(model_name, weights_path)
+        except ValueError as error:
+            raise DomainError(f"params.{error}", "params.weights_path") from error
+
+
+def run_backbone_features(context: JobContext) -> dict[str, Any]:
+    from ml.backbone import colour_input, create_backbone, input_size
+    from ml.feature_extraction import encode_batches
+    from ml.features import write_features
+
+    params = context.params
+    model = create_backbone(params["model"], params["weights_path"], params["seed"])
+    side = params["image_size"]
+    size = (side, side) if side else input_size(model)
+    weights = params["weights_path"] or f"random (seed {params['seed']})"
+    context.log(f"{params['model']} with weights {weights}, images at {size[0]} × {size[1]}")
+    failed: list[int] = []
+    batches = context.batches(context.items(), size, Transform.of(params),
+                              params["batch_size"],
+                              on_failure=lambda item_id, _message: failed.append(item_id))
+    item_ids, features = encode_batches(model, batches, context.should_stop,
+                                        colour_input(model))
+    if context.should_stop():
+        raise JobCancelled()
+    context.log(f"{len(item_ids)} items, {len(failed)} unreadable")
+    return {**write_features(context.artifact_dir, item_ids, features),
+            "model_name": params["model"], "weights": weights, "image_size": list(size),
+            "unreadable": len(failed)}
+
+
+register_kind(JobKind(
+    name="backbone_features", queue="gpu", run=run_backbone_features,
+    check_params=check_params,
+    description="global-pooled features of a frozen timm backbone with weights from a "
+                "local file (features.npy, item_ids.npy)"))
