@@ -29,27 +29,29 @@ def _up_block(channels: int) -> nn.Sequential:
         nn.ReLU(inplace=True))
 
 
+def encoder_blocks(spec: AutoencoderSpec) -> OrderedDict:
+    """The encoder's blocks, from (batch, 1, M, N) images to (batch, latent_dim) vectors;
+    other models that encode images (ml.contrastive) build theirs here too."""
+    blocks: OrderedDict = OrderedDict()
+    in_channels = 1
+    for level in range(spec.depth):
+        channels = spec.channels(level)
+        blocks[f"level{level}"] = _conv_block(in_channels, channels)
+        blocks[f"down{level}"] = _conv_block(channels, channels, stride=2)
+        in_channels = channels
+    channels, rows, cols = spec.bottleneck
+    blocks["flatten"] = nn.Flatten()
+    blocks["latent"] = nn.Linear(channels * rows * cols, spec.latent_dim)
+    return blocks
+
+
 class ConvAutoencoder(nn.Module):
     def __init__(self, spec: AutoencoderSpec):
         super().__init__()
         check_spec(spec)
         self.spec = spec
-        self.encoder = nn.Sequential(self._encoder_blocks(spec))
+        self.encoder = nn.Sequential(encoder_blocks(spec))
         self.decoder = nn.Sequential(self._decoder_blocks(spec))
-
-    @staticmethod
-    def _encoder_blocks(spec: AutoencoderSpec) -> OrderedDict:
-        blocks: OrderedDict = OrderedDict()
-        in_channels = 1
-        for level in range(spec.depth):
-            channels = spec.channels(level)
-            blocks[f"level{level}"] = _conv_block(in_channels, channels)
-            blocks[f"down{level}"] = _conv_block(channels, channels, stride=2)
-            in_channels = channels
-        channels, rows, cols = spec.bottleneck
-        blocks["flatten"] = nn.Flatten()
-        blocks["latent"] = nn.Linear(channels * rows * cols, spec.latent_dim)
-        return blocks
 
     @staticmethod
     def _decoder_blocks(spec: AutoencoderSpec) -> OrderedDict:

@@ -6,6 +6,8 @@ adding a kind is one module and one line here. The registry's types live in
 """
 from ml.kinds import (autoencoder, classifier, dataset_stats, projection,  # noqa: F401
                       scattering_features)
+from ml.kinds import backbone_features  # noqa: F401
+from ml.kinds import contrastive_features  # noqa: F401
 from ml.kinds.spec import JOB_KINDS, QUEUES, JobCancelled, JobKind, get_kind
 
 __all__ = ["JOB_KINDS", "QUEUES", "JobCancelled", "JobKind", "get_kind"]
