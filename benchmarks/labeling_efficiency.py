@@ -207,6 +207,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mnist-images", type=int, default=5000)
     parser.add_argument("--autoencoder-epochs", type=int, default=8)
     parser.add_argument("--classifier-epochs", type=int, default=5)
+    parser.add_argument("--contrastive-epochs", type=int, default=10)
     parser.add_argument("--model", default="resnet18", help="a timm model of ml/classifier.py")
     defaults = Strategy()
     for name, meaning in STRATEGY_FLAGS.items():
@@ -221,7 +222,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.demo_images, args.demo_size, args.mnist_images = 210, 64, 1000
         args.demo5000_images = 500
-        args.autoencoder_epochs, args.classifier_epochs = 3, 3
+        args.autoencoder_epochs, args.classifier_epochs, args.contrastive_epochs = 3, 3, 3
     unknown = set(filter(None, args.datasets.split(","))) - set(DATASETS)
     if unknown:
         parser.error(f"unknown data sets {', '.join(sorted(unknown))}; use {', '.join(DATASETS)}")
@@ -230,7 +231,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def strategy_for(args, data: DataSet) -> Strategy:
     return Strategy(**{name: getattr(args, name) for name in (*STRATEGY_FLAGS, "review")},
-                    autoencoder=data.autoencoder, classifier=data.classifier)
+                    autoencoder=data.autoencoder, classifier=data.classifier,
+                    contrastive=data.contrastive)
 
 
 def main(argv=None) -> int:

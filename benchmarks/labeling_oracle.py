@@ -107,6 +107,7 @@ class Strategy:
     train_below: float = 0.9  # held-out accuracy under which a model is worth training
     autoencoder: dict = field(default_factory=dict)  # autoencoder_train parameters
     classifier: dict = field(default_factory=dict)  # classifier_train parameters
+    contrastive: dict = field(default_factory=dict)  # contrastive_features parameters
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,14 @@ class DataSet:
     classes: list[str]
     autoencoder: dict  # autoencoder_train parameters
     classifier: dict  # classifier_train parameters
+    contrastive: dict  # contrastive_features parameters
 
 
-def job_settings(folder: Path, paths: list[str], args) -> tuple[dict, dict]:
-    """(autoencoder, classifier) parameters for the images at ``paths`` below ``folder``:
-    the side from their size; no log scale for 8-bit images (already display values);
-    flips for detector images (more than 8 bits: a pattern has no handedness)."""
+def job_settings(folder: Path, paths: list[str], args) -> tuple[dict, dict, dict]:
+    """(autoencoder, classifier, contrastive) parameters for the images at ``paths`` below
+    ``folder``: the side from their size; no log scale for 8-bit images (already display
+    values); flips, any rotation and counting noise for detector images (more than 8 bits:
+    a pattern has no handedness, and its pixels count photons)."""
     rng = np.random.default_rng(0)
     sample = rng.choice(len(paths), min(SAMPLE_IMAGES, len(paths)), replace=False)
     frames = [read_frame(folder / paths[i]) for i in sample]
@@ -60,7 +62,11 @@ def job_settings(folder: Path, paths: list[str], args) -> tuple[dict, dict]:
                   "epochs": args.classifier_epochs, "batch_size": 64, "val_share": 0.1,
                   "rotation": 10.0, "balance": "sampler", "hflip": not eight_bit,
                   "vflip": not eight_bit, **scale}
-    return autoencoder, classifier
+    contrastive = {"image_size": side, "depth": depth, "epochs": args.contrastive_epochs,
+                   "hflip": not eight_bit, "vflip": not eight_bit,
+                   "rotation": 10.0 if eight_bit else 180.0, "counting_noise": not eight_bit,
+                   **scale}
+    return autoencoder, classifier, contrastive
 
 
 def folder_dataset(folder: Path, root: Path, args, name: str = "") -> DataSet:
@@ -70,9 +76,8 @@ def folder_dataset(folder: Path, root: Path, args, name: str = "") -> DataSet:
         truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
     if not truth:
         raise SystemExit(f"{folder / 'truth.csv'} lists no images (columns path,label)")
-    autoencoder, classifier = job_settings(folder, sorted(truth), args)
     return DataSet(name or folder.name, folder, truth, sorted(set(truth.values())),
-                   autoencoder, classifier)
+                   *job_settings(folder, sorted(truth), args))
 
 
 def _demo(name: str, images: Callable[[argparse.Namespace], int], seed: int):
