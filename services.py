@@ -82,7 +82,8 @@ class Services:
 
     def step_retrain_loop(self, dataset_id: int, owner: str, now: bool = False) -> Optional[int]:
         """One step of the data set's retrain loop (``ml.retrain_loop.step``): the job queued."""
-        return retrain_loop.step(self.celery(), self.session_factory, dataset_id, owner, now)
+        return retrain_loop.step(self.celery(), self.session_factory, dataset_id, owner, now,
+                                 self.settings.file_roots)
 
     def step_retrain_loops_after_label_writes(self) -> None:
         """After every commit that wrote tagging events, whichever page or route wrote them,

@@ -50,6 +50,12 @@ class Settings:
             object.__setattr__(self, "data_roots", roots)
 
     @property
+    def file_roots(self) -> tuple[Path, ...]:
+        """The folders a file a request names (a weights file) may be read from: the data
+        roots and the data home."""
+        return self.data_roots + ((self.home,) if self.home not in self.data_roots else ())
+
+    @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
 

@@ -51,7 +51,7 @@ def run_job(task, job_id: int):
     try:
         status = execute_job(session_factory, settings.artifacts_dir, job_id, task.request.id)
         if status is not None:
-            step_after_job(task.app, session_factory, job_id)
+            step_after_job(task.app, session_factory, job_id, settings.file_roots)
         return status
     finally:
         engine.dispose()

@@ -27,10 +27,19 @@ def launch_job(kind: str, dataset_id: int, params: dict, changed: dict | None
     store, which makes the panel list and select the job. DomainError when refused."""
     services = current_services()
     job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
-                       tagger_or_default(None))
+                       tagger_or_default(None), services.settings.file_roots)
     message = dbc.Alert(f"Job #{job_id} ({kind}) queued.", color="success", duration=4000,
                         className="py-2")
     return message, {"n": (changed or {}).get("n", 0) + 1, "select": job_id}
+
+
+def field_messages(error: DomainError | None, field_ids: list[dict], prefix: str = ""
+                   ) -> list[str]:
+    """The refusal's message under the field it names (whose index is ``prefix`` and the
+    parameter), '' under the others."""
+    name = prefix + (getattr(error, "field", "") or "").removeprefix("params.")
+    return [str(error) if error is not None and field_id["index"] == name else ""
+            for field_id in field_ids]
 
 
 def launch_training(kind: str, dataset_id: int | None, params: dict, changed: dict | None,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from data.sources.base import SourceError
+from data.sources.directory import confined
 from errors import DomainError
 
 if TYPE_CHECKING:
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 MODEL_FORMAT = 1
 MAX_IMAGE_SIDE = 1024
+# The web process reads a weights file to check it fits: 2 GiB holds a ViT-L in float32.
+MAX_WEIGHTS_BYTES = 2 * 2**30
+WEIGHTS_ROOTS = "the folders weights files must lie in: the data roots and the data home"
 # How rare classes are helped: not at all, a loss weight per class, or drawing them more often.
 BALANCING = ("none", "class_weights", "sampler")
 
@@ -67,20 +72,28 @@ def check_image_size(model_name: str, image_size: tuple[int, int]) -> None:
                          f"({family.default_size} is its usual size)")
 
 
-def check_weights_path(value: Any) -> Optional[str]:
+def check_weights_path(value: Any, roots: Sequence[Path]) -> Optional[str]:
     """The resolved path of the local weights file a job's ``weights_path`` names (None
-    when empty), or a DomainError saying what to give."""
+    when empty), or a DomainError saying what to give: the file must lie inside ``roots``
+    (the data roots and the data home; links and ``..`` are resolved first) and hold at
+    most MAX_WEIGHTS_BYTES."""
+    field = "params.weights_path"
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise DomainError("params.weights_path must be the path of a local weights file",
-                          "params.weights_path")
-    path = Path(value).expanduser()
+        raise DomainError(f"{field} must be the path of a local weights file", field)
+    try:
+        path = confined(Path(value), roots, WEIGHTS_ROOTS)
+    except SourceError as error:
+        raise DomainError(f"{field}: {error}", field) from error
     if not path.is_file():
-        raise DomainError(f"params.weights_path: there is no file at {path}; give the path of "
-                          "a local .pth, .pt or .safetensors file (weights are never "
-                          "downloaded)", "params.weights_path")
-    return str(path.resolve())
+        raise DomainError(f"{field}: there is no file at {path}; give the path of a local "
+                          ".pth, .pt or .safetensors file (weights are never downloaded)", field)
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise DomainError(f"{field}: {path} holds {size / 2**30:.1f} GiB; a weights file may "
+                          f"hold at most {MAX_WEIGHTS_BYTES // 2**30} GiB", field)
+    return str(path)
 
 
 # ---------------------------------------------------------------- building

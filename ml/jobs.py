@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections import deque
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 from uuid import uuid4
 
 from celery import Celery
@@ -135,26 +135,30 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
 
 
 def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
-               owner: str) -> Job:
+               owner: str, file_roots: Sequence[Path] = ()) -> Job:
     """A queued job whose parameters and data set passed its kind's checks (a DomainError
-    naming the field otherwise, and no row)."""
+    naming the field otherwise, and no row). A file the parameters name must lie inside
+    ``file_roots`` (``Settings.file_roots``)."""
     job_kind = get_kind(kind)
     if dataset_id is not None:
         get_dataset(session, dataset_id)
     elif job_kind.needs_dataset:
         raise DomainError(f"a {kind} job needs a data set; give dataset_id", "dataset_id")
     checked = job_kind.check_params(dict(params or {}))
+    if job_kind.check_files is not None:
+        checked = job_kind.check_files(checked, file_roots)
     if job_kind.check_dataset is not None and dataset_id is not None:
         job_kind.check_dataset(session, dataset_id, checked)
     return job_store.add_job(session, kind, dataset_id, checked, owner)
 
 
 def start_job(celery_app: Celery, session_factory: sessionmaker[Session], kind: str,
-              dataset_id: Optional[int], params: dict[str, Any], owner: str) -> int:
+              dataset_id: Optional[int], params: dict[str, Any], owner: str,
+              file_roots: Sequence[Path] = ()) -> int:
     """Check, record and queue a job; its id. A DomainError naming the field refuses it
     before anything is queued."""
     with transaction(session_factory) as session:
-        job_id = create_job(session, kind, dataset_id, params, owner).id
+        job_id = create_job(session, kind, dataset_id, params, owner, file_roots).id
     submit_job(celery_app, session_factory, job_id)
     return job_id
 

@@ -15,7 +15,8 @@ the loop moves on locally and on a shared server, with or without a page open.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Sequence
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +44,8 @@ def _training_params(session: Session, dataset_id: int) -> dict:
     return {**(last.params if last else {}), "event_id": 0}
 
 
-def _next_job(session: Session, loop: RetrainLoop, owner: str, now: bool) -> Optional[int]:
+def _next_job(session: Session, loop: RetrainLoop, owner: str, now: bool,
+              file_roots: Sequence[Path]) -> Optional[int]:
     training, inference = _job(session, loop.train_job_id), _job(session, loop.infer_job_id)
     if inference is not None and inference.status == "succeeded":
         loop.source_job_id = inference.id
@@ -65,7 +67,7 @@ def _next_job(session: Session, loop: RetrainLoop, owner: str, now: bool) -> Opt
     loop.attempt_event_id = last_event_id(session, loop.dataset_id)
     try:
         job = create_job(session, "classifier_train", loop.dataset_id,
-                         _training_params(session, loop.dataset_id), owner)
+                         _training_params(session, loop.dataset_id), owner, file_roots)
     except DomainError as error:
         if now:
             raise
@@ -76,26 +78,27 @@ def _next_job(session: Session, loop: RetrainLoop, owner: str, now: bool) -> Opt
 
 
 def decide(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
-           now: bool = False) -> Optional[int]:
+           now: bool = False, file_roots: Sequence[Path] = ()) -> Optional[int]:
     """The job the loop needs next, created (queued, committed, not yet sent to a worker):
     its id, or None when nothing is due. ``now``: train even if fewer labels came, or say
-    why not (a DomainError)."""
+    why not (a DomainError). A weights file the training names must lie in ``file_roots``."""
     with transaction(session_factory) as session:
         loop = loop_store.locked_loop(session, dataset_id, create=now)
-        return _next_job(session, loop, owner, now) if loop is not None else None
+        return (_next_job(session, loop, owner, now, file_roots) if loop is not None
+                else None)
 
 
 def step(celery_app: Celery, session_factory: sessionmaker[Session], dataset_id: int,
-         owner: str, now: bool = False) -> Optional[int]:
+         owner: str, now: bool = False, file_roots: Sequence[Path] = ()) -> Optional[int]:
     """One step of the data set's loop: the job it decided on, sent to a worker; its id."""
-    job_id = decide(session_factory, dataset_id, owner, now)
+    job_id = decide(session_factory, dataset_id, owner, now, file_roots)
     if job_id is not None:
         submit_job(celery_app, session_factory, job_id)
     return job_id
 
 
 def step_after_job(celery_app: Celery, session_factory: sessionmaker[Session],
-                   job_id: int) -> Optional[int]:
+                   job_id: int, file_roots: Sequence[Path] = ()) -> Optional[int]:
     """The step a worker takes after running ``job_id``: a loop job's end moves its loop on
     (an inference after a training), any other job's changes nothing."""
     with session_factory() as session:
@@ -104,7 +107,7 @@ def step_after_job(celery_app: Celery, session_factory: sessionmaker[Session],
         if loop is None or job_id not in (loop.train_job_id, loop.infer_job_id):
             return None
         dataset_id, owner = job.dataset_id, job.owner
-    return step(celery_app, session_factory, dataset_id, owner)
+    return step(celery_app, session_factory, dataset_id, owner, file_roots=file_roots)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def demo(tmp_path):
 
 def run_job(demo, params: dict):
     with transaction(demo.session_factory) as session:
-        job_id = create_job(session, "backbone_features", demo.dataset_id, params, "tester").id
+        job_id = create_job(session, "backbone_features", demo.dataset_id, params, "tester",
+                            demo.settings.file_roots).id
     status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
     with demo.session_factory() as session:
         from db.models import Job
@@ -97,7 +98,8 @@ def test_grey_weights_spread_over_three_channels_convolve_a_grey_image_the_same(
 
 def refusal(demo, params: dict) -> DomainError:
     with transaction(demo.session_factory) as session, pytest.raises(DomainError) as refused:
-        create_job(session, "backbone_features", demo.dataset_id, params, "tester")
+        create_job(session, "backbone_features", demo.dataset_id, params, "tester",
+                   demo.settings.file_roots)
     return refused.value
 
 

@@ -151,7 +151,7 @@ def test_labels_as_of_an_event_are_the_training_data(labeled):
     ({"model": "alexnet"}, "params.model", "resnet18"),
     ({"model": "inception_v3", "image_size": 64}, "params.image_size", "between 75"),
     ({"image_size": [32]}, "params.image_size", "[height, width]"),
-    ({"weights_path": "/no/such/weights.pth"}, "params.weights_path", "no file at"),
+    ({"weights_path": "/no/such/weights.pth"}, "params.weights_path", "data roots"),
     ({"freeze_backbone": True}, "params.freeze_backbone", "weights_path"),
     ({"balance": "oversample"}, "params.balance", "class_weights"),
     ({"label_smoothing": 0.9}, "params.label_smoothing", "between"),

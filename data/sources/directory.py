@@ -18,9 +18,10 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def check_inside_roots(folder: Path, roots: Sequence[Path]) -> Path:
-    """The resolved ``folder`` if it is a readable folder inside one of ``roots``."""
-    path = Path(folder).expanduser().resolve()
+def confined(path: Path, roots: Sequence[Path], where: str = "the data roots") -> Path:
+    """``path`` resolved (links followed, ``..`` gone) if it lies inside one of ``roots``;
+    a SourceError naming ``where`` (the roots, in words) otherwise."""
+    path = Path(path).expanduser().resolve()
     resolved_roots = [Path(root).expanduser().resolve() for root in roots]
     if not resolved_roots:
         raise SourceError(f"no data roots are configured, so {path} cannot be read; "
@@ -28,7 +29,13 @@ def check_inside_roots(folder: Path, roots: Sequence[Path]) -> Path:
     # Checked before existence so that paths outside the roots reveal nothing.
     if not any(_inside(path, root) for root in resolved_roots):
         allowed = ", ".join(str(root) for root in resolved_roots)
-        raise SourceError(f"{path} is outside the data roots ({allowed}); {_ROOTS_HINT}")
+        raise SourceError(f"{path} is outside {where} ({allowed}); {_ROOTS_HINT}")
+    return path
+
+
+def check_inside_roots(folder: Path, roots: Sequence[Path]) -> Path:
+    """The resolved ``folder`` if it is a readable folder inside one of ``roots``."""
+    path = confined(folder, roots)
     if not path.exists():
         raise SourceError(f"the folder {path} does not exist; check the path")
     if not path.is_dir():

@@ -7,7 +7,8 @@ name is only known to timm), but only when such a job is started.
 """
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 from data.transforms import Transform
 from errors import DomainError
@@ -31,22 +32,21 @@ NUMBERS = params_checker(SPEC)
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Normalised parameters; a DomainError naming the field to change otherwise. A weights
-    file is read here, so one of another architecture is refused before queueing."""
+    """Normalised parameters; a DomainError naming the field to change otherwise. The
+    weights file is checked by :func:`check_files`."""
     checked = NUMBERS({k: v for k, v in params.items() if k not in SEPARATE})
     if 0 < checked["image_size"] < MIN_IMAGE_SIDE:
         raise DomainError(f"params.image_size must be 0 (the model's own size) or at least "
                           f"{MIN_IMAGE_SIDE} pixels", "params.image_size")
     if checked["pmin"] >= checked["pmax"]:
         raise DomainError("params.pmin must be below params.pmax", "params.pmin")
-    checked["model"] = params.get("model", DEFAULT_MODEL)
-    checked["weights_path"] = check_weights_path(params.get("weights_path"))
-    _check_model(checked["model"], checked["weights_path"])
+    checked["model"] = _checked_model(params.get("model", DEFAULT_MODEL))
+    checked["weights_path"] = params.get("weights_path") or None
     return checked
 
 
-def _check_model(model_name: Any, weights_path: str | None) -> None:
-    from ml.backbone import check_model_name, check_weights_fit
+def _checked_model(model_name: Any) -> str:
+    from ml.backbone import check_model_name
 
     if not isinstance(model_name, str) or not model_name:
         raise DomainError("params.model must be a timm model name, e.g. resnet18",
@@ -55,11 +55,21 @@ def _check_model(model_name: Any, weights_path: str | None) -> None:
         check_model_name(model_name)
     except ValueError as error:
         raise DomainError(f"params.model: {error}", "params.model") from error
+    return model_name
+
+
+def check_files(params: dict[str, Any], roots: Sequence[Path]) -> dict[str, Any]:
+    """The parameters with the weights file confined to ``roots`` and read, so a file of
+    another architecture is refused before queueing."""
+    from ml.backbone import check_weights_fit
+
+    weights_path = check_weights_path(params["weights_path"], roots)
     if weights_path:
         try:
-            check_weights_fit(model_name, weights_path)
+            check_weights_fit(params["model"], weights_path)
         except ValueError as error:
             raise DomainError(f"params.{error}", "params.weights_path") from error
+    return {**params, "weights_path": weights_path}
 
 
 def run_backbone_features(context: JobContext) -> dict[str, Any]:
@@ -89,6 +99,6 @@ def run_backbone_features(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="backbone_features", queue="gpu", run=run_backbone_features,
-    check_params=check_params,
+    check_params=check_params, check_files=check_files,
     description="global-pooled features of a frozen timm backbone with weights from a "
                 "local file (features.npy, item_ids.npy)"))

@@ -7,7 +7,7 @@ import no torch; the ``run_*`` functions import the training code when a job run
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Sequence
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from data.transforms import Transform
 from db.jobs import finished_job
 from errors import DomainError
-from ml.classifier import BALANCING, MODELS, check_image_size
+from ml.classifier import BALANCING, MODELS, check_image_size, check_weights_path
 from ml.classifier_data import check_training_set, training_set
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
@@ -58,33 +58,24 @@ def _image_size(value: Any, model: str) -> list[int]:
     return size
 
 
-def _weights_path(value: Any) -> Optional[str]:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise DomainError("params.weights_path must be the path of a local weights file",
-                          "params.weights_path")
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise DomainError(f"params.weights_path: there is no file at {path}; give the path of "
-                          "a local .pth, .pt or .safetensors file (weights are never "
-                          "downloaded)", "params.weights_path")
-    return str(path.resolve())
-
-
 def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
     """Normalised training parameters; a DomainError naming the field to change otherwise."""
     checked = TRAIN_PARAMS({k: v for k, v in params.items() if k not in SEPARATE})
     default_size = MODELS[checked["model"]].default_size
     checked["image_size"] = _image_size(params.get("image_size", default_size),
                                         checked["model"])
-    checked["weights_path"] = _weights_path(params.get("weights_path"))
+    checked["weights_path"] = params.get("weights_path") or None  # see check_train_files
     if checked["pmin"] >= checked["pmax"]:
         raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     if checked["freeze_backbone"] and not checked["weights_path"]:
         raise DomainError("params.freeze_backbone needs params.weights_path: a frozen random "
                           "backbone learns nothing", "params.freeze_backbone")
     return checked
+
+
+def check_train_files(params: dict[str, Any], roots: Sequence[Path]) -> dict[str, Any]:
+    """The parameters with the weights file confined to ``roots`` and checked."""
+    return {**params, "weights_path": check_weights_path(params["weights_path"], roots)}
 
 
 def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +192,8 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="classifier_train", queue="gpu", run=run_classifier_train,
-    check_params=check_train_params, check_dataset=check_train_dataset,
+    check_params=check_train_params, check_files=check_train_files,
+    check_dataset=check_train_dataset,
     description="train a timm image classifier on the data set's labels (model.pt, "
                 "per-epoch metrics, validation confusion matrix)"))
 register_kind(JobKind(

@@ -3,14 +3,15 @@
 This module imports no kind. Each kind module (``ml/kinds/<name>.py``) builds a
 :class:`JobKind` and hands it to :func:`register_kind`; the package ``ml.kinds`` imports
 the kind modules, so ``JOB_KINDS`` is complete once ``ml.kinds`` is imported. A kind has a
-parameter checker (the normalised parameters, or a DomainError naming ``params.<field>``)
-and a ``run`` function that gets a ``ml.kinds.context.JobContext`` and returns the result
-dict stored on the row. Nothing here touches CUDA: heavy imports belong inside ``run``.
+parameter checker (the normalised parameters, or a DomainError naming ``params.<field>``),
+a file checker when it reads files a request names, and a ``run`` function that gets a
+``ml.kinds.context.JobContext`` and returns the result dict stored on the row. Nothing here touches CUDA: heavy imports belong inside ``run``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from errors import DomainError
 
@@ -37,6 +38,10 @@ class JobKind:
     # (session, dataset id, checked params): raise DomainError when the data set is not ready
     # for this job (e.g. too few labels), so it is refused before it is queued.
     check_dataset: Optional[Callable[["Session", int, dict[str, Any]], None]] = None
+    # (checked params, the folders a request may name files in): the params with the files
+    # they name confined to those folders and checked, or a DomainError. Runs right after
+    # check_params, which reads no file: a path is confined before anything opens it.
+    check_files: Optional[Callable[[dict[str, Any], Sequence[Path]], dict[str, Any]]] = None
 
 
 # Filled by register_kind as ml.kinds imports its kind modules.
