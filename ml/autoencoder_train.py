@@ -16,10 +16,11 @@ from torch import nn
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.collapse import CollapseCheck, check_collapse
-from ml.training import (AUGMENT_MODES, Augment, augment_pair, autocast, backward_step,
-                         check_choice, check_loop_options, make_loss, make_optimizer,
-                         make_scheduler, needs_grad_scaler, pick_device, prepare_batch,
-                         prepare_model, run_epochs, seed_everything, stop_check)
+from ml.training import (AUGMENT_MODES, Augment, EpochsRun, augment_pair, autocast,
+                         backward_step, check_choice, check_loop_options, make_loss,
+                         make_optimizer, make_scheduler, needs_grad_scaler, pick_device,
+                         prepare_batch, prepare_model, run_epochs, seed_everything,
+                         stop_check)
 
 EpochCallback = Callable[[int, dict], None]
 StopCheck = Callable[[], bool]
@@ -64,6 +65,23 @@ def split_indices(n: int, val_share: float, generator: torch.Generator
     n_val = min(n - 1, max(1, round(n * val_share)))
     order = torch.randperm(n, generator=generator)
     return order[n_val:], order[:n_val]
+
+
+def train_on_images(trainer_class: Callable, images: np.ndarray, spec: AutoencoderSpec,
+                    options, on_epoch: Optional[EpochCallback],
+                    should_stop: Optional[StopCheck]) -> tuple[nn.Module, EpochsRun]:
+    """Train ``trainer_class(images, spec, options, should_stop)`` (its ``model``,
+    ``train_epoch()`` and ``validate()``) on float32 (n, 1, M, N) images of the spec's size
+    for the options' epochs: (its model at its best epoch, the run)."""
+    if images.ndim != 4 or images.shape[1:] != (1, *spec.image_size):
+        raise ValueError(f"images must be (n, 1, {spec.image_size[0]}, {spec.image_size[1]}), "
+                         f"got {images.shape}; load them with the spec's image_size")
+    trainer = trainer_class(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
+                            spec, options, should_stop)
+    run = run_epochs(trainer.model, options.epochs, options.patience,
+                     lambda: {"train_loss": trainer.train_epoch(),
+                              "val_loss": trainer.validate()}, on_epoch)
+    return trainer.model, run
 
 
 def _check_options(options: TrainOptions) -> None:
@@ -147,15 +165,8 @@ def train_autoencoder(images: np.ndarray, spec: AutoencoderSpec, options: TrainO
     """
     check_spec(spec)
     _check_options(options)
-    if images.ndim != 4 or images.shape[1:] != (1, *spec.image_size):
-        raise ValueError(f"images must be (n, 1, {spec.image_size[0]}, {spec.image_size[1]}), "
-                         f"got {images.shape}; load them with the spec's image_size")
-    trainer = _Trainer(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
-                       spec, options, should_stop)
-    run = run_epochs(trainer.model, options.epochs, options.patience,
-                     lambda: {"train_loss": trainer.train_epoch(),
-                              "val_loss": trainer.validate()}, on_epoch)
-    return TrainResult(model=trainer.model, history=run.history, best_epoch=run.best_epoch,
+    model, run = train_on_images(_Trainer, images, spec, options, on_epoch, should_stop)
+    return TrainResult(model=model, history=run.history, best_epoch=run.best_epoch,
                        best_val_loss=run.best_val_loss, cancelled=run.cancelled,
                        stopped_early=run.stopped_early)
 

@@ -19,11 +19,11 @@ from torch import nn
 
 from ml.autoencoder import encoder_blocks
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
-from ml.autoencoder_train import split_indices
+from ml.autoencoder_train import split_indices, train_on_images
 from ml.detector_augment import DetectorAugment
 from ml.training import (EpochsRun, autocast, backward_step, check_loop_options,
                          make_optimizer, needs_grad_scaler, pick_device, prepare_batch,
-                         prepare_model, run_epochs, seed_everything, stop_check)
+                         prepare_model, seed_everything, stop_check)
 
 
 @dataclass
@@ -139,12 +139,5 @@ def train_contrastive(images: np.ndarray, spec: AutoencoderSpec, options: Contra
     """
     check_spec(spec)
     check_loop_options(options)
-    if images.ndim != 4 or images.shape[1:] != (1, *spec.image_size):
-        raise ValueError(f"images must be (n, 1, {spec.image_size[0]}, {spec.image_size[1]}), "
-                         f"got {images.shape}; load them with the spec's image_size")
-    trainer = _Trainer(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)),
-                       spec, options, should_stop)
-    run = run_epochs(trainer.model, options.epochs, options.patience,
-                     lambda: {"train_loss": trainer.train_epoch(),
-                              "val_loss": trainer.validate()}, on_epoch)
-    return ContrastiveResult(trainer.model.cpu(), run)
+    model, run = train_on_images(_Trainer, images, spec, options, on_epoch, should_stop)
+    return ContrastiveResult(model.cpu(), run)
