@@ -1,6 +1,7 @@
 """Browser-test set-up: headless Chromium flags for a closed network, and app settings."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
+from data.demo import generate_demo
 from settings import Settings, settings_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +131,23 @@ def worker_browser(dash_br, running_app_with_worker):
     """dash's browser fixture, pointed at an app whose worker runs jobs."""
     dash_br.server_url = running_app_with_worker
     return dash_br
+
+
+def demo_in_app(app: str, folder: Path, n_images: int, size: int, seed: int,
+                classes: tuple[str, ...]) -> tuple[int, dict[str, str], dict[str, int]]:
+    """Demo images of ``classes`` in ``folder``, registered in the running ``app`` and
+    scanned, with a label class per name: (data set id, true class by path, label ids by
+    name)."""
+    generate_demo(folder, n_images=n_images, size=size, seed=seed, classes=classes)
+    with open(folder / "truth.csv", newline="") as handle:
+        truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
+    dataset_id = call_api(app, "/api/v1/datasets", {
+        "name": folder.name, "source": {"kind": "directory", "path": str(folder)}})["id"]
+    until(lambda: call_api(app, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
+          timeout=30)
+    labels = {name: call_api(app, f"/api/v1/datasets/{dataset_id}/labels",
+                             {"name": name})["id"] for name in classes}
+    return dataset_id, truth, labels
 
 
 # --- reading and driving pages -------------------------------------------------------------

@@ -2,16 +2,12 @@
 a click, labels given by key make a retraining due, and the status line follows the
 training and its inference (run by the real job runner, as a worker would) until the loop's
 new model is the suggestions' feature source."""
-import csv
-
-from dash.testing.wait import until
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from data.demo import generate_demo
 from db.session import open_database, transaction
 from ml.jobs import create_job, execute_job
-from tests.browser import call_api, click, press, save_screenshot, text_of
+from tests.browser import call_api, click, demo_in_app, press, save_screenshot, text_of
 from tests.test_browser_guided import choose_mode
 
 N_IMAGES = 40
@@ -31,16 +27,8 @@ def test_turn_the_loop_on_and_watch_it_retrain(browser, running_app, browser_set
     import torch
 
     torch.set_num_threads(1)  # the CPU is shared with the browser and the app
-    folder = tmp_path / "beamtime"
-    generate_demo(folder, n_images=N_IMAGES, size=32, seed=5, classes=CLASSES)
-    with open(folder / "truth.csv", newline="") as handle:
-        truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
-    dataset_id = call_api(running_app, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
-    until(lambda: call_api(running_app, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
-          timeout=30)
-    labels = {name: call_api(running_app, f"/api/v1/datasets/{dataset_id}/labels",
-                             {"name": name})["id"] for name in CLASSES}
+    dataset_id, truth, labels = demo_in_app(running_app, tmp_path / "beamtime", N_IMAGES,
+                                            32, 5, CLASSES)
     items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
     uris = [(item["id"], item["uri"]) for item in items["items"]]
     # hand labels after the first page row, so the first eight tiles are unlabeled

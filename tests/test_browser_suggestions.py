@@ -1,14 +1,11 @@
 """The label page's suggestion review in headless Chromium: real scattering features, a
 page of suggestions, one tile corrected by its hotkey, the rest accepted with the y key."""
-import csv
-
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
-from data.demo import generate_demo
 from db.session import open_database, transaction
 from ml.jobs import create_job, execute_job
-from tests.browser import call_api, press, save_screenshot, text_of, tile_items
+from tests.browser import call_api, demo_in_app, press, save_screenshot, text_of, tile_items
 from tests.test_browser_guided import choose_mode, notes
 
 N_IMAGES = 60
@@ -17,16 +14,8 @@ CLASSES = ("empty", "rings", "streaks")  # hotkeys 1, 2, 3 in this order
 
 def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
         browser, running_app, browser_settings, tmp_path):
-    folder = tmp_path / "beamtime"
-    generate_demo(folder, n_images=N_IMAGES, size=64, seed=8, classes=CLASSES)
-    with open(folder / "truth.csv", newline="") as handle:
-        truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
-    dataset_id = call_api(running_app, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
-    until(lambda: call_api(running_app, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
-          timeout=30)
-    labels = {name: call_api(running_app, f"/api/v1/datasets/{dataset_id}/labels",
-                             {"name": name})["id"] for name in CLASSES}
+    dataset_id, truth, labels = demo_in_app(running_app, tmp_path / "beamtime", N_IMAGES,
+                                            64, 8, CLASSES)
     items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
     uri_of = {item["id"]: item["uri"] for item in items["items"]}
     engine, session_factory = open_database(browser_settings)
