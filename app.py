@@ -55,10 +55,10 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
                     title="beamlabel", update_title=None, suppress_callback_exceptions=True,
                     external_stylesheets=STYLESHEETS)
     # Importing a callbacks module registers its callbacks with dash.callback.
-    from callbacks import (autoencoder, classifier, datasets, explorer, jobs,  # noqa: F401
-                           jobs_panel, label, label_classes, label_guided, label_history,
-                           label_retrain_loop, label_similarity, label_suggestions,
-                           label_viewer)
+    from callbacks import (autoencoder, classifier, datasets, explorer,  # noqa: F401
+                           feature_sources, jobs, jobs_panel, label, label_classes,
+                           label_guided, label_history, label_retrain_loop,
+                           label_similarity, label_suggestions, label_viewer)
     from pages._shell import shell_layout
 
     app.layout = shell_layout

@@ -148,8 +148,10 @@ def collapse_note(job: Job | None):
 def show_selected_job(job_id, _tick):
     with read_session() as session:
         job = find_job(session, job_id)
-        model_job = training_run(session, job, "autoencoder_train", "autoencoder_infer")
+        # a contrastive encoder's training has a loss per epoch too
+        trained = job if job is not None and job.kind == "contrastive_features" else \
+            training_run(session, job, "autoencoder_train", "autoencoder_infer")
         can_infer = job is not None and job.kind == "autoencoder_train" and \
             job.status == "succeeded"
-        return (loss_figure(model_job), not can_infer, reconstruction_grid(job),
+        return (loss_figure(trained), not can_infer, reconstruction_grid(job),
                 collapse_note(job))

@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from callbacks.common import on_refusal, read_session, thumbnail_url
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
-from callbacks.job_launch import register_model_page
+from callbacks.job_launch import field_messages, register_model_page
 from db.jobs import list_jobs
 from db.labels import list_labels
 from db.lookups import current_label_class, find_job, training_run
@@ -60,20 +60,13 @@ def form_params(values: list, field_ids: list[dict]) -> dict[str, Any]:
             if not (name in ("image_size", "weights_path") and value in (None, ""))}
 
 
-def field_errors(error: DomainError | None, field_ids: list[dict]) -> list[str]:
-    """The refusal's message under the field it names."""
-    name = (getattr(error, "field", "") or "").removeprefix("params.")
-    return [str(error) if error is not None and field_id["index"] == name else ""
-            for field_id in field_ids]
-
-
 @callback(Output(FIELD_ERRORS, "children"), Input(FIELDS, "value"), State(FIELDS, "id"))
 def check_fields(values, field_ids):
     try:
         check_train_params(form_params(values, field_ids))
     except DomainError as error:
-        return field_errors(error, field_ids)
-    return field_errors(None, field_ids)
+        return field_messages(error, field_ids)
+    return field_messages(None, field_ids)
 
 
 # ---------------------------------------------------------------- training data
@@ -123,7 +116,7 @@ def show_training_data(dataset_id, event_id):
 
 # ---------------------------------------------------------------- launching
 
-register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_errors)
+register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_messages)
 
 
 # ---------------------------------------------------------------- the selected run

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -110,6 +110,18 @@ def register_jobs_filter(scope: str, dropdown_id: str) -> None:
               State(panel_filter, "data"))
     def filter_by_dataset(dataset_id, job_filter):
         return {**(job_filter or {}), "dataset_id": dataset_id}
+
+
+def shown_group(chosen: str, group_ids: list[dict]) -> list[Optional[dict]]:
+    """The styles of a form's groups of fields: only the ``chosen`` one shown."""
+    return [None if group["index"] == chosen else {"display": "none"} for group in group_ids]
+
+
+def fields_of(method: str, values: list, field_ids: list[dict]) -> dict[str, Any]:
+    """{param: value} of the form fields whose index is ``method.param``."""
+    prefix = f"{method}."
+    return {field["index"].removeprefix(prefix): value
+            for field, value in zip(field_ids, values) if field["index"].startswith(prefix)}
 
 
 def note(text: str, color: str = "success") -> html.Div:

@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (error_alert, on_refusal, read_session, register_dataset_dropdown,
-                              register_jobs_filter, tagger_or_default, thumbnail_url,
-                              write_session)
+from callbacks.common import (error_alert, fields_of, on_refusal, read_session,
+                              register_dataset_dropdown, register_jobs_filter, shown_group,
+                              tagger_or_default, thumbnail_url, write_session)
 from callbacks.explorer_figure import (cluster_groups, label_groups, scatter_figure,
                                        selected_item_ids)
 from callbacks.ids import Explorer as ids
@@ -59,28 +59,17 @@ def show_dataset(dataset_id):
             [{"label": label.name, "value": str(label.id)} for label in labels])
 
 
-def _shown(chosen: str, group_ids: list[dict]) -> list[Optional[dict]]:
-    return [None if group["index"] == chosen else {"display": "none"} for group in group_ids]
-
-
 @callback(Output({"type": ids.PROJECTION_GROUP, "index": ALL}, "style"),
           Input(ids.METHOD, "value"), State({"type": ids.PROJECTION_GROUP, "index": ALL}, "id"))
 def show_projection_fields(method, group_ids):
-    return _shown(method, group_ids)
+    return shown_group(method, group_ids)
 
 
 @callback(Output({"type": ids.CLUSTER_GROUP, "index": ALL}, "style"),
           Output(ids.CLUSTER_SPACE, "style"),
           Input(ids.CLUSTERING, "value"), State({"type": ids.CLUSTER_GROUP, "index": ALL}, "id"))
 def show_cluster_fields(method, group_ids):
-    return _shown(method, group_ids), {"display": "none"} if method == "none" else None
-
-
-def _of_method(method: str, values: list, field_ids: list[dict]) -> dict[str, Any]:
-    """{param: value} of the form fields whose index is ``method.param``."""
-    prefix = f"{method}."
-    return {field["index"].removeprefix(prefix): value
-            for field, value in zip(field_ids, values) if field["index"].startswith(prefix)}
+    return shown_group(method, group_ids), {"display": "none"} if method == "none" else None
 
 
 def form_params(feature_job_id, method: str, components, projection_fields: tuple,
@@ -88,11 +77,11 @@ def form_params(feature_job_id, method: str, components, projection_fields: tupl
                 image_fields: tuple) -> dict[str, Any]:
     """The projection job's parameters the form describes (fields as (values, ids))."""
     params = {"feature_job_id": feature_job_id, "method": method,
-              "n_components": components, **_of_method(method, *projection_fields),
+              "n_components": components, **fields_of(method, *projection_fields),
               **{field["index"]: value for value, field in zip(*image_fields)}}
     if clustering and clustering != "none":
         params["clustering"] = {"method": clustering, "space": space,
-                                "params": _of_method(clustering, *cluster_fields)}
+                                "params": fields_of(clustering, *cluster_fields)}
     return params
 
 

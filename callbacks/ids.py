@@ -183,6 +183,13 @@ class Autoencoder:
     RECONSTRUCTIONS = "autoencoder-reconstructions"
     COLLAPSE = "autoencoder-collapse"  # whether the selected job's model collapsed
 
+    # feature sources: other jobs that make feature vectors without labels
+    FEATURE_KIND = "autoencoder-feature-kind"
+    FEATURE_GROUP = "autoencoder-feature-group"  # pattern-matching type, index = job kind
+    FEATURE_FIELD = "autoencoder-feature-field"  # pattern-matching type, index = kind.param
+    FEATURE_FIELD_ERROR = "autoencoder-feature-field-error"  # index = kind.param
+    FEATURE_RUN = "autoencoder-feature-run"
+    FEATURE_FEEDBACK = "autoencoder-feature-feedback"
 
 class AllJobs:
     SCOPE = "all"

@@ -6,6 +6,7 @@ from dash import dcc, html
 from callbacks.ids import Autoencoder as ids
 from ml.kinds.autoencoder import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
 from ml.params import Choice, Flag
+from pages._feature_sources import FEATURE_SOURCES, feature_sources_card
 from pages._job_form import dataset_picker, fields_card, shared_fields, spec_input
 from pages._jobs_panel import jobs_panel
 
@@ -72,12 +73,13 @@ def layout(dataset=None, **_query):
         _card("Network", NETWORK_FIELDS),
         _card("Training", TRAINING_FIELDS),
         _card("Images and augmentation", DATA_FIELDS),
+        feature_sources_card(),
     ])
     results = html.Div([
         dbc.Card([dbc.CardHeader("Architecture (follows the parameters)"),
                   dbc.CardBody(_architecture())], className="mb-3"),
-        jobs_panel(ids.SCOPE, ("autoencoder_train", "autoencoder_infer"),
-                   title="Autoencoder jobs"),
+        jobs_panel(ids.SCOPE, ("autoencoder_train", "autoencoder_infer", *FEATURE_SOURCES),
+                   title="Autoencoder and feature jobs"),
         html.Div(id=ids.COLLAPSE),  # the verdict on the selected job's model
         dbc.Card([
             dbc.CardHeader(html.Div([

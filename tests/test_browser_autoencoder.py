@@ -1,6 +1,7 @@
 """The autoencoder page in headless Chromium, with the launcher's real Celery worker."""
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from data.demo import generate_demo
 from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
@@ -120,3 +121,50 @@ def test_a_collapsed_model_is_flagged_next_to_its_results(autoencoder_page,
     browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})",
                                   browser.find_element("#autoencoder-collapse"))
     save_screenshot(browser, "autoencoder_collapsed")
+
+
+def test_a_contrastive_feature_source_from_the_feature_sources_card(autoencoder_page,
+                                                                    running_app_with_worker):
+    """Chosen in the card, refused next to the field to change, then queued, run and shown
+    in the page's jobs panel with its loss per epoch."""
+    browser, dataset_id = autoencoder_page
+    card_kind = browser.find_element("#autoencoder-feature-kind")
+    click(browser, card_kind)
+    Select(card_kind).select_by_visible_text("Contrastive encoder")
+    wait_for(lambda: feature_field(browser, "image_size").is_displayed(), 10,
+             "the contrastive encoder's fields are not shown")
+    assert not feature_field(browser, "batch_size", "scattering_features").is_displayed()
+
+    type_into_feature(browser, "image_size", 36)  # not a multiple of 2^depth
+    click(browser, browser.find_element("#autoencoder-feature-run"))
+    browser.wait_for_contains_text("#autoencoder-feature-feedback", "params.image_size",
+                                   timeout=10)
+    wait_for(lambda: "multiple" in by_pattern_id(
+        browser, index="contrastive_features.image_size",
+        type="autoencoder-feature-field-error").text, 10, "no message next to the image side")
+    assert call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"] == []
+
+    for name, value in (("image_size", 32), ("depth", 2), ("base_channels", 4),
+                        ("latent_dim", 8), ("projection_dim", 8), ("epochs", 2),
+                        ("batch_size", 16)):
+        type_into_feature(browser, name, value)
+    click(browser, browser.find_element("#autoencoder-feature-run"))
+    browser.wait_for_contains_text("#autoencoder-feature-feedback", "queued", timeout=10)
+    wait_for(lambda: "contrastive_features" in jobs_panel_text(browser), 10, "job not listed")
+    wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
+             "the contrastive encoder did not finish")
+    wait_for(lambda: plot_points(browser, "autoencoder-loss") == [2, 2], 15,
+             "no loss per epoch for the contrastive encoder")
+    job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
+    assert job["kind"] == "contrastive_features" and job["params"]["epochs"] == 2
+    assert job["params"]["image_size"] == 32 and job["result"]["items"] == 48
+    browser.driver.execute_script("window.scrollTo(0, 0)")  # the jobs panel and the loss
+    save_screenshot(browser, "autoencoder_contrastive_features")
+
+
+def feature_field(browser, name: str, kind: str = "contrastive_features"):
+    return by_pattern_id(browser, index=f"{kind}.{name}", type="autoencoder-feature-field")
+
+
+def type_into_feature(browser, name: str, value) -> None:
+    type_into(browser, "autoencoder-feature-field", f"contrastive_features.{name}", value)

@@ -22,6 +22,7 @@ from ml.scattering_features import FEATURE_DIM, WORK_SIDE, scattering_features
 # Read at twice the working side: binning 2 × 2 then averages the counting noise.
 READ_SIDE = 2 * WORK_SIDE
 STANDARDIZE_ROWS = 65_536
+SPEC = {"batch_size": Param(int, 256, 1, 100_000)}
 
 
 def _standardize_in_place(features: np.ndarray) -> None:
@@ -78,6 +79,6 @@ def run_scattering_features(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="scattering_features", queue="cpu", run=run_scattering_features,
-    check_params=params_checker({"batch_size": Param(int, 256, 1, 100_000)}),
+    check_params=params_checker(SPEC),
     description="features of scattering patterns around their beam centre: radial profile, "
                 "azimuthal harmonics, peaks; no training (features.npy, item_ids.npy)"))
