@@ -162,7 +162,8 @@ class ProbabilityLabelsOut(BaseModel):
 
 class SuggestionsQuery(BaseModel):
     feature_job_id: int = Field(description="a finished feature job of this data set "
-                                            "(scattering_features, autoencoder_infer, "
+                                            "(scattering_features, contrastive_features, "
+                                            "backbone_features, autoencoder_infer, "
                                             "classifier_infer)")
     label_id: Optional[int] = Field(None, description="only items suggested as this label; "
                                                       "all suggestions if left out")

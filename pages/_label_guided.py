@@ -59,8 +59,8 @@ def _retrain_loop_row():
 def _suggestion_panel():
     return html.Div([
         dbc.Row([
-            _col(_job_dropdown(ids.SUGGESTION_JOB, "feature source (scattering features, "
-                                                   "autoencoder or classifier)")),
+            _col(_job_dropdown(ids.SUGGESTION_JOB, "feature source (scattering, contrastive, "
+                                                   "backbone, autoencoder or classifier)")),
             _col(_group("suggested as", dbc.Select(id=ids.SUGGESTION_LABEL, value="best",
                                                    options=[]))),
             _col(dbc.Button([html.I(className="bi bi-check2-all me-1"), "Accept page (y)"],
@@ -74,8 +74,8 @@ def _suggestion_panel():
 def _similarity_panel():
     return html.Div([
         dbc.Row([
-            _col(_job_dropdown(ids.FEATURE_JOB, "feature source (autoencoder or classifier "
-                                                "inference job)")),
+            _col(_job_dropdown(ids.FEATURE_JOB, "feature source (scattering, contrastive, "
+                                                "backbone, autoencoder or classifier)")),
             _col(dbc.Button([html.I(className="bi bi-search me-1"),
                              "Use selected tiles as query"], id=ids.USE_SELECTION, size="sm",
                             color="primary", outline=True)),
