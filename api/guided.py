@@ -37,9 +37,11 @@ def _batch_out(plan, event) -> BatchOut:
 
 
 @blueprint.post("/datasets/<int:dataset_id>/similar", tags=[GUIDED],
-                summary="Items ranked by cosine distance to the mean of the query items",
-                description="Exact ranking over the feature job's vectors, nearest first; "
-                            "labeled items are left out unless unlabeled_only is false.",
+                summary="Items ranked by cosine distance to the query items",
+                description="Exact ranking over the feature job's vectors, nearest first, by "
+                            "the distance to the nearest query item (match 'any') or to their "
+                            "mean ('mean'); labeled items are left out unless unlabeled_only "
+                            "is false.",
                 responses=responses(200, SimilarOut, 400, 404, 415))
 def similar_items(path: DatasetPath, body: SimilarIn):
     services = current_services()
@@ -47,21 +49,23 @@ def similar_items(path: DatasetPath, body: SimilarIn):
         store.get_dataset(session, path.dataset_id)
         ranking = rankings.similar(session, services.feature_indexes, path.dataset_id,
                                    body.feature_job_id, body.query_item_ids,
-                                   body.unlabeled_only, body.limit, body.max_distance)
+                                   body.unlabeled_only, body.limit, body.max_distance,
+                                   body.match)
         rows = guided.items_in_order(session, path.dataset_id, ranking.item_ids.tolist())
     distance = dict(zip(ranking.item_ids.tolist(), ranking.distances.tolist()))
     items = [SimilarItemOut(item_id=r.id, uri=r.uri, label_id=r.label_id,
                             distance=distance[r.id]) for r in rows]
     return SimilarOut(feature_job_id=body.feature_job_id, query_item_ids=body.query_item_ids,
-                      items=items).model_dump(mode="json")
+                      match=body.match, items=items).model_dump(mode="json")
 
 
 @blueprint.post("/datasets/<int:dataset_id>/similarity-labels", tags=[GUIDED],
                 summary="Label a similarity batch (top k, a distance cutoff, or listed items) "
                         "as one event, or preview it with dry_run",
                 description="The event's method is 'similarity'; its parameters hold the "
-                            "feature job, the query items, the scope and the cutoff. Items "
-                            "that carry a label keep it unless overwrite is true.",
+                            "feature job, the query items, the match rule, the scope and the "
+                            "cutoff. Items that carry a label keep it unless overwrite is "
+                            "true.",
                 responses=responses(200, BatchOut, 400, 404, 415))
 def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
     services = current_services()
@@ -70,7 +74,7 @@ def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
             session, services.feature_indexes, path.dataset_id, tagger_of(body.tagger),
             body.feature_job_id, body.query_item_ids, body.label_id, body.scope, body.top_k,
             body.max_distance, body.item_ids, body.unlabeled_only, body.overwrite,
-            body.dry_run)
+            body.dry_run, body.match)
         return _batch_out(result.plan, result.event).model_dump(mode="json")
 
 

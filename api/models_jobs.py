@@ -3,7 +3,7 @@ rank and label items by the results of finished jobs (see ``api.models`` for the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -11,6 +11,7 @@ from api.models import MAX_PAGE, Body, Out
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 from ml.collapse import MIN_EXPLAINED
 from ml.kinds import JOB_KINDS
+from ml.similarity import DEFAULT_MATCH, MATCH_RULES
 from ml.uncertainty import UNCERTAINTY
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -76,13 +77,18 @@ class JobDeleteOut(BaseModel):
 # --- guided labeling ----------------------------------------------------------------------
 
 UncertaintyName = Literal[tuple(UNCERTAINTY)]  # type: ignore[valid-type]
+MatchRule = Annotated[Literal[tuple(MATCH_RULES)], Field(  # type: ignore[valid-type]
+    description="how items are compared with several query items: 'any' ranks by the cosine "
+                "distance to the nearest query item (a class spread over the feature space "
+                "keeps its own neighbours), 'mean' by the distance to the mean of the query "
+                "items' vectors")]
 
 
 class SimilarIn(Body):
     feature_job_id: int = Field(description="a finished autoencoder_infer or classifier_infer "
                                             "job of this data set")
-    query_item_ids: list[int] = Field(min_length=1, description="items to compare with: the "
-                                                                "mean of their vectors")
+    query_item_ids: list[int] = Field(min_length=1, description="items to compare with")
+    match: MatchRule = DEFAULT_MATCH
     unlabeled_only: bool = Field(True, description="leave out items that carry a label")
     limit: int = Field(100, ge=1, le=MAX_PAGE, description="how many items to return")
     max_distance: Optional[float] = Field(None, ge=0.0, le=2.0,
@@ -99,12 +105,14 @@ class SimilarItemOut(BaseModel):
 class SimilarOut(BaseModel):
     feature_job_id: int
     query_item_ids: list[int]
+    match: MatchRule
     items: list[SimilarItemOut] = Field(description="nearest first")
 
 
 class SimilarityLabelsIn(Body):
     feature_job_id: int
     query_item_ids: list[int] = Field(min_length=1)
+    match: MatchRule = DEFAULT_MATCH
     label_id: int = Field(description="the label the batch gives")
     scope: Literal["top_k", "cutoff", "page"] = Field(
         description="top_k: the top_k nearest; cutoff: all within max_distance; page: the "

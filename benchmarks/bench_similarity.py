@@ -58,7 +58,7 @@ def measure(n: int, dim: int, k: int, repeats: int, rng: np.random.Generator) ->
     for _ in range(repeats):
         queries = rng.integers(0, n, 3)
         started = time.perf_counter()
-        ranking = rank(index, queries, limit=k, exclude_item_ids=labeled)
+        ranking = rank(index, queries, limit=k, exclude_item_ids=labeled, match="mean")
         times.append(time.perf_counter() - started)
     scores = index.matrix @ index.matrix[queries].mean(axis=0)
     scores[labeled] = -np.inf

@@ -23,7 +23,8 @@ from errors import DomainError
 from ml.features import (feature_job, feature_sources, load_probabilities, load_vectors,
                          rows_of)
 from ml.separation import Agreement, label_agreement
-from ml.similarity import IndexCache, Ranking, SimilarityIndex, build_index, rank
+from ml.similarity import (DEFAULT_MATCH, IndexCache, Ranking, SimilarityIndex, build_index,
+                           rank)
 from ml.suggestions import SuggestionModel, fit_suggestions, representative_items
 from ml.uncertainty import Contradiction, contradictions, most_uncertain
 
@@ -39,13 +40,15 @@ def similarity_index(session: Session, cache: IndexCache, dataset_id: int,
 
 def similar(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
             query_item_ids: Sequence[int], unlabeled_only: bool = True,
-            limit: Optional[int] = None, max_distance: Optional[float] = None) -> Ranking:
-    """Items by cosine distance to the mean of the query items' vectors, nearest first."""
+            limit: Optional[int] = None, max_distance: Optional[float] = None,
+            match: str = DEFAULT_MATCH) -> Ranking:
+    """Items by cosine distance to the query items' vectors (the nearest of them, or their
+    mean: ``match``), nearest first."""
     if not query_item_ids:
         raise DomainError("pick at least one query item", "query_item_ids")
     index = similarity_index(session, cache, dataset_id, feature_job_id)
     exclude = guided.current_label_arrays(session, dataset_id)[0] if unlabeled_only else None
-    return rank(index, query_item_ids, limit, max_distance, exclude)
+    return rank(index, query_item_ids, limit, max_distance, exclude, match)
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,10 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
                      scope: str, top_k: Optional[int] = None,
                      max_distance: Optional[float] = None,
                      page_item_ids: Sequence[int] = (), unlabeled_only: bool = True,
-                     overwrite: bool = False, dry_run: bool = True) -> BatchResult:
+                     overwrite: bool = False, dry_run: bool = True,
+                     match: str = DEFAULT_MATCH) -> BatchResult:
     """Label a similarity batch in one ``similarity`` event: the page shown (``page``),
-    the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``)."""
+    the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``), by ``match``."""
     get_label(session, dataset_id, label_id)
     if scope not in BATCH_SCOPES:
         raise DomainError(f"scope '{scope}' is not one of {', '.join(BATCH_SCOPES)}", "scope")
@@ -77,11 +81,11 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
             raise DomainError("give max_distance, the cosine distance cutoff", "max_distance")
         ranking = similar(session, cache, dataset_id, feature_job_id, query_item_ids,
                           unlabeled_only, top_k if scope == "top_k" else None,
-                          max_distance if scope == "cutoff" else None)
+                          max_distance if scope == "cutoff" else None, match)
         chosen = ranking.item_ids.tolist()
     plan = guided.plan_batch(session, dataset_id, chosen, label_id, overwrite)
     params = {"feature_job_id": feature_job_id, "query_item_ids": [int(i) for i in query_item_ids],
-              "scope": scope, "top_k": top_k if scope == "top_k" else None,
+              "scope": scope, "match": match, "top_k": top_k if scope == "top_k" else None,
               "cutoff": max_distance if scope == "cutoff" else None,
               "unlabeled_only": unlabeled_only, "overwrite": overwrite,
               "chosen": len(plan.item_ids)}

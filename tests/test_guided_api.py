@@ -63,6 +63,27 @@ def test_similar_items_with_distances(lab):
                                      "query_item_ids": [10**9]}), 400, "query_item_ids")
 
 
+def test_similar_items_nearest_to_any_query_item_or_to_their_mean(lab):
+    api, dataset_id, ids, _, jobs = lab
+    url = f"/datasets/{dataset_id}/similar"
+    request = {"feature_job_id": jobs["latent"], "query_item_ids": [ids[0], ids[9]],
+               "unlabeled_only": False, "limit": 4}  # 0° and 90°: their mean is at 45°
+    nearest_any = api.post(url, json=request).json
+    assert nearest_any["match"] == "any"
+    # pairs equally near: the query items, then 10° from one of them
+    pairs = [{i["item_id"] for i in nearest_any["items"][k:k + 2]} for k in (0, 2)]
+    assert pairs == [{ids[0], ids[9]}, {ids[1], ids[8]}]
+    nearest_mean = api.post(url, json={**request, "match": "mean"}).json
+    pairs = [{i["item_id"] for i in nearest_mean["items"][k:k + 2]} for k in (0, 2)]
+    assert pairs == [{ids[4], ids[5]}, {ids[3], ids[6]}]
+    assert nearest_mean["items"][0]["distance"] == pytest.approx(1 - np.cos(np.radians(5)),
+                                                                 abs=1e-6)
+    assert_error(api.post(url, json={**request, "match": "median"}), 422, "match")
+    assert_error(api.post(f"/datasets/{dataset_id}/similarity-labels", json={
+        "feature_job_id": jobs["latent"], "query_item_ids": [ids[0]], "label_id": 1,
+        "scope": "top_k", "top_k": 2, "match": 3}), 422, "match")
+
+
 def test_similarity_labels_preview_then_one_event(lab):
     api, dataset_id, ids, labels, jobs = lab
     url = f"/datasets/{dataset_id}/similarity-labels"
@@ -79,6 +100,7 @@ def test_similarity_labels_preview_then_one_event(lab):
     assert events[0]["params"]["query_item_ids"] == [ids[0]]
     assert events[0]["params"]["cutoff"] == pytest.approx(request["max_distance"])
     assert events[0]["params"]["feature_job_id"] == jobs["latent"]
+    assert events[0]["params"]["match"] == "any"
     assert_error(api.post(url, json={**request, "scope": "nearby"}), 422, "scope")
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from errors import DomainError
-from ml.similarity import IndexCache, build_index, normalised, rank
+from ml.similarity import (MATCH_RULES, MAX_QUERY_ITEMS, IndexCache, build_index,
+                           nearest_query_scores, normalised, query_matrix, rank)
 
 
 DEGREES = (0, 7, 15, 26, 30, 38, 51, 64, 77, 95, 121, 170)  # no two equally far from 30°
@@ -30,8 +31,58 @@ def test_order_and_distances_follow_the_angle_to_the_query():
 
 
 def test_several_queries_rank_by_their_mean_direction():
-    ranking = rank(angles_index(), [100, 138], limit=3)  # 0° and 38°: mean at 19°
+    ranking = rank(angles_index(), [100, 138], limit=3, match="mean")  # 0° and 38°: mean at 19°
     assert ranking.item_ids.tolist() == [115, 126, 130]  # 4°, 7°, 11° away
+
+
+def test_several_queries_rank_by_the_nearest_of_them_by_default():
+    ranking = rank(angles_index(), [100, 138], limit=5, exclude_item_ids=[100, 138])
+    assert ranking.item_ids.tolist() == [107, 130, 126, 151, 115]  # 7°, 8°, 12°, 13°, 15°
+    assert np.allclose(ranking.distances, 1 - np.cos(np.radians([7, 8, 12, 13, 15])),
+                       atol=1e-6)
+
+
+def class_in_two_clusters_and_another_between():
+    """Items 0..29 near 0° and 30..59 near 90° (one class), 60..89 near 45° (another), in
+    three dimensions with noise of a few degrees; (index, class of each item)."""
+    centres = normalised(np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]]))
+    cluster = np.repeat(np.arange(3), 30)
+    noise = 0.05 * np.random.default_rng(2).standard_normal((90, 3))
+    return build_index(np.arange(90), centres[cluster] + noise), (cluster == 2).astype(int)
+
+
+def test_any_ranks_the_query_class_first_where_the_mean_lies_in_another():
+    index, item_class = class_in_two_clusters_and_another_between()
+    query = [0, 1, 2, 30, 31, 32]  # three of each cluster of class 0
+    ranked = {match: rank(index, query, exclude_item_ids=query, match=match)
+              for match in MATCH_RULES}
+    assert set(item_class[ranked["mean"].item_ids[:30]]) == {1}
+    assert set(item_class[ranked["any"].item_ids[:54]]) == {0}  # all of class 0 first
+    nearest = (index.matrix @ index.matrix[query].T).max(axis=1)
+    assert np.allclose(ranked["any"].distances, 1 - nearest[ranked["any"].item_ids], atol=1e-6)
+    assert all(0 <= r.distances.min() and r.distances.max() <= 2 for r in ranked.values())
+
+
+def test_chunked_scores_equal_one_product():
+    matrix = normalised(np.random.default_rng(3).standard_normal((10_001, 16)))
+    queries = matrix[[3, 500, 9000]]
+    whole = (matrix @ queries.T).max(axis=1)
+    for chunk_scores in (1, 3 * 7, 3 * 4096, 10**9):  # a row at a time ... one chunk
+        assert np.allclose(nearest_query_scores(matrix, queries, chunk_scores), whole,
+                           atol=1e-6)
+
+
+def test_at_most_max_query_items_a_seeded_sample_whatever_their_order():
+    vectors = np.random.default_rng(4).standard_normal((1000, 16))
+    index = build_index(np.arange(1000), vectors)
+    many = list(range(3 * MAX_QUERY_ITEMS // 2))
+    chosen = query_matrix(index, many)
+    assert chosen.shape == (MAX_QUERY_ITEMS, 16)
+    assert np.array_equal(chosen, query_matrix(index, many[::-1]))
+    assert len(query_matrix(index, many[:10])) == 10
+    # each query item used is at distance 0 from itself; no other item is
+    ranking = rank(index, many)
+    assert np.sum(ranking.distances < 1e-5) == MAX_QUERY_ITEMS
 
 
 def test_limit_cutoff_and_excluded_items():
@@ -64,7 +115,12 @@ def test_zero_vectors_and_unknown_queries():
         rank(index, [42])
     assert refused.value.field == "query_item_ids"
     with pytest.raises(DomainError, match="cancel out"):
+        rank(index, [2], match="mean")
+    with pytest.raises(DomainError, match="are zero"):
         rank(index, [2])
+    with pytest.raises(DomainError, match="not one of any, mean") as refused:
+        rank(index, [1], match="median")
+    assert refused.value.field == "match"
 
 
 def test_cache_builds_once_and_drops_the_least_recently_used():
