@@ -45,13 +45,17 @@ def _how_many(item_ids) -> str:
     return f"{shown}{len(item_ids):,}"
 
 
+MATCH_TITLES = {"any": "nearest to any", "mean": "nearest to their mean"}
+
+
 def _similarity(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     ranking = rankings.similar(session, current_services().feature_indexes, dataset_id,
                                spec["job_id"], spec["query"], spec["unlabeled_only"],
-                               MAX_ORDERED)
+                               MAX_ORDERED, match=spec["match"])
     notes = {int(i): f"d {d:.3f}" for i, d in zip(ranking.item_ids, ranking.distances)}
     return GuidedOrder(ranking.item_ids.tolist(), f"by similarity to {len(spec['query'])} "
-                       f"query item(s), job {spec['job_id']}", notes)
+                       f"query item(s) ({MATCH_TITLES[spec['match']]}), job {spec['job_id']}",
+                       notes)
 
 
 def _uncertainty(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

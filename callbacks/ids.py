@@ -98,6 +98,7 @@ class Label:
     USE_SELECTION = "label-use-selection"
     QUERY = "label-query"  # store: item ids of the similarity query
     QUERY_INFO = "label-query-info"
+    MATCH = "label-match"  # any | mean: nearest to any query item or to their mean
     FEATURE_CHECK = "label-feature-check"  # how well the source separates the labels
     UNLABELED_ONLY = "label-unlabeled-only"
     BATCH_LABEL = "label-batch-label"

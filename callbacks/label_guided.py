@@ -83,16 +83,17 @@ def _probability_order(classifier_job, uncertainty_method, threshold_choice, cur
     return {"kind": "uncertainty", "job_id": classifier_job, "method": uncertainty_method}
 
 
-def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
+def _order_spec(mode, similarity_choice, classifier_job, uncertainty_method,
                 threshold_choice, min_confidence, checkpoint_size, dataset_id, current):
     trigger = ctx.triggered_id
     if current and current["kind"] == "explorer" and mode == "manual" \
             and trigger != ids.MODE and current["dataset_id"] == dataset_id:
         return current  # a selection opened from the explorer stays until the mode changes
     if mode == "similarity":
+        feature_job, query, match, unlabeled_only = similarity_choice
         if feature_job is None or not query:
             return None
-        return {"kind": "similarity", "job_id": feature_job, "query": query,
+        return {"kind": "similarity", "job_id": feature_job, "query": query, "match": match,
                 "unlabeled_only": bool(unlabeled_only)}
     if mode == "probability":
         return _probability_order(classifier_job, uncertainty_method, threshold_choice, current)
@@ -115,7 +116,8 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
 @callback(Output(ids.GUIDED_ORDER, "data"),
           Output(ids.CHECKPOINT_RESULT, "children", allow_duplicate=True),
           Input(ids.MODE, "value"), Input(ids.FEATURE_JOB, "value"), Input(ids.QUERY, "data"),
-          Input(ids.UNLABELED_ONLY, "value"), Input(ids.CLASSIFIER_JOB, "value"),
+          Input(ids.MATCH, "value"), Input(ids.UNLABELED_ONLY, "value"),
+          Input(ids.CLASSIFIER_JOB, "value"),
           Input(ids.UNCERTAINTY, "value"), Input(ids.SHOW_MISTAKES, "n_clicks"),
           Input(ids.START_CHECKPOINT, "n_clicks"), Input(ids.DATASET, "value"),
           Input(ids.SHOW_THRESHOLD_ITEMS, "n_clicks"), Input(ids.PROBABILITY_LABEL, "value"),
@@ -123,14 +125,15 @@ def _order_spec(mode, feature_job, query, unlabeled_only, classifier_job, uncert
           State(ids.MIN_CONFIDENCE, "value"), State(ids.CHECKPOINT_SIZE, "value"),
           State(ids.GUIDED_ORDER, "data"), prevent_initial_call=True)
 @on_refusal(None, error_alert)
-def choose_order(mode, feature_job, query, unlabeled_only, classifier_job, uncertainty_method,
-                 _mistakes, _checkpoint, dataset_id, _show_threshold_items, probability_label,
-                 threshold, overwrite, min_confidence, checkpoint_size, current):
+def choose_order(mode, feature_job, query, match, unlabeled_only, classifier_job,
+                 uncertainty_method, _mistakes, _checkpoint, dataset_id, _show_threshold_items,
+                 probability_label, threshold, overwrite, min_confidence, checkpoint_size,
+                 current):
     if dataset_id is None:
         return None, None
     if mode == "suggestions":  # its order comes from callbacks/label_suggestions.py
         raise PreventUpdate
-    spec = _order_spec(mode, feature_job, query, unlabeled_only, classifier_job,
+    spec = _order_spec(mode, (feature_job, query, match, unlabeled_only), classifier_job,
                        uncertainty_method, (probability_label, threshold, overwrite),
                        min_confidence, checkpoint_size, dataset_id, current)
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:

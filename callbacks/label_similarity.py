@@ -21,19 +21,22 @@ from services import current_services
 DEFAULT_PAGE = 48  # the cutoff proposed for a query reaches this many nearest items
 
 
-def _query_defaults(session, dataset_id, feature_job, query) -> tuple:
-    """The batch label most query items carry, and the distance of the DEFAULT_PAGE-th
-    nearest unlabeled item: defaults taken from the data, not fixed numbers."""
+def _default_label(session, dataset_id, query):
+    """The batch label most query items carry."""
     labeled = [row.label_id for row in guided.items_in_order(session, dataset_id, query)
                if row.label_id is not None]
-    label = str(Counter(labeled).most_common(1)[0][0]) if labeled else no_update
+    return str(Counter(labeled).most_common(1)[0][0]) if labeled else no_update
+
+
+def _default_cutoff(session, dataset_id, feature_job, query, match):
+    """The distance of the DEFAULT_PAGE-th nearest unlabeled item by the match rule: a
+    default taken from the data, not a fixed number."""
     if feature_job is None:
-        return label, no_update
+        return no_update
     ranking = rankings.similar(session, current_services().feature_indexes, dataset_id,
-                               feature_job, query, True, DEFAULT_PAGE)
-    cutoff = round(float(ranking.distances[-1]) + 5e-4, 3) if len(ranking.distances) \
+                               feature_job, query, True, DEFAULT_PAGE, match=match)
+    return round(float(ranking.distances[-1]) + 5e-4, 3) if len(ranking.distances) \
         else no_update
-    return label, cutoff
 
 
 @callback(Output(ids.QUERY, "data"), Output(ids.QUERY_INFO, "children"),
@@ -41,17 +44,30 @@ def _query_defaults(session, dataset_id, feature_job, query) -> tuple:
           Output(ids.CUTOFF, "value"),
           Input(ids.USE_SELECTION, "n_clicks"), Input(ids.DATASET, "value"),
           State(ids.SELECTION, "data"), State(ids.FEATURE_JOB, "value"),
-          prevent_initial_call=True)
+          State(ids.MATCH, "value"), prevent_initial_call=True)
 @on_refusal(no_update, error_alert, no_update, no_update)
-def use_selection(_clicks, dataset_id, selection, feature_job):
+def use_selection(_clicks, dataset_id, selection, feature_job, match):
     if ctx.triggered_id != ids.USE_SELECTION:
         return [], "no query: select tiles, then use them as the query", no_update, no_update
     if not selection:
         return no_update, "select one or more tiles first", no_update, no_update
+    query = list(selection)
     with read_session() as session:
-        label, cutoff = _query_defaults(session, dataset_id, feature_job, list(selection))
-    return (list(selection), f"query: {len(selection)} item{'s' * (len(selection) != 1)}",
-            label, cutoff)
+        label = _default_label(session, dataset_id, query)
+        cutoff = _default_cutoff(session, dataset_id, feature_job, query, match)
+    return query, f"query: {len(query)} item{'s' * (len(query) != 1)}", label, cutoff
+
+
+@callback(Output(ids.CUTOFF, "value", allow_duplicate=True),
+          Input(ids.MATCH, "value"), State(ids.QUERY, "data"), State(ids.FEATURE_JOB, "value"),
+          State(ids.DATASET, "value"), prevent_initial_call=True)
+@on_refusal(no_update)
+def cutoff_for_match(match, query, feature_job, dataset_id):
+    """Another match rule moves the proposed cutoff with the distances it measures."""
+    if not query:
+        raise PreventUpdate
+    with read_session() as session:
+        return _default_cutoff(session, dataset_id, feature_job, query, match)
 
 
 @callback(Output(ids.FEATURE_CHECK, "children"),
@@ -88,7 +104,8 @@ def _similarity_batch(session, guided_spec, label_id, scope, top_k, cutoff, page
         session, current_services().feature_indexes, dataset_id, tagger, guided_spec["job_id"],
         guided_spec["query"], int(label_id), scope, int(top_k) if top_k else None,
         float(cutoff) if cutoff is not None else None, page_items or [],
-        guided_spec["unlabeled_only"], overwrite=False, dry_run=dry_run)
+        guided_spec["unlabeled_only"], overwrite=False, dry_run=dry_run,
+        match=guided_spec["match"])
 
 
 def _batch_text(plan, label_name: str) -> str:

@@ -80,6 +80,9 @@ def _similarity_panel():
                              "Use selected tiles as query"], id=ids.USE_SELECTION, size="sm",
                             color="primary", outline=True)),
             _col(html.Small(id=ids.QUERY_INFO, className="text-muted")),
+            _col(dbc.Select(id=ids.MATCH, value="any", size="sm", options=[
+                {"label": "nearest to any query item", "value": "any"},
+                {"label": "nearest to their mean", "value": "mean"}])),
             _col(dbc.Checkbox(id=ids.UNLABELED_ONLY, label="unlabeled only", value=True)),
         ], className="g-2 align-items-center mb-2"),
         dbc.Row([

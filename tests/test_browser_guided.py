@@ -5,10 +5,11 @@ import pytest
 from dash.testing.wait import until
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
 from data.demo import generate_demo
 from db.session import open_database
-from tests.browser import call_api, captions, press, save_screenshot, text_of
+from tests.browser import call_api, captions, click, press, save_screenshot, text_of
 from tests.feature_jobs import make_feature_job
 
 N_IMAGES = 60
@@ -122,6 +123,49 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     browser.wait_for_contains_text("#label-efficiency", "probability")
     assert "similarity" in text_of(browser, "#label-efficiency")
     save_screenshot(browser, "label-probability-threshold")
+    assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def test_labeled_items_as_query_nearest_to_any_of_them_or_to_their_mean(guided_page,
+                                                                        running_app):
+    browser, dataset_id, ids, labels, jobs = guided_page
+    choose_mode(browser, "Similarity")
+    browser.wait_for_contains_text("#label-feature-job", f"job {jobs['latents']}")
+
+    # the user labels the items at 0° and 40° 'rings', then selects both as the query
+    for position, labeled in ((0, 4), (40, 5)):
+        click(browser, browser.find_elements("#label-grid .thumb-tile")[position])
+        press(browser, "1")
+        browser.wait_for_contains_text("#label-progress-text", f"{labeled} / {N_IMAGES} labeled")
+    tiles = browser.find_elements("#label-grid .thumb-tile")
+    click(browser, tiles[0])
+    ActionChains(browser.driver).key_down(Keys.CONTROL).click(tiles[40]).key_up(
+        Keys.CONTROL).perform()
+    click(browser, browser.find_element("#label-use-selection"))
+
+    # by default each item counts its distance to the nearer query item: 1° and 39°, 41° first
+    browser.wait_for_contains_text("#label-summary",
+                                   "by similarity to 2 query item(s) (nearest to any)")
+    until(lambda: sorted(captions(browser)[:3]) == ["img_000001.tif", "img_000039.tif",
+                                                    "img_000041.tif"], timeout=10)
+    until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.044", 10)
+
+    # by their mean (20°) the page reorders around the item between them
+    Select(browser.find_element("#label-match")).select_by_visible_text("nearest to their mean")
+    browser.wait_for_contains_text("#label-summary", "(nearest to their mean)")
+    until(lambda: captions(browser)[0] == "img_000020.tif", timeout=10)
+    assert sorted(captions(browser)[1:3]) == ["img_000019.tif", "img_000021.tif"]
+    assert notes(browser)[0] == "d 0.000"
+    until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.152", 10)
+    save_screenshot(browser, "label-similarity-match-rule")
+
+    # a batch follows the rule shown
+    browser.wait_for_contains_text("#label-batch-preview", "20 chosen: 20 get 'rings'")
+    browser.find_element("#label-batch-apply").click()
+    browser.wait_for_contains_text("#label-feedback", "Labeled 20 items by similarity")
+    event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
+    assert event["params"]["match"] == "mean"
+    assert sorted(event["params"]["query_item_ids"]) == [ids[0], ids[40]]
     assert browser.get_logs() == [], "the browser console shows errors"
 
 
