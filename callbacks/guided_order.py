@@ -116,6 +116,13 @@ def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
                        f"on job {spec['job_id']}, most confident first", notes)
 
 
+def _typical(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    first = rankings.first_items(session, dataset_id, spec["job_id"], spec["page_size"])
+    return GuidedOrder(first.tolist(), "typical items not labeled yet, spread over the whole "
+                       f"data set (job {spec['job_id']}): label the ones of classes with few "
+                       "labels by hand, so suggestions can propose those classes")
+
+
 def _checkpoint(_session: Session, _dataset_id: int, spec: dict) -> GuidedOrder:
     answers = {int(item): label for item, label in spec["answers"].items()}
     return GuidedOrder(spec["items"], f"validation checkpoint: label these {len(spec['items'])}"
@@ -133,6 +140,7 @@ def _explorer(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
 
 ORDERS = {"similarity": _similarity, "uncertainty": _uncertainty, "mistakes": _mistakes,
           "checkpoint": _checkpoint, "explorer": _explorer, "suggestions": _suggestions,
+          "typical": _typical,
           "threshold": _threshold}
 
 

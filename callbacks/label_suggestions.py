@@ -19,6 +19,7 @@ from ml.features import feature_sources
 from services import current_services
 
 BEST = "best"
+TYPICAL = "typical"  # typical items not labeled yet: examples of classes with few labels
 LOOP_MARK = " · kept fresh by the retrain loop"
 # Below this held-out accuracy the features hardly separate the classes labeled so far.
 WEAK_ACCURACY = 0.7
@@ -48,6 +49,7 @@ def list_choices(dataset_id, mode, _classes, loop, job_id, followed):
     jobs = [{"label": source.title + (LOOP_MARK if source.job_id == loop_job else ""),
              "value": source.job_id} for source in sources]
     classes = [{"label": "the next page to review", "value": BEST},
+               {"label": "typical items not labeled yet", "value": TYPICAL},
                *({"label": label.name, "value": str(label.id)} for label in labels)]
     offered = [job["value"] for job in jobs]
     new_model = loop_job in offered and loop_job != followed
@@ -63,6 +65,8 @@ def choose_order(mode, job_id, label_choice, page_size, dataset_id):
         raise PreventUpdate
     if dataset_id is None or job_id is None:
         return None
+    if label_choice == TYPICAL:
+        return {"kind": "typical", "job_id": job_id, "page_size": int(page_size)}
     return {"kind": "suggestions", "job_id": job_id, "page_size": int(page_size),
             "label_id": None if label_choice in (None, BEST) else int(label_choice)}
 
@@ -91,7 +95,20 @@ def describe_model(spec, _revision, dataset_id):
     warning = (html.Div("These features hardly separate the classes labeled so far: try "
                         "another feature source, or label more by hand.",
                         className="text-warning") if weak else None)
-    return [html.Span(" · ".join(parts), className="text-muted"), warning]
+    return [html.Span(" · ".join(parts), className="text-muted"), warning,
+            _unsuggested_classes(dataset_id, set(model.label_ids.tolist()))]
+
+
+def _unsuggested_classes(dataset_id: int, suggested: set[int]):
+    """A note naming the classes without labels: no suggestion can propose them."""
+    with read_session() as session:
+        missing = [label.name for label in list_labels(session, dataset_id)
+                   if label.id not in suggested]
+    if not missing:
+        return None
+    return html.Div(f"No labels yet for {', '.join(missing)}: no suggestion proposes "
+                    "them. Choose 'typical items not labeled yet' and label a few of them by "
+                    "hand.", className="text-warning")
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
@@ -105,6 +122,9 @@ def accept_page(_clicks, _key, spec, page_items, dataset_id, tagger, revision):
     if not spec or spec.get("kind") != "suggestions":
         if ctx.triggered_id == ids.ACCEPT_KEY:
             raise PreventUpdate  # the key means nothing outside the suggestion review
+        if spec and spec.get("kind") == "typical":
+            raise DomainError("typical items carry no suggestion to accept: label them by "
+                              "hand with the class hotkeys", "label")
         raise DomainError("choose the Suggestions mode and a feature source first", "mode")
     with write_session() as session:
         label_id = suggested_label(session, dataset_id, spec)

@@ -2,7 +2,9 @@
 page of suggestions, one tile corrected by its hotkey, the rest accepted with the y key."""
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
+from callbacks.ids import Label as ids
 from db.session import open_database, transaction
 from ml.jobs import create_job, execute_job
 from tests.browser import call_api, demo_in_app, press, save_screenshot, text_of, tile_items
@@ -81,4 +83,35 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
               for tile in browser.find_elements("#label-grid .thumb-tile")}
     assert all(marked[i] for i in page if i in marked) and any(i in marked for i in page)
     assert not any(marked[i] for i in [*seeds, odd] if i in marked)
+    assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def test_a_class_without_labels_is_named_and_typical_items_help_find_it(
+        browser, running_app, browser_settings, tmp_path):
+    dataset_id, truth, labels = demo_in_app(running_app, tmp_path / "beamtime", N_IMAGES,
+                                            64, 8, CLASSES)
+    items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
+    uri_of = {item["id"]: item["uri"] for item in items["items"]}
+    engine, session_factory = open_database(browser_settings)
+    with transaction(session_factory) as session:
+        job_id = create_job(session, "scattering_features", dataset_id, {}, "tester").id
+    assert execute_job(session_factory, browser_settings.artifacts_dir, job_id) == "succeeded"
+    engine.dispose()
+    seeds = [item_id for name in CLASSES[:2]  # "streaks" gets no label
+             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
+    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
+        "tagger": "tester", "method": "manual",
+        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
+
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    browser.wait_for_contains_text("#label-progress-text", f"8 / {N_IMAGES} labeled",
+                                   timeout=20)
+    choose_mode(browser, "Suggestions")
+    browser.wait_for_contains_text("#label-suggestion-info", "No labels yet for streaks")
+
+    Select(browser.find_element(f"#{ids.SUGGESTION_LABEL}")).select_by_visible_text(
+        "typical items not labeled yet")
+    browser.wait_for_contains_text("#label-summary", "typical items not labeled yet")
+    shown = tile_items(browser)
+    assert len(shown) == 48 and not set(shown) & set(seeds)  # one page, none labeled
     assert browser.get_logs() == [], "the browser console shows errors"
