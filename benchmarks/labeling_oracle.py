@@ -46,7 +46,7 @@ class ApiError(RuntimeError):
 class RestClient:
     """JSON requests to the app's REST API; a refusal raises ApiError with its message."""
 
-    def __init__(self, base_url: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, timeout: float = 600.0):
         self.base = base_url.rstrip("/") + "/api/v1"
         self.timeout = timeout
 

@@ -24,8 +24,12 @@ from benchmarks.labeling_oracle import TAGGER, Oracle
 # Accepting a page costs one action; a page is labeled by hand instead when accepting and
 # correcting would cost more.
 ACCEPT_COST = 1
-# The label page's "per page" choices (pages/label.py PAGE_SIZES).
-PAGE_SIZES = (12, 24, 48, 96, 200)
+# The label page's "per page" choices (pages/label.py PAGE_SIZES) a reviewer uses: the
+# default page, and longer ones when they are nearly clean.
+PAGE_SIZES = (48, 96, 200)
+# A longer page is taken only with at most this share of odd items: an item left for later
+# is often suggested right by a model that knows more; a correction always costs.
+LONG_PAGE_WRONG_SHARE = 0.01
 
 
 @dataclass
@@ -49,6 +53,7 @@ class SuggestionOracle(Oracle):
         super().__init__(*args, **kwargs)
         self.good_enough = GoodEnough()
         self.recent_precision: list[float] = []  # of the last pages reviewed
+        self.searched_sources: set[int] = set()  # looked at their typical unlabeled items
 
     def pages_often_wrong(self, pages: int = 5) -> bool:
         recent = self.recent_precision[-pages:]
@@ -96,22 +101,32 @@ class SuggestionOracle(Oracle):
                              [i["item_id"] for i in items], answer["expected_precision"])
 
     def next_page(self, feature_job_id: int) -> Optional[SuggestedPage]:
-        """The next page at the page size a user would pick after looking (free) at each:
-        the most labels per action (accepting plus correcting its odd items); a short
-        clean page beats a long page with many odd items, whose rest waits for a model
-        that knows more."""
-        best, best_rate = None, 0.0
-        for size in PAGE_SIZES:
+        """The next page at the page size a user would pick after looking (free) at it:
+        the longest that is nearly clean, else the default."""
+        for size in sorted(PAGE_SIZES, reverse=True):
             page = self.suggested_page(feature_job_id, size)
             if page is None:
                 return None
             wrong = sum(self.truth[i] != page.label_id for i in page.item_ids)
-            rate = len(page.item_ids) / (ACCEPT_COST + wrong)
-            if rate > best_rate:
-                best, best_rate = page, rate
-            if len(page.item_ids) < size:  # the class has no more suggestions
-                break
-        return best
+            if wrong <= LONG_PAGE_WRONG_SHARE * len(page.item_ids):
+                return page
+        return page
+
+    def find_unsuggested_classes(self, feature_job_id: int) -> None:
+        """Classes with too few labels cannot be suggested (the page names them): look at
+        typical unlabeled items, once per feature source, and label by hand those of such
+        classes."""
+        if feature_job_id in self.searched_sources:
+            return
+        self.searched_sources.add(feature_job_id)
+        counts = Counter(self.labels.values())
+        few = {label for label in self.classes if counts[label] < self.strategy.seeds_per_class}
+        if not few:
+            return
+        answer = self.api.get(self._path("first-items"), feature_job_id=feature_job_id,
+                              limit=max(PAGE_SIZES))
+        found = [item["item_id"] for item in answer["items"] if self.truth[item["item_id"]] in few]
+        self.label_by_hand(found)
 
     def review(self, page: SuggestedPage) -> None:
         wrong = [i for i in page.item_ids if self.truth[i] != page.label_id]
@@ -146,6 +161,7 @@ class SuggestionOracle(Oracle):
                 trainings += 1
                 sources.append(self.classifier_inference())
                 source = self.best_source(sources)
+            self.find_unsuggested_classes(source)
             page = self.next_page(source)
             if page is None:
                 break
