@@ -40,8 +40,9 @@ def _batch_out(plan, event) -> BatchOut:
                 summary="Items ranked by cosine distance to the query items",
                 description="Exact ranking over the feature job's vectors, nearest first, by "
                             "the distance to the nearest query item (match 'any') or to their "
-                            "mean ('mean'); labeled items are left out unless unlabeled_only "
-                            "is false.",
+                            "mean ('mean'); without match, by the rule the data set's labels "
+                            "so far favour, which the answer names. Labeled items are left "
+                            "out unless unlabeled_only is false.",
                 responses=responses(200, SimilarOut, 400, 404, 415))
 def similar_items(path: DatasetPath, body: SimilarIn):
     services = current_services()
@@ -56,16 +57,18 @@ def similar_items(path: DatasetPath, body: SimilarIn):
     items = [SimilarItemOut(item_id=r.id, uri=r.uri, label_id=r.label_id,
                             distance=distance[r.id]) for r in rows]
     return SimilarOut(feature_job_id=body.feature_job_id, query_item_ids=body.query_item_ids,
-                      match=body.match, items=items).model_dump(mode="json")
+                      match=ranking.match, match_from_labels=body.match is None,
+                      items=items).model_dump(mode="json")
 
 
 @blueprint.post("/datasets/<int:dataset_id>/similarity-labels", tags=[GUIDED],
                 summary="Label a similarity batch (top k, a distance cutoff, or listed items) "
                         "as one event, or preview it with dry_run",
                 description="The event's method is 'similarity'; its parameters hold the "
-                            "feature job, the query items, the match rule, the scope and the "
-                            "cutoff. Items that carry a label keep it unless overwrite is "
-                            "true.",
+                            "feature job, the query items, the match rule used (without "
+                            "match: the one the labels before the batch favour, with "
+                            "match_from_labels true), the scope and the cutoff. Items that "
+                            "carry a label keep it unless overwrite is true.",
                 responses=responses(200, BatchOut, 400, 404, 415))
 def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
     services = current_services()

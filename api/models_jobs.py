@@ -11,7 +11,7 @@ from api.models import MAX_PAGE, Body, Out
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 from ml.collapse import MIN_EXPLAINED
 from ml.kinds import JOB_KINDS
-from ml.similarity import DEFAULT_MATCH, MATCH_RULES
+from ml.similarity import CHOICE_MIN_CLASS, FALLBACK_MATCH, MATCH_RULES
 from ml.uncertainty import UNCERTAINTY
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -77,18 +77,26 @@ class JobDeleteOut(BaseModel):
 # --- guided labeling ----------------------------------------------------------------------
 
 UncertaintyName = Literal[tuple(UNCERTAINTY)]  # type: ignore[valid-type]
+MATCH_RULE = ("how items are compared with several query items: 'any' ranks by the cosine "
+              "distance to the nearest query item (a class spread over the feature space "
+              "keeps its own neighbours), 'mean' by the distance to the mean of the query "
+              "items' vectors")
 MatchRule = Annotated[Literal[tuple(MATCH_RULES)], Field(  # type: ignore[valid-type]
-    description="how items are compared with several query items: 'any' ranks by the cosine "
-                "distance to the nearest query item (a class spread over the feature space "
-                "keeps its own neighbours), 'mean' by the distance to the mean of the query "
-                "items' vectors")]
+    description=MATCH_RULE)]
+ChosenMatchRule = Annotated[Optional[Literal[tuple(MATCH_RULES)]], Field(  # type: ignore
+    description=f"{MATCH_RULE}; null or absent (the default): the rule the data set's "
+                "current labels favour on this feature job: for each class with at least "
+                f"{CHOICE_MIN_CLASS} labeled items, half of them as the query must find the "
+                "other half among the labeled items, and the rule finding more wins "
+                f"('{FALLBACK_MATCH}' on a tie or with fewer labels). The answer or event "
+                "names the rule used.")]
 
 
 class SimilarIn(Body):
     feature_job_id: int = Field(description="a finished autoencoder_infer or classifier_infer "
                                             "job of this data set")
     query_item_ids: list[int] = Field(min_length=1, description="items to compare with")
-    match: MatchRule = DEFAULT_MATCH
+    match: ChosenMatchRule = None
     unlabeled_only: bool = Field(True, description="leave out items that carry a label")
     limit: int = Field(100, ge=1, le=MAX_PAGE, description="how many items to return")
     max_distance: Optional[float] = Field(None, ge=0.0, le=2.0,
@@ -105,14 +113,16 @@ class SimilarItemOut(BaseModel):
 class SimilarOut(BaseModel):
     feature_job_id: int
     query_item_ids: list[int]
-    match: MatchRule
+    match: MatchRule = Field(description="the rule used")
+    match_from_labels: bool = Field(description="whether the rule was chosen from the labels "
+                                                "(no match in the request)")
     items: list[SimilarItemOut] = Field(description="nearest first")
 
 
 class SimilarityLabelsIn(Body):
     feature_job_id: int
     query_item_ids: list[int] = Field(min_length=1)
-    match: MatchRule = DEFAULT_MATCH
+    match: ChosenMatchRule = None
     label_id: int = Field(description="the label the batch gives")
     scope: Literal["top_k", "cutoff", "page"] = Field(
         description="top_k: the top_k nearest; cutoff: all within max_distance; page: the "

@@ -4,7 +4,9 @@
 Every source runs as the app runs it: a job on a registered data set (in a throw-away
 data home), with settings chosen from the images the way the labeling benchmark chooses
 them (benchmarks/labeling_sets.py). The backbone reads a local weights file: ``--weights``,
-or else a randomly initialised resnet18 saved here (there are no hub weights offline).
+or else a randomly initialised resnet18 saved here (there are no hub weights offline); its
+folder is one of the data roots, as a lab lists the folder of its weights files in
+BEAMLABEL_DATA_ROOTS, since a job reads a weights file only inside Settings.file_roots.
 
     python -m benchmarks.feature_separation [--datasets demo,mnist] [--json FILE]
 
@@ -30,14 +32,16 @@ EIGHT_BIT = {"log": False, "pmin": 0.0, "pmax": 100.0}
 
 
 class Runner:
-    """One registered data set and the jobs run on it, in this process."""
+    """One registered data set and the jobs run on it, in this process; ``weights_folder``
+    (a folder of weights files) is a data root too, so jobs may read files there."""
 
-    def __init__(self, home: Path, data: DataSet):
+    def __init__(self, home: Path, data: DataSet, weights_folder: Optional[Path] = None):
         from data.catalog import register_dataset, scan_dataset
         from db.session import open_database
         from settings import Settings
 
-        self.settings = Settings(home=home / data.name, data_roots=(data.folder,))
+        roots = (data.folder,) + ((weights_folder,) if weights_folder is not None else ())
+        self.settings = Settings(home=home / data.name, data_roots=roots)
         self.engine, self.session_factory = open_database(self.settings)
         self.dataset_id = register_dataset(self.session_factory, self.settings.data_roots,
                                            data.name, "directory", str(data.folder)).id
@@ -49,7 +53,8 @@ class Runner:
         from ml.jobs import create_job, execute_job
 
         with transaction(self.session_factory) as session:
-            job_id = create_job(session, kind, self.dataset_id, params, "benchmark").id
+            job_id = create_job(session, kind, self.dataset_id, params, "benchmark",
+                                self.settings.file_roots).id
         status = execute_job(self.session_factory, self.settings.artifacts_dir, job_id)
         if status != "succeeded":
             with self.session_factory() as session:
@@ -120,6 +125,7 @@ def random_weights(folder: Path, model_name: str) -> Path:
     import torch
 
     torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{model_name}-random.pth"
     torch.save(timm.create_model(model_name, pretrained=False).state_dict(), path)
     return path
@@ -145,7 +151,8 @@ def measure(runner: Runner, data: DataSet, name: str, args) -> dict:
 
 
 def measure_set(home: Path, data: DataSet, sources: list[str], args) -> dict[str, dict]:
-    runner = Runner(home, data)
+    weights = args.weights.parent if "backbone_features" in sources else None
+    runner = Runner(home, data, weights)
     figures = {}
     try:
         for name in sources:
@@ -192,9 +199,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     results, missed = {}, []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
+        if args.weights is not None:
+            args.weights = args.weights.expanduser().resolve()
         weights = str(args.weights)
         if "backbone_features" in sources and args.weights is None:
-            args.weights = random_weights(root, args.backbone)
+            args.weights = random_weights(root / "weights", args.backbone)
             weights = f"{args.backbone} randomly initialised (seed 0)"
         print(f"backbone weights: {weights}")
         for name in args.datasets.split(","):

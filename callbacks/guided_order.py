@@ -46,6 +46,14 @@ def _how_many(item_ids) -> str:
 
 
 MATCH_TITLES = {"any": "nearest to any", "mean": "nearest to their mean"}
+# The similarity panel's match choice that leaves the rule to the labels so far; a spec
+# holds it as match None (ml.rankings.match_choice).
+CHOSEN_MATCH = "chosen"
+
+
+def match_of(choice: Optional[str]) -> Optional[str]:
+    """The match rule a similarity panel choice names (None: the one the labels favour)."""
+    return None if choice in (None, CHOSEN_MATCH) else choice
 
 
 def _similarity(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
@@ -53,9 +61,10 @@ def _similarity(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
                                spec["job_id"], spec["query"], spec["unlabeled_only"],
                                MAX_ORDERED, match=spec["match"])
     notes = {int(i): f"d {d:.3f}" for i, d in zip(ranking.item_ids, ranking.distances)}
+    how = MATCH_TITLES[ranking.match] + (", chosen from the labels" if spec["match"] is None
+                                         else "")
     return GuidedOrder(ranking.item_ids.tolist(), f"by similarity to {len(spec['query'])} "
-                       f"query item(s) ({MATCH_TITLES[spec['match']]}), job {spec['job_id']}",
-                       notes)
+                       f"query item(s) ({how}), job {spec['job_id']}", notes)
 
 
 def _uncertainty(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.common import (clicked_index, error_alert, kept_choice, muted, note, on_refusal,
                               percent, read_session, tagger_or_default, write_session)
+from callbacks.guided_order import match_of
 from callbacks.ids import Label as ids
 from callbacks.label_actions import label_of_action, read_action
 from db import guided
@@ -93,8 +94,8 @@ def _order_spec(mode, similarity_choice, classifier_job, uncertainty_method,
         feature_job, query, match, unlabeled_only = similarity_choice
         if feature_job is None or not query:
             return None
-        return {"kind": "similarity", "job_id": feature_job, "query": query, "match": match,
-                "unlabeled_only": bool(unlabeled_only)}
+        return {"kind": "similarity", "job_id": feature_job, "query": query,
+                "match": match_of(match), "unlabeled_only": bool(unlabeled_only)}
     if mode == "probability":
         return _probability_order(classifier_job, uncertainty_method, threshold_choice, current)
     if mode != "review":

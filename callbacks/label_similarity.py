@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.common import (error_alert, muted, note, on_refusal, percent, read_session,
                               tagger_or_default, write_session)
+from callbacks.guided_order import CHOSEN_MATCH, match_of
 from callbacks.ids import Label as ids
 from db import guided
 from db.labels import list_labels
@@ -29,14 +30,34 @@ def _default_label(session, dataset_id, query):
 
 
 def _default_cutoff(session, dataset_id, feature_job, query, match):
-    """The distance of the DEFAULT_PAGE-th nearest unlabeled item by the match rule: a
-    default taken from the data, not a fixed number."""
+    """The distance of the DEFAULT_PAGE-th nearest unlabeled item by the match rule (the
+    panel's choice; the labels' one by default): a default taken from the data, not a
+    fixed number."""
     if feature_job is None:
         return no_update
     ranking = rankings.similar(session, current_services().feature_indexes, dataset_id,
-                               feature_job, query, True, DEFAULT_PAGE, match=match)
+                               feature_job, query, True, DEFAULT_PAGE, match=match_of(match))
     return round(float(ranking.distances[-1]) + 5e-4, 3) if len(ranking.distances) \
         else no_update
+
+
+@callback(Output(ids.MATCH, "options"),
+          Input(ids.FEATURE_JOB, "value"), Input(ids.REVISION, "data"),
+          Input(ids.MODE, "value"), State(ids.DATASET, "value"), State(ids.MATCH, "options"))
+@on_refusal(no_update)
+def name_chosen_match(feature_job, _revision, mode, dataset_id, options):
+    """The first match choice names the rule the labels so far favour on the feature
+    source, worked out again when the labels change: a default taken from the data."""
+    if mode != "similarity" or dataset_id is None or not options:
+        raise PreventUpdate
+    label = "chosen from the labels"
+    if feature_job is not None:
+        with read_session() as session:
+            choice = rankings.match_choice(session, current_services().feature_indexes,
+                                           dataset_id, feature_job)
+        label += f" (now: {choice.match})"
+    return [{**option, "label": label} if option["value"] == CHOSEN_MATCH else option
+            for option in options]
 
 
 @callback(Output(ids.QUERY, "data"), Output(ids.QUERY_INFO, "children"),

@@ -23,8 +23,8 @@ from errors import DomainError
 from ml.features import (feature_job, feature_sources, load_probabilities, load_vectors,
                          rows_of)
 from ml.separation import Agreement, label_agreement
-from ml.similarity import (DEFAULT_MATCH, IndexCache, Ranking, SimilarityIndex, build_index,
-                           rank)
+from ml.similarity import (IndexCache, MatchChoice, Ranking, SimilarityIndex, build_index,
+                           compare_match_rules, rank)
 from ml.suggestions import SuggestionModel, fit_suggestions, representative_items
 from ml.uncertainty import Contradiction, contradictions, most_uncertain
 
@@ -38,15 +38,30 @@ def similarity_index(session: Session, cache: IndexCache, dataset_id: int,
     return cache.get((job.id, str(job.finished_at)), lambda: build_index(*load_vectors(job)))
 
 
+def match_choice(session: Session, cache: IndexCache, dataset_id: int,
+                 feature_job_id: int) -> MatchChoice:
+    """The match rule the data set's current labels favour on a feature job's vectors
+    (``ml.similarity.compare_match_rules``), worked out once per change of the labels,
+    then kept in ``cache``."""
+    index = similarity_index(session, cache, dataset_id, feature_job_id)
+    job = feature_job(session, feature_job_id, dataset_id)
+    key = ("match", job.id, str(job.finished_at), last_event_id(session, dataset_id))
+    return cache.get(key, lambda: compare_match_rules(
+        index, *guided.current_label_arrays(session, dataset_id)))
+
+
 def similar(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
             query_item_ids: Sequence[int], unlabeled_only: bool = True,
             limit: Optional[int] = None, max_distance: Optional[float] = None,
-            match: str = DEFAULT_MATCH) -> Ranking:
+            match: Optional[str] = None) -> Ranking:
     """Items by cosine distance to the query items' vectors (the nearest of them, or their
-    mean: ``match``), nearest first."""
+    mean: ``match``; None: the rule the labels so far favour, ``match_choice``), nearest
+    first; the ranking names the rule."""
     if not query_item_ids:
         raise DomainError("pick at least one query item", "query_item_ids")
     index = similarity_index(session, cache, dataset_id, feature_job_id)
+    if match is None:
+        match = match_choice(session, cache, dataset_id, feature_job_id).match
     exclude = guided.current_label_arrays(session, dataset_id)[0] if unlabeled_only else None
     return rank(index, query_item_ids, limit, max_distance, exclude, match)
 
@@ -63,12 +78,17 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
                      max_distance: Optional[float] = None,
                      page_item_ids: Sequence[int] = (), unlabeled_only: bool = True,
                      overwrite: bool = False, dry_run: bool = True,
-                     match: str = DEFAULT_MATCH) -> BatchResult:
+                     match: Optional[str] = None) -> BatchResult:
     """Label a similarity batch in one ``similarity`` event: the page shown (``page``),
-    the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``), by ``match``."""
+    the ``top_k`` nearest, or all within ``max_distance`` (``cutoff``), by ``match`` (None:
+    the rule the labels so far favour); the event records the rule used and whether it
+    was chosen from the labels."""
     get_label(session, dataset_id, label_id)
     if scope not in BATCH_SCOPES:
         raise DomainError(f"scope '{scope}' is not one of {', '.join(BATCH_SCOPES)}", "scope")
+    chosen_match = match is None
+    if chosen_match:  # before the batch changes the labels it was chosen from
+        match = match_choice(session, cache, dataset_id, feature_job_id).match
     if scope == "page":
         if not page_item_ids:
             raise DomainError("the page is empty: nothing to label", "page_item_ids")
@@ -85,7 +105,8 @@ def similarity_batch(session: Session, cache: IndexCache, dataset_id: int, tagge
         chosen = ranking.item_ids.tolist()
     plan = guided.plan_batch(session, dataset_id, chosen, label_id, overwrite)
     params = {"feature_job_id": feature_job_id, "query_item_ids": [int(i) for i in query_item_ids],
-              "scope": scope, "match": match, "top_k": top_k if scope == "top_k" else None,
+              "scope": scope, "match": match, "match_from_labels": chosen_match,
+              "top_k": top_k if scope == "top_k" else None,
               "cutoff": max_distance if scope == "cutoff" else None,
               "unlabeled_only": unlabeled_only, "overwrite": overwrite,
               "chosen": len(plan.item_ids)}

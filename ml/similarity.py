@@ -5,6 +5,8 @@ by item id, so ranking is a matrix product and a partial sort. Two match rules c
 items with several query items: ``any`` scores an item by its nearest query item (query
 items of one class spread over the feature space each pull in their own neighbours), ``mean``
 by the mean of the query items (whose neighbours, between them, may be of another class).
+Neither wins on every kind of data, so :func:`match_rule_for` chooses one from the labels
+so far: the rule under which half of each class's labeled items find the other half.
 
 ``IndexCache`` keeps a few indexes in memory per app (``services.Services``); a feature job's
 files never change, so an index is rebuilt only when its job is gone or pushed out.
@@ -34,14 +36,31 @@ CHUNK_SCORES = 16 * 2**20
 # more than a page of 48 tiles can show.
 MAX_QUERY_ITEMS = 64
 QUERY_SAMPLE_SEED = 0
+# The rule chosen from the labels compares the rules on at most this many labeled items (a
+# seeded sample), so its cost stays the same at a million items (it only touches the
+# labeled items' vectors) ...
+CHOICE_ITEMS = 2000
+# ... by ranking them for at most this many (class, seeded split) pairs: up to CHOICE_SPLITS
+# splits of each class's labeled items (a split of few labels gives a noisy share), fewer
+# with many classes, and a seeded sample of the classes beyond CHOICE_ROUNDS of them. Each
+# pair ranks CHOICE_ITEMS items once per rule: about 0.1 s in all on two idle cores.
+CHOICE_ROUNDS = 64
+CHOICE_SPLITS = 8
+# A class takes part with at least this many labeled items: a query half of two (one query
+# item ranks alike under every rule) and a held-out half of two.
+CHOICE_MIN_CLASS = 4
+# The rule when the labels cannot tell (too few, or both rules score alike).
+FALLBACK_MATCH = "mean"
 
 
 @dataclass(frozen=True)
 class Ranking:
-    """Items, most similar first, with their cosine distance (1 - cosine similarity)."""
+    """Items, most similar first, with their cosine distance (1 - cosine similarity), by
+    the match rule ``match``."""
 
     item_ids: np.ndarray
     distances: np.ndarray
+    match: str
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,6 @@ def _nearest_to_mean(index: SimilarityIndex, query_item_ids: Sequence[int]) -> n
 # How an item's cosine similarity to several query items is scored, by name.
 MATCH_RULES: dict[str, Callable[[SimilarityIndex, Sequence[int]], np.ndarray]] = {
     "any": _nearest_to_any, "mean": _nearest_to_mean}
-DEFAULT_MATCH = "any"
 
 
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
@@ -192,9 +210,10 @@ def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
 def rank(index: SimilarityIndex, query_item_ids: Sequence[int], limit: Optional[int] = None,
          max_distance: Optional[float] = None,
          exclude_item_ids: Optional[Sequence[int]] = None,
-         match: str = DEFAULT_MATCH) -> Ranking:
+         match: str = FALLBACK_MATCH) -> Ranking:
     """Items of ``index`` by cosine distance to the query items, nearest first: to the
-    nearest of them (``match="any"``) or to their mean (``"mean"``).
+    nearest of them (``match="any"``) or to their mean (``"mean"``, without labels to
+    choose by: :func:`match_rule_for`).
 
     ``limit`` keeps the nearest ones, ``max_distance`` those within that distance (both
     may be given); ``exclude_item_ids`` (e.g. the labeled items) are left out.
@@ -215,7 +234,89 @@ def rank(index: SimilarityIndex, query_item_ids: Sequence[int], limit: Optional[
         rows = _top_rows(scores, min(limit or len(scores), len(scores)))
         rows = rows[np.isfinite(scores[rows])]
     distances = np.clip(1.0 - scores[rows], 0.0, 2.0)
-    return Ranking(index.item_ids[rows], distances.astype(np.float32))
+    return Ranking(index.item_ids[rows], distances.astype(np.float32), match)
+
+
+@dataclass(frozen=True)
+class MatchChoice:
+    """The match rule the labels so far favour, with what it rests on."""
+
+    match: str
+    # per rule, the mean over classes (and splits) of the share of a class's held-out half
+    # among the items nearest to its query half; empty when the labels were too few
+    shares: dict[str, float]
+    classes: int  # classes with at least CHOICE_MIN_CLASS labeled items (0: too few labels)
+
+    @property
+    def nbytes(self) -> int:  # kept in an IndexCache, which bounds its entries by size
+        return 256
+
+
+def _labeled_sample(index: SimilarityIndex, labeled_item_ids: Sequence[int],
+                    labels: Sequence[int], rng: np.random.Generator
+                    ) -> tuple[SimilarityIndex, np.ndarray]:
+    """A small index of the labeled items the index holds with a non-zero vector (at most
+    CHOICE_ITEMS, a seeded sample), and their labels."""
+    item_ids = np.asarray(labeled_item_ids, dtype=np.int64)
+    labels = np.asarray(labels)
+    if len(item_ids) != len(labels):
+        raise ValueError(f"{len(item_ids)} labeled items for {len(labels)} labels")
+    held = np.isin(item_ids, index.item_ids[index.positions(item_ids)])
+    item_ids, labels = item_ids[held], labels[held]
+    if len(item_ids) > CHOICE_ITEMS:
+        keep = np.sort(rng.choice(len(item_ids), CHOICE_ITEMS, replace=False))
+        item_ids, labels = item_ids[keep], labels[keep]
+    order = np.argsort(item_ids, kind="stable")
+    item_ids, labels = item_ids[order], labels[order]
+    matrix = index.matrix[np.searchsorted(index.item_ids, item_ids)]
+    nonzero = np.any(matrix != 0, axis=1)
+    return SimilarityIndex(item_ids[nonzero], matrix[nonzero]), labels[nonzero]
+
+
+def compare_match_rules(index: SimilarityIndex, labeled_item_ids: Sequence[int],
+                        labels: Sequence[int], seed: int = 0) -> MatchChoice:
+    """Which match rule finds a class's labeled items from others of its class.
+
+    For each class with at least CHOICE_MIN_CLASS labeled items (at most CHOICE_ROUNDS of
+    them, a seeded sample), seeded splits into a query half and a held-out half; every rule
+    ranks the other labeled items (of all classes) by the query half, and scores the share
+    of the held-out half among the |held-out| nearest. The rule with the higher mean over
+    classes and splits wins; a tie, or no class with enough labels, gives FALLBACK_MATCH.
+    ``classes`` counts the classes with enough labels, scored or not.
+    """
+    rng = np.random.default_rng(seed)
+    sample, labels = _labeled_sample(index, labeled_item_ids, labels, rng)
+    classes, counts = np.unique(labels, return_counts=True)
+    members = [np.flatnonzero(labels == c) for c in classes[counts >= CHOICE_MIN_CLASS]]
+    if not members:
+        return MatchChoice(FALLBACK_MATCH, {}, 0)
+    scored = members if len(members) <= CHOICE_ROUNDS else \
+        [members[i] for i in np.sort(rng.choice(len(members), CHOICE_ROUNDS, replace=False))]
+    splits = max(1, min(CHOICE_SPLITS, CHOICE_ROUNDS // len(scored)))
+    shares: dict[str, list[float]] = {match: [] for match in MATCH_RULES}
+    for _ in range(splits):
+        for rows in scored:
+            rows = rng.permutation(rows)
+            query, held_out = rows[:(len(rows) + 1) // 2], rows[(len(rows) + 1) // 2:]
+            for match, score in MATCH_RULES.items():
+                try:
+                    scores = score(sample, sample.item_ids[query])
+                except DomainError:  # the query half's vectors cancel out: no share
+                    continue
+                scores[query] = -np.inf
+                nearest = _top_rows(scores, len(held_out))
+                shares[match].append(float(np.isin(nearest, held_out).mean()))
+    means = {match: float(np.mean(found)) if found else 0.0 for match, found in shares.items()}
+    best = max(means.values())
+    winners = [match for match, share in means.items() if share >= best - 1e-9]
+    return MatchChoice(winners[0] if len(winners) == 1 else FALLBACK_MATCH, means,
+                       len(members))
+
+
+def match_rule_for(index: SimilarityIndex, labeled_item_ids: Sequence[int],
+                   labels: Sequence[int], seed: int = 0) -> str:
+    """The match rule the labels so far favour (:func:`compare_match_rules`)."""
+    return compare_match_rules(index, labeled_item_ids, labels, seed).match
 
 
 class IndexCache:

@@ -80,7 +80,9 @@ def _similarity_panel():
                              "Use selected tiles as query"], id=ids.USE_SELECTION, size="sm",
                             color="primary", outline=True)),
             _col(html.Small(id=ids.QUERY_INFO, className="text-muted")),
-            _col(dbc.Select(id=ids.MATCH, value="any", size="sm", options=[
+            # the first option's label names the rule the labels favour now
+            _col(dbc.Select(id=ids.MATCH, value="chosen", size="sm", options=[
+                {"label": "chosen from the labels", "value": "chosen"},
                 {"label": "nearest to any query item", "value": "any"},
                 {"label": "nearest to their mean", "value": "mean"}])),
             _col(dbc.Checkbox(id=ids.UNLABELED_ONLY, label="unlabeled only", value=True)),

@@ -126,8 +126,8 @@ def test_one_similarity_batch_and_one_threshold_labeling(guided_page, running_ap
     assert browser.get_logs() == [], "the browser console shows errors"
 
 
-def test_labeled_items_as_query_nearest_to_any_of_them_or_to_their_mean(guided_page,
-                                                                        running_app):
+def test_labeled_items_as_query_by_the_rule_the_labels_choose_or_a_forced_one(guided_page,
+                                                                              running_app):
     browser, dataset_id, ids, labels, jobs = guided_page
     choose_mode(browser, "Similarity")
     browser.wait_for_contains_text("#label-feature-job", f"job {jobs['latents']}")
@@ -143,20 +143,31 @@ def test_labeled_items_as_query_nearest_to_any_of_them_or_to_their_mean(guided_p
         Keys.CONTROL).perform()
     click(browser, browser.find_element("#label-use-selection"))
 
-    # by default each item counts its distance to the nearer query item: 1° and 39°, 41° first
-    browser.wait_for_contains_text("#label-summary",
-                                   "by similarity to 2 query item(s) (nearest to any)")
+    # by default the labels choose the rule: three 'rings' labels are too few to tell, so
+    # the mean (20°), and the page centres on the item between the query items
+    browser.wait_for_contains_text("#label-summary", "by similarity to 2 query item(s) "
+                                   "(nearest to their mean, chosen from the labels)")
+    until(lambda: Select(browser.find_element("#label-match")).first_selected_option.text
+          == "chosen from the labels (now: mean)", timeout=10)
+    until(lambda: captions(browser)[0] == "img_000020.tif", timeout=10)
+    until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.152", 10)
+
+    # nearest to any: each item counts its distance to the nearer query item: 1°, 39°, 41°
+    Select(browser.find_element("#label-match")).select_by_visible_text(
+        "nearest to any query item")
+    browser.wait_for_contains_text("#label-summary", "(nearest to any)")
     until(lambda: sorted(captions(browser)[:3]) == ["img_000001.tif", "img_000039.tif",
                                                     "img_000041.tif"], timeout=10)
     until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.044", 10)
 
-    # by their mean (20°) the page reorders around the item between them
+    # forced to their mean (20°) the page reorders around the item between them again
     Select(browser.find_element("#label-match")).select_by_visible_text("nearest to their mean")
     browser.wait_for_contains_text("#label-summary", "(nearest to their mean)")
     until(lambda: captions(browser)[0] == "img_000020.tif", timeout=10)
     assert sorted(captions(browser)[1:3]) == ["img_000019.tif", "img_000021.tif"]
     assert notes(browser)[0] == "d 0.000"
     until(lambda: browser.find_element("#label-cutoff").get_attribute("value") == "0.152", 10)
+    assert "chosen from the labels" not in text_of(browser, "#label-summary")
     save_screenshot(browser, "label-similarity-match-rule")
 
     # a batch follows the rule shown
@@ -164,7 +175,7 @@ def test_labeled_items_as_query_nearest_to_any_of_them_or_to_their_mean(guided_p
     browser.find_element("#label-batch-apply").click()
     browser.wait_for_contains_text("#label-feedback", "Labeled 20 items by similarity")
     event = call_api(running_app, f"/api/v1/datasets/{dataset_id}/events")["events"][0]
-    assert event["params"]["match"] == "mean"
+    assert event["params"]["match"] == "mean" and event["params"]["match_from_labels"] is False
     assert sorted(event["params"]["query_item_ids"]) == [ids[0], ids[40]]
     assert browser.get_logs() == [], "the browser console shows errors"
 

@@ -55,7 +55,9 @@ def test_similar_items_nearest_first_unlabeled_only_by_default(lab):
     assert np.allclose(ranking.distances, 1 - np.cos(np.radians([0, 20, 30, 40])), atol=1e-6)
     assert everything.item_ids.tolist() == ids[:3]
     assert refused.value.field == "feature_job_id"
-    assert len(cache) == 1  # built once, used twice
+    # the index built once and used twice; the match rule chosen from the labels once (one
+    # label: the fallback)
+    assert len(cache) == 2 and ranking.match == everything.match == "mean"
 
 
 def test_similarity_batch_previews_then_labels_in_one_event_with_provenance(lab):

@@ -68,12 +68,15 @@ def test_similar_items_nearest_to_any_query_item_or_to_their_mean(lab):
     url = f"/datasets/{dataset_id}/similar"
     request = {"feature_job_id": jobs["latent"], "query_item_ids": [ids[0], ids[9]],
                "unlabeled_only": False, "limit": 4}  # 0° and 90°: their mean is at 45°
-    nearest_any = api.post(url, json=request).json
-    assert nearest_any["match"] == "any"
+    nearest_any = api.post(url, json={**request, "match": "any"}).json
+    assert nearest_any["match"] == "any" and nearest_any["match_from_labels"] is False
     # pairs equally near: the query items, then 10° from one of them
     pairs = [{i["item_id"] for i in nearest_any["items"][k:k + 2]} for k in (0, 2)]
     assert pairs == [{ids[0], ids[9]}, {ids[1], ids[8]}]
     nearest_mean = api.post(url, json={**request, "match": "mean"}).json
+    # without match, the labels choose: no class has four labels yet, so the mean
+    assert api.post(url, json=request).json == {**nearest_mean, "match_from_labels": True}
+    assert api.post(url, json={**request, "match": None}).json["match"] == "mean"
     pairs = [{i["item_id"] for i in nearest_mean["items"][k:k + 2]} for k in (0, 2)]
     assert pairs == [{ids[4], ids[5]}, {ids[3], ids[6]}]
     assert nearest_mean["items"][0]["distance"] == pytest.approx(1 - np.cos(np.radians(5)),
@@ -82,6 +85,31 @@ def test_similar_items_nearest_to_any_query_item_or_to_their_mean(lab):
     assert_error(api.post(f"/datasets/{dataset_id}/similarity-labels", json={
         "feature_job_id": jobs["latent"], "query_item_ids": [ids[0]], "label_id": 1,
         "scope": "top_k", "top_k": 2, "match": 3}), 422, "match")
+
+
+def test_without_match_the_rule_the_labels_favour_ranks_and_is_recorded(lab):
+    api, dataset_id, ids, labels, jobs = lab
+    ring, peak = labels["ring"], labels["peak"]
+    # ring at both ends (0°, 10°, 30°, 80°, 90°), peak between (20°, 40°, 50°): half of the
+    # ring labels find the other half by the nearest of them, their mean points at peaks
+    tags = [{"item_id": ids[i], "label_id": ring} for i in (8, 9)] + \
+        [{"item_id": ids[i], "label_id": peak} for i in (4, 5)]
+    added = api.post(f"/datasets/{dataset_id}/events",
+                     json={"tagger": "anna", "method": "manual", "tags": tags})
+    assert added.status_code == 201, added.json
+    request = {"feature_job_id": jobs["latent"], "query_item_ids": [ids[0], ids[9]],
+               "unlabeled_only": False, "limit": 4}
+    chosen = api.post(f"/datasets/{dataset_id}/similar", json=request).json
+    assert chosen["match"] == "any" and chosen["match_from_labels"] is True
+    assert chosen["items"] == api.post(f"/datasets/{dataset_id}/similar",
+                                       json={**request, "match": "any"}).json["items"]
+    applied = api.post(f"/datasets/{dataset_id}/similarity-labels", json={
+        "feature_job_id": jobs["latent"], "query_item_ids": [ids[0], ids[9]],
+        "label_id": ring, "scope": "top_k", "top_k": 2, "dry_run": False}).json
+    event = api.get(f"/datasets/{dataset_id}/events").json["events"][0]
+    assert event["id"] == applied["event_id"]
+    assert event["params"]["match"] == "any" and event["params"]["match_from_labels"] is True
+    assert applied["count"] == 2  # the two unlabeled items, 60° and 70°
 
 
 def test_similarity_labels_preview_then_one_event(lab):
@@ -100,7 +128,8 @@ def test_similarity_labels_preview_then_one_event(lab):
     assert events[0]["params"]["query_item_ids"] == [ids[0]]
     assert events[0]["params"]["cutoff"] == pytest.approx(request["max_distance"])
     assert events[0]["params"]["feature_job_id"] == jobs["latent"]
-    assert events[0]["params"]["match"] == "any"
+    assert events[0]["params"]["match"] == "mean"  # chosen: too few labels to tell
+    assert events[0]["params"]["match_from_labels"] is True
     assert_error(api.post(url, json={**request, "scope": "nearby"}), 422, "scope")
 
 

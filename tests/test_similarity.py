@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from errors import DomainError
-from ml.similarity import (MATCH_RULES, MAX_QUERY_ITEMS, IndexCache, build_index,
+from ml.similarity import (CHOICE_ITEMS, FALLBACK_MATCH, MATCH_RULES, MAX_QUERY_ITEMS,
+                           IndexCache, build_index, compare_match_rules, match_rule_for,
                            nearest_query_scores, normalised, query_matrix, rank)
 
 
@@ -35,8 +36,10 @@ def test_several_queries_rank_by_their_mean_direction():
     assert ranking.item_ids.tolist() == [115, 126, 130]  # 4°, 7°, 11° away
 
 
-def test_several_queries_rank_by_the_nearest_of_them_by_default():
-    ranking = rank(angles_index(), [100, 138], limit=5, exclude_item_ids=[100, 138])
+def test_several_queries_rank_by_the_nearest_of_them_with_match_any():
+    ranking = rank(angles_index(), [100, 138], limit=5, exclude_item_ids=[100, 138],
+                   match="any")
+    assert ranking.match == "any"
     assert ranking.item_ids.tolist() == [107, 130, 126, 151, 115]  # 7°, 8°, 12°, 13°, 15°
     assert np.allclose(ranking.distances, 1 - np.cos(np.radians([7, 8, 12, 13, 15])),
                        atol=1e-6)
@@ -63,6 +66,68 @@ def test_any_ranks_the_query_class_first_where_the_mean_lies_in_another():
     assert all(0 <= r.distances.min() and r.distances.max() <= 2 for r in ranked.values())
 
 
+def test_the_labels_choose_any_where_a_class_lies_in_two_clusters():
+    index, item_class = class_in_two_clusters_and_another_between()
+    labeled = np.concatenate([np.arange(0, 8), np.arange(30, 38), np.arange(60, 68)])
+    choice = compare_match_rules(index, labeled, item_class[labeled])
+    # half of class 0's labels find the other half by the nearest of them, not by their
+    # mean, which lies among class 1
+    assert choice.match == "any" and choice.classes == 2
+    assert choice.shares["any"] > choice.shares["mean"] + 0.2
+    assert match_rule_for(index, labeled, item_class[labeled], seed=5) == "any"
+
+
+def classes_in_noisy_blobs(seed=0):
+    """Three classes of 40 items around orthogonal centres in 64 dimensions, with noise
+    about as long as a centre: an item's nearest neighbours are often of another class, the
+    mean of a few items of a class lies near its centre; (index, class of each item)."""
+    rng = np.random.default_rng(seed)
+    item_class = np.repeat(np.arange(3), 40)
+    vectors = np.eye(64)[item_class] + 0.35 * rng.standard_normal((120, 64))
+    return build_index(np.arange(120), vectors), item_class
+
+
+def test_the_labels_choose_mean_where_classes_are_noisy_blobs():
+    index, item_class = classes_in_noisy_blobs()
+    labeled = np.concatenate([np.flatnonzero(item_class == c)[:12] for c in range(3)])
+    choice = compare_match_rules(index, labeled, item_class[labeled])
+    assert choice.match == "mean" and choice.classes == 3
+    assert choice.shares["mean"] > choice.shares["any"] + 0.1
+    # the unlabeled items agree: a class's page by the mean of its labels is purer
+    pages = {match: np.mean([np.mean(item_class[rank(
+        index, labeled[item_class[labeled] == c], 20, exclude_item_ids=labeled,
+        match=match).item_ids] == c) for c in range(3)]) for match in MATCH_RULES}
+    assert pages["mean"] > pages["any"]
+
+
+def test_too_few_labels_choose_the_fallback():
+    index, item_class = class_in_two_clusters_and_another_between()
+    assert FALLBACK_MATCH == "mean"
+    # three labels per class at most (two from a cluster of class 0 and one of the other):
+    # no query half and held-out half of two
+    labeled = np.array([0, 1, 30, 60, 61, 62])
+    choice = compare_match_rules(index, labeled, item_class[labeled])
+    assert choice == compare_match_rules(index, [], [])
+    assert (choice.match, choice.shares, choice.classes) == ("mean", {}, 0)
+    # labeled items the index does not hold do not count
+    unknown = np.array([1000, 1001, 1002, 1003])
+    assert match_rule_for(index, np.concatenate([labeled, unknown]),
+                          np.concatenate([item_class[labeled], [0, 0, 0, 0]])) == "mean"
+    with pytest.raises(ValueError, match="3 labeled items for 2 labels"):
+        compare_match_rules(index, [0, 1, 2], [0, 0])
+
+
+def test_the_choice_from_more_than_choice_items_labels_is_seeded():
+    rng = np.random.default_rng(6)
+    item_class = rng.integers(0, 5, 3 * CHOICE_ITEMS)
+    vectors = np.eye(8)[item_class] + 0.5 * rng.standard_normal((3 * CHOICE_ITEMS, 8))
+    index = build_index(np.arange(3 * CHOICE_ITEMS), vectors)
+    labeled = rng.permutation(3 * CHOICE_ITEMS)[:2 * CHOICE_ITEMS]
+    first = compare_match_rules(index, labeled, item_class[labeled])
+    assert first == compare_match_rules(index, labeled, item_class[labeled])
+    assert first.classes == 5 and set(first.shares) == set(MATCH_RULES)
+
+
 def test_chunked_scores_equal_one_product():
     matrix = normalised(np.random.default_rng(3).standard_normal((10_001, 16)))
     queries = matrix[[3, 500, 9000]]
@@ -81,7 +146,7 @@ def test_at_most_max_query_items_a_seeded_sample_whatever_their_order():
     assert np.array_equal(chosen, query_matrix(index, many[::-1]))
     assert len(query_matrix(index, many[:10])) == 10
     # each query item used is at distance 0 from itself; no other item is
-    ranking = rank(index, many)
+    ranking = rank(index, many, match="any")
     assert np.sum(ranking.distances < 1e-5) == MAX_QUERY_ITEMS
 
 
@@ -117,7 +182,7 @@ def test_zero_vectors_and_unknown_queries():
     with pytest.raises(DomainError, match="cancel out"):
         rank(index, [2], match="mean")
     with pytest.raises(DomainError, match="are zero"):
-        rank(index, [2])
+        rank(index, [2], match="any")
     with pytest.raises(DomainError, match="not one of any, mean") as refused:
         rank(index, [1], match="median")
     assert refused.value.field == "match"
