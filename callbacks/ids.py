@@ -183,7 +183,6 @@ class Autoencoder:
     LOSS = "autoencoder-loss"
     RECONSTRUCTIONS = "autoencoder-reconstructions"
     COLLAPSE = "autoencoder-collapse"  # whether the selected job's model collapsed
-
     # feature sources: other jobs that make feature vectors without labels
     FEATURE_KIND = "autoencoder-feature-kind"
     FEATURE_GROUP = "autoencoder-feature-group"  # pattern-matching type, index = job kind
@@ -191,6 +190,7 @@ class Autoencoder:
     FEATURE_FIELD_ERROR = "autoencoder-feature-field-error"  # index = kind.param
     FEATURE_RUN = "autoencoder-feature-run"
     FEATURE_FEEDBACK = "autoencoder-feature-feedback"
+
 
 class AllJobs:
     SCOPE = "all"
