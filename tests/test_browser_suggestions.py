@@ -14,10 +14,10 @@ N_IMAGES = 60
 CLASSES = ("empty", "rings", "streaks")  # hotkeys 1, 2, 3 in this order
 
 
-def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
-        browser, running_app, browser_settings, tmp_path):
-    dataset_id, truth, labels = demo_in_app(running_app, tmp_path / "beamtime", N_IMAGES,
-                                            64, 8, CLASSES)
+def demo_with_features(running_app, browser_settings, folder):
+    """(data set id, true class of each URI, label ids by name, URI of each item id, the id
+    of its finished scattering_features job)."""
+    dataset_id, truth, labels = demo_in_app(running_app, folder, N_IMAGES, 64, 8, CLASSES)
     items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
     uri_of = {item["id"]: item["uri"] for item in items["items"]}
     engine, session_factory = open_database(browser_settings)
@@ -25,6 +25,19 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
         job_id = create_job(session, "scattering_features", dataset_id, {}, "tester").id
     assert execute_job(session_factory, browser_settings.artifacts_dir, job_id) == "succeeded"
     engine.dispose()
+    return dataset_id, truth, labels, uri_of, job_id
+
+
+def label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds):
+    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
+        "tagger": "tester", "method": "manual",
+        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
+
+
+def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
+        browser, running_app, browser_settings, tmp_path):
+    dataset_id, truth, labels, uri_of, job_id = demo_with_features(
+        running_app, browser_settings, tmp_path / "beamtime")
 
     # before any label: the items to label first, spread over the data
     browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
@@ -34,9 +47,7 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
 
     seeds = [item_id for name in CLASSES
              for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
-    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
-        "tagger": "tester", "method": "manual",
-        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
+    label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds)
     browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
     browser.wait_for_contains_text("#label-progress-text", f"12 / {N_IMAGES} labeled",
                                    timeout=20)
@@ -88,20 +99,11 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
 
 def test_a_class_without_labels_is_named_and_typical_items_help_find_it(
         browser, running_app, browser_settings, tmp_path):
-    dataset_id, truth, labels = demo_in_app(running_app, tmp_path / "beamtime", N_IMAGES,
-                                            64, 8, CLASSES)
-    items = call_api(running_app, f"/api/v1/datasets/{dataset_id}/items?limit={N_IMAGES}")
-    uri_of = {item["id"]: item["uri"] for item in items["items"]}
-    engine, session_factory = open_database(browser_settings)
-    with transaction(session_factory) as session:
-        job_id = create_job(session, "scattering_features", dataset_id, {}, "tester").id
-    assert execute_job(session_factory, browser_settings.artifacts_dir, job_id) == "succeeded"
-    engine.dispose()
+    dataset_id, truth, labels, uri_of, job_id = demo_with_features(
+        running_app, browser_settings, tmp_path / "beamtime")
     seeds = [item_id for name in CLASSES[:2]  # "streaks" gets no label
              for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
-    call_api(running_app, f"/api/v1/datasets/{dataset_id}/events", {
-        "tagger": "tester", "method": "manual",
-        "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
+    label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds)
 
     browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
     browser.wait_for_contains_text("#label-progress-text", f"8 / {N_IMAGES} labeled",
