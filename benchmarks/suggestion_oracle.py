@@ -125,7 +125,13 @@ class SuggestionOracle(Oracle):
             return
         answer = self.api.get(self._path("first-items"), feature_job_id=feature_job_id,
                               limit=max(PAGE_SIZES))
-        found = [item["item_id"] for item in answer["items"] if self.truth[item["item_id"]] in few]
+        missing = {label: self.strategy.seeds_per_class - counts[label] for label in few}
+        found = []
+        for item in answer["items"]:  # a few of each such class, as the page asks
+            label = self.truth[item["item_id"]]
+            if missing.get(label, 0) > 0:
+                found.append(item["item_id"])
+                missing[label] -= 1
         self.label_by_hand(found)
 
     def review(self, page: SuggestedPage) -> None:
