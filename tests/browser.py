@@ -221,7 +221,10 @@ def train_from_page(browser, page: str, graph_id: str, points: list[int]) -> Non
     """Press the model page's Train button; wait for its job to succeed and ``graph_id``
     to show ``points`` points per trace."""
     click(browser, browser.find_element(f"#{page}-train"))
-    browser.wait_for_contains_text(f"#{page}-feedback", "queued", timeout=10)
+    # The "queued" note fades after 4 s; on a loaded machine the jobs panel may be seen first.
+    wait_for(lambda: "queued" in browser.find_element(f"#{page}-feedback").text
+             or any(state in jobs_panel_text(browser) for state in ("running", "succeeded")),
+             20, "the job was not queued")
     wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
              "training did not finish")
     wait_for(lambda: plot_points(browser, graph_id) == points, 15,
