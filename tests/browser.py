@@ -217,14 +217,19 @@ def wait_for(condition, timeout: float, message: str) -> None:
     until(condition, timeout=timeout, msg=message)
 
 
+def wait_until_queued(browser, feedback: str, listed: tuple[str, ...]) -> None:
+    """Wait for the "queued" note in ``feedback``, or for the jobs panel to show one of
+    ``listed``: the note fades after 4 s, and a loaded machine may show the panel first."""
+    wait_for(lambda: "queued" in browser.find_element(feedback).text
+             or any(text in jobs_panel_text(browser) for text in listed),
+             20, "the job was not queued")
+
+
 def train_from_page(browser, page: str, graph_id: str, points: list[int]) -> None:
     """Press the model page's Train button; wait for its job to succeed and ``graph_id``
     to show ``points`` points per trace."""
     click(browser, browser.find_element(f"#{page}-train"))
-    # The "queued" note fades after 4 s; on a loaded machine the jobs panel may be seen first.
-    wait_for(lambda: "queued" in browser.find_element(f"#{page}-feedback").text
-             or any(state in jobs_panel_text(browser) for state in ("running", "succeeded")),
-             20, "the job was not queued")
+    wait_until_queued(browser, f"#{page}-feedback", ("running", "succeeded"))
     wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
              "training did not finish")
     wait_for(lambda: plot_points(browser, graph_id) == points, 15,

@@ -5,7 +5,8 @@ from selenium.webdriver.support.ui import Select
 
 from data.demo import generate_demo
 from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_panel_text,
-                           plot_points, save_screenshot, train_from_page, type_into, wait_for)
+                           plot_points, save_screenshot, train_from_page, type_into, wait_for,
+                           wait_until_queued)
 
 
 
@@ -149,7 +150,7 @@ def test_a_contrastive_feature_source_from_the_feature_sources_card(autoencoder_
                         ("batch_size", 16)):
         type_into_feature(browser, name, value)
     click(browser, browser.find_element("#autoencoder-feature-run"))
-    browser.wait_for_contains_text("#autoencoder-feature-feedback", "queued", timeout=10)
+    wait_until_queued(browser, "#autoencoder-feature-feedback", ("contrastive_features",))
     wait_for(lambda: "contrastive_features" in jobs_panel_text(browser), 10, "job not listed")
     wait_for(lambda: "succeeded" in jobs_panel_text(browser), JOB_TIMEOUT,
              "the contrastive encoder did not finish")
