@@ -84,6 +84,8 @@ def describe_model(spec, _revision, dataset_id):
         page = rankings.suggestion_page(session, current_services().feature_indexes,
                                         dataset_id, spec["job_id"], label_id,
                                         spec["page_size"])
+        unlabeled_classes = [label.name for label in list_labels(session, dataset_id)
+                             if label.id not in set(page.model.label_ids.tolist())]
     model, accuracy = page.model, page.model.held_out_accuracy
     parts = [f"learnt from {model.labels_used:,} labels"]
     if accuracy is not None:
@@ -96,17 +98,14 @@ def describe_model(spec, _revision, dataset_id):
                         "another feature source, or label more by hand.",
                         className="text-warning") if weak else None)
     return [html.Span(" · ".join(parts), className="text-muted"), warning,
-            _unsuggested_classes(dataset_id, set(model.label_ids.tolist()))]
+            _unsuggested_classes(unlabeled_classes)]
 
 
-def _unsuggested_classes(dataset_id: int, suggested: set[int]):
+def _unsuggested_classes(names: list[str]):
     """A note naming the classes without labels: no suggestion can propose them."""
-    with read_session() as session:
-        missing = [label.name for label in list_labels(session, dataset_id)
-                   if label.id not in suggested]
-    if not missing:
+    if not names:
         return None
-    return html.Div(f"No labels yet for {', '.join(missing)}: no suggestion proposes "
+    return html.Div(f"No labels yet for {', '.join(names)}: no suggestion proposes "
                     "them. Choose 'typical items not labeled yet' and label a few of them by "
                     "hand.", className="text-warning")
 
