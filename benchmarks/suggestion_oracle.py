@@ -43,8 +43,7 @@ class GoodEnough:
 @dataclass(frozen=True)
 class SuggestedPage:
     feature_job_id: int
-    label_id: int
-    item_ids: list[int]
+    label_of: dict[int, int]  # each item's suggested label, in page order
     expected_precision: Optional[float]
 
 
@@ -93,12 +92,12 @@ class SuggestionOracle(Oracle):
     def suggested_page(self, feature_job_id: int, size: int) -> Optional[SuggestedPage]:
         """The page of ``size`` items the label page shows next in its suggestion review."""
         answer = self.api.get(self._path("suggestions"), feature_job_id=feature_job_id,
-                              best_page=True, limit=size)
-        items = answer["items"]
-        if not items:
+                              limit=size)
+        if not answer["items"]:
             return None
-        return SuggestedPage(feature_job_id, items[0]["label_id"],
-                             [i["item_id"] for i in items], answer["expected_precision"])
+        return SuggestedPage(feature_job_id,
+                             {item["item_id"]: item["label_id"] for item in answer["items"]},
+                             answer["expected_precision"])
 
     def next_page(self, feature_job_id: int) -> Optional[SuggestedPage]:
         """The next page at the page size a user would pick after looking (free) at it:
@@ -107,8 +106,7 @@ class SuggestionOracle(Oracle):
             page = self.suggested_page(feature_job_id, size)
             if page is None:
                 return None
-            wrong = sum(self.truth[i] != page.label_id for i in page.item_ids)
-            if wrong <= LONG_PAGE_WRONG_SHARE * len(page.item_ids):
+            if len(self.odd_ones(page)) <= LONG_PAGE_WRONG_SHARE * len(page.label_of):
                 return page
         return page
 
@@ -134,11 +132,14 @@ class SuggestionOracle(Oracle):
                 missing[label] -= 1
         self.label_by_hand(found)
 
+    def odd_ones(self, page: SuggestedPage) -> list[int]:
+        return [item for item, label in page.label_of.items() if self.truth[item] != label]
+
     def review(self, page: SuggestedPage) -> None:
-        wrong = [i for i in page.item_ids if self.truth[i] != page.label_id]
-        self.recent_precision.append(1 - len(wrong) / len(page.item_ids))
-        if ACCEPT_COST + len(wrong) >= len(page.item_ids):
-            self.label_by_hand(page.item_ids)
+        wrong = self.odd_ones(page)
+        self.recent_precision.append(1 - len(wrong) / len(page.label_of))
+        if ACCEPT_COST + len(wrong) >= len(page.label_of):
+            self.label_by_hand(list(page.label_of))
             return
         if page.expected_precision is not None \
                 and page.expected_precision >= self.strategy.good_enough:
@@ -146,11 +147,12 @@ class SuggestionOracle(Oracle):
             self.good_enough.left_wrong += len(wrong)
         self.label_by_hand(wrong, corrections=True)  # the odd ones first, then accept
         self.api.post(self._path("suggestion-labels"), {
-            "feature_job_id": page.feature_job_id, "label_id": page.label_id,
-            "item_ids": page.item_ids, "tagger": TAGGER})
+            "feature_job_id": page.feature_job_id, "tagger": TAGGER,
+            "labels": [{"item_id": item, "label_id": label}
+                       for item, label in page.label_of.items()]})
         self.actions.batches += 1
-        for item_id in page.item_ids:
-            self.labels.setdefault(item_id, page.label_id)
+        for item_id, label_id in page.label_of.items():
+            self.labels.setdefault(item_id, label_id)
 
     def label_everything(self, item_ids_in_file_order: list[int]) -> None:
         sources = [self.run_job("scattering_features", {})["id"]]  # no training: seconds

@@ -30,12 +30,15 @@ class GuidedOrder:
     notes: dict[int, str] = field(default_factory=dict)  # shown on the tile
     # A checkpoint hides the labels and shows the labels given again instead.
     answers: Optional[dict[int, int]] = None
+    # A suggestion review: the label suggested for each item, which accepting a page gives.
+    suggested: dict[int, int] = field(default_factory=dict)
 
     def page(self, session: Session, dataset_id: int, offset: int, limit: int) -> list[dict]:
         """Tiles' items of one page: id, uri, status, label_id and note."""
         rows = items_in_order(session, dataset_id, self.item_ids[offset:offset + limit])
         return [{"id": r.id, "uri": r.uri, "status": r.status, "note": self.notes.get(r.id),
-                 "label_id": r.label_id if self.answers is None else self.answers.get(r.id)}
+                 "label_id": r.label_id if self.answers is None else self.answers.get(r.id),
+                 "suggested": self.suggested.get(r.id)}
                 for r in rows]
 
 
@@ -97,32 +100,36 @@ def _mistakes(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
                        notes)
 
 
-def suggested_label(session: Session, dataset_id: int, spec: dict) -> Optional[int]:
-    """The class a suggestion order shows: the one chosen, or the one whose gallery page to
-    review next."""
-    if spec["label_id"] is not None:
-        return spec["label_id"]
-    model = rankings.suggestion_model(session, current_services().feature_indexes, dataset_id,
-                                      spec["job_id"])
-    return model.best_page_label(spec["page_size"])
+def suggestion_page(session: Session, dataset_id: int, spec: dict, limit: int,
+                    offset: int = 0) -> rankings.SuggestionPage:
+    """Suggestions of the class a suggestion order chose, or the next page to review."""
+    return rankings.suggestion_page(session, current_services().feature_indexes, dataset_id,
+                                    spec["job_id"], spec["label_id"], limit, offset)
 
 
 def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
-    try:
-        label_id = suggested_label(session, dataset_id, spec)
-    except DomainError:  # no model before two classes carry labels: a cold start
-        first = rankings.first_items(session, dataset_id, spec["job_id"], spec["page_size"])
-        return GuidedOrder(first.tolist(), "label these first, by hand: typical items spread "
-                           "over the whole data set; suggestions start once two classes "
-                           "carry labels")
-    page = rankings.suggestion_page(session, current_services().feature_indexes, dataset_id,
-                                    spec["job_id"], label_id, MAX_ORDERED)
+    if spec["label_id"] is None:
+        try:
+            model = rankings.suggestion_model(session, current_services().feature_indexes,
+                                              dataset_id, spec["job_id"])
+        except DomainError:  # no model before two classes carry labels: a cold start
+            first = rankings.first_items(session, dataset_id, spec["job_id"],
+                                         spec["page_size"])
+            return GuidedOrder(first.tolist(), "label these first, by hand: typical items "
+                               "spread over the whole data set; suggestions start once two "
+                               "classes carry labels")
+        item_ids, label_ids, confidences = model.review_order(spec["page_size"], MAX_ORDERED)
+        title = "the surest suggestions of any class, grouped by class on each page"
+    else:
+        page = suggestion_page(session, dataset_id, spec, MAX_ORDERED)
+        item_ids, label_ids, confidences = page.item_ids, page.label_ids, page.confidences
+        title = f"suggested as '{get_label(session, dataset_id, spec['label_id']).name}'"
     names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
     notes = {int(item): f"→ {names.get(int(label), '?')} {confidence:.2f}"
-             for item, label, confidence in zip(page.item_ids, page.label_ids, page.confidences)}
-    shown = names.get(int(page.label_ids[0]), "?") if len(page.label_ids) else "nothing"
-    return GuidedOrder(page.item_ids.tolist(), f"suggested as '{shown}' by the labels so far "
-                       f"on job {spec['job_id']}, most confident first", notes)
+             for item, label, confidence in zip(item_ids, label_ids, confidences)}
+    return GuidedOrder(item_ids.tolist(), f"{title}, by the labels so far on job "
+                       f"{spec['job_id']}, most confident first", notes,
+                       suggested=dict(zip(item_ids.tolist(), label_ids.tolist())))
 
 
 def _typical(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

@@ -39,6 +39,8 @@ class Label:
     PAGE_INFO = "label-page-info"
     SUMMARY = "label-summary"
     PAGE_ITEMS = "label-page-items"  # store: item ids of the page, in display order
+    # store: {item id: label id} a suggestion review shows on the page, which accepting gives
+    PAGE_SUGGESTIONS = "label-page-suggestions"
     # view controls
     SORT = "label-sort"
     FILTER = "label-filter"

@@ -88,7 +88,7 @@ def _page_filter(show: str, hide_labeled: bool) -> dict:
 
 @callback(Output(ids.GRID, "children"), Output(ids.PAGE, "value"),
           Output(ids.PAGE_INFO, "children"), Output(ids.SUMMARY, "children"),
-          Output(ids.PAGE_ITEMS, "data"),
+          Output(ids.PAGE_ITEMS, "data"), Output(ids.PAGE_SUGGESTIONS, "data"),
           Input(ids.DATASET, "value"), Input(ids.PAGE, "value"), Input(ids.PAGE_SIZE, "value"),
           Input(ids.THUMB_SIZE, "value"), Input(ids.SORT, "value"), Input(ids.FILTER, "value"),
           Input(ids.HIDE_LABELED, "value"), Input(ids.LOG, "value"),
@@ -101,7 +101,7 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
               percentiles, colormap, _first, _previous, _next, _last, _revision, as_of,
               guided, selection):
     if dataset_id is None:
-        return [html.P("Register a data set first.", className="text-muted")], 1, "of 1", "", []
+        return [html.P("Register a data set first.", className="text-muted")], 1, "of 1", "", [], {}
     page_size, size = int(page_size), int(thumb_size)
     filters = _page_filter(show or "all", bool(hide_labeled))
     with read_session() as session:
@@ -139,7 +139,9 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
                else "nothing to show with this filter")
     if ordered:
         summary = f"{summary} · {ordered.title}"
-    return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items]
+    suggested = {str(item["id"]): item["suggested"] for item in items
+                 if item.get("suggested") is not None}
+    return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items], suggested
 
 
 def _next_selection(page_items: list[int], selection: list[int]) -> list[int]:

@@ -1,16 +1,18 @@
 """Behaviour of the label page's suggestion review: the gallery shows the unlabeled items a
-model of the labels so far suggests for one class (the class whose page to review next,
-unless one is chosen), most confident first, each tile with its suggestion; the user
-corrects the odd ones with their hotkeys and accepts the rest with one key (y) or the
-button. Thin adapters to ml.rankings. The retrain loop's controls: label_retrain_loop.py."""
+model of the labels so far is surest of (of any class, grouped by class on each page,
+unless one class is chosen), each tile with its suggestion; the user corrects the odd ones
+with their hotkeys and accepts the rest, each with the suggestion its tile shows, with one
+key (y) or the button. Thin adapters to ml.rankings. The retrain loop's controls: label_retrain_loop.py."""
 from __future__ import annotations
+
+from collections import Counter
 
 from dash import Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import (error_alert, kept_choice, note, on_refusal, percent, read_session,
                               tagger_or_default, write_session)
-from callbacks.guided_order import suggested_label
+from callbacks.guided_order import suggestion_page
 from callbacks.ids import Label as ids
 from db.labels import list_labels
 from errors import DomainError
@@ -80,10 +82,7 @@ def describe_model(spec, _revision, dataset_id):
     if not spec or spec.get("kind") != "suggestions":
         return None
     with read_session() as session:
-        label_id = suggested_label(session, dataset_id, spec)
-        page = rankings.suggestion_page(session, current_services().feature_indexes,
-                                        dataset_id, spec["job_id"], label_id,
-                                        spec["page_size"])
+        page = suggestion_page(session, dataset_id, spec, spec["page_size"])
         unlabeled_classes = [label.name for label in list_labels(session, dataset_id)
                              if label.id not in set(page.model.label_ids.tolist())]
     model, accuracy = page.model, page.model.held_out_accuracy
@@ -113,11 +112,11 @@ def _unsuggested_classes(names: list[str]):
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Input(ids.SUGGESTION_ACCEPT, "n_clicks"), Input(ids.ACCEPT_KEY, "data"),
-          State(ids.GUIDED_ORDER, "data"), State(ids.PAGE_ITEMS, "data"),
+          State(ids.GUIDED_ORDER, "data"), State(ids.PAGE_SUGGESTIONS, "data"),
           State(ids.DATASET, "value"), State(ids.TAGGER, "value"), State(ids.REVISION, "data"),
           prevent_initial_call=True)
 @on_refusal(no_update, error_alert)
-def accept_page(_clicks, _key, spec, page_items, dataset_id, tagger, revision):
+def accept_page(_clicks, _key, spec, page_suggestions, dataset_id, tagger, revision):
     if not spec or spec.get("kind") != "suggestions":
         if ctx.triggered_id == ids.ACCEPT_KEY:
             raise PreventUpdate  # the key means nothing outside the suggestion review
@@ -125,14 +124,17 @@ def accept_page(_clicks, _key, spec, page_items, dataset_id, tagger, revision):
             raise DomainError("typical items carry no suggestion to accept: label them by "
                               "hand with the class hotkeys", "label")
         raise DomainError("choose the Suggestions mode and a feature source first", "mode")
+    if not page_suggestions:
+        raise DomainError("nothing is suggested on this page", "item_ids")
+    label_of = {int(item): int(label) for item, label in page_suggestions.items()}
     with write_session() as session:
-        label_id = suggested_label(session, dataset_id, spec)
-        if label_id is None or not page_items:
-            raise DomainError("nothing is suggested on this page", "item_ids")
         batch = rankings.suggestion_batch(
             session, current_services().feature_indexes, dataset_id, tagger_or_default(tagger),
-            spec["job_id"], label_id, page_items, dry_run=False)
-        name = next(label.name for label in list_labels(session, dataset_id)
-                    if label.id == label_id)
-    count = len(batch.result.plan.to_label)
-    return revision + 1, note(f"Accepted {count} suggestion{'s' * (count != 1)} as '{name}'.")
+            spec["job_id"], label_of, dry_run=False)
+        names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
+    plan = batch.result.plan
+    given = Counter(plan.label_of[item] for item in plan.to_label)
+    parts = ", ".join(f"{count} '{names.get(label, '?')}'" for label, count in given.items())
+    count = len(plan.to_label)
+    return revision + 1, note(f"Accepted {count} suggestion{'s' * (count != 1)}"
+                              + (f": {parts}." if parts else "."))

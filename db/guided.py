@@ -57,14 +57,17 @@ def current_label_arrays(session: Session, dataset_id: int,
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """What a batch would do: the items chosen, those it would tag, and how the labels
-    already on the chosen items compare with the batch's label."""
+    """What a batch would do: the label it gives each chosen item (None clears), the items
+    it would tag, and how the labels already on the chosen items compare with the batch's."""
 
-    label_id: int
-    item_ids: list[int]
+    label_of: dict[int, Optional[int]]
     to_label: list[int]
     labeled: int  # chosen items that carry a label now
-    agreeing: int  # of those, how many carry ``label_id``
+    agreeing: int  # of those, how many carry the label the batch gives them
+
+    @property
+    def item_ids(self) -> list[int]:
+        return list(self.label_of)
 
     @property
     def agreement(self) -> Optional[float]:
@@ -80,26 +83,34 @@ def plan_batch(session: Session, dataset_id: int, item_ids: Sequence[int], label
                overwrite: bool = False) -> BatchPlan:
     """The batch that gives ``label_id`` to ``item_ids``: unlabeled items only, unless
     ``overwrite`` (then every chosen item whose label differs)."""
-    ids = [int(i) for i in item_ids]
+    return plan_labels(session, dataset_id, {int(i): label_id for i in item_ids}, overwrite)
+
+
+def plan_labels(session: Session, dataset_id: int, label_of: dict[int, int],
+                overwrite: bool = False) -> BatchPlan:
+    """The batch that gives each item of ``label_of`` its label there (a page of
+    suggestions of several classes): unlabeled items only, unless ``overwrite``."""
+    ids = list(label_of)
     current: dict[int, int] = {}
     for start in range(0, len(ids), 10_000):  # bounded IN lists
         current.update(session.execute(
             select(CurrentLabel.item_id, CurrentLabel.label_id).where(
                 CurrentLabel.dataset_id == dataset_id,
                 CurrentLabel.item_id.in_(ids[start:start + 10_000]))).all())
-    agreeing = sum(1 for label in current.values() if label == label_id)
-    to_label = [i for i in ids if (current.get(i) != label_id if overwrite else i not in current)]
-    return BatchPlan(label_id, ids, to_label, len(current), agreeing)
+    agreeing = sum(1 for item, label in current.items() if label == label_of[item])
+    to_label = [i for i in ids
+                if (current.get(i) != label_of[i] if overwrite else i not in current)]
+    return BatchPlan(label_of, to_label, len(current), agreeing)
 
 
 def apply_batch(session: Session, dataset_id: int, tagger: str, method: str, plan: BatchPlan,
                 params: dict[str, Any],
                 confidences: Optional[dict[int, float]] = None) -> Optional[TaggingEvent]:
-    """One event tagging ``plan.to_label`` with its label; None when nothing is left to tag."""
+    """One event tagging ``plan.to_label`` with their labels; None when nothing is left."""
     if not plan.to_label:
         return None
     confidences = confidences or {}
-    tags = [TagIn(i, plan.label_id, confidences.get(i)) for i in plan.to_label]
+    tags = [TagIn(i, plan.label_of[i], confidences.get(i)) for i in plan.to_label]
     return apply_event(session, dataset_id, tagger, method, tags, params)
 
 

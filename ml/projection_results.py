@@ -220,7 +220,7 @@ def label_selection(session: Session, projection: Projection, item_ids: Sequence
         params["item_ids"] = [int(i) for i in ids]
     dataset_id = projection.job.dataset_id
     if label_id is None:
-        plan = BatchPlan(None, ids.tolist(), ids.tolist(), 0, 0)
+        plan = BatchPlan(dict.fromkeys(ids.tolist()), ids.tolist(), 0, 0)
         return apply_event(session, dataset_id, tagger, "cluster",
                            [TagIn(int(i), None) for i in ids], params), plan
     plan = plan_batch(session, dataset_id, ids.tolist(), label_id, overwrite)

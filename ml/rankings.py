@@ -135,31 +135,24 @@ class SuggestionPage:
     item_ids: np.ndarray
     label_ids: np.ndarray  # the suggestion for each item
     confidences: np.ndarray
-    # Held-out precision of suggestions of the page's class at least as confident as its
-    # least confident item; None for a mixed page or too few held-out suggestions.
+    # Held-out precision of suggestions as confident as the page's least confident one of
+    # each class, weighted by the classes' items; None when it cannot be estimated.
     expected_precision: Optional[float]
 
 
 def suggestion_page(session: Session, cache: IndexCache, dataset_id: int, feature_job_id: int,
-                    label_id: Optional[int], limit: int, offset: int = 0,
-                    best_page: bool = False) -> SuggestionPage:
-    """Unlabeled items suggested as ``label_id`` (or as anything, when None), most
-    confident first; with ``best_page``, those of the class whose page of ``limit`` to
-    review next (``SuggestionModel.best_page_label``)."""
+                    label_id: Optional[int], limit: int, offset: int = 0) -> SuggestionPage:
+    """Unlabeled items suggested as ``label_id``, most confident first; with None, the
+    next page to review (``SuggestionModel.review_page``: the surest of any class)."""
     model = suggestion_model(session, cache, dataset_id, feature_job_id)
-    if best_page:
-        label_id = model.best_page_label(limit)
     if label_id is None:
-        labels, confidences = model.suggested()
-        order = np.argsort(-confidences, kind="stable")[offset:offset + limit]
-        return SuggestionPage(model, model.item_ids[order], labels[order], confidences[order],
-                              None)
-    get_label(session, dataset_id, label_id)
-    item_ids, confidences = model.page(label_id, limit, offset)
-    precision = model.expected_precision(label_id, float(confidences.min())) \
-        if len(item_ids) else None
-    return SuggestionPage(model, item_ids, np.full(len(item_ids), label_id), confidences,
-                          precision)
+        item_ids, label_ids, confidences = model.review_page(limit, offset)
+    else:
+        get_label(session, dataset_id, label_id)
+        item_ids, confidences = model.page(label_id, limit, offset)
+        label_ids = np.full(len(item_ids), label_id)
+    return SuggestionPage(model, item_ids, label_ids, confidences,
+                          model.page_precision(label_ids, confidences))
 
 
 @dataclass(frozen=True)
@@ -170,26 +163,33 @@ class SuggestionBatch:
 
 
 def suggestion_batch(session: Session, cache: IndexCache, dataset_id: int, tagger: str,
-                     feature_job_id: int, label_id: int, item_ids: Sequence[int],
-                     overwrite: bool = False, dry_run: bool = True) -> SuggestionBatch:
-    """Accept a page of suggestions: ``label_id`` for ``item_ids`` in one ``suggestion``
-    event, each tag with the model's probability of ``label_id`` as its confidence."""
-    get_label(session, dataset_id, label_id)
-    if not item_ids:
+                     feature_job_id: int, label_of: dict[int, int], overwrite: bool = False,
+                     dry_run: bool = True) -> SuggestionBatch:
+    """Accept a page of suggestions: each item of ``label_of`` its label there, in one
+    ``suggestion`` event, each tag with the model's probability of its label as confidence."""
+    if not label_of:
         raise DomainError("the page is empty: nothing to label", "item_ids")
+    for label_id in set(label_of.values()):
+        get_label(session, dataset_id, label_id)
     model = suggestion_model(session, cache, dataset_id, feature_job_id)
-    if label_id not in model.label_ids:
-        raise DomainError(f"no item carries label {label_id} yet, so nothing is suggested "
+    missing = sorted(set(label_of.values()) - set(model.label_ids.tolist()))
+    if missing:
+        raise DomainError(f"no item carries label {missing[0]} yet, so nothing is suggested "
                           "as it; label a few of its items by hand first", "label_id")
-    column = model.probabilities[:, int(np.flatnonzero(model.label_ids == label_id)[0])]
-    scored = dict(zip(model.item_ids.tolist(), column.astype(float).tolist()))
-    confidences = {int(i): scored[int(i)] for i in item_ids if int(i) in scored}
-    plan = guided.plan_batch(session, dataset_id, item_ids, label_id, overwrite)
-    precision = model.expected_precision(label_id, min(confidences.values())) \
-        if confidences else None
-    params = {"feature_job_id": feature_job_id, "label_id": label_id, "overwrite": overwrite,
+    column_of = {int(label): column for column, label in enumerate(model.label_ids.tolist())}
+    row_of = {int(item): row for row, item in enumerate(model.item_ids.tolist())}
+    confidences = {item: float(model.probabilities[row_of[item], column_of[label]])
+                   for item, label in label_of.items() if item in row_of}
+    plan = guided.plan_labels(session, dataset_id, label_of, overwrite)
+    scored = [item for item in label_of if item in confidences]
+    precision = model.page_precision(np.array([label_of[i] for i in scored], np.int64),
+                                     np.array([confidences[i] for i in scored]))
+    labels = sorted(set(label_of.values()))
+    params = {"feature_job_id": feature_job_id, "label_ids": labels, "overwrite": overwrite,
               "chosen": len(plan.item_ids), "labels_used": model.labels_used,
               "held_out_accuracy": model.held_out_accuracy, "expected_precision": precision}
+    if len(labels) == 1:
+        params["label_id"] = labels[0]
     event = None if dry_run else guided.apply_batch(session, dataset_id, tagger, "suggestion",
                                                     plan, params, confidences)
     return SuggestionBatch(BatchResult(plan, event), precision, model)

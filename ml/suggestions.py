@@ -69,17 +69,43 @@ class SuggestionModel:
         order = chosen[np.argsort(-confidence[chosen], kind="stable")][offset:offset + limit]
         return self.item_ids[order], confidence[order]
 
-    def best_page_label(self, limit: int) -> Optional[int]:
-        """The class whose page of ``limit`` suggestions to review next: the one the model
-        is surest of, item by item (its mean confidence). The held-out precision is a
-        class-wide figure, biased towards the items labeled first; ranking pages by it
-        cost a sixth more actions on the demo set."""
-        best, best_score = None, -1.0
-        for label_id in self.label_ids.tolist():
-            _items, confidences = self.page(label_id, limit)
-            if len(confidences) and float(confidences.mean()) > best_score:
-                best, best_score = label_id, float(confidences.mean())
-        return best
+    def review_page(self, limit: int, offset: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next page to review: the unlabeled items the model is surest of, whatever
+        their class, grouped by suggested class (the class of the surest item first), most
+        confident first within a class: (item ids, suggested label ids, confidences).
+
+        One class per page (the class surest on average) cost a quarter more actions on
+        held-apart demo sets: its page ran into less confident items while another class
+        still had sure ones."""
+        return self.review_order(limit, offset + limit, offset)
+
+    def review_order(self, page_size: int, count: int, start: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pages of ``review_page`` one after the other: the ``count`` surest suggestions
+        from ``start`` on, grouped by class within each page of ``page_size``."""
+        labels, confidence = self.suggested()
+        ranked = np.argsort(-confidence, kind="stable")[start:count]
+        pages = [_grouped_by_label(ranked[first:first + page_size], labels)
+                 for first in range(0, len(ranked), page_size)]
+        order = np.concatenate(pages) if pages else ranked
+        return self.item_ids[order], labels[order], confidence[order]
+
+    def page_precision(self, label_ids: np.ndarray, confidences: np.ndarray
+                       ) -> Optional[float]:
+        """Expected share right of a page of suggestions of any classes: per class, its
+        held-out precision at the page's least confident suggestion of it, weighted by its
+        items; None when a class on the page has no estimate."""
+        if not len(label_ids):
+            return None
+        right = 0.0
+        for label_id in np.unique(label_ids).tolist():
+            of_class = label_ids == label_id
+            precision = self.expected_precision(label_id, float(confidences[of_class].min()))
+            if precision is None:
+                return None
+            right += precision * int(of_class.sum())
+        return right / len(label_ids)
 
     def counts(self) -> dict[int, int]:
         """How many unlabeled items each class is suggested for."""
@@ -94,6 +120,14 @@ class SuggestionModel:
         if made.sum() < MIN_SUPPORT:
             return None
         return float((self.held_out_truth[made] == label_id).mean())
+
+
+def _grouped_by_label(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``rows`` regrouped by their label, groups in order of first appearance, each group
+    keeping the rows' order."""
+    group_of: dict[int, int] = {}
+    groups = [group_of.setdefault(label, len(group_of)) for label in labels[rows].tolist()]
+    return rows[np.argsort(np.asarray(groups, dtype=np.int64), kind="stable")]
 
 
 def _classifier():

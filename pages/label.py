@@ -155,6 +155,7 @@ def _modals():
 def layout(dataset=None, projection=None, selection=None, cluster=None, **_query):
     stores = [
         dcc.Store(id=ids.PAGE_ITEMS, data=[]),
+        dcc.Store(id=ids.PAGE_SUGGESTIONS, data={}),
         dcc.Store(id=ids.SELECTION, data=[]),
         dcc.Store(id=ids.KEY),
         dcc.Store(id=ids.OPEN),

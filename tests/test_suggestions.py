@@ -32,6 +32,39 @@ def test_suggestions_follow_the_groups_and_skip_labeled_items(groups):
     assert (np.diff(page_confidence) <= 0).all()  # most confident first
 
 
+def test_the_review_page_takes_the_surest_of_any_class_grouped_by_class(groups):
+    item_ids, vectors, truth = groups
+    labeled = np.concatenate([np.flatnonzero(truth == label)[:3] for label in range(10, 14)])
+    model = fit_suggestions(item_ids, vectors, item_ids[labeled], truth[labeled])
+    page_ids, page_labels, page_confidence = model.review_page(40)
+    assert len(page_ids) == 40 and len(set(page_labels.tolist())) > 1
+    _, confidence = model.suggested()
+    surest = np.sort(confidence)[::-1][:40]
+    assert np.allclose(np.sort(page_confidence)[::-1], surest)  # the 40 surest, any class
+    changes = np.flatnonzero(np.diff(page_labels) != 0)
+    assert len(changes) == len(set(page_labels.tolist())) - 1  # each class in one run
+    for label in set(page_labels.tolist()):
+        assert (np.diff(page_confidence[page_labels == label]) <= 0).all()
+    next_ids, _, next_confidence = model.review_page(40, offset=40)
+    assert not set(next_ids.tolist()) & set(page_ids.tolist())
+    assert next_confidence.max() <= page_confidence.min()
+    order_ids, _, _ = model.review_order(40, 80)
+    assert order_ids[:40].tolist() == page_ids.tolist()
+    assert order_ids[40:].tolist() == next_ids.tolist()
+
+
+def test_a_mixed_page_expects_each_class_its_own_precision(groups):
+    item_ids, vectors, truth = groups
+    noisy = truth.copy()
+    noisy[np.flatnonzero(truth == 10)[:30]] = 11
+    model = fit_suggestions(item_ids, vectors, item_ids, noisy)
+    clean, muddled = model.expected_precision(13, 0.5), model.expected_precision(11, 0.0)
+    page = model.page_precision(np.array([13, 13, 13, 11]), np.array([0.9, 0.8, 0.5, 0.0]))
+    assert page == pytest.approx((3 * clean + muddled) / 4)
+    assert model.page_precision(np.array([13, 11]), np.array([1.01, 0.0])) is None
+    assert model.page_precision(np.array([], np.int64), np.array([])) is None
+
+
 def test_expected_precision_is_measured_on_held_out_labels(groups):
     item_ids, vectors, truth = groups
     noisy = truth.copy()

@@ -56,6 +56,38 @@ def test_a_page_of_suggestions_is_one_group_most_confident_first(lab):
     assert len(everything.json["items"]) == N_ITEMS - 6
 
 
+def test_the_next_page_holds_both_groups_each_with_its_suggestion(lab):
+    api, dataset_id, ids, labels, job = lab
+    answer = api.get(f"/datasets/{dataset_id}/suggestions?feature_job_id={job}&limit=34")
+    assert answer.status_code == 200, answer.json
+    items = answer.json["items"]
+    assert len(items) == 34 and {i["label_id"] for i in items} == set(labels.values())
+    for item in items:  # each group suggested its own label
+        group = "peak" if ids.index(item["item_id"]) % 2 else "ring"
+        assert item["label_id"] == labels[group]
+    runs = [items[0]["label_id"]] + [b["label_id"] for a, b in zip(items, items[1:])
+                                     if a["label_id"] != b["label_id"]]
+    assert len(runs) == 2  # grouped by class
+
+
+def test_accepting_a_mixed_page_gives_each_item_its_label_in_one_event(lab):
+    api, dataset_id, ids, labels, job = lab
+    chosen = {ids[7]: labels["peak"], ids[8]: labels["ring"], ids[2]: labels["peak"]}
+    url = f"/datasets/{dataset_id}/suggestion-labels"
+    done = api.post(url, json={"feature_job_id": job, "tagger": "anna", "labels": [
+        {"item_id": item, "label_id": label} for item, label in chosen.items()]})
+    assert done.status_code == 200, done.json
+    assert done.json["count"] == 2 and done.json["already_labeled"] == 1  # item 2: by hand
+    assert done.json["agreeing"] == 0  # its hand label (ring) is kept
+    current = {row["item_id"]: row["label_id"]
+               for row in api.get(f"/datasets/{dataset_id}/current-labels").json["labels"]}
+    assert current[ids[7]] == labels["peak"] and current[ids[8]] == labels["ring"]
+    assert current[ids[2]] == labels["ring"]
+    event = api.get(f"/datasets/{dataset_id}/events").json["events"][0]
+    assert event["method"] == "suggestion" and event["n_tags"] == 2
+    assert event["params"]["label_ids"] == sorted(set(chosen.values()))
+
+
 def test_accepting_a_page_is_one_suggestion_event_that_keeps_hand_labels(lab):
     api, dataset_id, ids, labels, job = lab
     page = [ids[i] for i in (7, 9, 11, 3)]  # item 3 is labeled peak by hand already
@@ -87,7 +119,14 @@ def test_bad_suggestion_requests_name_the_field(lab):
     assert_error(api.post(url, json={"feature_job_id": job, "label_id": extra,
                                      "item_ids": [ids[8]]}), 400, "label_id", "by hand first")
     assert_error(api.post(url, json={"feature_job_id": job, "label_id": labels["ring"],
-                                     "item_ids": []}), 422, "item_ids")
+                                     "item_ids": []}), 422, "body", "needs item_ids")
+    pair = {"item_id": ids[8], "label_id": labels["ring"]}
+    assert_error(api.post(url, json={"feature_job_id": job, "labels": [pair],
+                                     "label_id": labels["ring"], "item_ids": [ids[9]]}),
+                 422, "body", "either labels")
+    assert_error(api.post(url, json={"feature_job_id": job}), 422, "body", "either labels")
+    assert_error(api.post(url, json={"feature_job_id": job, "labels": [
+        {"item_id": ids[8], "label_id": 999}]}), 404, "label_id")
 
 
 def test_suggestions_need_two_labeled_classes(tmp_path, database_url):

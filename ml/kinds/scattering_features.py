@@ -2,8 +2,8 @@
 their own beam centre (ml.scattering_features), with no training, so a data set has
 useful similarity pages and suggestions minutes after it is registered.
 
-Files: features.npy (float32 n × FEATURE_DIM, standardized over the data set) and
-item_ids.npy, in the ml.features contract; unreadable items are left out.
+Files: features.npy (float32 n × FEATURE_DIM, as normal scores of their ranks over the
+data set) and item_ids.npy, in the ml.features contract; unreadable items are left out.
 """
 from __future__ import annotations
 
@@ -17,29 +17,12 @@ from data.sources.base import UnreadableImage
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.params import Param, params_checker
-from ml.scattering_features import FEATURE_DIM, WORK_SIDE, scattering_features
+from ml.scattering_features import (FEATURE_DIM, WORK_SIDE, scattering_features,
+                                    to_normal_scores)
 
 # Read at twice the working side: binning 2 × 2 then averages the counting noise.
 READ_SIDE = 2 * WORK_SIDE
-STANDARDIZE_ROWS = 65_536
 SPEC = {"batch_size": Param(int, 256, 1, 100_000)}
-
-
-def _standardize_in_place(features: np.ndarray) -> None:
-    """Zero mean, unit spread per column, in slices of rows (the array may be huge)."""
-    total = np.zeros(features.shape[1])
-    squares = np.zeros(features.shape[1])
-    for start in range(0, len(features), STANDARDIZE_ROWS):
-        chunk = features[start:start + STANDARDIZE_ROWS].astype(np.float64)
-        total += chunk.sum(axis=0)
-        squares += (chunk ** 2).sum(axis=0)
-    count = max(len(features), 1)
-    mean = total / count
-    spread = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
-    spread = np.where(spread > 1e-6, spread, 1.0)
-    for start in range(0, len(features), STANDARDIZE_ROWS):
-        rows = slice(start, start + STANDARDIZE_ROWS)
-        features[rows] = ((features[rows] - mean) / spread).astype(np.float32)
 
 
 def run_scattering_features(context: JobContext) -> dict[str, Any]:
@@ -68,7 +51,7 @@ def run_scattering_features(context: JobContext) -> dict[str, Any]:
         np.save(trimmed, np.load(path, mmap_mode="r")[:len(kept)])
         os.replace(trimmed, path)
     stored = np.load(path, mmap_mode="r+")
-    _standardize_in_place(stored)
+    to_normal_scores(stored)
     stored.flush()
     np.save(context.artifact_dir / "item_ids.npy", np.asarray(kept, np.int64))
     unreadable = len(items) - len(kept)
