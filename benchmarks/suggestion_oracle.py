@@ -4,7 +4,7 @@ items corrected by hand and the rest accepted with one key, at the page size tha
 the most labels per action. Models are trained only while the suggestions are often wrong:
 a self-supervised encoder (contrastive_features) when the held-out accuracy after the
 first labels is low, then now and then a classifier on the labels so far while the last
-pages reviewed needed many corrections (held-out accuracy flatters: the labeled items are the
+pages reviewed needed many corrections and more than ``finish_share`` is left to label (held-out accuracy flatters: the labeled items are the
 easy ones); the suggestions use whichever feature source separates the labels best.
 
 Every step is a REST call that a click or key on the label page makes; costs as in
@@ -164,7 +164,9 @@ class SuggestionOracle(Oracle):
         trainings = 0
         while self.unlabeled:
             due = (trainings + 1) * self.strategy.retrain_at * len(self.truth)
-            if trainings < self.strategy.rounds and len(self.labels) >= due \
+            # a model trained for the last few items costs more than it saves
+            worth_it = self.unlabeled > self.strategy.finish_share * len(self.truth)
+            if trainings < self.strategy.rounds and len(self.labels) >= due and worth_it \
                     and self.every_class_labeled() and self.pages_often_wrong():
                 trainings += 1
                 sources.append(self.classifier_inference())
