@@ -4,8 +4,9 @@ items corrected by hand and the rest accepted with one key, at the page size tha
 the most labels per action. Models are trained only while the suggestions are often wrong:
 a self-supervised encoder (contrastive_features) when the held-out accuracy after the
 first labels is low, then now and then a classifier on the labels so far while the last
-pages reviewed needed many corrections and more than ``finish_share`` is left to label (held-out accuracy flatters: the labeled items are the
-easy ones); the suggestions use whichever feature source separates the labels best.
+pages reviewed needed many corrections (held-out accuracy flatters: the labeled items are
+the easy ones) and more than ``finish_share`` is left to label; the suggestions use
+whichever feature source separates the labels best.
 
 Every step is a REST call that a click or key on the label page makes; costs as in
 ``labeling_oracle`` (a hand label, an accepted page and a correction cost one action

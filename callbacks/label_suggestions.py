@@ -2,7 +2,8 @@
 model of the labels so far is surest of (of any class, grouped by class on each page,
 unless one class is chosen), each tile with its suggestion; the user corrects the odd ones
 with their hotkeys and accepts the rest, each with the suggestion its tile shows, with one
-key (y) or the button. Thin adapters to ml.rankings. The retrain loop's controls: label_retrain_loop.py."""
+key (y) or the button. Thin adapters to ml.rankings. The retrain loop's controls:
+label_retrain_loop.py."""
 from __future__ import annotations
 
 from collections import Counter
@@ -126,7 +127,11 @@ def accept_page(_clicks, _key, spec, page_suggestions, dataset_id, tagger, revis
         raise DomainError("choose the Suggestions mode and a feature source first", "mode")
     if not page_suggestions:
         raise DomainError("nothing is suggested on this page", "item_ids")
-    label_of = {int(item): int(label) for item, label in page_suggestions.items()}
+    try:
+        label_of = {int(item): int(label) for item, label in page_suggestions.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise DomainError("this page's suggestions are unreadable: reload the page",
+                          "item_ids") from None
     with write_session() as session:
         batch = rankings.suggestion_batch(
             session, current_services().feature_indexes, dataset_id, tagger_or_default(tagger),
