@@ -34,6 +34,20 @@ def label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds):
         "tags": [{"item_id": i, "label_id": labels[truth[uri_of[i]]]} for i in seeds]})
 
 
+def review_after_seeds(browser, running_app, dataset_id, labels, truth, uri_of,
+                       classes) -> list[int]:
+    """Label 4 items of each of ``classes`` by hand, then open the label page's suggestion
+    review; the seeds' item ids."""
+    seeds = [item_id for name in classes
+             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
+    label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds)
+    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
+    browser.wait_for_contains_text("#label-progress-text", f"{len(seeds)} / {N_IMAGES} labeled",
+                                   timeout=20)
+    choose_mode(browser, "Suggestions")
+    return seeds
+
+
 def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
         browser, running_app, browser_settings, tmp_path):
     dataset_id, truth, labels, uri_of, job_id = demo_with_features(
@@ -45,13 +59,8 @@ def test_accept_a_page_of_suggestions_by_key_after_correcting_one(
     browser.wait_for_contains_text("#label-summary", "label these first", timeout=20)
     assert len(browser.find_elements("#label-grid .thumb-tile")) == 48
 
-    seeds = [item_id for name in CLASSES
-             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
-    label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds)
-    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
-    browser.wait_for_contains_text("#label-progress-text", f"12 / {N_IMAGES} labeled",
-                                   timeout=20)
-    choose_mode(browser, "Suggestions")
+    seeds = review_after_seeds(browser, running_app, dataset_id, labels, truth, uri_of, CLASSES)
+    assert len(seeds) == 12
     browser.wait_for_contains_text("#label-suggestion-job", f"job {job_id}")
     browser.wait_for_contains_text("#label-summary", "surest suggestions of any class")
     browser.wait_for_contains_text("#label-suggestion-info", "learnt from 12 labels")
@@ -105,14 +114,9 @@ def test_a_class_without_labels_is_named_and_typical_items_help_find_it(
         browser, running_app, browser_settings, tmp_path):
     dataset_id, truth, labels, uri_of, job_id = demo_with_features(
         running_app, browser_settings, tmp_path / "beamtime")
-    seeds = [item_id for name in CLASSES[:2]  # "streaks" gets no label
-             for item_id in [i for i, uri in uri_of.items() if truth[uri] == name][:4]]
-    label_by_hand(running_app, dataset_id, labels, truth, uri_of, seeds)
-
-    browser.driver.get(f"{running_app}/label?dataset={dataset_id}")
-    browser.wait_for_contains_text("#label-progress-text", f"8 / {N_IMAGES} labeled",
-                                   timeout=20)
-    choose_mode(browser, "Suggestions")
+    seeds = review_after_seeds(browser, running_app, dataset_id, labels, truth, uri_of,
+                               CLASSES[:2])  # "streaks" gets no label
+    assert len(seeds) == 8
     browser.wait_for_contains_text("#label-suggestion-info", "No labels yet for streaks")
 
     Select(browser.find_element(f"#{ids.SUGGESTION_LABEL}")).select_by_visible_text(
