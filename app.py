@@ -18,7 +18,8 @@ from data.sources import SourceError
 from db.session import open_database
 from errors import DomainError
 from services import build_services
-from settings import SETTINGS_TABLE, Settings, load_settings, settings_environment
+from settings import (DEFAULT_SECRET_KEY, LOOPBACK_HOSTS, SETTINGS_TABLE, Settings, load_settings,
+                      settings_environment)
 from worker import start_worker, stop_worker
 
 __version__ = "0.1.0"
@@ -33,12 +34,19 @@ STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icon
 def create_server(settings: Settings) -> OpenAPI:
     """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
     import api
+    from auth import guard, login
 
+    if settings.auth != "none" and settings.secret_key == DEFAULT_SECRET_KEY:
+        raise ValueError("with accounts the login cookie is signed with the secret key: set "
+                         "BEAMLABEL_SECRET_KEY to a long random value (e.g. the output of "
+                         "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
     server = OpenAPI(__name__, info=Info(title="beamlabel API", version=__version__),
                      doc_prefix="/api/v1", doc_url="/openapi.json")
     server.config["SECRET_KEY"] = settings.secret_key
     build_services(settings, server)
+    guard.install(server)
     api.register(server)
+    server.register_blueprint(login.blueprint)
 
     @server.route("/vendor/<path:filename>")
     def vendor(filename: str):
@@ -59,9 +67,11 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
                            feature_sources, jobs, jobs_panel, label, label_classes,
                            label_guided, label_history, label_retrain_loop,
                            label_similarity, label_suggestions, label_viewer)
+    from auth import guard
     from pages._shell import shell_layout
 
     app.layout = shell_layout
+    server.extensions[guard.DASH_EXTENSION] = app  # for the guard: callbacks, inline scripts
     services = server.extensions["beamlabel"]
     services.check_jobs()  # jobs left running by a worker that died while the app was down
     if resume_scans:
@@ -78,9 +88,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Label large image data sets fast, with models trained in the same app. "
                     "With no arguments: start the app on http://127.0.0.1:8050 with SQLite "
                     "and a local worker.")
-    parser.add_argument("command", nargs="?", choices=["run", "serve"], default="run",
+    parser.add_argument("command", nargs="?", choices=["run", "serve", "user"], default="run",
                         help="run (default): one-user local app; serve: shared server with "
-                             "gunicorn (start Celery workers separately)")
+                             "gunicorn and accounts (start Celery workers separately); user: "
+                             "add or change accounts (beamlabel user --help)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8050, help="port to listen on")
     parser.add_argument("--data", type=Path, metavar="DIR",
@@ -115,14 +126,24 @@ def _open_target(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["user"]:
+        from auth import cli
+
+        return cli.main(argv[1:])
     args = _parser().parse_args(argv)
-    overrides = {name: getattr(args, name)
-                 for name in ("home", "database_url", "broker_url", "cache_url", "data_roots",
-                              "tagger", "secret_key")}
-    settings = load_settings(**overrides)
-    if args.data:
-        settings = settings.with_data_roots(args.data)
+    overrides = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+                 for _var, flag, _meaning, _default in SETTINGS_TABLE}
+    if args.command == "serve":  # a shared server: accounts and HTTPS cookies unless told
+        overrides = {"auth": os.environ.get("BEAMLABEL_AUTH") or "accounts",
+                     "secure_cookies": os.environ.get("BEAMLABEL_SECURE_COOKIES") or "1",
+                     **{name: value for name, value in overrides.items() if value is not None}}
     try:
+        settings = load_settings(**overrides)
+        if args.data:
+            settings = settings.with_data_roots(args.data)
+        if args.command == "serve":
+            check_serve_settings(settings, args.host)
         target = _open_target(args, settings)
     except (DomainError, SourceError, ValueError, OSError) as error:
         print(f"beamlabel: {error}", file=sys.stderr)
@@ -145,6 +166,22 @@ def main(argv: list[str] | None = None) -> int:
         if worker is not None:
             stop_worker(worker)
     return 0
+
+
+def check_serve_settings(settings: Settings, host: str) -> None:
+    """A shared server refuses to start open to everyone or with a guessable key."""
+    if settings.auth == "none":
+        raise ValueError("'serve' is a shared server: it needs BEAMLABEL_AUTH=accounts (or "
+                         "proxy); use 'beamlabel run' for a one-user app")
+    if settings.secret_key == DEFAULT_SECRET_KEY:
+        raise ValueError("'serve' needs its own secret key: set BEAMLABEL_SECRET_KEY to a long "
+                         "random value")
+    every_address = host in ("0.0.0.0", "::")
+    if (every_address and settings.allowed_hosts == LOOPBACK_HOSTS) or \
+            (not every_address and host not in settings.allowed_hosts):
+        raise ValueError(f"the server listens on {host} but answers only to the host names "
+                         f"{', '.join(settings.allowed_hosts)}: set BEAMLABEL_ALLOWED_HOSTS to "
+                         "the names users type to reach it")
 
 
 def _start_local_worker(settings: Settings) -> subprocess.Popen:

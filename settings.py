@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Mapping
 
 ENV_PREFIX = "BEAMLABEL_"
+DEFAULT_SECRET_KEY = "beamlabel-local"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+AUTH_MODES = ("none", "accounts", "proxy")
 
 
 def _default_home() -> Path:
@@ -32,9 +35,28 @@ class Settings:
     cache_url: str = ""
     data_roots: tuple[Path, ...] = ()
     tagger: str = field(default_factory=getpass.getuser)
-    secret_key: str = "beamlabel-local"
+    secret_key: str = DEFAULT_SECRET_KEY
+    # Who a request is: "none" (the local app: everyone is the tagger, as admin),
+    # "accounts" (login or API token), "proxy" (a reverse proxy's authenticated-user header).
+    auth: str = "none"
+    proxy_user_header: str = ""
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host header values answered
+    tiled_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # the only hosts a Tiled URI may name
+    secure_cookies: bool = False  # session cookie only over HTTPS
+    max_request_mb: float = 32.0
+    max_job_memory_gb: float = 16.0  # a job estimated to need more is refused
 
     def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"BEAMLABEL_AUTH '{self.auth}' is not one of {', '.join(AUTH_MODES)}")
+        if self.auth == "proxy" and not self.proxy_user_header:
+            raise ValueError("BEAMLABEL_AUTH=proxy needs BEAMLABEL_PROXY_USER_HEADER: the header "
+                             "in which the reverse proxy names the logged-in user")
+        for name in ("allowed_hosts", "tiled_hosts"):
+            hosts = getattr(self, name)
+            if isinstance(hosts, str):
+                hosts = hosts.split(",")
+            object.__setattr__(self, name, tuple(h.strip().lower() for h in hosts if h.strip()))
         home = Path(self.home).expanduser().resolve()
         object.__setattr__(self, "home", home)
         if not self.database_url:
@@ -99,8 +121,25 @@ SETTINGS_TABLE = (
      f"('{os.pathsep}'-separated)", "your home directory and $BEAMLABEL_HOME"),
     ("BEAMLABEL_TAGGER", "--tagger", "name stored with every label event", "the OS user"),
     ("BEAMLABEL_SECRET_KEY", "--secret-key", "Flask secret key (set it on a shared server)",
-     "beamlabel-local"),
+     "a fixed local value; 'serve' refuses it"),
+    ("BEAMLABEL_AUTH", "--auth", "who may do what: none (local app), accounts (login and API "
+     "tokens), proxy (a reverse proxy's user header)", "none for run, accounts for serve"),
+    ("BEAMLABEL_PROXY_USER_HEADER", "--proxy-user-header", "with --auth proxy: the header naming "
+     "the user the proxy authenticated", "none"),
+    ("BEAMLABEL_ALLOWED_HOSTS", "--allowed-hosts", "comma-separated host names the server answers "
+     "to (a request naming another Host is refused)", ",".join(LOOPBACK_HOSTS)),
+    ("BEAMLABEL_TILED_HOSTS", "--tiled-hosts", "comma-separated hosts Tiled data sets may be read "
+     "from", ",".join(LOOPBACK_HOSTS)),
+    ("BEAMLABEL_SECURE_COOKIES", "--secure-cookies", "1: send the login cookie only over HTTPS",
+     "0 for run, 1 for serve"),
+    ("BEAMLABEL_MAX_REQUEST_MB", "--max-request-mb", "largest request body accepted (MB)", "32"),
+    ("BEAMLABEL_MAX_JOB_MEMORY_GB", "--max-job-memory-gb", "jobs estimated to need more memory "
+     "are refused", "16"),
 )
+# Settings read from the environment as text, and how to turn that text into the value.
+_TEXT_SETTINGS = ("home", "database_url", "broker_url", "cache_url", "tagger", "secret_key",
+                  "auth", "proxy_user_header", "allowed_hosts", "tiled_hosts")
+_NUMBER_SETTINGS = ("max_request_mb", "max_job_memory_gb")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -110,18 +149,32 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
     """
     env = os.environ if env is None else env
     values: dict = {}
-    for name in ("home", "database_url", "broker_url", "cache_url", "tagger", "secret_key"):
+    for name in (*_TEXT_SETTINGS, *_NUMBER_SETTINGS, "secure_cookies", "data_roots"):
         if env.get(ENV_PREFIX + name.upper()):
             values[name] = env[ENV_PREFIX + name.upper()]
-    if env.get(ENV_PREFIX + "DATA_ROOTS"):
-        values["data_roots"] = _split_paths(env[ENV_PREFIX + "DATA_ROOTS"])
-    for name, value in overrides.items():
-        if value is None:
-            continue
-        if name == "data_roots" and isinstance(value, str):
-            value = _split_paths(value)
-        values[name] = value
-    return Settings(**values)
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    return Settings(**{name: _parsed(name, value) for name, value in values.items()})
+
+
+def _parsed(name: str, value):
+    """A setting given as text (a variable or flag) turned into its type."""
+    if not isinstance(value, str):
+        return value
+    if name == "data_roots":
+        return _split_paths(value)
+    if name == "secure_cookies":
+        if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise ValueError(f"BEAMLABEL_SECURE_COOKIES '{value}' is not 1 or 0")
+        return value.strip().lower() in ("1", "true", "yes")
+    if name in _NUMBER_SETTINGS:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not number > 0 or number == float("inf"):
+            raise ValueError(f"BEAMLABEL_{name.upper()} '{value}' is not a positive number")
+        return number
+    return value
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -134,4 +187,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         ENV_PREFIX + "DATA_ROOTS": os.pathsep.join(str(root) for root in settings.data_roots),
         ENV_PREFIX + "TAGGER": settings.tagger,
         ENV_PREFIX + "SECRET_KEY": settings.secret_key,
+        ENV_PREFIX + "AUTH": settings.auth,
+        ENV_PREFIX + "PROXY_USER_HEADER": settings.proxy_user_header,
+        ENV_PREFIX + "ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
+        ENV_PREFIX + "TILED_HOSTS": ",".join(settings.tiled_hosts),
+        ENV_PREFIX + "SECURE_COOKIES": "1" if settings.secure_cookies else "0",
+        ENV_PREFIX + "MAX_REQUEST_MB": repr(settings.max_request_mb),
+        ENV_PREFIX + "MAX_JOB_MEMORY_GB": repr(settings.max_job_memory_gb),
     }

@@ -15,8 +15,8 @@ from werkzeug.exceptions import HTTPException
 
 from api.error_answers import (conflict_answer, domain_error_answer, error_response,
                                http_error_answer)
+from auth.identity import acting_name
 from errors import DomainError
-from services import current_services
 
 PREFIX = "/api/v1"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -29,8 +29,8 @@ def _operation_id(*, name: str, **_ignored) -> str:
 
 
 def tagger_of(named: Optional[str]) -> str:
-    """Who a request labels or owns a job as: the tagger it names, else the server's."""
-    return named or current_services().settings.tagger
+    """Who a request labels or owns a job as (``auth.identity.acting_name``)."""
+    return acting_name(named)
 
 
 def resource_blueprint(name: str) -> APIBlueprint:

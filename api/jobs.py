@@ -6,6 +6,7 @@ from flask_openapi3 import Tag
 from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
 from api.models_jobs import JobDeleteOut, JobIn, JobListOut, JobOut, JobPath, JobsQuery
+from auth.ownership import check_may_change_job
 from db import jobs as job_store
 from db.session import transaction
 from ml import jobs as ml_jobs
@@ -65,6 +66,7 @@ def get_job(path: JobPath):
 def cancel_job(path: JobPath):
     services = current_services()
     with transaction(services.session_factory) as session:
+        check_may_change_job(session, path.job_id)
         ml_jobs.cancel_job(services.celery(), session, path.job_id)
     return _get_job(path.job_id).model_dump(mode="json")
 
@@ -74,5 +76,6 @@ def cancel_job(path: JobPath):
                   responses=responses(200, JobDeleteOut, 404, 409))
 def delete_job(path: JobPath):
     with transaction(current_services().session_factory) as session:
+        check_may_change_job(session, path.job_id)
         job_store.delete_job(session, path.job_id)
     return JobDeleteOut(job_id=path.job_id, deleted=True).model_dump(mode="json")

@@ -10,6 +10,7 @@ from api.models import (CurrentLabelOut, CurrentLabelsOut, CurrentLabelsQuery, D
                         DeleteLabelQuery, EventIn, EventListOut, EventOut, EventPath,
                         LabelDeleteOut, LabelIn, LabelListOut, LabelOrderIn, LabelOut,
                         LabelPatchIn, LabelPath, PageQuery, UndoIn)
+from auth.ownership import check_may_undo
 from db import labels as label_store
 from db import store
 from db.session import transaction
@@ -94,7 +95,7 @@ def _event_out(event) -> EventOut:
 def create_event(path: DatasetPath, body: EventIn):
     tags = [store.TagIn(t.item_id, t.label_id, t.confidence) for t in body.tags]
     with transaction(current_services().session_factory) as session:
-        event = store.apply_event(session, path.dataset_id, body.tagger, body.method, tags,
+        event = store.apply_event(session, path.dataset_id, tagger_of(body.tagger), body.method, tags,
                                   body.params)
     return _event_out(event).model_dump(mode="json"), 201
 
@@ -118,6 +119,7 @@ def list_events(path: DatasetPath, query: PageQuery):
 def undo_event(path: EventPath, body: UndoIn):
     services = current_services()
     with transaction(services.session_factory) as session:
+        check_may_undo(session, path.event_id)
         event = undo_tagging_event(session, path.event_id, tagger_of(body.tagger))
     return _event_out(event).model_dump(mode="json"), 201
 

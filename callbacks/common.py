@@ -11,6 +11,7 @@ from dash import Input, Output, State, callback, ctx, html
 from dash.exceptions import PreventUpdate
 from sqlalchemy.orm import Session
 
+from auth.identity import acting_name
 from callbacks.ids import JobsPanel
 from db.lookups import dataset_names
 from db.session import transaction
@@ -59,8 +60,9 @@ def on_refusal(*answer: Any, errors: tuple[type[Exception], ...] = (DomainError,
 
 
 def tagger_or_default(name: str | None) -> str:
-    """The name typed on the page, or the configured tagger when the field is empty."""
-    return (name or "").strip() or current_services().settings.tagger
+    """The name typed on the page, or the configured tagger when the field is empty; with
+    accounts, the logged-in user (``auth.identity.acting_name``)."""
+    return acting_name(None if current_services().settings.auth != "none" else name)
 
 
 def clicked_index(clicks: list | None):

@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
+from auth.ownership import check_may_change_job
 from callbacks.common import error_alert, on_refusal, read_session, write_session
 from callbacks.ids import JobsPanel as ids
 from db import jobs as job_store
@@ -148,6 +149,7 @@ def cancel_or_delete(_cancel, _delete, job_id, changed):
     if job_id is None:
         raise PreventUpdate
     with write_session() as session:
+        check_may_change_job(session, job_id)
         if ctx.triggered_id["type"] == ids.CANCEL:
             job = cancel_job(current_services().celery(), session, job_id)
             message = (f"Job #{job_id} cancelled." if job.status == "cancelled" else

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
+from auth.ownership import check_may_undo
 from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
                               tagger_or_default, write_session)
 from callbacks.ids import Label as ids
@@ -73,6 +74,7 @@ def show_progress_and_history(dataset_id, _revision):
 def undo_from_history(clicks, tagger, revision):
     event_id = clicked_index(clicks)
     with write_session() as session:
+        check_may_undo(session, event_id)
         undo = undo_event(session, event_id, tagger_or_default(tagger))
     return (revision or 0) + 1, html.Div(f"Undid event {event_id} "
                                          f"(event {undo.id}).", className="text-success small")

@@ -1,5 +1,5 @@
-"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs and
-the retrain loops.
+"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs, the
+retrain loops, and the accounts of a shared server (users, API tokens, the audit trail).
 
 Items are identified by a stable ``uri`` (path relative to the data set folder, or a
 Tiled key, plus ``#frame=N`` for frames after the first), never by list position.
@@ -216,3 +216,43 @@ class RetrainLoop(Base):
     # ``every_labels`` labels later (so a failed or refused try is not repeated at once).
     attempt_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
     refusal: Mapped[Optional[str]] = mapped_column(Text, default=None)  # why that try was refused
+
+
+class User(Base):
+    """An account of a shared server (``BEAMLABEL_AUTH=accounts`` or ``proxy``)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # auth.roles.ROLES
+    password_hash: Mapped[Optional[str]] = mapped_column(Text, default=None)  # None: no login
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal token for REST clients; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class AuditEntry(Base):
+    """Who did what on the server besides labeling (the tagging events say who labeled)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))  # "login", an API endpoint, a callback
+    target: Mapped[str] = mapped_column(Text, default="")  # what it acted on (a path, a name)
+    outcome: Mapped[str] = mapped_column(String(20))  # "ok", "refused", "failed"

@@ -39,8 +39,11 @@ class Api:
         return self.call("GET", url, **kwargs)
 
     def post(self, url: str, json=None, **kwargs):
+        """A POST as a JSON client sends it (the JSON media type even with no body)."""
         if json is not None:
             kwargs["json"] = json
+        elif "content_type" not in kwargs and "data" not in kwargs:
+            kwargs["content_type"] = "application/json"
         return self.call("POST", url, **kwargs)
 
 

@@ -302,7 +302,7 @@ def test_rest_runs_a_job_on_a_worker_and_lists_it(local, client):
 def test_rest_cancels_a_queued_job(local, client):
     job = client.post("/api/v1/jobs", json={"kind": "dataset_stats",
                                             "dataset_id": local.dataset_id}).json
-    cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel").json
+    cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel", json={}).json
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"]
 
 
@@ -328,5 +328,5 @@ def test_rest_refuses_bad_payloads_naming_the_field(local, client, payload, stat
 def test_rest_unknown_job_is_404(client):
     for method, url in (("GET", "/api/v1/jobs/7"), ("POST", "/api/v1/jobs/7/cancel"),
                         ("DELETE", "/api/v1/jobs/7")):
-        answer = client.open(url, method=method)
+        answer = client.open(url, method=method, content_type="application/json")
         assert (answer.status_code, answer.json["field"]) == (404, "job_id")
