@@ -95,8 +95,8 @@ def _event_out(event) -> EventOut:
 def create_event(path: DatasetPath, body: EventIn):
     tags = [store.TagIn(t.item_id, t.label_id, t.confidence) for t in body.tags]
     with transaction(current_services().session_factory) as session:
-        event = store.apply_event(session, path.dataset_id, tagger_of(body.tagger), body.method, tags,
-                                  body.params)
+        event = store.apply_event(session, path.dataset_id, tagger_of(body.tagger),
+                                  body.method, tags, body.params)
     return _event_out(event).model_dump(mode="json"), 201
 
 
