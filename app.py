@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     from callbacks import (autoencoder, classifier, datasets, explorer,  # noqa: F401
                            feature_sources, jobs, jobs_panel, label, label_classes,
                            label_guided, label_history, label_retrain_loop,
-                           label_similarity, label_suggestions, label_viewer)
+                           label_similarity, label_suggestions, label_viewer, profile)
     from auth import guard
     from pages._shell import shell_layout
 

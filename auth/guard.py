@@ -35,6 +35,7 @@ CSRF_FIELD = "csrf_token"
 SIMPLE_CONTENT_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data",
                         "text/plain")
 AUDITED_ROLES = ("trainer", "admin")
+SELF_AUDITED = ("api.accounts.", "callbacks.profile.")  # auth.accounts notes these itself
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -77,6 +78,10 @@ def check_request() -> Optional[Response]:
                             f"with BEAMLABEL_ALLOWED_HOSTS)")
     if request.path.startswith(PUBLIC_PATHS) and request.method in READ_METHODS:
         return None
+    if (request.content_length or 0) > settings.max_request_mb * 2**20:
+        return refusal(413, f"the request body is larger than {settings.max_request_mb:g} MB, "
+                            "the most this server takes (BEAMLABEL_MAX_REQUEST_MB); send it "
+                            "in parts", "body")
     if request.method not in READ_METHODS:
         refused = _forgery_refusal()
         if refused is not None:
@@ -180,7 +185,7 @@ def _audit(response: Response) -> None:
         return
     action, needed = g.get("audit", (request.endpoint or request.path, ""))
     refused = response.status_code in (401, 403)
-    if not refused and needed not in AUDITED_ROLES:
+    if not refused and (needed not in AUDITED_ROLES or action.startswith(SELF_AUDITED)):
         return
     identity: Optional[Identity] = g.get("identity")
     outcome = "refused" if refused else "ok" if response.status_code < 400 else "failed"

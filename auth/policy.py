@@ -39,7 +39,7 @@ WRITE_ROUTES = {
     "api.accounts.update_user": "admin",
 }
 # Reading routes only some roles may use.
-READ_ROUTES = {"api.accounts.list_users": "admin", "api.accounts.audit": "admin"}
+READ_ROUTES = {"api.accounts.get_users": "admin", "api.accounts.audit": "admin"}
 
 # Dash callbacks, by the module that defines them, then by function where it differs.
 CALLBACK_MODULES = {

@@ -259,3 +259,14 @@ class Classifier:
     ITEM_VIEW = "classifier-item-view"
     PROBABILITIES = "classifier-probabilities"
     CONFIDENCE = "classifier-confidence"
+
+
+class Profile:
+    """One's own account: name, role, API tokens."""
+    TOKEN_NAME = "profile-token-name"
+    CREATE = "profile-token-create"
+    NEW_TOKEN = "profile-new-token"  # the secret, shown once
+    TOKENS = "profile-tokens"
+    REVOKE = "profile-token-revoke"  # pattern-matching type, index = token id
+    FEEDBACK = "profile-feedback"
+    CHANGED = "profile-changed"  # store: bumped when the tokens change

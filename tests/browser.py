@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return  # it answers (a server with accounts asks for a login first)
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"beamlabel did not answer within {START_TIMEOUT_SECONDS} s:\n"
