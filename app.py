@@ -176,6 +176,10 @@ def check_serve_settings(settings: Settings, host: str) -> None:
     if settings.secret_key == DEFAULT_SECRET_KEY:
         raise ValueError("'serve' needs its own secret key: set BEAMLABEL_SECRET_KEY to a long "
                          "random value")
+    if settings.data_roots == (Path.home().resolve(), settings.home):
+        raise ValueError("'serve' reads data only from folders you name: set "
+                         "BEAMLABEL_DATA_ROOTS to the lab's data folders (the default, your "
+                         "whole home folder, is for the one-user app)")
     every_address = host in ("0.0.0.0", "::")
     if (every_address and settings.allowed_hosts == LOOPBACK_HOSTS) or \
             (not every_address and host not in settings.allowed_hosts):

@@ -78,6 +78,10 @@ class Settings:
         return self.data_roots + ((self.home,) if self.home not in self.data_roots else ())
 
     @property
+    def max_job_bytes(self) -> float:
+        return self.max_job_memory_gb * 2**30
+
+    @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
 

@@ -64,7 +64,8 @@ def create_dataset(body: DatasetIn):
     try:
         dataset = register_dataset(services.session_factory, services.settings.data_roots,
                                    body.name, source.kind, location,
-                                   getattr(source, "api_key", None))
+                                   getattr(source, "api_key", None),
+                                   tiled_hosts=services.settings.tiled_hosts)
     except DomainError as error:
         if error.field == "source":
             error.field = SOURCE_FIELDS[source.kind]

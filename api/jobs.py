@@ -30,7 +30,7 @@ def create_job(body: JobIn):
     services = current_services()
     job_id = ml_jobs.start_job(services.celery(), services.session_factory, body.kind,
                                body.dataset_id, body.params, tagger_of(body.owner),
-                               services.settings.file_roots)
+                               services.settings.file_roots, services.settings.max_job_bytes)
     return _get_job(job_id).model_dump(mode="json"), 201
 
 

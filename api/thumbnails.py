@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from data.catalog import mark_unreadable
 from data.sources import SourceError, UnreadableImage
+from data.sources.base import TooLargeForPreview
 from data.thumbnails import render_thumbnail, render_unreadable
 from data.transforms import Transform
 from db.models import Dataset, Item
@@ -21,7 +22,9 @@ from services import THUMBNAIL_CACHE_SECONDS, current_services
 
 blueprint = Blueprint("thumbs", __name__)
 FORMATS = {"png": "image/png", "webp": "image/webp"}
-MIN_SIZE, MAX_SIZE = 16, 1024
+# The sizes the pages ask for: a fixed set, so that other values cannot fill the cache
+# with renders of the same image nor force new decodes.
+SIZES = (32, 48, 64, 96, 128, 192, 256, 512, 1024)
 
 
 class BadThumbnailRequest(ValueError):
@@ -36,8 +39,8 @@ def thumbnail_params(args) -> tuple[int, Transform, str]:
                               pmin=float(args.get("pmin", 1.0)), pmax=float(args.get("pmax", 99.0)))
     except ValueError as error:
         raise BadThumbnailRequest(f"bad thumbnail parameter: {error}") from error
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise BadThumbnailRequest(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels")
+    if size not in SIZES:
+        raise BadThumbnailRequest(f"size must be one of {', '.join(map(str, SIZES))} pixels")
     return size, transform, args.get("cmap", "gray")
 
 
@@ -53,6 +56,8 @@ def _render(item_id: int, fmt: str, size: int, transform: Transform, cmap: str) 
         return render_unreadable(size, fmt)
     try:
         raw = services.source(dataset).read(item.path, item.frame, max_size=size)
+    except TooLargeForPreview:
+        return render_unreadable(size, fmt)  # the item itself is fine: nothing to mark
     except UnreadableImage as error:
         with transaction(services.session_factory) as session:
             mark_unreadable(session, session.get(Item, item_id), str(error))

@@ -61,7 +61,8 @@ def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
         name = location.rstrip("/").rsplit("/", 1)[-1]
     services = current_services()
     dataset = register_dataset(services.session_factory, services.settings.data_roots,
-                               name, kind, location, tiled_key or None)
+                               name, kind, location, tiled_key or None,
+                               tiled_hosts=services.settings.tiled_hosts)
     return _started(dataset.id, dataset.name)
 
 

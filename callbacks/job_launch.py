@@ -27,7 +27,8 @@ def launch_job(kind: str, dataset_id: int, params: dict, changed: dict | None
     store, which makes the panel list and select the job. DomainError when refused."""
     services = current_services()
     job_id = start_job(services.celery(), services.session_factory, kind, dataset_id, params,
-                       tagger_or_default(None), services.settings.file_roots)
+                       tagger_or_default(None), services.settings.file_roots,
+                       services.settings.max_job_bytes)
     message = dbc.Alert(f"Job #{job_id} ({kind}) queued.", color="success", duration=4000,
                         className="py-2")
     return message, {"n": (changed or {}).get("n", 0) + 1, "select": job_id}

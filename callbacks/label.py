@@ -18,6 +18,7 @@ from db.store import (AUTO_METHODS, TagIn, apply_event, count_items, items_page,
                       label_methods, labels_as_of)
 from db.undo import last_undoable_event, undo_event
 from errors import DomainError
+from services import current_services
 
 PAGER = {ids.FIRST, ids.PREVIOUS, ids.NEXT, ids.LAST}
 
@@ -39,12 +40,15 @@ register_dataset_dropdown(ids.DATASET, ids.DATASET_REQUESTED)
 
 # One callback both ways: two callbacks feeding each other are a dependency cycle to Dash.
 @callback(Output(ids.TAGGER, "value"), Output(ids.TAGGER_SAVED, "data"),
+          Output(ids.TAGGER, "disabled"),
           Input(ids.TAGGER_SAVED, "data"), Input(ids.TAGGER, "value"))
 def sync_tagger(saved, name):
-    """Show the name remembered in this browser; remember the one typed."""
-    if ctx.triggered_id == ids.TAGGER:
-        return no_update, (name or "").strip() or no_update
-    return tagger_or_default(saved), no_update
+    """Show the name remembered in this browser; remember the one typed. With accounts the
+    name is the logged-in user's, and cannot be changed."""
+    with_accounts = current_services().settings.auth != "none"
+    if ctx.triggered_id == ids.TAGGER and not with_accounts:
+        return no_update, (name or "").strip() or no_update, False
+    return tagger_or_default(saved), no_update, with_accounts
 
 
 def _tile(item, size: int, labels: dict, selected: set, url: str):

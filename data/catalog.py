@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,7 @@ from data.sources.directory import check_inside_roots
 from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
 from db.session import transaction
 from errors import DomainError
-from settings import Settings
+from settings import LOOPBACK_HOSTS, Settings
 
 SCAN_BATCH = 500
 _INSERT_BATCH = 20_000
@@ -36,10 +37,23 @@ def shown_location(kind: str, location: str) -> str:
     return split_api_key(location)[0] if kind == "tiled" else location
 
 
-def _check_location(kind: str, location: str, data_roots: Sequence[Path]) -> str:
+def _check_location(kind: str, location: str, data_roots: Sequence[Path],
+                    tiled_hosts: Sequence[str]) -> str:
+    """The location to open: a folder inside the data roots, or a Tiled URI on an allowed
+    host (the server connects to it: any host would let a request probe the network)."""
     if kind == "directory":
         return str(check_inside_roots(Path(location), data_roots))
-    return location.strip().rstrip("/")
+    location = location.strip().rstrip("/")
+    if kind == "tiled":
+        try:
+            host = (urlsplit(location).hostname or "").lower()
+        except ValueError:
+            host = ""
+        if host not in tiled_hosts:
+            raise SourceError(f"Tiled data sets may come only from the hosts "
+                              f"{', '.join(tiled_hosts) or '(none)'}, not '{host}'; an admin "
+                              f"adds a host with BEAMLABEL_TILED_HOSTS")
+    return location
 
 
 def add_problem(session: Session, dataset_id: int, path: str, message: str,
@@ -81,14 +95,15 @@ def _count_new_items(session: Session, dataset_id: int, count: int) -> None:
 
 
 def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequence[Path],
-                     name: str, kind: str, location: str,
-                     api_key: Optional[str] = None) -> Dataset:
+                     name: str, kind: str, location: str, api_key: Optional[str] = None,
+                     tiled_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Dataset:
     """Create a data set and its items from a listing; the header scan comes after."""
     name = (name or "").strip()
     if not name:
         raise DomainError("a data set needs a name", "name")
     try:
-        source = open_source(kind, _check_location(kind, location, data_roots), api_key)
+        location = _check_location(kind, location, data_roots, tiled_hosts)
+        source = open_source(kind, location, api_key)
     except SourceError as error:
         raise DomainError(str(error), "source") from error
     # A Tiled key given inside the URI moves to the api_key column, out of the location.

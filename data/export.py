@@ -58,9 +58,29 @@ def _label_names(session_factory: SessionFactory, dataset_id: int) -> dict[int, 
                 for label in list_labels(session, dataset_id, include_archived=True)}
 
 
+# A cell starting with one of these is a formula to a spreadsheet (a label named
+# "=HYPERLINK(...)" would run when the export is opened): such cells get a leading "'",
+# which spreadsheets hide and the label import removes.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """A cell as it was before ``spreadsheet_safe``."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
 def _csv_text(rows: Iterable[Iterable]) -> str:
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(rows)
+    csv.writer(text, lineterminator="\n").writerows(
+        [spreadsheet_safe(cell) for cell in row] for row in rows)
     return text.getvalue()
 
 

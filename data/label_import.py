@@ -16,6 +16,7 @@ from sqlalchemy import String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from data.export import from_spreadsheet_safe
 from db.labels import create_label, list_labels
 from db.models import Item
 from db.store import TagIn, apply_event, get_dataset
@@ -62,6 +63,7 @@ def _read_rows(csv_text: str) -> _Rows:
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             count += 1
+            row = [from_spreadsheet_safe(cell) for cell in row]
             uri = row[uri_at].strip() if uri_at < len(row) else ""
             if uri and label_at < len(row):
                 wanted[uri] = row[label_at].strip() or None

@@ -18,11 +18,14 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from data.sources.base import ImageInfo, UnreadableImage
+from data.sources.base import ImageInfo, TooLargeForPreview, UnreadableImage
 
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 SUPPORTED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"}) | TIFF_SUFFIXES
 MAX_PIXELS = 2**28
+# A preview (max_size given) decodes at most this many pixels (256 MB as float32), or
+# strides a file mapped from disk: a small compressed file may unpack to gigabytes.
+MAX_PREVIEW_PIXELS = 2**26
 
 # ITU-R 601-2 luma weights, the ones Pillow uses for RGB -> L.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -168,9 +171,11 @@ def _probe_tiff(path: Path) -> ImageInfo:
         return ImageInfo(layout.n_frames, layout.height, layout.width, layout.dtype)
 
 
-def _read_tiff(path: Path, frame: int) -> np.ndarray:
+def _read_tiff(path: Path, frame: int, max_size: Optional[int] = None) -> np.ndarray:
     with _open_tiff(path) as layout:
         _check_size(path, layout.height, layout.width)
+        if max_size:
+            _check_preview_size(path, layout.height, layout.width)
         _check_frame(path, frame, layout.n_frames)
         with _failures_as_unreadable(path, f"cannot decode frame {frame}"):
             if layout.page_per_frame:
@@ -213,10 +218,12 @@ def _probe_pil(path: Path) -> ImageInfo:
         return ImageInfo(1, height, width, _pil_dtype(image.mode))
 
 
-def _read_pil(path: Path, frame: int) -> np.ndarray:
+def _read_pil(path: Path, frame: int, max_size: Optional[int] = None) -> np.ndarray:
     with _open_pil(path) as image:
         width, height = image.size
         _check_size(path, height, width)
+        if max_size:
+            _check_preview_size(path, height, width)
         _check_frame(path, frame, 1)
         with _failures_as_unreadable(path, "cannot decode the image"):
             image.load()
@@ -250,6 +257,37 @@ def read_frame(path: Path, frame: int = 0, max_size: Optional[int] = None) -> np
     """
     path = Path(path)
     _check_regular_file(path)
-    plane = _read_tiff(path, frame) if _is_tiff(path) else _read_pil(path, frame)
+    if max_size and _is_tiff(path):
+        mapped = _mapped_tiff_preview(path, frame, max_size)
+        if mapped is not None:
+            return mapped
+    read = _read_tiff if _is_tiff(path) else _read_pil
+    plane = read(path, frame, max_size)
     step = stride_for(*plane.shape, max_size)
     return plane[::step, ::step] if step > 1 else plane
+
+
+def _check_preview_size(path: Path, height: int, width: int) -> None:
+    if height * width > MAX_PREVIEW_PIXELS:
+        raise TooLargeForPreview(
+            f"{path.name}: the image is {width}x{height} pixels and stored compressed or in "
+            f"pieces: a preview decodes at most {MAX_PREVIEW_PIXELS:,} pixels; bin it, or "
+            "store it uncompressed")
+
+
+def _mapped_tiff_preview(path: Path, frame: int, max_size: int) -> Optional[np.ndarray]:
+    """A large uncompressed TIFF plane strided straight from the file mapped in memory
+    (only the pixels kept are read); None when the file cannot be mapped so."""
+    import tifffile
+
+    try:
+        info = probe_file(path)
+        if info.height * info.width <= MAX_PREVIEW_PIXELS or info.n_frames != 1:
+            return None
+        plane = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError, UnreadableImage):
+        return None  # compressed or tiled: the size check of the normal read decides
+    if plane.ndim != 2:
+        return None
+    step = stride_for(*plane.shape, max_size)
+    return np.array(plane[::step, ::step])

@@ -7,8 +7,8 @@ metrics, heartbeats and the cancel flag.
 """
 from __future__ import annotations
 
+import logging
 import threading
-import traceback
 from collections import deque
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -25,6 +25,7 @@ from errors import DomainError
 from ml.kinds import QUEUES, JobCancelled, get_kind
 from ml.kinds.context import LOG_NAME, JobContext
 
+log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # Far above HEARTBEAT_SECONDS: a busy database must not make a live job look dead.
 STALE_AFTER_SECONDS = 60.0
@@ -87,8 +88,12 @@ def _outcome(context: JobContext) -> tuple[str, Optional[dict], Optional[str]]:
         context.log("cancelled")
         return "cancelled", None, None
     except Exception as error:
-        context.log("failed:\n" + "".join(traceback.format_exc(limit=20)))
-        return "failed", None, f"{type(error).__name__}: {error}"
+        # The traceback goes to the worker's log only: the job's log and error are shown to
+        # users, who need the reason, not the server's paths and code.
+        log.exception("job %s (%s) failed", context.job_id, context.kind)
+        reason = f"{type(error).__name__}: {error}"
+        context.log(f"failed: {reason}")
+        return "failed", None, reason
     context.log("succeeded")
     return "succeeded", result, None
 
@@ -135,10 +140,12 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
 
 
 def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
-               owner: str, file_roots: Sequence[Path] = ()) -> Job:
+               owner: str, file_roots: Sequence[Path] = (),
+               max_memory_bytes: Optional[float] = None) -> Job:
     """A queued job whose parameters and data set passed its kind's checks (a DomainError
     naming the field otherwise, and no row). A file the parameters name must lie inside
-    ``file_roots`` (``Settings.file_roots``)."""
+    ``file_roots`` (``Settings.file_roots``); a job estimated to need more than
+    ``max_memory_bytes`` is refused."""
     job_kind = get_kind(kind)
     if dataset_id is not None:
         get_dataset(session, dataset_id)
@@ -147,18 +154,29 @@ def create_job(session: Session, kind: str, dataset_id: Optional[int], params: d
     checked = job_kind.check_params(dict(params or {}))
     if job_kind.check_files is not None:
         checked = job_kind.check_files(checked, file_roots)
+    if job_kind.estimate_memory is not None and max_memory_bytes is not None:
+        _check_memory(job_kind.estimate_memory(checked), max_memory_bytes)
     if job_kind.check_dataset is not None and dataset_id is not None:
         job_kind.check_dataset(session, dataset_id, checked)
     return job_store.add_job(session, kind, dataset_id, checked, owner)
 
 
+def _check_memory(needed: float, limit: float) -> None:
+    if needed > limit:
+        raise DomainError(
+            f"this job would need about {needed / 2**30:.1f} GB of memory, more than the "
+            f"{limit / 2**30:g} GB a job may use here (BEAMLABEL_MAX_JOB_MEMORY_GB): use a "
+            "smaller params.batch_size or image_size (or fewer channels)", "params.batch_size")
+
+
 def start_job(celery_app: Celery, session_factory: sessionmaker[Session], kind: str,
               dataset_id: Optional[int], params: dict[str, Any], owner: str,
-              file_roots: Sequence[Path] = ()) -> int:
+              file_roots: Sequence[Path] = (), max_memory_bytes: Optional[float] = None) -> int:
     """Check, record and queue a job; its id. A DomainError naming the field refuses it
     before anything is queued."""
     with transaction(session_factory) as session:
-        job_id = create_job(session, kind, dataset_id, params, owner, file_roots).id
+        job_id = create_job(session, kind, dataset_id, params, owner, file_roots,
+                            max_memory_bytes).id
     submit_job(celery_app, session_factory, job_id)
     return job_id
 

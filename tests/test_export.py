@@ -346,3 +346,21 @@ def test_import_looks_up_uris_in_few_queries(session_factory):
     assert (report.n_tags, report.unknown_uri_count) == (n_items, 3_000)
     lookups = [s for s in statements if "FROM items" in s and ("IN (" in s or "ANY (" in s)]
     assert 1 <= len(lookups) <= 4 and len(statements) < 40, len(statements)
+
+
+def test_formula_like_cells_are_exported_inert_and_imported_back(
+        session_factory, labeled, folder):
+    dataset_id, ids, _, _ = labeled
+    with transaction(session_factory) as session:
+        formula = create_label(session, dataset_id, '=HYPERLINK("http://x","y")').id
+        apply_event(session, dataset_id, "@ana", "manual", [TagIn(ids["a.png"], formula)])
+    exported = "".join(export_csv(session_factory, dataset_id))
+    cells = [cell for line in exported.splitlines() for cell in line.split(",")]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "-", "@")) for cell in cells)
+    assert "'=HYPERLINK" in exported and ",'@ana," in exported
+    copy_id = register(session_factory, folder, "copy")
+    with transaction(session_factory) as session:
+        for name in ("ring", "peak/halo", '=HYPERLINK("http://x","y")'):
+            create_label(session, copy_id, name)
+    run_import(session_factory, copy_id, exported)
+    assert labels_now(session_factory, copy_id) == labels_now(session_factory, dataset_id)

@@ -198,3 +198,29 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "pipe.tif")
     with pytest.raises(UnreadableImage, match="not a regular file"):
         probe_file(tmp_path / "pipe.tif")
+
+
+HUGE_SIDE = 8200  # 67 million pixels: more than a preview decodes
+
+
+def test_a_huge_compressed_image_is_not_decoded_for_a_preview(tmp_path):
+    from data.readers import MAX_PREVIEW_PIXELS
+    from data.sources.base import TooLargeForPreview
+
+    assert HUGE_SIDE ** 2 > MAX_PREVIEW_PIXELS
+    path = tmp_path / "huge.tif"
+    tifffile.imwrite(path, np.zeros((HUGE_SIDE, HUGE_SIDE), np.uint8), compression="zlib")
+    assert path.stat().st_size < 2**20  # a small file that unpacks to 67 MB
+    with pytest.raises(TooLargeForPreview, match="bin it"):
+        read_frame(path, max_size=128)
+    assert read_frame(path).shape == (HUGE_SIDE, HUGE_SIDE)  # training reads it in full
+
+
+def test_a_huge_uncompressed_image_is_previewed_from_the_mapped_file(tmp_path):
+    path = tmp_path / "huge.tif"
+    image = np.zeros((HUGE_SIDE, HUGE_SIDE), np.uint8)
+    image[::2, :] = 200
+    tifffile.imwrite(path, image)
+    preview = read_frame(path, max_size=128)
+    assert 128 <= max(preview.shape) < 256 and preview.dtype == np.uint8
+    assert preview[0, 0] == 200

@@ -295,3 +295,94 @@ def test_every_callback_has_a_role_and_a_viewer_cannot_label_through_one(tmp_pat
     assert found["status"] == 403 and "'labeler'" in found["error"], found
     assert found["menu"], "the navigation bar shows no Log out for a logged-in user"
     assert "frame-ancestors 'none'" in found["csp"] and "'sha256-" in found["csp"]
+
+
+def test_tiled_uris_off_the_allow_list_and_odd_thumbnail_sizes_are_refused(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), cache_url="null://",
+                        tiled_hosts=("tiled.facility.example",))
+    api = Api(create_server(settings))
+    for uri in ("http://10.0.0.7:22/", "http://127.0.0.1:6379", "http://[::1]:5432/api"):
+        answer = api.post("/datasets", {"name": "probe", "source": {"kind": "tiled", "uri": uri}})
+        body = assert_error(answer, 400, "source.uri", "BEAMLABEL_TILED_HOSTS")
+        assert "refused" not in body["error"] and "timed out" not in body["error"]
+    assert api.get("/datasets").json["datasets"] == []
+    answer = api.client.get("/thumbs/1.png?size=4096")
+    assert answer.status_code == 400 and "one of" in answer.json["error"]
+
+
+def test_serve_starts_only_safe_and_then_asks_everyone_to_log_in(tmp_path):
+    """``beamlabel serve`` itself (gunicorn) on PostgreSQL and Redis."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from tests.browser import free_port
+    from tests.databases import create_postgres_schema
+
+    url, drop = create_postgres_schema()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "BEAMLABEL_HOME": str(tmp_path / "home"), "BEAMLABEL_DATABASE_URL": url,
+           "BEAMLABEL_BROKER_URL": "redis://127.0.0.1:6379/14",
+           "BEAMLABEL_CACHE_URL": "null://"}
+    port = free_port()
+    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "1"]
+
+    def refused(extra: dict) -> str:
+        done = subprocess.run(command, env={**env, **extra}, cwd=root, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        return done.stderr
+
+    try:
+        assert "BEAMLABEL_SECRET_KEY" in refused({})
+        env["BEAMLABEL_SECRET_KEY"] = SECRET_KEY
+        assert "BEAMLABEL_DATA_ROOTS" in refused({})
+        env["BEAMLABEL_DATA_ROOTS"] = str(tmp_path)
+        assert "BEAMLABEL_AUTH=accounts" in refused({"BEAMLABEL_AUTH": "none"})
+        added = subprocess.run([sys.executable, "-m", "app", "user", "add", "root",
+                                "--role", "admin"], input=PASSWORD + "\n", env=env, cwd=root,
+                               capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/login", timeout=2).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and server.poll() is None
+                    time.sleep(0.3)
+            with pytest.raises(urllib.error.HTTPError) as anonymous:
+                urllib.request.urlopen(base + "/api/v1/datasets", timeout=10)
+            assert anonymous.value.code == 401
+            assert "log in" in json.loads(anonymous.value.read())["error"]
+            rebound = urllib.request.Request(base + "/login", headers={"Host": "evil.example"})
+            with pytest.raises(urllib.error.HTTPError) as wrong_host:
+                urllib.request.urlopen(rebound, timeout=10)
+            assert wrong_host.value.code == 400
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    finally:
+        drop()
+
+
+def test_a_reverse_proxy_can_name_the_user(tmp_path):
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), cache_url="null://",
+                        auth="proxy", proxy_user_header="X-Remote-User", secret_key=SECRET_KEY)
+    server = create_server(settings)
+    with transaction(server.extensions["beamlabel"].session_factory) as session:
+        create_user(session, "test", "ana", "labeler", None)  # no password: proxy only
+    api = Api(server)
+    assert api.get("/me", headers={"X-Remote-User": "ana"}).json["role"] == "labeler"
+    assert_error(api.get("/me", headers={"X-Remote-User": "mallory"}), 401, None)
+    assert_error(api.get("/me"), 401, None)
+    assert api.client.get("/login").status_code == 302  # no password login behind a proxy

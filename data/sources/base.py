@@ -15,6 +15,10 @@ class UnreadableImage(Exception):
     """A file or array that cannot be read as an image; the message says why and what to do."""
 
 
+class TooLargeForPreview(UnreadableImage):
+    """An image too large to decode for a thumbnail, though it can be read in full."""
+
+
 class SourceError(Exception):
     """A data source that cannot be opened at all (missing folder, outside the data roots,
     unreachable Tiled server); the message says what to do."""

@@ -200,9 +200,10 @@ class TiledSource:
             return SourceError(self._redact(
                 f"{self.location!r} is not a Tiled URI ({error}): check the URI"))
         if isinstance(error, httpx.TransportError):
+            # One message for refused, reset and timed-out connections: the difference
+            # would tell whoever gave the URI which ports of the host are open.
             return SourceError(self._redact(
-                f"cannot reach {where} ({type(error).__name__}: {error}): check the URI "
-                f"and that the Tiled server is running"))
+                f"cannot reach {where}: check the URI and that the Tiled server is running"))
         if status in (401, 403) or (isinstance(error, RuntimeError)
                                     and "API key" in str(error)):
             given = "the API key was refused" if self._api_key else "it needs an API key"

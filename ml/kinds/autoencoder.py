@@ -17,6 +17,7 @@ from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.memory_estimate import autoencoder_bytes
 from ml.params import Param, params_checker
 from ml.training_choices import AUGMENT_MODE_NAMES, AUTOENCODER_LOSS_NAMES, OPTIMIZER_NAMES
 
@@ -189,7 +190,7 @@ def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
-    check_params=check_train_params,
+    check_params=check_train_params, estimate_memory=autoencoder_bytes,
     description="train a convolutional autoencoder on the data set's images (model.pt)"))
 register_kind(JobKind(
     name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,

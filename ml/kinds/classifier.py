@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from data.transforms import Transform
 from db.jobs import finished_job
 from errors import DomainError
-from ml.classifier import BALANCING, MODELS, check_image_size, check_weights_path
+from ml.classifier import (BALANCING, FAMILIES, MODELS, check_image_size,
+                           check_weights_path)
 from ml.classifier_data import check_training_set, training_set
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.memory_estimate import classifier_bytes
 from ml.params import Choice, Flag, Param, params_checker
 from ml.training_choices import OPTIMIZER_NAMES
 
@@ -42,6 +44,11 @@ SEPARATE = ("image_size", "weights_path")
 
 
 # ---------------------------------------------------------------- parameters
+
+def training_bytes(params: dict[str, Any]) -> float:
+    family = next(key for key, family in FAMILIES.items() if params["model"] in family.models)
+    return classifier_bytes(params, family)
+
 
 def _image_size(value: Any, model: str) -> list[int]:
     side = isinstance(value, int) and not isinstance(value, bool)
@@ -193,7 +200,7 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
 register_kind(JobKind(
     name="classifier_train", queue="gpu", run=run_classifier_train,
     check_params=check_train_params, check_files=check_train_files,
-    check_dataset=check_train_dataset,
+    check_dataset=check_train_dataset, estimate_memory=training_bytes,
     description="train a timm image classifier on the data set's labels (model.pt, "
                 "per-epoch metrics, validation confusion matrix)"))
 register_kind(JobKind(

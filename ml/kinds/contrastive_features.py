@@ -14,6 +14,7 @@ from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.memory_estimate import contrastive_bytes
 from ml.params import Choice, Flag, Param, params_checker
 from ml.training_choices import OPTIMIZER_NAMES
 
@@ -107,7 +108,7 @@ def run_contrastive_features(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="contrastive_features", queue="gpu", run=run_contrastive_features,
-    check_params=check_params,
+    check_params=check_params, estimate_memory=contrastive_bytes,
     description="train a self-supervised encoder on views a detector image allows "
                 "(rotation, flips, counting noise, shifts, masked gaps), then the features "
                 "of every item (features.npy, item_ids.npy)"))

@@ -42,6 +42,8 @@ class JobKind:
     # they name confined to those folders and checked, or a DomainError. Runs right after
     # check_params, which reads no file: a path is confined before anything opens it.
     check_files: Optional[Callable[[dict[str, Any], Sequence[Path]], dict[str, Any]]] = None
+    # (checked params): the peak bytes the job is estimated to need (ml.memory_estimate)
+    estimate_memory: Optional[Callable[[dict[str, Any]], float]] = None
 
 
 # Filled by register_kind as ml.kinds imports its kind modules.
