@@ -386,3 +386,14 @@ def test_a_reverse_proxy_can_name_the_user(tmp_path):
     assert_error(api.get("/me", headers={"X-Remote-User": "mallory"}), 401, None)
     assert_error(api.get("/me"), 401, None)
     assert api.client.get("/login").status_code == 302  # no password login behind a proxy
+
+
+def test_weights_files_outside_the_roots_are_refused_alike(server, tokens, dataset):
+    trainer = as_user(server, tokens["trainer"])
+    answers = [trainer.post("/jobs", {"kind": "classifier_train", "dataset_id": dataset["id"],
+                                      "params": {"weights_path": path}})
+               for path in ("/etc/shadow", "/root/.ssh/id_rsa", "/etc/no-such-file")]
+    errors = {assert_error(answer, 400, "params.weights_path")["error"].split(":")[0]
+              for answer in answers}
+    assert len(errors) == 1, errors  # nothing tells which of them exists
+    assert trainer.get("/jobs").json == {"jobs": []}
