@@ -198,7 +198,10 @@ def _serve_gunicorn(args: argparse.Namespace, settings: Settings) -> int:
     env = dict(os.environ, **settings_environment(settings))
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4",
                "--bind", f"{args.host}:{args.port}", "--chdir", str(ROOT), "app:create_wsgi()"]
-    return subprocess.call(command, env=env)
+    # gunicorn takes this process's place, so that a signal to `beamlabel serve` (Ctrl+C,
+    # a service manager's stop) reaches it and its workers are not left running.
+    os.execve(sys.executable, command, env)
+    return 0  # not reached
 
 
 def create_wsgi():
