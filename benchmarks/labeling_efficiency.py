@@ -57,7 +57,9 @@ STRATEGY_FLAGS = {
     "al_items": "active-learning items labeled by hand before each retraining",
     "rounds": "classifier rounds at most",
     "finish_share": "below this share unlabeled, no more retraining",
-    "retrain_at": "suggestions: retrain the classifier each time this share is labeled",
+    "retrain_at": "suggestions: train the label features each time this share is labeled",
+    "compute_budget": "suggestions: no more training once the jobs took this many seconds "
+                      "per item",
     "good_enough": "suggestions: a page stated at least this precise counts as good enough",
     "train_below": "suggestions: train models only while the held-out accuracy is below this",
 }

@@ -99,10 +99,12 @@ class Strategy:
     al_items: int = 48  # active-learning items labeled by hand per round
     rounds: int = 2
     finish_share: float = 0.1  # below this share unlabeled, stop retraining and finish
-    # Suggestion review (benchmarks/suggestion_oracle.py): retrain the classifier each time
-    # this share of the items has been labeled since, and count pages stated at least this
-    # precise as good enough without review.
-    retrain_at: float = 0.2
+    # Suggestion review (benchmarks/suggestion_oracle.py): train the label features again
+    # each time this share of the items has been labeled since (less near the end), while
+    # all jobs so far took under compute_budget seconds per item; count pages stated at
+    # least this precise as good enough without review.
+    retrain_at: float = 0.1
+    compute_budget: float = 0.12
     good_enough: float = 0.95
     train_below: float = 0.9  # held-out accuracy under which a model is worth training
     autoencoder: dict = field(default_factory=dict)  # autoencoder_train parameters

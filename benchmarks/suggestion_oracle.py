@@ -1,12 +1,12 @@
 """The simulated scientist working the way the label page's suggestion review goes: first
 items chosen by the app, then page after page of suggestions, each reviewed, its odd
 items corrected by hand and the rest accepted with one key, at the page size that gives
-the most labels per action. Models are trained only while the suggestions are often wrong:
-a self-supervised encoder (contrastive_features) when the held-out accuracy after the
-first labels is low, then now and then a classifier on the labels so far while the last
-pages reviewed needed many corrections (held-out accuracy flatters: the labeled items are
-the easy ones) and more than ``finish_share`` is left to label; the suggestions use
-whichever feature source separates the labels best.
+the most labels per action. A self-supervised encoder (contrastive_features) is trained
+when the held-out accuracy after the first labels is low; then, every ``retrain_at`` of
+the items labeled (a share of what is left near the end), the label features
+(label_features: a small encoder trained on the labels so far, in seconds) next to the
+best features without labels, as long as the jobs so far stay within ``compute_budget``;
+the suggestions use whichever feature source separates the labels best.
 
 Every step is a REST call that a click or key on the label page makes; costs as in
 ``labeling_oracle`` (a hand label, an accepted page and a correction cost one action
@@ -52,12 +52,7 @@ class SuggestionOracle(Oracle):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.good_enough = GoodEnough()
-        self.recent_precision: list[float] = []  # of the last pages reviewed
         self.searched_sources: set[int] = set()  # looked at their typical unlabeled items
-
-    def pages_often_wrong(self, pages: int = 5) -> bool:
-        recent = self.recent_precision[-pages:]
-        return not recent or sum(recent) / len(recent) < self.strategy.train_below
 
     def needs_training(self, source: int) -> bool:
         return self.held_out_accuracy(source) < self.strategy.train_below
@@ -84,6 +79,19 @@ class SuggestionOracle(Oracle):
             self.log(f"  feature job {best} at {len(self.labels)} labels; held-out accuracy "
                      + ", ".join(f"{job}: {score:.2f}" for job, score in scored.items()))
         return best
+
+    def label_features(self, base_source: int) -> int:
+        """A label_features job on the labels so far, next to ``base_source``'s vectors."""
+        params = {name: value for name, value in self.strategy.contrastive.items()
+                  if name != "epochs"}
+        return self.run_job("label_features", {**params, "source_job_id": base_source})["id"]
+
+    def within_budget(self) -> bool:
+        """Another training of the label features keeps all jobs within the budget."""
+        spent = sum(job.seconds for job in self.jobs)
+        last = next((job.seconds for job in reversed(self.jobs)
+                     if job.kind == "label_features"), 0.0)
+        return spent + last <= self.strategy.compute_budget * len(self.truth)
 
     def every_class_labeled(self, at_least: int = 2) -> bool:
         """A classifier needs images of every class (it refuses to train otherwise)."""
@@ -138,7 +146,6 @@ class SuggestionOracle(Oracle):
 
     def review(self, page: SuggestedPage) -> None:
         wrong = self.odd_ones(page)
-        self.recent_precision.append(1 - len(wrong) / len(page.label_of))
         if ACCEPT_COST + len(wrong) >= len(page.label_of):
             self.label_by_hand(list(page.label_of))
             return
@@ -156,22 +163,23 @@ class SuggestionOracle(Oracle):
             self.labels.setdefault(item_id, label_id)
 
     def label_everything(self, item_ids_in_file_order: list[int]) -> None:
-        sources = [self.run_job("scattering_features", {})["id"]]  # no training: seconds
-        self.first_items(sources[0])
-        source = self.best_source(sources)
+        bases = [self.run_job("scattering_features", {})["id"]]  # no training: seconds
+        self.first_items(bases[0])
+        source = self.best_source(bases)
         if self.needs_training(source):
-            sources.append(self.run_job("contrastive_features", self.strategy.contrastive)["id"])
-            source = self.best_source(sources)
-        trainings = 0
+            bases.append(self.run_job("contrastive_features", self.strategy.contrastive)["id"])
+            source = self.best_source(bases)
+        sources, step = list(bases), self.strategy.retrain_at * len(self.truth)
+        next_training = step
         while self.unlabeled:
-            due = (trainings + 1) * self.strategy.retrain_at * len(self.truth)
-            # a model trained for the last few items costs more than it saves
-            worth_it = self.unlabeled > self.strategy.finish_share * len(self.truth)
-            if trainings < self.strategy.rounds and len(self.labels) >= due and worth_it \
-                    and self.every_class_labeled() and self.pages_often_wrong():
-                trainings += 1
-                sources.append(self.classifier_inference())
+            # a training for the last page costs more than it saves
+            if len(self.labels) >= next_training and self.unlabeled >= max(PAGE_SIZES) \
+                    and self.every_class_labeled() and self.within_budget():
+                # the newest label features replace the older ones (fewer sources to refit)
+                base = self.best_source(bases, source if source in bases else None)
+                sources = [*bases, self.label_features(base)]
                 source = self.best_source(sources)
+                next_training = len(self.labels) + min(step, 0.4 * self.unlabeled)
             self.find_unsuggested_classes(source)
             page = self.next_page(source)
             if page is None:

@@ -26,9 +26,10 @@ MAX_HELD_OUT = 3000
 MIN_SUPPORT = 10
 REGULARIZATION = 1.0  # inverse strength (scikit-learn's C)
 # Wider vectors (a classifier's 512 features) are first projected on their main directions:
-# the model and its held-out check then fit about six times faster, so a page follows an
-# accepted page within seconds, and a handful of classes needs no more directions than this.
-MAX_DIMENSIONS = 64
+# the model and its held-out check then fit several times faster, so a page follows an
+# accepted page within seconds. 128 keeps a label_features job's two halves (its own 64
+# and a contrastive job's 64) whole: projecting them to 64 was not measured.
+MAX_DIMENSIONS = 128
 PROJECTION_SAMPLE = 10_000  # rows the main directions are found from
 
 

@@ -55,21 +55,26 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def _options(params: dict[str, Any]):
-    from ml.contrastive import ContrastiveOptions
+def detector_views(params: dict[str, Any], mask: float):
+    """The random views of an image its parameters allow (ml.detector_augment)."""
     from ml.detector_augment import DetectorAugment
     from ml.training import Augment
 
     geometry = Augment(hflip=params["hflip"], vflip=params["vflip"],
                        jitter=params["intensity"], rotation=params["rotation"])
+    return DetectorAugment(geometry, params["counting_noise"], params["shift"], mask)
+
+
+def _options(params: dict[str, Any]):
+    from ml.contrastive import ContrastiveOptions
+
     return ContrastiveOptions(
         epochs=params["epochs"], batch_size=params["batch_size"],
         learning_rate=params["learning_rate"], optimizer=params["optimizer"],
         temperature=params["temperature"], val_share=params["val_share"],
         seed=params["seed"], patience=params["patience"],
         projection_dim=params["projection_dim"],
-        augment=DetectorAugment(geometry, params["counting_noise"], params["shift"],
-                                params["mask"]))
+        augment=detector_views(params, params["mask"]))
 
 
 def run_contrastive_features(context: JobContext) -> dict[str, Any]:

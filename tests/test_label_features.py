@@ -1,0 +1,88 @@
+"""label_features: a small encoder trained on the labels so far, and the job that stores
+its features next to another feature job's, on constructed data with a known answer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from db.models import Job
+from db.session import transaction
+from db.labels import create_label
+from db.store import TagIn, apply_event
+from errors import DomainError
+from ml.autoencoder_spec import AutoencoderSpec
+from ml.feature_extraction import encode_batches, in_batches
+from ml.features import load_vectors
+from ml.jobs import create_job, execute_job
+from ml.label_encoder import LabelEncoderOptions, label_encoder, train_label_encoder
+from tests.databases import demo_dataset
+from tests.test_contrastive_features import VIEWS, patterns
+
+SIDE = 32
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # the CPU is shared
+
+
+def held_out_accuracy(features: np.ndarray, truth: np.ndarray, train: np.ndarray) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    test = np.setdiff1d(np.arange(len(truth)), train)
+    model = LogisticRegression(max_iter=500).fit(features[train], truth[train])
+    return float((model.predict(features[test]) == truth[test]).mean())
+
+
+def test_the_encoder_learns_the_labeled_classes_and_tells_unlabeled_items_apart():
+    images, truth = patterns(40, seed=4)
+    labeled = np.arange(16)  # 8 rings and 8 streaks
+    spec = AutoencoderSpec((SIDE, SIDE), base_channels=8, latent_dim=16, depth=2)
+    options = LabelEncoderOptions(steps=120, batch_size=16, learning_rate=3e-3, augment=VIEWS)
+    torch.manual_seed(0)
+    untrained = label_encoder(spec, 2)[0].eval()
+    encoder = train_label_encoder(images[labeled], truth[labeled], spec, options)
+    accuracies = []
+    for model in (untrained, encoder):
+        _, features = encode_batches(model, in_batches(list(range(len(images))), images, 32))
+        accuracies.append(held_out_accuracy(features, truth, labeled))
+    assert accuracies[1] >= 0.9 and accuracies[1] > accuracies[0], accuracies
+    assert not encoder.training and next(encoder.parameters()).device.type == "cpu"
+
+
+def test_the_job_stores_its_features_next_to_the_source_jobs(tmp_path):
+    demo = demo_dataset(tmp_path, 24, size=32, seed=6)
+    image = {"image_size": 16, "depth": 2, "base_channels": 4, "latent_dim": 8}
+    try:
+        with transaction(demo.session_factory) as session:
+            with pytest.raises(DomainError, match="at least 2 label classes"):
+                create_job(session, "label_features", demo.dataset_id, image, "tester")
+            source_id = create_job(session, "contrastive_features", demo.dataset_id,
+                                   {**image, "epochs": 1, "batch_size": 8}, "tester").id
+            first, second = (create_label(session, demo.dataset_id, name).id
+                             for name in ("first", "second"))
+            apply_event(session, demo.dataset_id, "tester", "manual",
+                        [TagIn(item, first if item % 2 else second) for item in range(1, 9)])
+        assert execute_job(demo.session_factory, demo.settings.artifacts_dir,
+                           source_id) == "succeeded"
+        with transaction(demo.session_factory) as session:
+            with pytest.raises(DomainError) as refused:
+                create_job(session, "label_features", demo.dataset_id,
+                           {**image, "source_job_id": 999}, "tester")
+            assert refused.value.field == "params.source_job_id"
+            job_id = create_job(session, "label_features", demo.dataset_id,
+                                {**image, "steps": 20, "batch_size": 8,
+                                 "source_job_id": source_id}, "tester").id
+        status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
+        with demo.session_factory() as session:
+            job = session.get(Job, job_id)
+            assert status == "succeeded", job.error
+            item_ids, vectors = load_vectors(job)
+            source_ids, source_vectors = load_vectors(session.get(Job, source_id))
+            assert vectors.shape == (24, 8 + 8) and sorted(item_ids) == sorted(source_ids)
+            order = np.argsort(source_ids)[np.searchsorted(np.sort(source_ids), item_ids)]
+            assert np.allclose(vectors[:, :8], source_vectors[order])  # the source's half
+            assert job.result["labels"] == 8 and job.metrics[-1]["step"] == 20
+    finally:
+        demo.engine.dispose()
