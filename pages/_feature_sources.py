@@ -7,7 +7,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from callbacks.ids import Autoencoder as ids
-from ml.kinds import backbone_features, contrastive_features, scattering_features
+from ml.kinds import (backbone_features, contrastive_features, label_features,
+                      scattering_features)
 from pages._job_form import field_row, shared_fields, spec_input
 
 
@@ -18,6 +19,19 @@ class FeatureSource:
     specs: dict  # parameter -> ml.params spec; the other fields are text
     fields: tuple  # (parameter, label, hint), in the order shown
 
+
+# The encoder's shape and the views of an image, shared by the two encoders' forms.
+ENCODER_ROWS = (
+    ("image_size", "image side", "pixels; a multiple of 2^depth"),
+    ("depth", "depth d", "levels of the encoder"),
+    ("base_channels", "base channels B", "channels of the first level"),
+    ("latent_dim", "feature size", "length of the feature vector"))
+VIEW_ROWS = (
+    ("rotation", "rotation", "largest angle, degrees"),
+    *shared_fields("hflip", "vflip"),
+    ("intensity", "gain change", "0 = off"),
+    ("counting_noise", "counting noise", "as at a lower dose"),
+    ("shift", "centre shift", "largest, as a share of the side"))
 
 FEATURE_SOURCES = {
     "scattering_features": FeatureSource(
@@ -30,19 +44,23 @@ FEATURE_SOURCES = {
         contrastive_features.SPEC, (
             *shared_fields("epochs", "batch_size", "learning_rate", "optimizer"),
             ("temperature", "temperature", "of the loss; lower = sharper"),
-            ("image_size", "image side", "pixels; a multiple of 2^depth"),
-            ("depth", "depth d", "levels of the encoder"),
-            ("base_channels", "base channels B", "channels of the first level"),
-            ("latent_dim", "feature size", "length of the feature vector"),
+            *ENCODER_ROWS,
             ("projection_dim", "projection size", "the head the loss sees, then dropped"),
             ("val_share", "validation share", "0.01 to 0.9"),
             *shared_fields("patience", "seed"),
-            ("rotation", "rotation", "largest angle, degrees"),
-            *shared_fields("hflip", "vflip"),
-            ("intensity", "gain change", "0 = off"),
-            ("counting_noise", "counting noise", "as at a lower dose"),
-            ("shift", "centre shift", "largest, as a share of the side"),
+            *VIEW_ROWS,
             ("mask", "gaps and beam stop", "chance that a view gets them"),
+            *shared_fields("log", "pmin", "pmax"))),
+    "label_features": FeatureSource(
+        "Encoder of the labels so far", "A small encoder trained in seconds on the labels "
+        "made so far, its features stored next to another feature job's. Run it again as "
+        "labels accumulate: the suggestions then learn what your labels say the classes are.",
+        label_features.SPEC, (
+            ("source_job_id", "next to job", "a feature job's id (e.g. a contrastive one); "
+                                             "0 = none"),
+            ("steps", "steps", "training batches"),
+            *shared_fields("batch_size", "learning_rate", "seed"),
+            *ENCODER_ROWS, *VIEW_ROWS,
             *shared_fields("log", "pmin", "pmax"))),
     "backbone_features": FeatureSource(
         "Pretrained backbone", "The pooled features of a frozen timm network. Its weights "
