@@ -14,7 +14,8 @@ import json
 from typing import Optional
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, Response, g, jsonify, redirect, request, session
+from dash._callback import GLOBAL_CALLBACK_MAP
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, session
 
 from api.blueprints import TEXT_BODIES
 from auth.identity import Identity, identify
@@ -141,19 +142,16 @@ def _callback_of_request() -> str:
         output = json.loads(request.get_data(cache=True))["output"]
     except (ValueError, KeyError, TypeError):
         return "an unknown callback"
-    from dash._callback import GLOBAL_CALLBACK_MAP
-
-    app = current_services_app()
-    entry = (getattr(app, "callback_map", {}) or {}).get(output) \
+    # Dash moves its callbacks from the global map to the app's on the first request.
+    entry = (getattr(dash_app(), "callback_map", {}) or {}).get(output) \
         or GLOBAL_CALLBACK_MAP.get(output)
     if entry is None:
         return "an unknown callback"
     return callback_name(inspect.unwrap(entry["callback"]))
 
 
-def current_services_app():
-    from flask import current_app
-
+def dash_app():
+    """The Dash app of this server (None for a server built without pages)."""
     return current_app.extensions.get(DASH_EXTENSION)
 
 
@@ -169,7 +167,7 @@ def finish_response(response: Response) -> Response:
 def _content_policy() -> str:
     """Scripts only from this server, and Dash's inline ones (its start and the clientside
     callbacks, known once Dash has set itself up) by their hashes."""
-    app = current_services_app()
+    app = dash_app()
     hashes = " ".join(app.csp_hashes()) if app is not None else ""
     return ("default-src 'self'; "
             f"script-src 'self' {hashes}; "

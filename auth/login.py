@@ -19,6 +19,7 @@ from services import current_services
 
 blueprint = Blueprint("auth", __name__)
 MAX_FAILURES = 5
+MAX_NAMES_TRACKED = 10_000  # a flood of made-up names must not grow the table without end
 FAILURE_WINDOW_SECONDS = 15 * 60
 _failures: dict[str, deque] = defaultdict(deque)
 _failures_lock = threading.Lock()
@@ -59,7 +60,7 @@ def _safe_next(target: str | None) -> str:
 def _too_many_failures(name: str) -> bool:
     now = time.monotonic()
     with _failures_lock:
-        failures = _failures[name]
+        failures = _failures.get(name, ())
         while failures and now - failures[0] > FAILURE_WINDOW_SECONDS:
             failures.popleft()
         return len(failures) >= MAX_FAILURES
@@ -67,6 +68,8 @@ def _too_many_failures(name: str) -> bool:
 
 def _note_failure(name: str) -> None:
     with _failures_lock:
+        if len(_failures) >= MAX_NAMES_TRACKED:
+            _failures.clear()
         _failures[name].append(time.monotonic())
 
 
