@@ -174,9 +174,9 @@ def _probe_tiff(path: Path) -> ImageInfo:
 def _read_tiff(path: Path, frame: int, max_size: Optional[int] = None) -> np.ndarray:
     with _open_tiff(path) as layout:
         _check_size(path, layout.height, layout.width)
-        if max_size:
-            _check_preview_size(path, layout.height, layout.width)
         _check_frame(path, frame, layout.n_frames)
+        if max_size and layout.height * layout.width > MAX_PREVIEW_PIXELS:
+            return _mapped_tiff_preview(path, layout, max_size)
         with _failures_as_unreadable(path, f"cannot decode frame {frame}"):
             if layout.page_per_frame:
                 page = layout.series.pages[frame]
@@ -222,8 +222,8 @@ def _read_pil(path: Path, frame: int, max_size: Optional[int] = None) -> np.ndar
     with _open_pil(path) as image:
         width, height = image.size
         _check_size(path, height, width)
-        if max_size:
-            _check_preview_size(path, height, width)
+        if max_size and height * width > MAX_PREVIEW_PIXELS:
+            raise _too_large_for_preview(path, height, width)
         _check_frame(path, frame, 1)
         with _failures_as_unreadable(path, "cannot decode the image"):
             image.load()
@@ -257,37 +257,32 @@ def read_frame(path: Path, frame: int = 0, max_size: Optional[int] = None) -> np
     """
     path = Path(path)
     _check_regular_file(path)
-    if max_size and _is_tiff(path):
-        mapped = _mapped_tiff_preview(path, frame, max_size)
-        if mapped is not None:
-            return mapped
     read = _read_tiff if _is_tiff(path) else _read_pil
     plane = read(path, frame, max_size)
     step = stride_for(*plane.shape, max_size)
     return plane[::step, ::step] if step > 1 else plane
 
 
-def _check_preview_size(path: Path, height: int, width: int) -> None:
-    if height * width > MAX_PREVIEW_PIXELS:
-        raise TooLargeForPreview(
-            f"{path.name}: the image is {width}x{height} pixels and stored compressed or in "
-            f"pieces: a preview decodes at most {MAX_PREVIEW_PIXELS:,} pixels; bin it, or "
-            "store it uncompressed")
+def _too_large_for_preview(path: Path, height: int, width: int) -> TooLargeForPreview:
+    return TooLargeForPreview(
+        f"{path.name}: the image is {width}x{height} pixels and stored compressed or in "
+        f"pieces: a preview decodes at most {MAX_PREVIEW_PIXELS:,} pixels; bin it, or "
+        "store it uncompressed")
 
 
-def _mapped_tiff_preview(path: Path, frame: int, max_size: int) -> Optional[np.ndarray]:
-    """A large uncompressed TIFF plane strided straight from the file mapped in memory
-    (only the pixels kept are read); None when the file cannot be mapped so."""
+def _mapped_tiff_preview(path: Path, layout, max_size: int) -> np.ndarray:
+    """A preview of a TIFF plane too large to decode, strided straight from the file
+    mapped in memory (only the pixels kept are read): a single grey uncompressed plane;
+    TooLargeForPreview for any other (compressed, tiled, a stack, colour)."""
     import tifffile
 
-    try:
-        info = probe_file(path)
-        if info.height * info.width <= MAX_PREVIEW_PIXELS or info.n_frames != 1:
-            return None
-        plane = tifffile.memmap(path, mode="r")
-    except (ValueError, OSError, UnreadableImage):
-        return None  # compressed or tiled: the size check of the normal read decides
-    if plane.ndim != 2:
-        return None
+    plane = None
+    if layout.n_frames == 1 and not layout.colour:
+        try:
+            plane = tifffile.memmap(path, mode="r")
+        except (ValueError, OSError):
+            pass  # compressed or tiled: cannot be mapped
+    if plane is None or plane.ndim != 2:
+        raise _too_large_for_preview(path, layout.height, layout.width)
     step = stride_for(*plane.shape, max_size)
     return np.array(plane[::step, ::step])
