@@ -36,10 +36,15 @@ def autoencoder_bytes(params: dict[str, Any]) -> float:
                           params["depth"], mirrored=True)
 
 
-def contrastive_bytes(params: dict[str, Any]) -> float:
+def encoder_bytes(params: dict[str, Any], views: int = 1) -> float:
+    """Training a square-image encoder on ``views`` views of each image of a batch."""
     side = params["image_size"]
     return conv_net_bytes(params["batch_size"], side, side, params["base_channels"],
-                          params["depth"], mirrored=False, views=2)
+                          params["depth"], mirrored=False, views=views)
+
+
+def contrastive_bytes(params: dict[str, Any]) -> float:
+    return encoder_bytes(params, views=2)  # two views of every image
 
 
 def classifier_bytes(params: dict[str, Any], family: str) -> float:

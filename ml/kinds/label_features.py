@@ -17,7 +17,7 @@ from ml.kinds.context import JobContext
 from ml.kinds.contrastive_features import SPEC as CONTRASTIVE_SPEC
 from ml.kinds.contrastive_features import detector_views, spec_of
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
-from ml.memory_estimate import conv_net_bytes
+from ml.memory_estimate import encoder_bytes
 from ml.params import Param, params_checker
 
 IMAGE_FIELDS = ("image_size", "depth", "base_channels", "latent_dim", "rotation", "hflip",
@@ -46,12 +46,6 @@ def check_dataset(session: Session, dataset_id: int, params: dict[str, Any]) -> 
     check_training_set(training_set(session, dataset_id))
     if params["source_job_id"]:
         feature_job(session, params["source_job_id"], dataset_id, "params.source_job_id")
-
-
-def memory_bytes(params: dict[str, Any]) -> float:
-    side = params["image_size"]
-    return conv_net_bytes(params["batch_size"], side, side, params["base_channels"],
-                          params["depth"], mirrored=False)
 
 
 def _source_vectors(context: JobContext, item_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +107,7 @@ def run_label_features(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="label_features", queue="gpu", run=run_label_features, check_params=check_params,
-    check_dataset=check_dataset, estimate_memory=memory_bytes,
+    check_dataset=check_dataset, estimate_memory=encoder_bytes,
     description="train a small encoder on the labels so far (seconds), then the features of "
                 "every item, next to those of params.source_job_id (features.npy, "
                 "item_ids.npy)"))
