@@ -8,8 +8,9 @@ from typing import Literal, Optional
 from pydantic import BaseModel, Field
 
 from api.models import Body, Out
+from db.users import ROLES
 
-Role = Literal["viewer", "labeler", "trainer", "admin"]  # db.users.ROLES
+Role = Literal[ROLES]  # the same choices, in the OpenAPI document
 
 
 class MeOut(BaseModel):

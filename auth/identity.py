@@ -28,11 +28,16 @@ class Identity:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+def _local_user(settings) -> Identity:
+    """The one user of an app without accounts: the configured tagger, as admin."""
+    return Identity(settings.tagger, "admin")
+
+
 def identify(services: Services) -> Optional[Identity]:
     """The identity of the request being answered; None when it is nobody's."""
     settings = services.settings
     if settings.auth == "none":
-        return Identity(settings.tagger, "admin")
+        return _local_user(settings)
     with transaction(services.session_factory) as db:
         user = _request_user(db, settings)
         return None if user is None else Identity(user.name, user.role, user.id)
@@ -62,7 +67,7 @@ def current_identity() -> Identity:
         settings = current_services().settings
         if settings.auth != "none":
             raise DomainError("log in first", status=401)
-        return Identity(settings.tagger, "admin")
+        return _local_user(settings)
     return identity
 
 
