@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from benchmarks.labeling_oracle import TAGGER, Oracle
+from ml.kinds.label_features import IMAGE_FIELDS
 
 # Accepting a page costs one action; a page is labeled by hand instead when accepting and
 # correcting would cost more.
@@ -83,7 +84,7 @@ class SuggestionOracle(Oracle):
     def label_features(self, base_source: int) -> int:
         """A label_features job on the labels so far, next to ``base_source``'s vectors."""
         params = {name: value for name, value in self.strategy.contrastive.items()
-                  if name != "epochs"}
+                  if name in IMAGE_FIELDS}  # the same images and views as the contrastive job
         return self.run_job("label_features", {**params, "source_job_id": base_source})["id"]
 
     def within_budget(self) -> bool:
