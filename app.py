@@ -34,6 +34,7 @@ STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icon
 def create_server(settings: Settings) -> OpenAPI:
     """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
     import api
+    from api.blueprints import SECURITY_SCHEMES
     from auth import guard, login
 
     if settings.auth != "none" and settings.secret_key == DEFAULT_SECRET_KEY:
@@ -41,7 +42,8 @@ def create_server(settings: Settings) -> OpenAPI:
                          "BEAMLABEL_SECRET_KEY to a long random value (e.g. the output of "
                          "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
     server = OpenAPI(__name__, info=Info(title="beamlabel API", version=__version__),
-                     doc_prefix="/api/v1", doc_url="/openapi.json")
+                     doc_prefix="/api/v1", doc_url="/openapi.json",
+                     security_schemes=SECURITY_SCHEMES)
     server.config["SECRET_KEY"] = settings.secret_key
     build_services(settings, server)
     guard.install(server)

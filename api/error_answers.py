@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from flask import Response, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.models import UNION_TAGS, ErrorOut
@@ -37,6 +37,20 @@ def domain_error_answer(error: DomainError) -> Response:
 def conflict_answer(_error: IntegrityError) -> Response:
     return error_response(409, "the request conflicts with a change made at the same time; "
                                "reload and try again")
+
+
+# PostgreSQL's deadlock and serialization failures: the same request may succeed if sent again.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+
+
+def busy_database_answer(error: OperationalError) -> Response:
+    """A write that lost a race for a lock (label writes take turns, see
+    ``db.store.lock_labels``, so this is rare) is a 409 to retry, not a 500."""
+    if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES \
+            and "database is locked" not in str(error.orig):
+        raise error
+    return error_response(409, "the database was busy with a change made at the same time, "
+                               "so nothing was changed; send the request again")
 
 
 def http_error_answer(error: HTTPException) -> Response:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, send_from_directory
 
-from db.models import Job
+from db.models import MAX_ROW_ID, Job
 from services import current_services
 
 blueprint = Blueprint("job_files", __name__)
@@ -22,7 +22,7 @@ def job_file(job_id: int, name: str):
     if not name.endswith(".png"):
         abort(404, description="only PNG images of a job are served here; use the REST API")
     with current_services().session_factory() as session:
-        job = session.get(Job, job_id)
+        job = session.get(Job, job_id) if job_id <= MAX_ROW_ID else None
         folder = job.artifact_dir if job is not None else None
     if folder is None:
         abort(404, description=f"job {job_id} has no files")

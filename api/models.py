@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from data.export import EXPORT_FORMATS
 from data.label_import import LISTED
-from db.models import as_utc
+from db.models import MAX_ROW_ID, as_utc
 from db.store import METHODS
 
 MAX_PAGE = 1000
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+Offset = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
 MAX_LABELS_PAGE = 10_000
 TAG_METHODS = [method for method in METHODS if method != "undo"]
 
@@ -29,11 +31,12 @@ class Body(BaseModel):
 
 
 class Out(BaseModel):
-    @field_validator("created_at", "started_at", "finished_at", "heartbeat_at", mode="after",
-                     check_fields=False)
+    """An answer: its times are sent time-zone aware (UTC), as the document's date-time says."""
+
+    @field_validator("*", mode="after")
     @classmethod
-    def _utc(cls, value: Optional[datetime]) -> Optional[datetime]:
-        return as_utc(value)
+    def _utc(cls, value: Any) -> Any:
+        return as_utc(value) if isinstance(value, datetime) else value
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -55,29 +58,29 @@ class ErrorOut(BaseModel):
 # --- path and query parameters ------------------------------------------------------------
 
 class DatasetPath(BaseModel):
-    dataset_id: int = Field(description="id of the data set")
+    dataset_id: RowId = Field(description="id of the data set")
 
 
 class EventPath(BaseModel):
-    event_id: int = Field(description="id of the tagging event")
+    event_id: RowId = Field(description="id of the tagging event")
 
 
 class LabelPath(DatasetPath):
-    label_id: int = Field(description="id of the label class")
+    label_id: RowId = Field(description="id of the label class")
 
 
 class PageQuery(BaseModel):
-    offset: int = Field(0, ge=0, description="rows to skip")
+    offset: Offset = Field(0, description="rows to skip")
     limit: int = Field(100, ge=1, le=MAX_PAGE, description=f"rows to return (at most {MAX_PAGE})")
 
 
 class ItemsQuery(PageQuery):
-    label: Optional[int] = Field(None, description="only items whose current label has this id")
+    label: Optional[RowId] = Field(None, description="only items whose current label has this id")
     unlabeled: bool = Field(False, description="only items without a label")
 
 
 class CurrentLabelsQuery(BaseModel):
-    offset: int = Field(0, ge=0, description="labeled items to skip")
+    offset: Offset = Field(0, description="labeled items to skip")
     limit: int = Field(1000, ge=1, le=MAX_LABELS_PAGE,
                        description=f"labeled items to return (at most {MAX_LABELS_PAGE})")
 
@@ -188,7 +191,7 @@ class LabelPatchIn(Body):
 
 
 class LabelOrderIn(Body):
-    label_ids: list[int] = Field(description="every label class of the data set, each once, "
+    label_ids: list[RowId] = Field(description="every label class of the data set, each once, "
                                              "in the new display order")
 
 
@@ -210,8 +213,8 @@ class LabelDeleteOut(BaseModel):
 # --- tagging events -----------------------------------------------------------------------
 
 class TagIn(Body):
-    item_id: int
-    label_id: Optional[int] = Field(description="label class id, or null to unlabel the item")
+    item_id: RowId
+    label_id: Optional[RowId] = Field(description="label class id, or null to unlabel the item")
     confidence: Optional[float] = Field(None, ge=0.0, le=1.0)
 
 

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from api.models import Body, Out
+from api.models import Body, Out, RowId
 from db.users import ROLES
 
 Role = Literal[ROLES]  # the same choices, in the OpenAPI document
@@ -40,7 +40,7 @@ class TokenListOut(BaseModel):
 
 
 class TokenPath(BaseModel):
-    token_id: int
+    token_id: RowId
 
 
 class UserIn(Body):

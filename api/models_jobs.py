@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.models import MAX_PAGE, Body, Out
+from api.models import MAX_PAGE, Body, Offset, Out, RowId
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 from ml.collapse import MIN_EXPLAINED
 from ml.kinds import JOB_KINDS
@@ -18,18 +18,18 @@ from ml.uncertainty import UNCERTAINTY
 
 
 class JobPath(BaseModel):
-    job_id: int = Field(description="id of the job")
+    job_id: RowId = Field(description="id of the job")
 
 
 class JobsQuery(BaseModel):
-    dataset_id: Optional[int] = Field(None, description="only jobs of this data set")
+    dataset_id: Optional[RowId] = Field(None, description="only jobs of this data set")
     kind: Optional[str] = Field(None, description="only jobs of this kind")
 
 
 class JobIn(Body):
     kind: str = Field(min_length=1, max_length=40, description="the job kind, e.g. dataset_stats",
                       json_schema_extra={"enum": sorted(JOB_KINDS)})
-    dataset_id: Optional[int] = Field(None, description="the data set the job works on")
+    dataset_id: Optional[RowId] = Field(None, description="the data set the job works on")
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="the kind's parameters; left-out ones get their "
                                                "defaults")
@@ -93,9 +93,9 @@ ChosenMatchRule = Annotated[Optional[Literal[tuple(MATCH_RULES)]], Field(  # typ
 
 
 class SimilarIn(Body):
-    feature_job_id: int = Field(description="a finished autoencoder_infer or classifier_infer "
+    feature_job_id: RowId = Field(description="a finished autoencoder_infer or classifier_infer "
                                             "job of this data set")
-    query_item_ids: list[int] = Field(min_length=1, description="items to compare with")
+    query_item_ids: list[RowId] = Field(min_length=1, description="items to compare with")
     match: ChosenMatchRule = None
     unlabeled_only: bool = Field(True, description="leave out items that carry a label")
     limit: int = Field(100, ge=1, le=MAX_PAGE, description="how many items to return")
@@ -120,16 +120,16 @@ class SimilarOut(BaseModel):
 
 
 class SimilarityLabelsIn(Body):
-    feature_job_id: int
-    query_item_ids: list[int] = Field(min_length=1)
+    feature_job_id: RowId
+    query_item_ids: list[RowId] = Field(min_length=1)
     match: ChosenMatchRule = None
-    label_id: int = Field(description="the label the batch gives")
+    label_id: RowId = Field(description="the label the batch gives")
     scope: Literal["top_k", "cutoff", "page"] = Field(
         description="top_k: the top_k nearest; cutoff: all within max_distance; page: the "
                     "items listed in item_ids (e.g. the page the user saw)")
-    top_k: Optional[int] = Field(None, ge=1)
+    top_k: Optional[RowId] = None
     max_distance: Optional[float] = Field(None, ge=0.0, le=2.0)
-    item_ids: list[int] = Field(default_factory=list, description="the items of scope 'page'")
+    item_ids: list[RowId] = Field(default_factory=list, description="the items of scope 'page'")
     unlabeled_only: bool = Field(True, description="rank unlabeled items only")
     overwrite: bool = Field(False, description="also relabel chosen items that carry another "
                                                "label (otherwise they keep it)")
@@ -148,8 +148,8 @@ class BatchOut(BaseModel):
 
 
 class ProbabilityLabelsIn(Body):
-    inference_job_id: int = Field(description="a finished classifier_infer job of this data set")
-    label_id: int
+    inference_job_id: RowId = Field(description="a finished classifier_infer job of this data set")
+    label_id: RowId
     threshold: float = Field(ge=0.0, le=1.0, description="label items whose probability of "
                                                          "label_id is at least this")
     dry_run: bool = Field(False, description="only preview: counts and precision, no event")
@@ -179,16 +179,16 @@ class ProbabilityLabelsOut(BaseModel):
 
 
 class SuggestionsQuery(BaseModel):
-    feature_job_id: int = Field(description="a finished feature job of this data set "
+    feature_job_id: RowId = Field(description="a finished feature job of this data set "
                                             "(scattering_features, contrastive_features, "
                                             "backbone_features, autoencoder_infer, "
                                             "classifier_infer)")
-    label_id: Optional[int] = Field(None, description="only items suggested as this label; "
+    label_id: Optional[RowId] = Field(None, description="only items suggested as this label; "
                                                       "left out: the next page to review, the "
                                                       "surest suggestions of any class, "
                                                       "grouped by class")
     limit: int = Field(48, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class SuggestedItemOut(BaseModel):
@@ -215,18 +215,18 @@ class SuggestionsOut(BaseModel):
 
 
 class SuggestedLabelIn(Body):
-    item_id: int
-    label_id: int = Field(description="the label the page suggested for the item")
+    item_id: RowId
+    label_id: RowId = Field(description="the label the page suggested for the item")
 
 
 class SuggestionLabelsIn(Body):
-    feature_job_id: int
+    feature_job_id: RowId
     labels: list[SuggestedLabelIn] = Field(
         [], max_length=MAX_PAGE, description="the page the user accepts: each item with the "
                                              "label the page suggested for it")
-    label_id: Optional[int] = Field(None, description="instead of labels: one label for all "
+    label_id: Optional[RowId] = Field(None, description="instead of labels: one label for all "
                                                       "item_ids (a page of one class)")
-    item_ids: list[int] = Field([], max_length=MAX_PAGE, description="with label_id")
+    item_ids: list[RowId] = Field([], max_length=MAX_PAGE, description="with label_id")
     overwrite: bool = Field(False, description="also relabel items that carry another label")
     dry_run: bool = Field(False, description="only preview: count and precision, no event")
     tagger: Optional[str] = Field(None, min_length=1, max_length=100)
@@ -255,7 +255,7 @@ class SuggestionLabelsOut(BatchOut):
 
 
 class FirstItemsQuery(BaseModel):
-    feature_job_id: int
+    feature_job_id: RowId
     limit: int = Field(20, ge=1, le=MAX_PAGE)
 
 
@@ -270,7 +270,7 @@ class FirstItemsOut(BaseModel):
 
 
 class UncertainQuery(BaseModel):
-    inference_job_id: Optional[int] = Field(None, description="the classifier_infer job; the "
+    inference_job_id: Optional[RowId] = Field(None, description="the classifier_infer job; the "
                                                               "newest one if left out")
     method: UncertaintyName = Field("least_confidence")
     limit: int = Field(100, ge=1, le=MAX_PAGE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from data.catalog import mark_unreadable
@@ -16,7 +16,7 @@ from data.sources import SourceError, UnreadableImage
 from data.sources.base import TooLargeForPreview
 from data.thumbnails import render_thumbnail, render_unreadable
 from data.transforms import Transform
-from db.models import Dataset, Item
+from db.models import MAX_ROW_ID, Dataset, Item
 from db.session import transaction
 from services import THUMBNAIL_CACHE_SECONDS, current_services
 
@@ -28,6 +28,10 @@ SIZES = (32, 48, 64, 96, 128, 192, 256, 512, 1024)
 
 
 class BadThumbnailRequest(ValueError):
+    pass
+
+
+class NoSuchItem(LookupError):
     pass
 
 
@@ -48,9 +52,10 @@ def _render(item_id: int, fmt: str, size: int, transform: Transform, cmap: str) 
     services = current_services()
     with services.session_factory() as session:
         row = session.execute(select(Item, Dataset).join(Dataset, Dataset.id == Item.dataset_id)
-                              .where(Item.id == item_id)).first()
+                              .where(Item.id == item_id)).first() \
+            if item_id <= MAX_ROW_ID else None
     if row is None:
-        abort(404, description=f"item {item_id} does not exist")
+        raise NoSuchItem(f"item {item_id} does not exist")
     item, dataset = row
     if item.status == "unreadable":
         return render_unreadable(size, fmt)
@@ -85,6 +90,8 @@ def thumbnail(item_id: int, fmt: str) -> Response:
             cache.set(key, body)
     except BadThumbnailRequest as error:
         return jsonify(error=str(error)), 400
+    except NoSuchItem as error:
+        return jsonify(error=str(error), field="item_id"), 404
     except SourceError as error:
         return jsonify(error=f"{error} (try again when the source is back)"), 503
     except ValueError as error:  # unknown colour map

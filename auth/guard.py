@@ -18,7 +18,7 @@ from dash._callback import GLOBAL_CALLBACK_MAP
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session
 
 from api.blueprints import TEXT_BODIES
-from auth.identity import Identity, identify
+from auth.identity import SESSION_COOKIE, Identity, identify
 from auth.policy import (PUBLIC_PATHS, READ_METHODS, callback_name, callback_role,
                          route_role)
 from auth.secrets import new_csrf_token
@@ -48,7 +48,7 @@ SECURITY_HEADERS = {
 def install(server: Flask) -> None:
     settings = server.extensions["beamlabel"].settings
     server.config.update(MAX_CONTENT_LENGTH=int(settings.max_request_mb * 2**20),
-                         SESSION_COOKIE_NAME="beamlabel_session",
+                         SESSION_COOKIE_NAME=SESSION_COOKIE,
                          SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          SESSION_COOKIE_SECURE=settings.secure_cookies,
                          PERMANENT_SESSION_LIFETIME=12 * 3600)

@@ -14,6 +14,7 @@ from db.users import ROLES, user_named, user_of_token
 from errors import DomainError
 from services import Services, current_services
 
+SESSION_COOKIE = "beamlabel_session"  # the login cookie
 SESSION_USER = "user_id"
 SESSION_STAMP = "stamp"
 

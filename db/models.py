@@ -17,6 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id (or count) a request may name: PostgreSQL's INTEGER, the narrowest id
+# column of the two databases; a larger number names no row and the driver fails on it.
+MAX_ROW_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

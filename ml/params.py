@@ -1,12 +1,14 @@
 """Parameter specs of jobs and algorithms: numbers with bounds, choices and flags, and the
 checker that normalises a parameters dict against them (a DomainError naming
-``params.<field>`` otherwise). A leaf: forms, job kinds and algorithm registries use it.
+``params.<field>`` otherwise). Forms, job kinds and algorithm registries use it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
+from db.models import MAX_ROW_ID
 from errors import DomainError
 
 
@@ -71,9 +73,12 @@ def _checked(name: str, param: Spec, value: Any) -> Any:
             param.type is int and not float(value).is_integer()):
         raise DomainError(f"{field} must be {'an integer' if param.type is int else 'a number'} "
                           f"(got {value!r})", field)
+    if not math.isfinite(value):
+        raise DomainError(f"{field} must be a finite number (got {value})", field)
     value = param.type(value)
-    if (param.low is not None and value < param.low) or (
-            param.high is not None and value > param.high):
-        raise DomainError(f"{field} must be between {param.low} and {param.high} (got {value})",
+    # an open-ended integer (a job id, a count) still has to fit the database
+    high = MAX_ROW_ID if param.high is None and param.type is int else param.high
+    if (param.low is not None and value < param.low) or (high is not None and value > high):
+        raise DomainError(f"{field} must be between {param.low} and {high} (got {value})",
                           field)
     return value
