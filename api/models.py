@@ -192,7 +192,7 @@ class LabelPatchIn(Body):
 
 class LabelOrderIn(Body):
     label_ids: list[RowId] = Field(description="every label class of the data set, each once, "
-                                             "in the new display order")
+                                               "in the new display order")
 
 
 class DeleteLabelQuery(BaseModel):

@@ -94,7 +94,7 @@ ChosenMatchRule = Annotated[Optional[Literal[tuple(MATCH_RULES)]], Field(  # typ
 
 class SimilarIn(Body):
     feature_job_id: RowId = Field(description="a finished autoencoder_infer or classifier_infer "
-                                            "job of this data set")
+                                              "job of this data set")
     query_item_ids: list[RowId] = Field(min_length=1, description="items to compare with")
     match: ChosenMatchRule = None
     unlabeled_only: bool = Field(True, description="leave out items that carry a label")
@@ -180,13 +180,13 @@ class ProbabilityLabelsOut(BaseModel):
 
 class SuggestionsQuery(BaseModel):
     feature_job_id: RowId = Field(description="a finished feature job of this data set "
-                                            "(scattering_features, contrastive_features, "
-                                            "backbone_features, autoencoder_infer, "
-                                            "classifier_infer)")
+                                              "(scattering_features, contrastive_features, "
+                                              "backbone_features, autoencoder_infer, "
+                                              "classifier_infer)")
     label_id: Optional[RowId] = Field(None, description="only items suggested as this label; "
-                                                      "left out: the next page to review, the "
-                                                      "surest suggestions of any class, "
-                                                      "grouped by class")
+                                                        "left out: the next page to review, the "
+                                                        "surest suggestions of any class, "
+                                                        "grouped by class")
     limit: int = Field(48, ge=1, le=MAX_PAGE)
     offset: Offset = 0
 
@@ -225,7 +225,7 @@ class SuggestionLabelsIn(Body):
         [], max_length=MAX_PAGE, description="the page the user accepts: each item with the "
                                              "label the page suggested for it")
     label_id: Optional[RowId] = Field(None, description="instead of labels: one label for all "
-                                                      "item_ids (a page of one class)")
+                                                        "item_ids (a page of one class)")
     item_ids: list[RowId] = Field([], max_length=MAX_PAGE, description="with label_id")
     overwrite: bool = Field(False, description="also relabel items that carry another label")
     dry_run: bool = Field(False, description="only preview: count and precision, no event")
@@ -271,7 +271,7 @@ class FirstItemsOut(BaseModel):
 
 class UncertainQuery(BaseModel):
     inference_job_id: Optional[RowId] = Field(None, description="the classifier_infer job; the "
-                                                              "newest one if left out")
+                                                                "newest one if left out")
     method: UncertaintyName = Field("least_confidence")
     limit: int = Field(100, ge=1, le=MAX_PAGE)
 

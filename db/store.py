@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -64,6 +64,19 @@ def get_dataset(session: Session, dataset_id: int) -> Dataset:
     if dataset is None:
         raise DomainError(f"data set {dataset_id} does not exist", "dataset_id", status=404)
     return dataset
+
+
+def lock_labels(session: Session, dataset_id: int) -> None:
+    """Wait for the other label writes of the data set, then hold them off until this
+    transaction ends: their checks ("already undone?") and upserts then see each other's
+    work, and concurrent events on the same items cannot deadlock. PostgreSQL locks the data
+    set's row (not against the scan adding items); SQLite's write lock is the database's,
+    taken by a no-op write (a SELECT does not take it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Dataset.id).where(Dataset.id == dataset_id)
+                        .with_for_update(key_share=True))
+    else:
+        session.execute(text("UPDATE datasets SET id = id WHERE id = :id"), {"id": dataset_id})
 
 
 def _upsert(session: Session):
@@ -158,6 +171,7 @@ def _materialize(session: Session, event_id: int) -> None:
 def apply_event(session: Session, dataset_id: int, tagger: str, method: str,
                 tags: Sequence[TagIn], params: dict[str, Any] | None = None) -> TaggingEvent:
     """Record one tagging event (many tags) and update the current labels."""
+    lock_labels(session, dataset_id)
     get_dataset(session, dataset_id)
     if not tagger or not tagger.strip():
         raise DomainError("tagger is empty; say who is labeling", "tagger")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.labels import items_text, list_labels, taken_hotkeys
 from db.models import CurrentLabel, LabelClass, Tag, TaggingEvent
-from db.store import TagIn, write_event
+from db.store import TagIn, lock_labels, write_event
 from errors import DomainError
 
 
@@ -44,6 +44,7 @@ def undo_event(session: Session, event_id: int, tagger: str) -> TaggingEvent:
         raise DomainError(f"event {event_id} does not exist", "event_id", status=404)
     if not tagger or not tagger.strip():
         raise DomainError("tagger is empty; say who is undoing", "tagger")
+    lock_labels(session, event.dataset_id)  # two undos of one event: the second sees the first
     if (undo := _undo_of(session, event_id)) is not None:
         raise DomainError(f"event {event_id} was already undone by event {undo.id}",
                           "event_id", status=409)
