@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.with_data_roots(args.data)
         if args.command == "serve":
             check_serve_settings(settings, args.host)
+        check_port_free(args.host, args.port)
         target = _open_target(args, settings)
     except (DomainError, SourceError, ValueError, OSError) as error:
         print(f"beamlabel: {error}", file=sys.stderr)
@@ -188,6 +190,20 @@ def check_serve_settings(settings: Settings, host: str) -> None:
         raise ValueError(f"the server listens on {host} but answers only to the host names "
                          f"{', '.join(settings.allowed_hosts)}: set BEAMLABEL_ALLOWED_HOSTS to "
                          "the names users type to reach it")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Say so before starting when another program (often a beamlabel started earlier)
+    holds the port, instead of a server's retries and traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(f"cannot listen on {host}:{port} ({error.strerror}): another "
+                             "program, perhaps a beamlabel started earlier, uses it; stop it "
+                             "or choose another port with --port") from error
 
 
 def _start_local_worker(settings: Settings) -> subprocess.Popen:

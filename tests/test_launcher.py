@@ -1,6 +1,7 @@
 """The ``beamlabel`` launcher as a user runs it: help, --data, --demo, its job worker."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -125,3 +126,52 @@ def test_no_worker_flag_starts_none(tmp_path):
         assert _worker_processes(process.pid) == []
     finally:
         first_line_and_stop(process)
+
+
+def _start(tmp_path: Path, port: int, *args: str) -> subprocess.Popen:
+    """``beamlabel ARGS`` on ``port``, set up as a shared server may be."""
+    env = dict(os.environ, BEAMLABEL_HOME=str(tmp_path / "home"),
+               BEAMLABEL_DATA_ROOTS=str(tmp_path), BEAMLABEL_SECRET_KEY="k" * 40,
+               BEAMLABEL_SECURE_COOKIES="0")
+    return subprocess.Popen([sys.executable, "-m", "app", *args, "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _answers(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_serve_stops_on_sigterm_and_starts_again_on_its_port(tmp_path):
+    port = free_port()
+    for attempt in range(2):  # the second start must find the port free again
+        server = _start(tmp_path, port, "serve", "--workers", "1")
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, f"serve did not answer (start {attempt + 1})"
+            time.sleep(0.3)
+        family = [server.pid] + [child.pid for child in
+                                 psutil.Process(server.pid).children(recursive=True)]
+        server.terminate()  # SIGTERM, as a service manager stops it
+        server.wait(timeout=30)
+        gone, alive = psutil.wait_procs([psutil.Process(pid) for pid in family
+                                         if psutil.pid_exists(pid)], timeout=10)
+        assert not alive, f"processes of serve left running: {alive}"
+        assert not _answers(port)
+
+
+def test_a_port_in_use_is_said_before_starting(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        for command in (["--no-worker"], ["serve"]):
+            process = _start(tmp_path, port, *command)
+            output, _ = process.communicate(timeout=60)
+            assert process.returncode == 2, output
+            assert f"cannot listen on 127.0.0.1:{port}" in output and "--port" in output
