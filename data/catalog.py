@@ -20,7 +20,7 @@ from data.sources import Listing, SourceError, UnreadableImage, item_uri, open_s
 from data.sources.base import DataSource, split_api_key
 from data.sources.directory import check_inside_roots
 from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
-from db.session import transaction
+from db.session import take_write_lock, transaction
 from errors import DomainError
 from settings import LOOPBACK_HOSTS, Settings
 
@@ -134,10 +134,19 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
 
 
 def _pending_files(session: Session, dataset_id: int) -> list[Item]:
+    """The next files to scan, none of them in another process's batch: several processes
+    of a server may resume one scan (PostgreSQL skips the rows others have locked; SQLite
+    lets one writer at a time in), and each file is then read and counted once."""
+    take_write_lock(session, dataset_id)
     return list(session.scalars(
         select(Item).where(Item.dataset_id == dataset_id, Item.status == "pending",
                            Item.frame == 0)
-        .order_by(Item.file_index).limit(SCAN_BATCH)))
+        .order_by(Item.file_index).limit(SCAN_BATCH).with_for_update(skip_locked=True)))
+
+
+def _has_pending_files(session: Session, dataset_id: int) -> bool:
+    return session.scalar(select(Item.id).where(Item.dataset_id == dataset_id, Item.frame == 0,
+                                                Item.status == "pending").limit(1)) is not None
 
 
 def _record_info(session: Session, source: DataSource, item: Item) -> None:
@@ -180,9 +189,14 @@ def scan_dataset(session_factory: sessionmaker[Session], dataset_id: int) -> Non
             batch = _pending_files(session, dataset_id)
             for item in batch:
                 _record_info(session, source, item)
-            session.execute(update(Dataset).where(Dataset.id == dataset_id).values(
-                scanned_files=Dataset.scanned_files + len(batch),
-                status="scanning" if batch else "ready"))
+            if batch:
+                progress = {"scanned_files": Dataset.scanned_files + len(batch),
+                            "status": "scanning"}
+            elif _has_pending_files(session, dataset_id):
+                return  # the last batches are another process's: it says when all are done
+            else:
+                progress = {"status": "ready"}
+            session.execute(update(Dataset).where(Dataset.id == dataset_id).values(**progress))
         if not batch:
             return
 

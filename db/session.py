@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,15 @@ def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         with session.begin():
             yield session
+
+
+def take_write_lock(session: Session, dataset_id: int) -> None:
+    """On SQLite, wait for the database's write lock and keep it to the end of the
+    transaction (a SELECT does not take it, so reads made next would otherwise race another
+    process's writes); it is taken with a no-op write to the data set's row. Nothing on
+    PostgreSQL, where row locks do the same for what they cover."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE datasets SET id = id WHERE id = :id"), {"id": dataset_id})
 
 
 def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:

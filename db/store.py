@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import CurrentLabel, Dataset, Item, LabelClass, Tag, TaggingEvent, as_utc
+from db.session import take_write_lock
 from errors import DomainError
 
 METHODS = ("manual", "similarity", "probability", "cluster", "suggestion", "import", "undo")
@@ -70,13 +71,12 @@ def lock_labels(session: Session, dataset_id: int) -> None:
     """Wait for the other label writes of the data set, then hold them off until this
     transaction ends: their checks ("already undone?") and upserts then see each other's
     work, and concurrent events on the same items cannot deadlock. PostgreSQL locks the data
-    set's row (not against the scan adding items); SQLite's write lock is the database's,
-    taken by a no-op write (a SELECT does not take it)."""
+    set's row (not against the scan adding items); SQLite's write lock is the database's."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(Dataset.id).where(Dataset.id == dataset_id)
                         .with_for_update(key_share=True))
     else:
-        session.execute(text("UPDATE datasets SET id = id WHERE id = :id"), {"id": dataset_id})
+        take_write_lock(session, dataset_id)
 
 
 def _upsert(session: Session):

@@ -1,4 +1,5 @@
 """Registering folders: cheap listing, background header scan, frames, problems."""
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from data.catalog import (count_problems, dataset_problems, dataset_summaries,
+from data.catalog import (SCAN_BATCH, count_problems, dataset_problems, dataset_summaries,
                           ensure_directory_dataset, register_dataset, scan_dataset)
 from db.models import Dataset
 from db.store import count_items, items_page
@@ -79,3 +80,41 @@ def test_ensure_directory_dataset_registers_once(session_factory, tmp_path):
     settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
     first = ensure_directory_dataset(session_factory, settings, tmp_path / "images")
     assert ensure_directory_dataset(session_factory, settings, tmp_path / "images") == first
+
+
+def _scan_when_all_start(database_url, dataset_id, barrier):
+    from db.session import make_engine, make_session_factory
+
+    engine = make_engine(database_url)
+    barrier.wait()
+    scan_dataset(make_session_factory(engine), dataset_id)
+    engine.dispose()
+
+
+def test_processes_resuming_one_scan_read_each_file_once(session_factory, database_url,
+                                                         tmp_path):
+    """Every process of a server resumes the scans it finds half done (serve --workers 4):
+    the files are split between them, and problems and counts come out exact."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2 * SCAN_BATCH + 7):
+        Image.fromarray(np.full((8, 8), i % 250, dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    for i in range(3):
+        (folder / f"broken_{i}.tif").write_bytes(b"not a tiff at all")
+    dataset = register_dataset(session_factory, [tmp_path], "shared", "directory", str(folder))
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    scans = [context.Process(target=_scan_when_all_start, args=(database_url, dataset.id, barrier))
+             for _ in range(4)]
+    for scan in scans:
+        scan.start()
+    for scan in scans:
+        scan.join(timeout=120)
+        assert scan.exitcode == 0
+    with session_factory() as session:
+        summary, = dataset_summaries(session, dataset.id)
+        assert (summary.status, summary.item_count, summary.problem_count,
+                summary.scanned_files, summary.total_files) == \
+            ("ready", 2 * SCAN_BATCH + 10, 3, 2 * SCAN_BATCH + 10, 2 * SCAN_BATCH + 10)
+        assert sorted(p.path for p in dataset_problems(session, dataset.id)) == \
+            [f"broken_{i}.tif" for i in range(3)]
