@@ -5,7 +5,6 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,12 +20,11 @@ from errors import DomainError
 from services import build_services
 from settings import (DEFAULT_SECRET_KEY, LOOPBACK_HOSTS, SETTINGS_TABLE, Settings, load_settings,
                       settings_environment)
-from worker import start_worker, stop_worker
+from worker import LocalWorker
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent
 DEMO_IMAGES = 600
-WORKER_LOG = "worker.log"
 # Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
 VENDOR_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
 STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icons.min.css"]
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     print(f"beamlabel {__version__}: open http://{args.host}:{args.port}{target}  "
           f"(data home {settings.home}; Ctrl+C stops)", flush=True)
-    worker = None if args.no_worker else _start_local_worker(settings)
+    worker = None if args.no_worker else _start_local_worker(app, settings)
     # SIGTERM must unwind like Ctrl+C, so that the worker is stopped too.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     import waitress
@@ -168,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         if worker is not None:
-            stop_worker(worker)
+            worker.stop()
     return 0
 
 
@@ -206,10 +204,12 @@ def check_port_free(host: str, port: int) -> None:
                              "or choose another port with --port") from error
 
 
-def _start_local_worker(settings: Settings) -> subprocess.Popen:
-    """The one Celery worker of a local app; its output goes to $BEAMLABEL_HOME/worker.log."""
-    with open(settings.home / WORKER_LOG, "a") as log:
-        return start_worker(settings, stdout=log, stderr=subprocess.STDOUT)
+def _start_local_worker(app: dash.Dash, settings: Settings) -> LocalWorker:
+    """The one Celery worker of a local app, watched (the jobs panel shows what its watch
+    says)."""
+    services = app.server.extensions["beamlabel"]
+    services.local_worker = LocalWorker(settings, services.session_factory)
+    return services.local_worker
 
 
 def _serve_gunicorn(args: argparse.Namespace, settings: Settings) -> int:

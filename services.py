@@ -25,10 +25,11 @@ from db import jobs as job_store
 from db.models import Dataset, TaggingEvent
 from db.session import open_database, transaction
 from ml import retrain_loop
+from ml.job_queue import LostJobs
 from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
 from ml.similarity import IndexCache
 from settings import Settings
-from worker import make_celery
+from worker import LocalWorker, make_celery
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel"
@@ -66,6 +67,9 @@ class Services:
     _celery: Optional[Celery] = None
     # Normalised feature matrices of the feature jobs ranked lately (ml.similarity).
     feature_indexes: IndexCache = field(default_factory=IndexCache)
+    # The watched worker of a local app (worker.LocalWorker); None with outside workers.
+    local_worker: Optional[LocalWorker] = None
+    _lost_jobs: Optional[LostJobs] = None
 
     def celery(self) -> Celery:
         """The Celery client that queues jobs (made on first use)."""
@@ -74,11 +78,20 @@ class Services:
         return self._celery
 
     def check_jobs(self) -> None:
-        """Fail jobs whose worker died; end those that ignored a cancel past the grace."""
+        """Fail jobs whose worker died; end those that ignored a cancel past the grace; send
+        again queued jobs whose message was lost (a local worker's watch does that)."""
         with transaction(self.session_factory) as session:
             job_store.fail_stale_jobs(session, STALE_AFTER_SECONDS)
             if job_store.overdue_cancels(session, CANCEL_GRACE_SECONDS):
                 enforce_cancel(self.celery(), session, CANCEL_GRACE_SECONDS)
+        if self.local_worker is None:
+            if self._lost_jobs is None:
+                self._lost_jobs = LostJobs(self.celery(), self.session_factory, self.settings)
+            self._lost_jobs.check()
+
+    def worker_notice(self) -> Optional[str]:
+        """What the local worker's watch last did (restarted it, gave up), if anything."""
+        return self.local_worker.notice if self.local_worker is not None else None
 
     def step_retrain_loop(self, dataset_id: int, owner: str, now: bool = False) -> Optional[int]:
         """One step of the data set's retrain loop (``ml.retrain_loop.step``): the job queued."""

@@ -10,16 +10,24 @@ the database's ``jobs`` table, not in a Celery result backend.
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Optional
 
 from celery import Celery
 
-from db.session import open_database
+from db.jobs import fail_stale_jobs
+from db.session import open_database, transaction
+from ml.job_queue import INSPECT_TIMEOUT_SECONDS, LostJobs
 from ml.jobs import TASK_NAMES, execute_job
 from ml.retrain_loop import step_after_job
 from settings import Settings, load_settings, settings_environment
@@ -29,6 +37,21 @@ VISIBILITY_TIMEOUT_SECONDS = 48 * 3600
 GPU_QUEUE, CPU_QUEUE = "gpu", "cpu"
 ROOT = Path(__file__).resolve().parent
 STOP_TIMEOUT_SECONDS = 10.0
+WORKER_LOG = "worker.log"  # in the data home
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WatchTimes:
+    """The local worker's watch: how often it looks, how long a new worker may take to
+    start answering, when it counts as deaf, and when it gives up restarting one."""
+
+    look_every: float = 2.0
+    startup: float = 30.0
+    ping_every: float = 30.0
+    unanswered_pings: int = 3
+    max_restarts: int = 5
+    restart_window: float = 600.0
 
 
 def broker_options(settings: Settings) -> dict:
@@ -121,3 +144,84 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         os.killpg(process.pid, signum)
     except ProcessLookupError:
         pass
+
+
+class LocalWorker:
+    """The one worker of a local ``beamlabel`` (its output in $BEAMLABEL_HOME/worker.log),
+    kept working: a thread notices when it has
+    died or stopped answering (or its pool hangs on a job), fails the job it was running
+    with the reason, starts a new one, and sends again queued jobs whose message went
+    with it (``ml.job_queue``). ``notice`` says what happened, for the jobs panel."""
+
+    def __init__(self, settings: Settings, session_factory, times: WatchTimes = WatchTimes()):
+        self.settings, self.session_factory, self.times = settings, session_factory, times
+        self.celery_app = make_celery(settings)
+        self.lost_jobs = LostJobs(self.celery_app, session_factory, settings)
+        self.notice: Optional[str] = None
+        self.restarts: list[float] = []  # monotonic times
+        self.unanswered_pings = 0
+        self._last_ping = float("-inf")
+        self._stopping = threading.Event()
+        self.process = self._start()
+        self._started = time.monotonic()
+        self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
+        self._watcher.start()
+
+    def _start(self) -> subprocess.Popen:
+        with open(self.settings.home / WORKER_LOG, "a") as output:  # the child keeps it open
+            return start_worker(self.settings, stdout=output, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watcher.join(timeout=self.times.look_every + INSPECT_TIMEOUT_SECONDS * 3)
+        stop_worker(self.process)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.times.look_every):
+            try:
+                self._look()
+            except Exception:  # the watcher must outlive a database or broker hiccup
+                log.exception("watching the local worker failed")
+
+    def _look(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            return self._replace(f"the job worker stopped (exit code {code})")
+        if time.monotonic() - self._started < self.times.startup:
+            return None
+        if time.monotonic() - self._last_ping >= self.times.ping_every:
+            self._last_ping = time.monotonic()
+            answered = self.celery_app.control.ping(timeout=INSPECT_TIMEOUT_SECONDS)
+            self.unanswered_pings = 0 if answered else self.unanswered_pings + 1
+            if self.unanswered_pings >= self.times.unanswered_pings:
+                return self._replace("the job worker stopped answering")
+        self.lost_jobs.check()
+        if self.lost_jobs.held_by_hung_pool:
+            return self._replace("the job worker held a queued job without running it")
+        return None
+
+    def _replace(self, what: str) -> None:
+        now = time.monotonic()
+        window = self.times.restart_window
+        self.restarts = [t for t in self.restarts if now - t < window]
+        stop_worker(self.process, timeout=0)  # dead or deaf: no time to finish anything
+        with transaction(self.session_factory) as session:
+            failed = fail_stale_jobs(session, reason=f"{what} while running this job; "
+                                                     "start it again")
+        jobs = f"; job {', '.join(f'#{i}' for i in failed)} failed with it" if failed else ""
+        at = datetime.now().strftime("%H:%M")
+        if len(self.restarts) >= self.times.max_restarts:
+            self.notice = (f"{what.capitalize()} at {at}{jobs}. It stopped "
+                           f"{self.times.max_restarts + 1} times in {window / 60:g} minutes, "
+                           f"so no new one was started: see {WORKER_LOG} in the data home, "
+                           "then restart beamlabel.")
+            log.error(self.notice)
+            self._stopping.set()
+            return
+        self.restarts.append(now)
+        self.process = self._start()
+        self._started, self.unanswered_pings, self._last_ping = now, 0, float("-inf")
+        self.lost_jobs.suspects = set()
+        self.notice = (f"{what.capitalize()} at {at}{jobs}; a new worker was started and "
+                       "takes the queued jobs.")
+        log.warning(self.notice)

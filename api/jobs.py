@@ -25,7 +25,7 @@ def _job_out(job, with_log: bool = True) -> JobOut:
 @blueprint.post("/jobs", tags=[JOBS], summary="Start a job: it is queued for a worker",
                 description="The parameters are checked before anything is queued; a refusal "
                             "names the bad field, e.g. params.batch_size.",
-                responses=responses(201, JobOut, 400, 404, 415))
+                responses=responses(201, JobOut, 400, 404, 415, 503))
 def create_job(body: JobIn):
     services = current_services()
     job_id = ml_jobs.start_job(services.celery(), services.session_factory, body.kind,
@@ -46,8 +46,8 @@ def list_jobs(query: JobsQuery):
     services.check_jobs()
     with services.session_factory() as session:
         jobs = job_store.list_jobs(session, query.dataset_id, query.kind)
-        return JobListOut(jobs=[_job_out(job, with_log=False) for job in jobs]
-                          ).model_dump(mode="json")
+        return JobListOut(jobs=[_job_out(job, with_log=False) for job in jobs],
+                          worker_notice=services.worker_notice()).model_dump(mode="json")
 
 
 @blueprint.get("/jobs/<int:job_id>", tags=[JOBS],

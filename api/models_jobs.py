@@ -67,6 +67,9 @@ class JobOut(Out):
 
 class JobListOut(BaseModel):
     jobs: list[JobOut] = Field(description="newest first (without log tails)")
+    worker_notice: Optional[str] = Field(None, description="what the local app's worker watch "
+                                                           "last did: restarted a worker that "
+                                                           "died, or gave up")
 
 
 class JobDeleteOut(BaseModel):

@@ -7,8 +7,11 @@ image requests it can cache, never image bytes inside callback responses.
 from __future__ import annotations
 
 import hashlib
+import logging
+from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from data.catalog import mark_unreadable
@@ -20,6 +23,7 @@ from db.models import MAX_ROW_ID, Dataset, Item
 from db.session import transaction
 from services import THUMBNAIL_CACHE_SECONDS, current_services
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("thumbs", __name__)
 FORMATS = {"png": "image/png", "webp": "image/webp"}
 # The sizes the pages ask for: a fixed set, so that other values cannot fill the cache
@@ -72,6 +76,23 @@ def _render(item_id: int, fmt: str, size: int, transform: Transform, cmap: str) 
     return render_thumbnail(raw, size, transform, cmap, fmt)
 
 
+def _cached(key: str) -> Optional[bytes]:
+    """The cached thumbnail, or None; a cache that is down (Redis stopped) only costs a
+    render, so its error is logged, not sent."""
+    try:
+        return current_services().cache.get(key)
+    except (RedisError, OSError) as error:
+        log.warning("thumbnail cache unavailable, rendering without it: %s", error)
+        return None
+
+
+def _keep(key: str, body: bytes) -> None:
+    try:
+        current_services().cache.set(key, body)
+    except (RedisError, OSError) as error:
+        log.warning("thumbnail cache unavailable, not keeping the render: %s", error)
+
+
 @blueprint.get("/thumbs/<int:item_id>.<fmt>")
 def thumbnail(item_id: int, fmt: str) -> Response:
     if fmt not in FORMATS:
@@ -83,11 +104,10 @@ def thumbnail(item_id: int, fmt: str) -> Response:
         etag = hashlib.sha1(key.encode()).hexdigest()
         if etag in request.if_none_match:
             return Response(status=304, headers={"ETag": f'"{etag}"'})
-        cache = current_services().cache
-        body = cache.get(key)
+        body = _cached(key)
         if body is None:
             body = _render(item_id, fmt, size, transform, cmap)
-            cache.set(key, body)
+            _keep(key, body)
     except BadThumbnailRequest as error:
         return jsonify(error=str(error)), 400
     except NoSuchItem as error:

@@ -159,6 +159,7 @@ class JobsPanel:
     POLL = "jobs-poll"  # interval, enabled only while a job of the list is queued or running
     LIST = "jobs-list"  # the rows
     ROW = "jobs-row"  # one row: {"type": ROW, "scope": ..., "job": job id}
+    WORKER_NOTICE = "jobs-worker-notice"  # what the local worker's watch did, above the rows
     SELECTED = "jobs-selected"  # store: the selected job id (pages read it)
     DETAIL = "jobs-detail"
     CANCEL = "jobs-cancel"

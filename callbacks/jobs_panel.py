@@ -83,7 +83,8 @@ def _listed(session, job_filter: dict) -> list[Job]:
           Input(_part(ids.POLL), "n_intervals"), Input(_part(ids.FILTER), "data"),
           Input(_part(ids.CHANGED), "data"), Input(_part(ids.SELECTED), "data"))
 def refresh_list(_tick, job_filter, changed, selected):
-    current_services().check_jobs()  # a job whose worker died shows as failed, not running
+    services = current_services()
+    services.check_jobs()  # a job whose worker died shows as failed, not running
     scope = ctx.outputs_list[0]["id"]["scope"]
     if ctx.triggered_id and ctx.triggered_id["type"] == ids.CHANGED:
         selected = (changed or {}).get("select", selected)
@@ -93,6 +94,9 @@ def refresh_list(_tick, job_filter, changed, selected):
         selected = selected if selected in listed else (listed[0] if listed else None)
         rows = [_row(job, scope, job.id == selected) for job in jobs]
         polling = any(job.status in ACTIVE for job in jobs)
+    if (notice := services.worker_notice()) is not None:
+        rows.insert(0, dbc.Alert(notice, color="warning", className="py-1 px-2 small mb-1",
+                                 id={"type": ids.WORKER_NOTICE, "scope": scope}))
     return rows, selected, not polling
 
 

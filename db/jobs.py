@@ -65,9 +65,12 @@ def finished_job(session: Session, job_id: int, kind: str,
 
 def mark_running(session: Session, job_id: int, celery_task_id: Optional[str],
                  artifact_dir: Optional[Path] = None) -> bool:
-    """Queued → running; False (and no change) when the job is no longer queued."""
+    """Queued → running; False (and no change) when the job is no longer queued, or when
+    the job was sent again since this message (``ml.job_queue``): only the newest runs."""
     job = get_job(session, job_id)
     if job.status != "queued":
+        return False
+    if celery_task_id and job.celery_task_id and celery_task_id != job.celery_task_id:
         return False
     now = utcnow()
     job.status, job.started_at, job.heartbeat_at = "running", now, now
@@ -133,14 +136,16 @@ def overdue_cancels(session: Session, grace_seconds: float) -> list[Job]:
     return [job for job in asked if (as_utc(job.cancel_requested_at) or cutoff) < cutoff]
 
 
-def fail_stale_jobs(session: Session, stale_after_seconds: float) -> list[int]:
-    """Fail running jobs whose worker stopped sending heartbeats; returns their ids."""
+def fail_stale_jobs(session: Session, stale_after_seconds: float = 0.0,
+                    reason: str = STALE_REASON) -> list[int]:
+    """Fail running jobs whose worker sent no heartbeat for ``stale_after_seconds`` (0: every
+    running job, when their worker is known to be gone); returns their ids."""
     cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
     running = session.scalars(select(Job).where(Job.status == "running"))
     stale = [job for job in running if (as_utc(job.heartbeat_at or job.started_at)
-                                        or cutoff) < cutoff]
+                                        or cutoff) <= cutoff]
     for job in stale:
-        finish(session, job.id, "failed", error=STALE_REASON)
+        finish(session, job.id, "failed", error=reason)
     return [job.id for job in stale]
 
 

@@ -132,11 +132,13 @@ def submit_job(celery_app: Celery, session_factory: sessionmaker[Session], job_i
         name = task_name(job.kind)
     try:
         celery_app.send_task(name, args=[job_id], task_id=task_id)
-    except Exception as error:
+    except Exception as error:  # the broker is down or refuses: say so, keep the reason
+        reason = f"the job queue (the broker) could not be reached: {error}"
         with transaction(session_factory) as session:
-            job_store.finish(session, job_id, "failed",
-                             error=f"the job could not be queued: {error}")
-        raise
+            job_store.finish(session, job_id, "failed", error=reason)
+        raise DomainError(f"{reason}. Job #{job_id} was not queued and is marked failed; "
+                          "start it again once the broker (BEAMLABEL_BROKER_URL) runs",
+                          status=503) from error
 
 
 def create_job(session: Session, kind: str, dataset_id: Optional[int], params: dict[str, Any],
@@ -185,8 +187,17 @@ def cancel_job(celery_app: Celery, session: Session, job_id: int) -> Job:
     """Cancel a queued job at once, or ask a running one to stop at its next batch."""
     job = job_store.request_cancel(session, job_id)
     if job.status == "cancelled" and job.celery_task_id:
-        celery_app.control.revoke(job.celery_task_id)  # drop the message if still queued
+        _revoke(celery_app, job.celery_task_id)  # drop the message if still queued
     return job
+
+
+def _revoke(celery_app: Celery, task_id: str, terminate: bool = False) -> None:
+    """Ask the workers to drop or end a task. A broker that is down cannot pass that on;
+    the job's row says cancelled all the same, and a cancelled job never starts."""
+    try:
+        celery_app.control.revoke(task_id, terminate=terminate)
+    except Exception as error:
+        log.warning("could not revoke task %s (broker unreachable?): %s", task_id, error)
 
 
 def enforce_cancel(celery_app: Celery, session: Session,
@@ -195,7 +206,7 @@ def enforce_cancel(celery_app: Celery, session: Session,
     overdue = job_store.overdue_cancels(session, grace_seconds)
     for job in overdue:
         if job.celery_task_id:
-            celery_app.control.revoke(job.celery_task_id, terminate=True)
+            _revoke(celery_app, job.celery_task_id, terminate=True)
         job_store.finish(session, job.id, "cancelled",
                          error="the job did not stop when asked; its worker process was ended")
     return [job.id for job in overdue]

@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,12 @@ from db import jobs as job_store
 from db.models import Job
 from db.session import open_database, transaction
 from errors import DomainError
-from ml.jobs import cancel_job, create_job, enforce_cancel, execute_job, log_tail, submit_job
+from ml.job_queue import LOST_AFTER_SECONDS, LostJobs, broker_task_ids
+from ml.jobs import (TASK_NAMES, cancel_job, create_job, enforce_cancel, execute_job, log_tail,
+                     submit_job)
 from settings import Settings
 from tests.databases import create_postgres_schema
-from worker import make_celery, start_worker, stop_worker
+from worker import LocalWorker, WatchTimes, make_celery, start_worker, stop_worker
 
 N_IMAGES = 12
 
@@ -180,6 +183,28 @@ def test_a_killed_worker_leaves_a_failed_job_and_a_new_worker_goes_on(setup):
         "succeeded"
 
 
+def test_the_watch_replaces_a_worker_that_stops_answering(setup):
+    """A worker frozen mid-job (SIGSTOP: alive, deaf): the watch fails its job with the
+    reason, starts a new worker, and the next job runs on it."""
+    times = WatchTimes(look_every=0.5, startup=2.0, ping_every=1.0, unanswered_pings=2)
+    watched = LocalWorker(setup.settings, setup.session_factory, times)
+    try:
+        job_id = setup.submit(batch_size=1, delay_per_item=1.0)
+        setup.wait_for(job_id, lambda j: j.status == "running")
+        frozen = watched.process
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        job = setup.wait_for(job_id, lambda j: j.status != "running", timeout=60)
+        assert job.status == "failed" and "the job worker stopped answering" in job.error
+        assert watched.process is not frozen and frozen.poll() is not None
+        assert f"#{job_id}" in watched.notice and "a new worker was started" in watched.notice
+        next_id = setup.submit()
+        assert setup.wait_for(next_id, lambda j: j.status in job_store.FINISHED).status == \
+            "succeeded"
+    finally:
+        watched.stop()
+    assert watched.process.poll() is not None
+
+
 # --- without a worker ----------------------------------------------------------------------
 
 @pytest.fixture
@@ -294,7 +319,7 @@ def test_rest_runs_a_job_on_a_worker_and_lists_it(local, client):
     assert any("succeeded" in line for line in done["log_tail"])
     listed = client.get(f"/api/v1/jobs?dataset_id={local.dataset_id}&kind=dataset_stats").json
     assert [j["id"] for j in listed["jobs"]] == [job["id"]]
-    assert client.get("/api/v1/jobs?kind=other").json == {"jobs": []}
+    assert client.get("/api/v1/jobs?kind=other").json == {"jobs": [], "worker_notice": None}
     assert client.delete(url).json == {"job_id": job["id"], "deleted": True}
     assert client.get(url).status_code == 404
 
@@ -327,7 +352,7 @@ def test_rest_refuses_bad_payloads_naming_the_field(local, client, payload, stat
     answer = client.post("/api/v1/jobs", json=payload)
     assert answer.status_code == status, answer.json
     assert answer.json["field"] == field and answer.json["error"]
-    assert client.get("/api/v1/jobs").json == {"jobs": []}
+    assert client.get("/api/v1/jobs").json == {"jobs": [], "worker_notice": None}
     assert not any((local.settings.broker_dir / "queue").iterdir())
 
 
@@ -357,3 +382,26 @@ def test_a_failed_job_tells_its_reason_and_keeps_the_traceback_in_the_worker_log
     assert error == "ValueError: params.image_size too large for this image"
     assert lines == [f"failed: {error}"]
     assert "Traceback" in caplog.text and "job 7" in caplog.text
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again_and_runs(setup):
+    job_id = setup.submit()  # no worker yet: the message waits in the broker
+    lost_task = setup.job(job_id).celery_task_id
+    assert lost_task in broker_task_ids(setup.celery, setup.settings)
+    with setup.celery.connection_for_write() as connection:
+        for queue in TASK_NAMES:  # the message is gone, as with a worker that died holding it
+            connection.default_channel.queue_purge(queue)
+    assert lost_task not in broker_task_ids(setup.celery, setup.settings)
+    with transaction(setup.session_factory) as session:
+        session.get(Job, job_id).created_at -= timedelta(seconds=LOST_AFTER_SECONDS + 1)
+    lost_jobs = LostJobs(setup.celery, setup.session_factory, setup.settings, check_every=0)
+    assert lost_jobs.check() == []  # once missing: perhaps in a worker's hands right now
+    assert lost_jobs.check() == [job_id]  # twice: sent again
+    resent_task = setup.job(job_id).celery_task_id
+    assert resent_task != lost_task
+    assert resent_task in broker_task_ids(setup.celery, setup.settings)
+    with transaction(setup.session_factory) as session:  # the old message may not run it
+        assert not job_store.mark_running(session, job_id, lost_task)
+    setup.start_worker()
+    assert setup.wait_for(job_id, lambda j: j.status in job_store.FINISHED).status == "succeeded"
+    assert lost_jobs.check() == []

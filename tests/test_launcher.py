@@ -87,8 +87,14 @@ def test_folder_outside_the_roots_is_refused_before_start(tmp_path):
 
 
 def _worker_processes(launcher_pid: int) -> list:
-    return [child for child in psutil.Process(launcher_pid).children(recursive=True)
-            if "celery" in " ".join(child.cmdline())]
+    workers = []
+    for child in psutil.Process(launcher_pid).children(recursive=True):
+        try:
+            if "celery" in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # gone, or a killed process nobody has reaped yet
+            continue
+    return workers
 
 
 def test_the_launcher_runs_jobs_on_its_own_worker_and_stops_it(tmp_path):
@@ -139,8 +145,11 @@ def _start(tmp_path: Path, port: int, *args: str) -> subprocess.Popen:
 
 
 def _answers(port: int) -> bool:
+    """Whether a server answers on ``port`` at all (a refusal is an answer too)."""
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2).close()
+        return True
+    except urllib.error.HTTPError:
         return True
     except OSError:
         return False
@@ -175,3 +184,140 @@ def test_a_port_in_use_is_said_before_starting(tmp_path):
             output, _ = process.communicate(timeout=60)
             assert process.returncode == 2, output
             assert f"cannot listen on 127.0.0.1:{port}" in output and "--port" in output
+
+
+def _post_json(port: int, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def _job_when(port: int, job_id: int, done, seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while not done(job := get_json(port, f"/api/v1/jobs/{job_id}")):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+    return job
+
+
+def test_a_killed_worker_is_replaced_and_its_job_failed_with_the_reason(tmp_path):
+    folder = tmp_path / "beamtime"
+    folder.mkdir()
+    for i in range(16):
+        tifffile.imwrite(folder / f"img_{i:02d}.tif", np.full((32, 32), i, dtype=np.uint16))
+    process, port = launch(["--data", str(folder)], tmp_path / "home", tmp_path)
+    try:
+        dataset_id = get_json(port, "/api/v1/datasets")["datasets"][0]["id"]
+        long_job = _post_json(port, "/api/v1/jobs", {
+            "kind": "autoencoder_train", "dataset_id": dataset_id, "params": {
+                "epochs": 1000, "image_size": [32, 32], "depth": 2, "base_channels": 8,
+                "latent_dim": 8, "batch_size": 4, "val_share": 0.25}})["id"]
+        _job_when(port, long_job, lambda job: job["status"] == "running")
+        main_process, = [worker for worker in _worker_processes(process.pid)
+                         if worker.ppid() == process.pid]
+        main_process.kill()  # kill -9 of the worker's main process
+        failed = _job_when(port, long_job, lambda job: job["status"] != "running", seconds=30)
+        assert failed["status"] == "failed"
+        assert "the job worker stopped (exit code -9)" in failed["error"]
+        notice = get_json(port, "/api/v1/jobs")["worker_notice"]
+        assert "a new worker was started" in notice and f"#{long_job}" in notice
+        next_job = _post_json(port, "/api/v1/jobs", {"kind": "dataset_stats",
+                                                     "dataset_id": dataset_id})["id"]
+        done = _job_when(port, next_job, lambda job: job["status"] not in ("queued", "running"))
+        assert done["status"] == "succeeded"
+        workers = _worker_processes(process.pid)
+    finally:
+        first_line_and_stop(process)
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"worker processes left behind: {alive}"
+
+
+def _private_redis(port: int) -> subprocess.Popen:
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return redis
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+
+
+def _call(port: int, method: str, path: str, body=None) -> tuple[int, bytes, str]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Remote-User": "alice"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read(), answer.headers.get_content_type()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers.get_content_type()
+
+
+def test_serve_keeps_answering_while_its_redis_is_down(tmp_path):
+    """Broker and cache on a private Redis that stops and starts again under `serve`:
+    thumbnails are still drawn (uncached), a job says the broker is down (JSON 503, the job
+    failed with the reason), and once Redis is back jobs are queued again."""
+    folder = tmp_path / "beamtime"
+    folder.mkdir()
+    for i in range(4):
+        tifffile.imwrite(folder / f"img_{i}.tif", np.full((16, 16), i, dtype=np.uint16))
+    redis_port, port = free_port(), free_port()
+    redis = _private_redis(redis_port)
+    env = {"BEAMLABEL_AUTH": "proxy", "BEAMLABEL_PROXY_USER_HEADER": "X-Remote-User",
+           "BEAMLABEL_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+           "BEAMLABEL_CACHE_URL": f"redis://127.0.0.1:{redis_port}/1"}
+    os.environ.update(env)  # for the user command and serve (restored below)
+    server = None
+    try:
+        added = subprocess.run([sys.executable, "-m", "app", "user", "--home",
+                                str(tmp_path / "home"), "add", "alice", "--role", "admin",
+                                "--no-password"], cwd=ROOT, capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr
+        server = _start(tmp_path, port, "serve", "--workers", "1")
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "serve did not answer"
+            time.sleep(0.3)
+        status, body, _ = _call(port, "POST", "/api/v1/datasets", {
+            "name": "run", "source": {"kind": "directory", "path": str(folder)}})
+        assert status == 201, body
+        dataset_id = json.loads(body)["id"]
+        while json.loads(_call(port, "GET", f"/api/v1/datasets/{dataset_id}")[1])[
+                "status"] == "scanning":
+            time.sleep(0.2)
+        items = json.loads(_call(port, "GET", f"/api/v1/datasets/{dataset_id}/items")[1])["items"]
+        assert _call(port, "GET", f"/thumbs/{items[0]['id']}.png")[0] == 200  # cached now
+
+        redis.terminate()
+        redis.wait(timeout=10)
+        for item in items[:2]:  # one cached before, one never: both drawn
+            status, body, kind = _call(port, "GET", f"/thumbs/{item['id']}.png")
+            assert (status, kind) == (200, "image/png") and body.startswith(b"\x89PNG")
+        status, body, kind = _call(port, "POST", "/api/v1/jobs", {
+            "kind": "dataset_stats", "dataset_id": dataset_id})
+        answer = json.loads(body)
+        assert (status, kind) == (503, "application/json") and "broker" in answer["error"], body
+        status, body, _ = _call(port, "GET", "/api/v1/jobs")
+        job, = json.loads(body)["jobs"]
+        assert status == 200 and job["status"] == "failed" and "broker" in job["error"]
+
+        redis = _private_redis(redis_port)
+        status, body, _ = _call(port, "POST", "/api/v1/jobs", {
+            "kind": "dataset_stats", "dataset_id": dataset_id})
+        assert status == 201 and json.loads(body)["status"] == "queued", body
+    finally:
+        for name in env:
+            os.environ.pop(name)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        redis.terminate()
+        redis.wait(timeout=10)

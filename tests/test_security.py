@@ -396,4 +396,4 @@ def test_weights_files_outside_the_roots_are_refused_alike(server, tokens, datas
     errors = {assert_error(answer, 400, "params.weights_path")["error"].split(":")[0]
               for answer in answers}
     assert len(errors) == 1, errors  # nothing tells which of them exists
-    assert trainer.get("/jobs").json == {"jobs": []}
+    assert trainer.get("/jobs").json == {"jobs": [], "worker_notice": None}
