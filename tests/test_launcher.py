@@ -97,27 +97,40 @@ def _worker_processes(launcher_pid: int) -> list:
     return workers
 
 
-def test_the_launcher_runs_jobs_on_its_own_worker_and_stops_it(tmp_path):
+def _post_json(port: int, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def _job_when(port: int, job_id: int, done, seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while not done(job := get_json(port, f"/api/v1/jobs/{job_id}")):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+    return job
+
+
+def _launched_on_images(tmp_path: Path, count: int, side: int) -> tuple[subprocess.Popen, int, int]:
+    """``beamlabel --data`` on a folder of ``count`` TIFFs: (launcher, port, data set id)."""
     folder = tmp_path / "beamtime"
     folder.mkdir()
-    for i in range(3):
-        tifffile.imwrite(folder / f"img_{i}.tif", np.full((16, 16), i, dtype=np.uint16))
+    for i in range(count):
+        tifffile.imwrite(folder / f"img_{i:02d}.tif", np.full((side, side), i, dtype=np.uint16))
     process, port = launch(["--data", str(folder)], tmp_path / "home", tmp_path)
+    return process, port, get_json(port, "/api/v1/datasets")["datasets"][0]["id"]
+
+
+def test_the_launcher_runs_jobs_on_its_own_worker_and_stops_it(tmp_path):
+    process, port, dataset_id = _launched_on_images(tmp_path, 3, 16)
     try:
-        dataset_id = get_json(port, "/api/v1/datasets")["datasets"][0]["id"]
         workers = _worker_processes(process.pid)
         assert workers, "beamlabel started no worker"
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/jobs", method="POST",
-            data=json.dumps({"kind": "dataset_stats", "dataset_id": dataset_id}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            job_id = json.load(answer)["id"]
-        deadline = time.monotonic() + 60
-        while (job := get_json(port, f"/api/v1/jobs/{job_id}"))["status"] in ("queued",
-                                                                                "running"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.3)
+        job_id = _post_json(port, "/api/v1/jobs", {"kind": "dataset_stats",
+                                                   "dataset_id": dataset_id})["id"]
+        job = _job_when(port, job_id, lambda job: job["status"] not in ("queued", "running"))
         assert job["status"] == "succeeded" and job["result"]["items"] == 3
     finally:
         first_line_and_stop(process)
@@ -186,30 +199,9 @@ def test_a_port_in_use_is_said_before_starting(tmp_path):
             assert f"cannot listen on 127.0.0.1:{port}" in output and "--port" in output
 
 
-def _post_json(port: int, path: str, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
-
-
-def _job_when(port: int, job_id: int, done, seconds: float = 120) -> dict:
-    deadline = time.monotonic() + seconds
-    while not done(job := get_json(port, f"/api/v1/jobs/{job_id}")):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.3)
-    return job
-
-
 def test_a_killed_worker_is_replaced_and_its_job_failed_with_the_reason(tmp_path):
-    folder = tmp_path / "beamtime"
-    folder.mkdir()
-    for i in range(16):
-        tifffile.imwrite(folder / f"img_{i:02d}.tif", np.full((32, 32), i, dtype=np.uint16))
-    process, port = launch(["--data", str(folder)], tmp_path / "home", tmp_path)
+    process, port, dataset_id = _launched_on_images(tmp_path, 16, 32)
     try:
-        dataset_id = get_json(port, "/api/v1/datasets")["datasets"][0]["id"]
         long_job = _post_json(port, "/api/v1/jobs", {
             "kind": "autoencoder_train", "dataset_id": dataset_id, "params": {
                 "epochs": 1000, "image_size": [32, 32], "depth": 2, "base_channels": 8,
