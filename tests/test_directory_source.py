@@ -192,3 +192,8 @@ def test_source_kinds_and_unknown_kind():
     assert set(SOURCE_KINDS) == {"directory", "tiled"}
     with pytest.raises(SourceError, match="unknown data source kind 'ftp'.*directory, tiled"):
         open_source("ftp", "/data")
+
+
+def test_a_path_with_a_nul_character_is_refused_with_a_message(tmp_path):
+    with pytest.raises(SourceError, match="NUL character"):
+        check_inside_roots(tmp_path / "a\x00b", [tmp_path])

@@ -21,6 +21,8 @@ def _inside(path: Path, root: Path) -> bool:
 def confined(path: Path, roots: Sequence[Path], where: str = "the data roots") -> Path:
     """``path`` resolved (links followed, ``..`` gone) if it lies inside one of ``roots``;
     a SourceError naming ``where`` (the roots, in words) otherwise."""
+    if "\x00" in str(path):  # no file system takes it; resolve() would raise ValueError
+        raise SourceError("the path contains a NUL character (\\u0000); remove it")
     path = Path(path).expanduser().resolve()
     resolved_roots = [Path(root).expanduser().resolve() for root in roots]
     if not resolved_roots:
