@@ -49,6 +49,7 @@ class WatchTimes:
     look_every: float = 2.0
     startup: float = 30.0
     ping_every: float = 30.0
+    ping_timeout: float = 5.0  # generous: a worker whose job keeps every core busy is slow
     unanswered_pings: int = 3
     max_restarts: int = 5
     restart_window: float = 600.0
@@ -173,7 +174,8 @@ class LocalWorker:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._watcher.join(timeout=self.times.look_every + INSPECT_TIMEOUT_SECONDS * 3)
+        self._watcher.join(timeout=self.times.look_every + self.times.ping_timeout
+                           + INSPECT_TIMEOUT_SECONDS * 2)
         stop_worker(self.process)
 
     def _watch(self) -> None:
@@ -191,7 +193,7 @@ class LocalWorker:
             return None
         if time.monotonic() - self._last_ping >= self.times.ping_every:
             self._last_ping = time.monotonic()
-            answered = self.celery_app.control.ping(timeout=INSPECT_TIMEOUT_SECONDS)
+            answered = self.celery_app.control.ping(timeout=self.times.ping_timeout)
             self.unanswered_pings = 0 if answered else self.unanswered_pings + 1
             if self.unanswered_pings >= self.times.unanswered_pings:
                 return self._replace("the job worker stopped answering")
