@@ -83,7 +83,8 @@ class Services:
         with transaction(self.session_factory) as session:
             job_store.fail_stale_jobs(session, STALE_AFTER_SECONDS)
             if job_store.overdue_cancels(session, CANCEL_GRACE_SECONDS):
-                enforce_cancel(self.celery(), session, CANCEL_GRACE_SECONDS)
+                enforce_cancel(self.celery(), session, CANCEL_GRACE_SECONDS,
+                               self.local_worker.end_jobs if self.local_worker else None)
         if self.local_worker is None:
             if self._lost_jobs is None:
                 self._lost_jobs = LostJobs(self.celery(), self.session_factory, self.settings)

@@ -163,6 +163,7 @@ class LocalWorker:
         self.unanswered_pings = 0
         self._last_ping = float("-inf")
         self._stopping = threading.Event()
+        self._lock = threading.Lock()  # the watch and a forced cancel both replace the worker
         self.process = self._start()
         self._started = time.monotonic()
         self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
@@ -203,27 +204,42 @@ class LocalWorker:
         return None
 
     def _replace(self, what: str) -> None:
+        """A worker that died or went deaf: the job it ran fails with ``what``."""
+        with self._lock:
+            stop_worker(self.process, timeout=0)  # dead or deaf: no time to finish anything
+            with transaction(self.session_factory) as session:
+                failed = fail_stale_jobs(session, reason=f"{what} while running this job; "
+                                                         "start it again")
+            jobs = f"; job {', '.join(f'#{i}' for i in failed)} failed with it" if failed \
+                else ""
+            self._restart(f"{what.capitalize()} at {datetime.now():%H:%M}{jobs}")
+
+    def end_jobs(self, job_ids: list[int]) -> None:
+        """End running jobs that ignored their cancel by ending the whole worker: a new
+        pool process after a task's termination sometimes never starts the next task (a
+        known Celery stall with one task per child), a new worker always does. The caller
+        marks the jobs cancelled."""
+        with self._lock:
+            stop_worker(self.process, timeout=0)
+            jobs = ", ".join(f"#{i}" for i in job_ids)
+            self._restart(f"Job {jobs} did not stop when cancelled and was ended with its "
+                          f"worker at {datetime.now():%H:%M}", counts=False)
+
+    def _restart(self, what: str, counts: bool = True) -> None:
         now = time.monotonic()
         window = self.times.restart_window
         self.restarts = [t for t in self.restarts if now - t < window]
-        stop_worker(self.process, timeout=0)  # dead or deaf: no time to finish anything
-        with transaction(self.session_factory) as session:
-            failed = fail_stale_jobs(session, reason=f"{what} while running this job; "
-                                                     "start it again")
-        jobs = f"; job {', '.join(f'#{i}' for i in failed)} failed with it" if failed else ""
-        at = datetime.now().strftime("%H:%M")
-        if len(self.restarts) >= self.times.max_restarts:
-            self.notice = (f"{what.capitalize()} at {at}{jobs}. It stopped "
-                           f"{self.times.max_restarts + 1} times in {window / 60:g} minutes, "
-                           f"so no new one was started: see {WORKER_LOG} in the data home, "
-                           "then restart beamlabel.")
+        if counts and len(self.restarts) >= self.times.max_restarts:
+            self.notice = (f"{what}. The worker stopped {self.times.max_restarts + 1} times in "
+                           f"{window / 60:g} minutes, so no new one was started: see "
+                           f"{WORKER_LOG} in the data home, then restart beamlabel.")
             log.error(self.notice)
             self._stopping.set()
             return
-        self.restarts.append(now)
+        if counts:
+            self.restarts.append(now)
         self.process = self._start()
         self._started, self.unanswered_pings, self._last_ping = now, 0, float("-inf")
         self.lost_jobs.suspects = set()
-        self.notice = (f"{what.capitalize()} at {at}{jobs}; a new worker was started and "
-                       "takes the queued jobs.")
+        self.notice = f"{what}; a new worker was started and takes the queued jobs."
         log.warning(self.notice)

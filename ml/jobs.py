@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 from uuid import uuid4
 
 from celery import Celery
@@ -201,11 +201,16 @@ def _revoke(celery_app: Celery, task_id: str, terminate: bool = False) -> None:
 
 
 def enforce_cancel(celery_app: Celery, session: Session,
-                   grace_seconds: float = CANCEL_GRACE_SECONDS) -> list[int]:
-    """Terminate running jobs that ignored their cancel request past the grace period."""
+                   grace_seconds: float = CANCEL_GRACE_SECONDS,
+                   end_worker: Optional[Callable[[list[int]], None]] = None) -> list[int]:
+    """Terminate running jobs that ignored their cancel request past the grace period: by
+    ``end_worker(job ids)`` (a watched local worker ends itself), else by revoking their
+    tasks with terminate."""
     overdue = job_store.overdue_cancels(session, grace_seconds)
+    if overdue and end_worker is not None:
+        end_worker([job.id for job in overdue])
     for job in overdue:
-        if job.celery_task_id:
+        if job.celery_task_id and end_worker is None:
             _revoke(celery_app, job.celery_task_id, terminate=True)
         job_store.finish(session, job.id, "cancelled",
                          error="the job did not stop when asked; its worker process was ended")

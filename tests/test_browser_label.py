@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
@@ -46,6 +47,22 @@ def click_with(browser, element, modifier):
     ActionChains(browser.driver).key_down(modifier).click(element).key_up(modifier).perform()
 
 
+def click_tile(browser, index, modifier=None):
+    """Click the tile now at ``index``, as a person clicks what is on screen: the grid may
+    be redrawn (a new class re-captions it) between finding a tile and clicking it."""
+    for _ in range(5):
+        try:
+            tile = tiles(browser)[index]
+            if modifier is None:
+                tile.click()
+            else:
+                click_with(browser, tile, modifier)
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError(f"tile {index} kept being redrawn")
+
+
 def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_reload(
         label_page, running_app):
     browser, dataset_id = label_page
@@ -53,9 +70,8 @@ def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_relo
     add_class(browser, "peaks")
 
     # click, shift-click: a range of four; hotkey 1 labels them 'rings' in one event
-    first = tiles(browser)
-    first[0].click()
-    click_with(browser, first[3], Keys.SHIFT)
+    click_tile(browser, 0)
+    click_tile(browser, 3, Keys.SHIFT)
     until(lambda: len(selected(browser)) == 4, timeout=5)
     press(browser, "1")
     browser.wait_for_contains_text("#label-progress-text", f"4 / {N_IMAGES} labeled")
