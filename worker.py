@@ -149,10 +149,10 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 
 class LocalWorker:
     """The one worker of a local ``beamlabel`` (its output in $BEAMLABEL_HOME/worker.log),
-    kept working: a thread notices when it has
-    died or stopped answering (or its pool hangs on a job), fails the job it was running
-    with the reason, starts a new one, and sends again queued jobs whose message went
-    with it (``ml.job_queue``). ``notice`` says what happened, for the jobs panel."""
+    kept working: a thread notices when it has died or stopped answering (or its pool hangs
+    on a job), fails the job it was running with the reason, starts a new one, and sends
+    again queued jobs whose message went with it (``ml.job_queue``). ``notice`` says what
+    happened, for the jobs panel."""
 
     def __init__(self, settings: Settings, session_factory, times: WatchTimes = WatchTimes()):
         self.settings, self.session_factory, self.times = settings, session_factory, times
@@ -187,9 +187,10 @@ class LocalWorker:
                 log.exception("watching the local worker failed")
 
     def _look(self) -> None:
-        code = self.process.poll()
+        seen = self.process
+        code = seen.poll()
         if code is not None:
-            return self._replace(f"the job worker stopped (exit code {code})")
+            return self._replace(seen, f"the job worker stopped (exit code {code})")
         if time.monotonic() - self._started < self.times.startup:
             return None
         if time.monotonic() - self._last_ping >= self.times.ping_every:
@@ -197,15 +198,17 @@ class LocalWorker:
             answered = self.celery_app.control.ping(timeout=self.times.ping_timeout)
             self.unanswered_pings = 0 if answered else self.unanswered_pings + 1
             if self.unanswered_pings >= self.times.unanswered_pings:
-                return self._replace("the job worker stopped answering")
+                return self._replace(seen, "the job worker stopped answering")
         self.lost_jobs.check()
         if self.lost_jobs.held_by_hung_pool:
-            return self._replace("the job worker held a queued job without running it")
+            return self._replace(seen, "the job worker held a queued job without running it")
         return None
 
-    def _replace(self, what: str) -> None:
-        """A worker that died or went deaf: the job it ran fails with ``what``."""
+    def _replace(self, seen: subprocess.Popen, what: str) -> None:
+        """The worker ``seen`` died or went deaf: the job it ran fails with ``what``."""
         with self._lock:
+            if self.process is not seen:
+                return  # a forced cancel replaced it meanwhile
             stop_worker(self.process, timeout=0)  # dead or deaf: no time to finish anything
             with transaction(self.session_factory) as session:
                 failed = fail_stale_jobs(session, reason=f"{what} while running this job; "
