@@ -209,7 +209,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mnist-images", type=int, default=5000)
     parser.add_argument("--autoencoder-epochs", type=int, default=8)
     parser.add_argument("--classifier-epochs", type=int, default=5)
-    parser.add_argument("--contrastive-epochs", type=int, default=10)
+    parser.add_argument("--contrastive-epochs", type=int, default=0,
+                        help="0: the app's automatic count (from the image side)")
     parser.add_argument("--model", default="resnet18", help="a timm model of ml/classifier.py")
     defaults = Strategy()
     for name, meaning in STRATEGY_FLAGS.items():

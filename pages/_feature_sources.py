@@ -42,7 +42,8 @@ FEATURE_SOURCES = {
         "Contrastive encoder", "A small encoder trained to give views of one image the same "
         "vector: rotated, flipped, with another gain or counting noise, shifted, with gaps.",
         contrastive_features.SPEC, (
-            *shared_fields("epochs", "batch_size", "learning_rate", "optimizer"),
+            ("epochs", "epochs", "0 = from the image side: more for small images"),
+            *shared_fields("batch_size", "learning_rate", "optimizer"),
             ("temperature", "temperature", "of the loss; lower = sharper"),
             *ENCODER_ROWS,
             ("projection_dim", "projection size", "the head the loss sees, then dropped"),

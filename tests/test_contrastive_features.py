@@ -127,3 +127,14 @@ def test_infeasible_settings_are_refused_by_name(params, field):
     with pytest.raises(DomainError) as refused:
         JOB_KINDS["contrastive_features"].check_params(params)
     assert refused.value.field == field and refused.value.status == 400
+
+
+@pytest.mark.parametrize("params, epochs", [
+    ({"image_size": 64}, 10),  # epochs left out: 0, the automatic count
+    ({"image_size": 32, "depth": 2, "epochs": 0}, 40),
+    ({"image_size": 16, "depth": 2, "epochs": 0}, 50),  # at most 50
+    ({"image_size": 256, "epochs": 0}, 10),  # at least 10
+    ({"image_size": 16, "depth": 2, "epochs": 3}, 3),  # a count given is kept
+])
+def test_epochs_zero_lets_the_image_side_choose(params, epochs):
+    assert JOB_KINDS["contrastive_features"].check_params(params)["epochs"] == epochs

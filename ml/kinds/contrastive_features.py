@@ -18,8 +18,16 @@ from ml.memory_estimate import contrastive_bytes
 from ml.params import Choice, Flag, Param, params_checker
 from ml.training_choices import OPTIMIZER_NAMES
 
+# epochs 0 (the default) lets the image side choose: the same training pixels per image
+# (10 epochs at 64 px) whatever the side, so that a job costs about the same per image.
+# Small images get more epochs, which they need: on 5,000 MNIST digits at 28 px, 50
+# epochs gave 24.8 labels per action in the labeling benchmark against 23.6 at 10, for
+# 80 s more.
+AUTO_PIXELS_PER_IMAGE = 10 * 64 * 64
+AUTO_EPOCHS = (10, 50)  # fewest, most
+
 SPEC = {
-    "epochs": Param(int, 10, 1, 1000), "batch_size": Param(int, 128, 2, 4096),
+    "epochs": Param(int, 0, 0, 1000), "batch_size": Param(int, 128, 2, 4096),
     "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "optimizer": Choice(OPTIMIZER_NAMES),
     "temperature": Param(float, 0.2, 0.01, 10.0),
     "image_size": Param(int, 64, 8, 1024),  # pixels per side
@@ -43,9 +51,16 @@ def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
                            latent_dim=params["latent_dim"], depth=params["depth"])
 
 
+def automatic_epochs(image_size: int) -> int:
+    fewest, most = AUTO_EPOCHS
+    return min(max(round(AUTO_PIXELS_PER_IMAGE / image_size ** 2), fewest), most)
+
+
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Normalised parameters; a DomainError naming the field to change otherwise."""
+    """Normalised parameters (epochs 0 replaced by the automatic count); a DomainError
+    naming the field to change otherwise."""
     checked = NUMBERS(params)
+    checked["epochs"] = checked["epochs"] or automatic_epochs(checked["image_size"])
     if checked["pmin"] >= checked["pmax"]:
         raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     try:  # the numbers are in bounds, so only the image size can fail to fit the depth
