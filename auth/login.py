@@ -104,6 +104,10 @@ def login():
     session.clear()  # a new session: nothing from before the login carries over
     session.permanent = True
     session[SESSION_USER], session[SESSION_STAMP] = user_id, stamp
+    # The form token goes into this answer's cookie: made later, by one of the first
+    # requests of the next page, it is lost when another of them (sent with this cookie,
+    # and setting it again) answers last, and Log out is then refused.
+    csrf_token()
     return redirect(_safe_next(request.form.get("next")))
 
 

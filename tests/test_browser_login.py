@@ -64,8 +64,7 @@ def test_log_in_label_log_out(dash_br, tmp_path):
         assert [row["label_id"] for row in labels["labels"]] == [ring["id"]]
 
         dash_br.find_element("#shell-logout").click()
-        # as long as the page's other waits: in one loaded CI run 10 s were not enough
-        until(lambda: "/login" in dash_br.driver.current_url, timeout=30)
+        until(lambda: "/login" in dash_br.driver.current_url, timeout=10)
         dash_br.driver.get(page)
         until(lambda: "/login" in dash_br.driver.current_url, timeout=10)
         assert dash_br.find_elements("#label-summary") == []

@@ -9,6 +9,7 @@ import pytest
 
 from app import create_server
 from auth.accounts import create_token, create_user
+from auth.identity import SESSION_COOKIE
 from db.models import AuditEntry, LabelClass, TaggingEvent
 from db.session import transaction
 from settings import Settings
@@ -397,3 +398,22 @@ def test_weights_files_outside_the_roots_are_refused_alike(server, tokens, datas
               for answer in answers}
     assert len(errors) == 1, errors  # nothing tells which of them exists
     assert trainer.get("/jobs").json == {"jobs": [], "worker_notice": None}
+
+
+def test_log_out_works_whichever_of_a_pages_first_requests_ends_last(server, tokens):
+    """A page's first requests run side by side, and each answer sets the session cookie it
+    came with (a logged-in session is refreshed on every request). The form token must be
+    in the cookie the login sets: made later, by the request of the page's layout (here
+    /login's, which makes it the same way), it is lost when another request of the page
+    ends after that one, and Log out is then refused."""
+    browser = server.test_client()
+    csrf = re.search(r'value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    browser.post("/login", data={"name": "labeler", "password": PASSWORD, "csrf_token": csrf})
+    cookie_after_login = browser.get_cookie(SESSION_COOKIE).value
+    form_token = re.search(r'value="([^"]+)"',
+                           browser.get("/login").get_data(as_text=True)).group(1)
+    browser.set_cookie(SESSION_COOKIE, cookie_after_login)  # a request sent beside it...
+    assert browser.get(f"{PREFIX}/me").json["name"] == "labeler"  # ...answers last
+    logout = browser.post("/logout", data={"csrf_token": form_token})
+    assert logout.status_code == 302 and logout.headers["Location"] == "/login"
+    assert browser.get(f"{PREFIX}/me").status_code == 401
