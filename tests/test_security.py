@@ -51,6 +51,12 @@ def as_user(server, token: str | None) -> Api:
     return api
 
 
+def form_token_of_login_page(browser) -> str:
+    """The session's form token, as the login page's form carries it."""
+    page = browser.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
 @pytest.fixture
 def admin(server, tokens) -> Api:
     return as_user(server, tokens["admin"])
@@ -188,7 +194,7 @@ def test_login_session_logout_and_tokens(server, tokens):
     assert browser.delete(f"{PREFIX}/me/tokens/{made.json['id']}",
                           content_type="application/json").status_code == 200
     assert_error(script.get("/me"), 401, None)
-    csrf = re.search(r'value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    csrf = form_token_of_login_page(browser)
     assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 302
     assert browser.get(f"{PREFIX}/me").status_code == 401
     with server.extensions["beamlabel"].session_factory() as session:
@@ -206,7 +212,7 @@ def test_a_changed_password_ends_sessions_and_admins_manage_users(server, tokens
     assert_error(admin.post("/users", {"name": "eve", "role": "viewer", "password": "short"}),
                  400, "password", "10")
     browser = server.test_client()
-    csrf = re.search(r'value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    csrf = form_token_of_login_page(browser)
     browser.post("/login", data={"name": "dora", "password": PASSWORD, "csrf_token": csrf})
     assert browser.get(f"{PREFIX}/me").status_code == 200
     changed = admin.call("PATCH", "/users/dora", json={"password": "a new long password"})
@@ -407,11 +413,10 @@ def test_log_out_works_whichever_of_a_pages_first_requests_ends_last(server, tok
     /login's, which makes it the same way), it is lost when another request of the page
     ends after that one, and Log out is then refused."""
     browser = server.test_client()
-    csrf = re.search(r'value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    csrf = form_token_of_login_page(browser)
     browser.post("/login", data={"name": "labeler", "password": PASSWORD, "csrf_token": csrf})
     cookie_after_login = browser.get_cookie(SESSION_COOKIE).value
-    form_token = re.search(r'value="([^"]+)"',
-                           browser.get("/login").get_data(as_text=True)).group(1)
+    form_token = form_token_of_login_page(browser)
     browser.set_cookie(SESSION_COOKIE, cookie_after_login)  # a request sent beside it...
     assert browser.get(f"{PREFIX}/me").json["name"] == "labeler"  # ...answers last
     logout = browser.post("/logout", data={"csrf_token": form_token})
