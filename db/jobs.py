@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,14 +43,29 @@ def get_job(session: Session, job_id: int) -> Job:
 
 
 def list_jobs(session: Session, dataset_id: Optional[int] = None,
-              kind: Optional[str] = None) -> list[Job]:
-    """Jobs, newest first, optionally of one data set and/or one kind."""
-    query = select(Job).order_by(Job.id.desc())
+              kind: Optional[str] = None, *, kinds: Optional[Sequence[str]] = None,
+              statuses: Optional[Sequence[str]] = None,
+              limit: Optional[int] = None) -> list[Job]:
+    """Jobs, newest first, optionally of one data set, of one kind (or of ``kinds``), of
+    ``statuses``, at most ``limit`` of them."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
     if dataset_id is not None:
         query = query.where(Job.dataset_id == dataset_id)
     if kind is not None:
         query = query.where(Job.kind == kind)
+    if kinds:
+        query = query.where(Job.kind.in_(list(kinds)))
+    if statuses:
+        query = query.where(Job.status.in_(list(statuses)))
     return list(session.scalars(query))
+
+
+def jobs_built_on(session: Session, job: Job) -> list[Job]:
+    """The jobs of the same data set whose parameters name ``job`` (``model_job_id``,
+    ``feature_job_id``, ``source_job_id``...): newest first."""
+    return [other for other in list_jobs(session, job.dataset_id)
+            if other.id != job.id and any(name.endswith("_job_id") and value == job.id
+                                          for name, value in other.params.items())]
 
 
 def finished_job(session: Session, job_id: int, kind: str,

@@ -172,7 +172,10 @@ class Job(Base):
     """A training or inference run on a Celery worker; results are files in ``artifact_dir``."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_dataset_status", "dataset_id", "status"),)
+    # AUTOINCREMENT: SQLite would otherwise give the next job the id of a deleted newest one
+    # (and with it the artifact folder name); PostgreSQL's sequence never goes back.
+    __table_args__ = (Index("ix_jobs_dataset_status", "dataset_id", "status"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -34,8 +34,20 @@ LOG_TAIL_LINES = 50
 TASK_NAMES = {queue: f"beamlabel.{queue}_job" for queue in QUEUES}
 
 
-def artifact_dir_of(artifacts_dir: Path, job_id: int) -> Path:
-    return Path(artifacts_dir) / f"job-{job_id}"
+def new_artifact_dir(artifacts_dir: Path, job_id: int) -> Path:
+    """A new, empty folder for the job's files: ``job-<id>``, or ``job-<id>-2`` (-3, ...)
+    when that name is taken, e.g. by a job of an earlier database in the same data home:
+    the files of another job are never mixed in or overwritten."""
+    base = Path(artifacts_dir) / f"job-{job_id}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate, attempt = base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            attempt += 1
+            candidate = base.with_name(f"{base.name}-{attempt}")
 
 
 def log_tail(job: Job, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -69,15 +81,15 @@ class _Heartbeat(threading.Thread):
 def _start(session_factory: sessionmaker[Session], artifacts_dir: Path, job_id: int,
            task_id: Optional[str]) -> Optional[JobContext]:
     """Mark the job running and build its context; None when it must not run."""
-    folder = artifact_dir_of(artifacts_dir, job_id)
+    folder = new_artifact_dir(artifacts_dir, job_id)
     with transaction(session_factory) as session:
         job = session.get(Job, job_id)
         # A re-delivered, cancelled or deleted job must not run (again).
         if job is None or not job_store.mark_running(session, job_id, task_id, folder):
+            folder.rmdir()
             return None
         dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
         params = dict(job.params)
-    folder.mkdir(parents=True, exist_ok=True)
     return JobContext(job.id, job.kind, params, dataset, folder, session_factory)
 
 
