@@ -17,9 +17,13 @@ from db.models import CurrentLabel, LabelClass, TaggingEvent
 from db.store import TagIn, apply_event, get_dataset
 from errors import DomainError
 
-# Distinct colours in a colour-blind-friendly order (Okabe-Ito, then Tableau).
-PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-           "#999999", "#8C564B", "#17BECF", "#BCBD22", "#7F7F7F")
+# New classes take the first colour no active class has. Chosen (from Okabe-Ito, Paul Tol's
+# and ColorBrewer's qualitative sets) so that consecutive colours, and any two of the first
+# seven, differ at a glance, also under simulated red-green colour blindness; no greys,
+# which read as "unlabeled". tests/test_colours.py measures this. Classes keep the colour
+# they were given when the palette changes.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#CC3311", "#AA3377", "#B2DF8A",
+           "#0072B2", "#F0E442", "#EE6677", "#228833", "#FF9DA7")
 HOTKEYS = tuple("123456789")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -104,7 +108,8 @@ def create_label(session: Session, dataset_id: int, name: str, color: Optional[s
     active = [label for label in existing if not label.archived]
     if color is None:
         used = {label.color.upper() for label in active}
-        color = next((c for c in PALETTE if c.upper() not in used), PALETTE[len(active) % 12])
+        color = next((c for c in PALETTE if c.upper() not in used),
+                     PALETTE[len(active) % len(PALETTE)])
     color = _checked_color(color)
     if hotkey is None:
         taken = taken_hotkeys(existing)
