@@ -49,6 +49,17 @@ class Label:
     PERCENTILES = "label-percentiles"
     COLORMAP = "label-colormap"
     ADVANCE = "label-advance"
+    VIEW_BUTTON = "label-view-button"  # opens the View popover (the secondary controls)
+    VIEW_POPOVER = "label-view-popover"
+    PERCENTILE_LOW = "label-percentile-low"  # number boxes, kept in step with PERCENTILES
+    PERCENTILE_HIGH = "label-percentile-high"
+    PERCENTILE_NOTE = "label-percentile-note"
+    TILE = "label-tile"  # pattern-matching type, index = item id
+    CAPTION = "label-caption"  # pattern-matching type, index = item id
+    # store: what the keyboard script needs of the page shown (classes, prefetch, editable)
+    PAGE_STATE = "label-page-state"
+    WRITTEN = "label-written"  # store: the server's answer to the action the script queued
+    SYNC = "label-sync"  # "saving…" / "saved": the queued actions not yet written
     # selection and actions (the keyboard script writes KEY, SELECTION and OPEN)
     SELECTION = "label-selection"
     KEY = "label-key"
@@ -90,6 +101,16 @@ class Label:
     # viewer and help
     VIEWER = "label-viewer"
     VIEWER_BODY = "label-viewer-body"
+    # inside the viewer (pages/_label_viewer.py, callbacks/label_viewer.py)
+    VIEWER_ITEM = "label-viewer-item"  # store: {"item": id, "order": page's item ids at opening}
+    VIEWER_KEY = "label-viewer-key"  # store: a labeling key pressed in it (viewer_keys.js)
+    VIEWER_TITLE = "label-viewer-title"
+    VIEWER_GRAPH = "label-viewer-graph"
+    VIEWER_READOUT = "label-viewer-readout"  # raw value under the pointer (viewer_readout.js)
+    VIEWER_FACTS = "label-viewer-facts"
+    VIEWER_FEEDBACK = "label-viewer-feedback"
+    VIEWER_PREVIOUS = "label-viewer-previous"
+    VIEWER_NEXT = "label-viewer-next"
     HELP = "label-help"
     HELP_BUTTON = "label-help-button"
     # guided labeling (callbacks/label_guided.py): modes and their panels
@@ -165,6 +186,12 @@ class JobsPanel:
     CANCEL = "jobs-cancel"
     DELETE = "jobs-delete"
     FEEDBACK = "jobs-feedback"
+    RESULTS_LINK = "jobs-results-link"  # in a row: {"type", "scope", "job"}, to its page
+    CONFIRM_MODAL = "jobs-confirm-modal"  # "delete this job?", saying what will be lost
+    CONFIRM_TEXT = "jobs-confirm-text"
+    CONFIRM_JOB = "jobs-confirm-job"  # store: the job the open dialog is about
+    CONFIRM_DELETE = "jobs-confirm-delete"
+    CONFIRM_KEEP = "jobs-confirm-keep"
 
     @staticmethod
     def id(part: str, scope: str) -> dict:
@@ -198,6 +225,8 @@ class Autoencoder:
 class AllJobs:
     SCOPE = "all"
     DATASET = "jobs-page-dataset"
+    KIND = "jobs-page-kind"
+    STATUS = "jobs-page-status"
 
 
 class Explorer:
@@ -223,6 +252,8 @@ class Explorer:
     COLOUR = "explorer-colour"
     GRAPH = "explorer-graph"
     TOOLTIP = "explorer-tooltip"
+    PLOTTED = "explorer-plotted"  # store: {projection, traces}: which item each point is
+    PLOT_FEEDBACK = "explorer-plot-feedback"  # a refused lasso, box or click shows here
     SELECTION = "explorer-selection"  # store: {projection, key or cluster, count}
     SUMMARY = "explorer-summary"
     CLUSTER = "explorer-cluster"

@@ -6,7 +6,9 @@ table only while one of its jobs is queued or running: the interval switches its
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, callback, ctx, html, no_update
@@ -16,7 +18,7 @@ from auth.ownership import check_may_change_job
 from callbacks.common import error_alert, on_refusal, read_session, write_session
 from callbacks.ids import JobsPanel as ids
 from db import jobs as job_store
-from db.lookups import find_job
+from db.lookups import dataset_names, find_job
 from db.models import as_utc
 from ml.jobs import cancel_job, log_tail
 from services import current_services
@@ -25,6 +27,16 @@ if TYPE_CHECKING:
     from db.models import Job
 
 ACTIVE = ("queued", "running")
+# Where each kind's results are shown: (path, page name, the query parameter that selects
+# the job there). Kinds left out are shown by the job's own JSON.
+RESULT_PAGES = {
+    **dict.fromkeys(("classifier_train", "classifier_infer"),
+                    ("/classifier", "the Classifier page", "job")),
+    **dict.fromkeys(("autoencoder_train", "autoencoder_infer", "scattering_features",
+                     "contrastive_features", "label_features", "backbone_features"),
+                    ("/autoencoder", "the Autoencoder page", "job")),
+    "projection": ("/explorer", "the Explorer", "projection"),
+}
 LISTED_JOBS = 50
 STATUS_COLORS = {"queued": "secondary", "running": "primary", "succeeded": "success",
                  "failed": "danger", "cancelled": "warning"}
@@ -56,26 +68,48 @@ def metric_text(job: Job) -> str:
     return " · ".join(parts)
 
 
-def _row(job: Job, scope: str, selected: bool):
+def results_link(job: Job) -> tuple[str, str]:
+    """(address, page name) of where the job's results are shown: the page of its kind,
+    opened on its data set with the job selected; the job's own JSON for other kinds."""
+    page = RESULT_PAGES.get(job.kind)
+    if page is None:
+        return f"/api/v1/jobs/{job.id}", "job details (JSON)"
+    path, name, job_parameter = page
+    query = {"dataset": job.dataset_id, job_parameter: job.id}
+    return f"{path}?{urlencode({key: value for key, value in query.items() if value})}", name
+
+
+def dataset_text(job: Job, names: dict[int, str]) -> str:
+    if job.dataset_id is None:
+        return "no data set"
+    return names.get(job.dataset_id, f"data set {job.dataset_id} (deleted)")
+
+
+def _row(job: Job, scope: str, selected: bool, names: dict[int, str]):
     status = dbc.Badge(job.status, color=STATUS_COLORS.get(job.status, "secondary"),
                        className="me-2")
     progress = (dbc.Progress(value=100 * job.progress, label=f"{100 * job.progress:.0f} %",
                              style={"height": "14px", "width": "8rem"}, className="ms-2")
                 if job.status == "running" else None)
+    href, page_name = results_link(job)
     return html.Div([
         html.Span(f"#{job.id}", className="fw-semibold me-2"), status,
         html.Span(job.kind, className="me-2"),
+        html.Span(dataset_text(job, names), className="jobs-dataset small me-2"),
         html.Span(metric_text(job), className="text-muted small me-2"),
         html.Span(duration_text(job), className="text-muted small me-2"),
         html.Span(job.owner, className="text-muted small"), progress,
+        html.A(["results ", html.I(className="bi bi-box-arrow-up-right")], href=href,
+               title=f"open {page_name}", className="small ms-auto ps-2",
+               id={"type": ids.RESULTS_LINK, "scope": scope, "job": job.id}),
     ], id={"type": ids.ROW, "scope": scope, "job": job.id},
         className="jobs-row selected" if selected else "jobs-row")
 
 
 def _listed(session, job_filter: dict) -> list[Job]:
-    jobs = job_store.list_jobs(session, job_filter.get("dataset_id"))
-    kinds = job_filter.get("kinds")
-    return [job for job in jobs if not kinds or job.kind in kinds][:LISTED_JOBS]
+    return job_store.list_jobs(session, job_filter.get("dataset_id"),
+                               kinds=job_filter.get("kinds"),
+                               statuses=job_filter.get("statuses"), limit=LISTED_JOBS)
 
 
 @callback(Output(_part(ids.LIST), "children"), Output(_part(ids.SELECTED), "data"),
@@ -90,9 +124,10 @@ def refresh_list(_tick, job_filter, changed, selected):
         selected = (changed or {}).get("select", selected)
     with read_session() as session:
         jobs = _listed(session, job_filter or {})
+        names = dict(dataset_names(session))
         listed = [job.id for job in jobs]
         selected = selected if selected in listed else (listed[0] if listed else None)
-        rows = [_row(job, scope, job.id == selected) for job in jobs]
+        rows = [_row(job, scope, job.id == selected, names) for job in jobs]
         polling = any(job.status in ACTIVE for job in jobs)
     if (notice := services.worker_notice()) is not None:
         rows.insert(0, dbc.Alert(notice, color="warning", className="py-1 px-2 small mb-1",
@@ -127,12 +162,15 @@ def show_detail(job_id, _tick):
         if job is None:
             return None
         lines = log_tail(job)
+        href, page_name = results_link(job)
         return html.Div([
             html.Div([html.Span(f"Job #{job.id} · {job.kind} · {job.status}",
                                 className="fw-semibold me-2"),
-                      html.Span(f"data set {job.dataset_id} · by {job.owner} · "
+                      html.Span(f"{dataset_text(job, dict(dataset_names(session)))} · "
+                                f"by {job.owner} · "
                                 f"created {as_utc(job.created_at):%Y-%m-%d %H:%M} UTC · "
-                                f"ran {duration_text(job)}", className="small text-muted")]),
+                                f"ran {duration_text(job)} · ", className="small text-muted"),
+                      html.A(f"results: {page_name}", href=href, className="small")]),
             dbc.Alert(job.error, color="danger", className="small py-2 my-2")
             if job.error else None,
             html.Details([html.Summary("Parameters", className="small"),
@@ -143,18 +181,75 @@ def show_detail(job_id, _tick):
         ])
 
 
+def _folder_contents(folder: str | None) -> tuple[int, int]:
+    """(files, bytes) below a job's artifact folder."""
+    files = [path for path in Path(folder).rglob("*") if path.is_file()] if folder else []
+    return len(files), sum(path.stat().st_size for path in files)
+
+
+def _size_text(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def deletion_loss(session, job: Job) -> list:
+    """What deleting ``job`` loses, in a few sentences."""
+    files, size = _folder_contents(job.artifact_dir)
+    lost = [html.P([html.Strong(f"Job #{job.id}"),
+                    f" ({job.kind}, {job.status}, {dataset_text(job, dict(dataset_names(session)))}"
+                    f", by {job.owner}). This deletes its parameters, metrics and log, and "
+                    f"its artifact folder: {files:,} files, {_size_text(size)}."])]
+    if job.kind.endswith("_train") and job.status == "succeeded":
+        lost.append(html.P("The trained model goes with it: it can no longer be applied to "
+                           "data or fine-tuned."))
+    built_on = job_store.jobs_built_on(session, job)
+    if built_on:
+        numbers = ", ".join(f"#{other.id}" for other in built_on)
+        lost.append(html.P(f"Made from it: job{'s' if len(built_on) > 1 else ''} {numbers}; "
+                           "they keep their own results."))
+    lost.append(html.P("This cannot be undone. Its id is never given to another job.",
+                       className="text-muted small mb-0"))
+    return lost
+
+
+@callback(Output(_part(ids.CONFIRM_MODAL), "is_open"),
+          Output(_part(ids.CONFIRM_TEXT), "children"), Output(_part(ids.CONFIRM_JOB), "data"),
+          Output(_part(ids.CONFIRM_DELETE), "disabled"),
+          Input(_part(ids.DELETE), "n_clicks"), Input(_part(ids.CONFIRM_KEEP), "n_clicks"),
+          Input(_part(ids.CONFIRM_DELETE), "n_clicks"), State(_part(ids.SELECTED), "data"),
+          prevent_initial_call=True)
+def confirm_delete(_delete, _keep, _confirm, job_id):
+    """Delete asks first, saying what will be lost; Keep (or Esc) and Delete close it."""
+    if ctx.triggered_id["type"] != ids.DELETE:
+        return False, no_update, no_update, no_update
+    with read_session() as session:
+        job = find_job(session, job_id)
+        if job is None:
+            raise PreventUpdate
+        if job.status == "running":
+            return (True, html.P(f"Job #{job.id} is running: cancel it first, then delete "
+                                 "it."), None, True)
+        return True, deletion_loss(session, job), job.id, False
+
+
 @callback(Output(_part(ids.FEEDBACK), "children"),
           Output(_part(ids.CHANGED), "data", allow_duplicate=True),
-          Input(_part(ids.CANCEL), "n_clicks"), Input(_part(ids.DELETE), "n_clicks"),
-          State(_part(ids.SELECTED), "data"), State(_part(ids.CHANGED), "data"),
-          prevent_initial_call=True)
+          Input(_part(ids.CANCEL), "n_clicks"), Input(_part(ids.CONFIRM_DELETE), "n_clicks"),
+          State(_part(ids.SELECTED), "data"), State(_part(ids.CONFIRM_JOB), "data"),
+          State(_part(ids.CHANGED), "data"), prevent_initial_call=True)
 @on_refusal(error_alert, no_update)
-def cancel_or_delete(_cancel, _delete, job_id, changed):
+def cancel_or_delete(_cancel, _delete, selected_id, confirmed_id, changed):
+    """Cancel the selected job, or delete the job the confirmation dialog named."""
+    cancelling = ctx.triggered_id["type"] == ids.CANCEL
+    job_id = selected_id if cancelling else confirmed_id
     if job_id is None:
         raise PreventUpdate
     with write_session() as session:
         check_may_change_job(session, job_id)
-        if ctx.triggered_id["type"] == ids.CANCEL:
+        if cancelling:
             job = cancel_job(current_services().celery(), session, job_id)
             message = (f"Job #{job_id} cancelled." if job.status == "cancelled" else
                        f"Job #{job_id} stops at its next batch.")

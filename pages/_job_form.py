@@ -4,6 +4,7 @@ follows its spec (a choice, a flag or a number with bounds)."""
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from db.models import MAX_ROW_ID
 from ml.params import Choice, Flag, Param
 
 # Label and hint of the parameters that several forms ask for, said the same way on each.
@@ -61,9 +62,15 @@ def spec_input(component_id: dict, spec):
     return number_input(component_id, spec)
 
 
+def row_id_from_url(text) -> int | None:
+    """A row id named in the page's URL (``?dataset=3``), or None when it is none."""
+    text = str(text or "")
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ROW_ID else None
+
+
 def dataset_picker(dropdown_id: str, requested_id: str, requested):
     """The data-set dropdown and the store of the data set named in the URL."""
     return [dbc.Label("Data set", className="small"),
             dcc.Dropdown(id=dropdown_id, clearable=False, placeholder="Choose a data set",
                          className="mb-2"),
-            dcc.Store(id=requested_id, data=int(requested) if requested else None)]
+            dcc.Store(id=requested_id, data=row_id_from_url(requested))]

@@ -7,7 +7,8 @@ from callbacks.ids import Autoencoder as ids
 from ml.kinds.autoencoder import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
 from ml.params import Choice, Flag
 from pages._feature_sources import FEATURE_SOURCES, feature_sources_card
-from pages._job_form import dataset_picker, fields_card, shared_fields, spec_input
+from pages._job_form import (dataset_picker, fields_card, row_id_from_url, shared_fields,
+                             spec_input)
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
@@ -61,7 +62,7 @@ def _architecture():
     ]
 
 
-def layout(dataset=None, **_query):
+def layout(dataset=None, job=None, **_query):
     form = html.Div([
         dbc.Card(dbc.CardBody([
             *dataset_picker(ids.DATASET, ids.DATASET_REQUESTED, dataset),
@@ -79,7 +80,7 @@ def layout(dataset=None, **_query):
         dbc.Card([dbc.CardHeader("Architecture (follows the parameters)"),
                   dbc.CardBody(_architecture())], className="mb-3"),
         jobs_panel(ids.SCOPE, ("autoencoder_train", "autoencoder_infer", *FEATURE_SOURCES),
-                   title="Autoencoder and feature jobs"),
+                   title="Autoencoder and feature jobs", selected=row_id_from_url(job)),
         html.Div(id=ids.COLLAPSE),  # the verdict on the selected job's model
         dbc.Card([
             dbc.CardHeader(html.Div([

@@ -7,7 +7,8 @@ from dash import dcc, html
 from callbacks.ids import Classifier as ids
 from ml.classifier import FAMILIES
 from ml.kinds.classifier import TRAIN_SPEC
-from pages._job_form import dataset_picker, fields_card, shared_fields, spec_input
+from pages._job_form import (dataset_picker, fields_card, row_id_from_url, shared_fields,
+                             spec_input)
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/classifier", title="Classifier · beamlabel",
@@ -67,7 +68,7 @@ def _graph(component_id: str, height: int):
     return dcc.Graph(id=component_id, config=PLOT_CONFIG, style={"height": f"{height}px"})
 
 
-def _results():
+def _results(job):
     curves = dbc.Card([
         dbc.CardHeader(html.Div([
             html.Span("Training curves", className="fw-semibold"),
@@ -107,11 +108,11 @@ def _results():
         ]),
     ], className="mb-3")
     return html.Div([jobs_panel(ids.SCOPE, ("classifier_train", "classifier_infer"),
-                                title="Classifier jobs"),
+                                title="Classifier jobs", selected=row_id_from_url(job)),
                      curves, validation, compare, probabilities])
 
 
-def layout(dataset=None, **_query):
+def layout(dataset=None, job=None, **_query):
     form = html.Div([
         dbc.Card(dbc.CardBody([
             *dataset_picker(ids.DATASET, ids.DATASET_REQUESTED, dataset),
@@ -124,4 +125,4 @@ def layout(dataset=None, **_query):
         _card("Training", TRAINING_FIELDS),
         _card("Images and augmentation", DATA_FIELDS),
     ])
-    return dbc.Row([dbc.Col(form, lg=4), dbc.Col(_results(), lg=8)])
+    return dbc.Row([dbc.Col(form, lg=4), dbc.Col(_results(job), lg=8)])

@@ -95,7 +95,10 @@ def test_cancel_and_delete_from_the_jobs_panel(autoencoder_page, running_app_wit
     job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert job["status"] == "cancelled" and len(job["metrics"]) < 1000
 
-    click(browser, panel_button(browser, "jobs-delete"))
+    click(browser, panel_button(browser, "jobs-delete"))  # asks first
+    wait_for(lambda: panel_button(browser, "jobs-confirm-delete").is_displayed(), 10,
+             "Delete did not ask first")
+    click(browser, panel_button(browser, "jobs-confirm-delete"))
     wait_for(lambda: "No jobs yet" in browser.driver.find_element(By.TAG_NAME, "body").text, 20,
              "the job was not deleted")
     assert call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"] == []
