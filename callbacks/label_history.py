@@ -11,44 +11,91 @@ from dash.exceptions import PreventUpdate
 from auth.ownership import check_may_undo
 from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
                               tagger_or_default, write_session)
+from callbacks.colours import pill_style
+from callbacks.event_wording import ClassName, as_text, describe_event
 from callbacks.ids import Label as ids
 from data.label_import import import_labels_csv
+from db.event_summaries import tags_by_label, undone_by
 from db.labels import list_labels
 from db.store import label_counts, list_events
 from db.undo import undo_event
 from errors import DomainError
 
 HISTORY_LENGTH = 30
+# A segment shows its count inside only where the text fits: this share of the bar (in %)
+# per character, at the side panel's narrowest width; the legend and tooltip always have it.
+SEGMENT_PERCENT_PER_CHARACTER = 2.5
+
+
+def _share(count: int, total: int) -> str:
+    return f"{100 * count / total:.1f} %"
+
+
+def _segment(label, count: int, total: int) -> html.Div:
+    """One class's part of the progress bar, in its colour, with readable text."""
+    width = 100 * count / total
+    text = f"{count:,}"
+    fits = width >= SEGMENT_PERCENT_PER_CHARACTER * (len(text) + 1)
+    return html.Div(text if fits else None, className="label-progress-segment",
+                    title=f"{label.name}: {count:,} ({_share(count, total)})",
+                    style={**pill_style(label.color), "width": f"{width:.3f}%"},
+                    **{"data-label": label.name})
 
 
 def progress_bar(counts, labels):
-    """A stacked bar per class (share of the whole data set) and labeled / total."""
+    """A bar of class-coloured segments (share of the whole data set), labeled / total, and
+    a legend with every class's count."""
     total = max(counts.total, 1)
-    bars = [dbc.Progress(value=100 * counts.per_label.get(label.id, 0) / total, bar=True,
-                         style={"backgroundColor": label.color},
-                         label=f"{counts.per_label.get(label.id, 0):,}")
-            for label in labels if counts.per_label.get(label.id)]
+    segments = [_segment(label, counts.per_label[label.id], total)
+                for label in labels if counts.per_label.get(label.id)]
     legend = [html.Div([html.Span(className="swatch", style={"background": label.color}),
                         f"{label.name}: {counts.per_label.get(label.id, 0):,} "
-                        f"({100 * counts.per_label.get(label.id, 0) / total:.1f} %)"])
+                        f"({_share(counts.per_label.get(label.id, 0), total)})"],
+                       className="label-progress-legend-row")
               for label in labels]
     share = 100 * counts.labeled / total
-    return [dbc.Progress(bars, style={"height": "18px"}) if bars else dbc.Progress(value=0),
+    bar = html.Div(segments, className="label-progress-bar", role="progressbar",
+                   **{"aria-valuenow": f"{share:.1f}", "aria-valuemin": "0",
+                      "aria-valuemax": "100", "aria-label": "labeled share by class"})
+    return [bar,
             html.Div(f"{counts.labeled:,} / {counts.total:,} labeled ({share:.1f} %)",
                      className="small mt-1", id="label-progress-text"),
-            html.Div(legend, className="small text-muted")]
+            html.Div(legend, className="small text-muted label-progress-legend")]
 
 
-def _event_row(event):
+def _rendered(part):
+    if isinstance(part, ClassName):
+        return html.Span(part.name, className="class-pill", style=pill_style(part.color))
+    return part
+
+
+def _event_row(event, counts, classes, undo_id):
     when = event.created_at.strftime("%H:%M:%S")
+    words = describe_event(event.method, event.params or {}, event.n_tags, counts, classes)
+    undone = html.Span(f" · undone by #{undo_id}", className="text-muted") if undo_id else None
     return html.Div([
-        html.Span(f"#{event.id} {event.tagger} {event.method} · {event.n_tags:,} · {when}",
-                  style={"flex": 1}),
+        html.Span([html.Span(f"#{event.id} {event.tagger} "),
+                   html.Span([_rendered(part) for part in words], className="event-words"),
+                   undone],
+                  className="event-text", title=f"{as_text(words)} at {when}"),
+        html.Small(when, className="text-muted"),
         dbc.Button("view", id={"type": ids.HISTORY_VIEW, "index": event.id}, color="link",
                    size="sm", className="p-0 me-1", title="show the labels as of this event"),
         dbc.Button("undo", id={"type": ids.HISTORY_UNDO, "index": event.id}, color="link",
                    size="sm", className="p-0", title="undo this event"),
     ], className="event-row")
+
+
+def history_rows(session, dataset_id: int) -> list:
+    """The newest events, each in words."""
+    events = list_events(session, dataset_id, limit=HISTORY_LENGTH)
+    event_ids = [event.id for event in events]
+    counts = tags_by_label(session, event_ids)
+    undos = undone_by(session, event_ids)
+    classes = {label.id: ClassName(label.name, label.color)
+               for label in list_labels(session, dataset_id, include_archived=True)}
+    return [_event_row(event, counts[event.id], classes, undos.get(event.id))
+            for event in events]
 
 
 @callback(Output(ids.PROGRESS, "children"), Output(ids.HISTORY, "children"),
@@ -60,10 +107,8 @@ def show_progress_and_history(dataset_id, _revision):
     with read_session() as session:
         progress = progress_bar(label_counts(session, dataset_id),
                                 list_labels(session, dataset_id))
-        events = list_events(session, dataset_id, limit=HISTORY_LENGTH)
-    history = [_event_row(e) for e in events] or html.Small("No labels yet.",
-                                                           className="text-muted")
-    return progress, history
+        history = history_rows(session, dataset_id)
+    return progress, history or html.Small("No labels yet.", className="text-muted")
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
