@@ -306,18 +306,38 @@ def take_new_labels(clicks, _all, guided_spec, dataset_id, tagger, revision):
 
 # --- efficiency -----------------------------------------------------------------------------
 
+# Only these are labeling: undo and import events write labels but are no labeling
+# method, and an import's "rate" is a file's size over a few seconds.
+LABELING_METHODS = {"manual": "by hand", "similarity": "similarity",
+                    "probability": "probability", "cluster": "explorer",
+                    "suggestion": "suggestions"}
+
+
 def _efficiency_table(figures) -> dbc.Table:
     session = {rate.method: rate for rate in figures.session}
     overall = {rate.method: rate for rate in figures.overall}
     total = sum(figures.shares.values()) or 1
-    rows = [html.Tr([html.Td(method),
+    rows = [html.Tr([html.Td(name),
                      html.Td(f"{session[method].per_minute:.1f}" if method in session else "–"),
                      html.Td(f"{overall[method].per_minute:.1f}"),
                      html.Td(f"{100 * figures.shares.get(method, 0) / total:.0f} %")])
-            for method in overall]
+            for method, name in LABELING_METHODS.items() if method in overall]
     head = html.Thead(html.Tr([html.Th("method"), html.Th("/min now"), html.Th("/min all"),
-                               html.Th("share")]))
+                               html.Th("share")], title="labels per minute of labeling "
+                              "time, in this session and ever; share of the current labels"))
     return dbc.Table([head, html.Tbody(rows)], size="sm", className="mb-1")
+
+
+def _other_events(figures) -> html.Div | None:
+    """Imports and undos, counted apart from labeling."""
+    overall = {rate.method: rate for rate in figures.overall}
+    notes = []
+    if "import" in overall:
+        notes.append(f"imported {overall['import'].labels:,} labels "
+                     f"({figures.shares.get('import', 0):,} current)")
+    if "undo" in overall:
+        notes.append(f"undos reverted {overall['undo'].labels:,} labels")
+    return html.Div("; ".join(notes) + ".", className="text-muted") if notes else None
 
 
 @callback(Output(ids.EFFICIENCY, "children"), Input(ids.DATASET, "value"),
@@ -328,8 +348,9 @@ def show_efficiency(dataset_id, _revision, session_start):
     since = datetime.fromisoformat(session_start) if session_start else None
     with read_session() as session:
         figures = guided.labeling_efficiency(session, dataset_id, since)
-    if not figures.overall:
-        return html.Small("No labels yet.", className="text-muted")
+    if not any(rate.method in LABELING_METHODS for rate in figures.overall):
+        return [html.Small("No labeling yet.", className="text-muted"), _other_events(figures)]
     return [_efficiency_table(figures),
             html.Div(f"auto-labels later changed by hand: {figures.auto_changed_by_hand:,} of "
-                     f"{figures.auto_labeled:,}", className="text-muted")]
+                     f"{figures.auto_labeled:,}", className="text-muted"),
+            _other_events(figures)]
