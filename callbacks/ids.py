@@ -19,6 +19,7 @@ class Datasets:
     FEEDBACK = "datasets-feedback"
     DEMO = "datasets-demo"
     DEMO_CARD = "datasets-demo-card"
+    OPEN_PAGE = "datasets-open-page"  # location: a page to open (the demo's label page)
 
 
 class Label:
@@ -74,6 +75,8 @@ class Label:
     NEW_NAME = "label-new-name"
     NEW_COLOR = "label-new-color"
     ADD = "label-add"
+    # under the class list, over the new-class field: why the class was not added
+    CLASS_FORM_ERROR = "label-class-form-error"
     EDIT = "label-edit"  # pattern-matching type, index = label id
     MOVE_UP = "label-move-up"  # pattern-matching type, index = label id
     DELETE = "label-delete"  # pattern-matching type, index = label id
