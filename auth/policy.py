@@ -39,7 +39,8 @@ WRITE_ROUTES = {
     "api.accounts.update_user": "admin",
 }
 # Reading routes only some roles may use.
-READ_ROUTES = {"api.accounts.get_users": "admin", "api.accounts.audit": "admin"}
+READ_ROUTES = {"api.accounts.get_users": "admin", "api.accounts.audit": "admin",
+               "api.pixels.item_pixels": "viewer"}  # listed: it reads images at full size
 
 # Dash callbacks, by the module that defines them, then by function where it differs.
 CALLBACK_MODULES = {
@@ -78,6 +79,7 @@ CALLBACKS = {
     "callbacks.label_retrain_loop.loop_setting": "trainer",
     "callbacks.label_retrain_loop.retrain_now": "trainer",
     "callbacks.label_suggestions.accept_page": "labeler",
+    "callbacks.label_viewer.label_viewed_item": "labeler",
 }
 
 
