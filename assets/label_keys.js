@@ -1,16 +1,45 @@
-// Keyboard and mouse selection for the labeling page. Navigation keys click the pager
-// buttons; selection lives in the tiles' "selected" class and is mirrored into the
-// label-selection store; label, unlabel and undo keys go to the server via label-key.
+// Keyboard and mouse labeling on the labeling page.
+//
+// Selection lives in the tiles' "selected" class and is mirrored into the label-selection
+// store. A label key (1-9, u) or a class/Unlabel button shows the new label on the selected
+// tiles at once (through Dash's set_props, so the page's own state agrees with what shows),
+// moves the selection on, and queues the action. The queue sends one action at a time
+// through the label-key store to the server (callbacks/label.py writes it as one tagging
+// event, with the usual checks) and sends the next when the answer comes back in
+// label-written; a refused action is taken back on its tiles and the alert says why.
+// Undo (z) is queued too, so it undoes the last action given even if that is not yet
+// written. When the queue is empty the page's revision is bumped: progress, history and
+// the gallery are drawn again from the database.
 (function () {
+  const NAMESPACE = "beamlabel_label";
   let anchor = null;  // the tile a shift-click range starts from
+  // what the server said of the page shown (callbacks/label.py, _page_state)
+  let page = {labels: {}, hotkeys: {}, editable: true, filtered: false, prefetch: []};
+  const queue = [];  // actions given but not yet sent, in order
+  let sending = null;  // the action the server is writing now
+  let lastSeq = 0;
+  let revisionBumped = null;  // the revision asked for when the queue last emptied
+  const shown = new Map();  // item -> label id (null: none) painted since the last redraw
+  let pageItems = "";  // the page's item ids, to tell a new page from a redraw of it
+  let selectFirstOnNewPage = false;
+  let lastAdvance = true;  // the View menu's "next page when done", as the server last saw it
+  let prefetched = [];  // images of the next page, fetched ahead into the browser cache
 
   function tiles() {
     return Array.from(document.querySelectorAll("#label-grid .thumb-tile"));
   }
   function itemOf(tile) { return parseInt(tile.dataset.item, 10); }
+  function tileOf(item) {
+    return document.querySelector(`#label-grid .thumb-tile[data-item="${item}"]`);
+  }
+  function selectedTiles() { return tiles().filter(t => t.classList.contains("selected")); }
+  function setProps(id, props) { window.dash_clientside.set_props(id, props); }
   function publishSelection() {
-    const ids = tiles().filter(t => t.classList.contains("selected")).map(itemOf);
-    window.dash_clientside.set_props("label-selection", {data: ids});
+    setProps("label-selection", {data: selectedTiles().map(itemOf)});
+  }
+  function select(chosen) {
+    tiles().forEach(t => t.classList.toggle("selected", chosen.includes(t)));
+    publishSelection();
   }
   function click(id) {
     const button = document.getElementById(id);
@@ -20,17 +49,158 @@
     const tag = (target.tagName || "").toLowerCase();
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
-  function sendKey(key) {
-    window.dash_clientside.set_props("label-key", {data: {key: key, at: Date.now()}});
+  function showSync() {
+    const waiting = queue.length + (sending ? 1 : 0);
+    setProps("label-sync", {children: waiting ? `saving ${waiting}…` : (lastSeq ? "saved" : "")});
   }
-  function openSelected() {
-    const selected = tiles().filter(t => t.classList.contains("selected"));
-    if (selected.length) {
-      window.dash_clientside.set_props("label-open", {data: {item: itemOf(selected[0]), at: Date.now()}});
+
+  // --- showing a label on a tile, the way callbacks/label.py draws it -------------------
+  function labelShown(item) {
+    if (shown.has(item)) { return shown.get(item); }
+    const tile = tileOf(item);
+    return tile && tile.dataset.label ? parseInt(tile.dataset.label, 10) : null;
+  }
+  function paint(item, labelId) {
+    const tile = tileOf(item);
+    if (!tile) { return; }  // the page changed meanwhile
+    shown.set(item, labelId);
+    const label = labelId === null ? null : page.labels[String(labelId)];
+    const unreadable = tile.classList.contains("unreadable");
+    const style = {width: tile.style.width};
+    if (label) { style.borderColor = label.color; }
+    setProps({type: "label-tile", index: item}, {style: style, "data-label": label ? labelId : ""});
+    const kind = unreadable ? "unreadable" : (label ? "labeled" : "is-name");
+    setProps({type: "label-caption", index: item}, {
+      children: unreadable ? "unreadable" : (label ? label.name : tile.dataset.name),
+      className: `thumb-caption ${kind}`,
+      style: label ? {background: label.color} : {},
+    });
+  }
+
+  // --- the queue of actions ------------------------------------------------------------
+  function labelOfKey(key) {
+    if (key === "unlabel") { return null; }
+    if (key.startsWith("label:")) { return parseInt(key.slice(6), 10); }
+    return page.hotkeys[key];  // undefined: no class has it (the server says so)
+  }
+  function nextAfter(items) {
+    const all = tiles();
+    const last = Math.max(...items.map(i => all.indexOf(tileOf(i))));
+    return last + 1 < all.length ? [all[last + 1]] : [];
+  }
+  function allLabeled() {
+    return tiles().every(t => labelShown(itemOf(t)) !== null);
+  }
+
+  function act(key) {
+    const action = {seq: ++lastSeq, key: key, items: [], before: new Map()};
+    if (key !== "undo") {
+      action.items = selectedTiles().map(itemOf);
+      const labelId = labelOfKey(key);
+      if (page.editable && action.items.length && labelId !== undefined) {
+        action.items.forEach(item => { action.before.set(item, labelShown(item)); paint(item, labelId); });
+        finishedPage(action.items) || select(nextAfter(action.items));
+      }
     }
+    queue.push(action);
+    send();
+  }
+  function finishedPage(items) {
+    // a page labeled to the end turns by itself (when asked to), with its first tile
+    // selected, so that the keys go on; a filtered view is drawn again instead, once the
+    // labels are written, since labeled tiles leave it
+    if (!advancing() || nextAfter(items).length || !allLabeled()) { return false; }
+    selectFirstOnNewPage = true;
+    select([]);
+    if (!page.filtered) { click("label-next"); }
+    return true;
+  }
+  function advancing() {
+    const box = document.getElementById("label-advance");
+    return box ? box.checked : lastAdvance;
+  }
+  function send() {
+    if (sending || !queue.length) { showSync(); return; }
+    sending = queue.shift();
+    showSync();
+    setProps("label-key", {data: {key: sending.key, items: sending.items, seq: sending.seq}});
+  }
+  function takeBack(action) {
+    // later actions still pending keep what they painted
+    const later = new Set(queue.flatMap(a => a.items));
+    action.before.forEach((labelId, item) => { if (!later.has(item)) { paint(item, labelId); } });
+  }
+
+  // --- Dash's side: the answers, and each page shown ---------------------------------------
+  function written(answer, revision) {
+    const noUpdate = window.dash_clientside.no_update;
+    if (!answer || !sending || answer.seq !== sending.seq) {
+      // an action not from this queue (another script's key): just redraw
+      return sending ? noUpdate : (revision || 0) + 1;
+    }
+    lastAdvance = answer.advance;
+    if (!answer.ok) { takeBack(sending); }
+    sending = null;
+    send();
+    if (sending) { return noUpdate; }
+    revisionBumped = (revision || 0) + 1;
+    return revisionBumped;
+  }
+  function whenDrawn(items, then, framesLeft = 120) {
+    // Dash hands over a page's state before React has drawn its tiles
+    if (tiles().map(itemOf).join(",") === items || framesLeft === 0) { then(); return; }
+    requestAnimationFrame(() => whenDrawn(items, then, framesLeft - 1));
+  }
+  function pageShown(state) {
+    if (!state) { return window.dash_clientside.no_update; }
+    page = state;
+    const items = state.items.join(",");
+    const newPage = items !== pageItems;
+    pageItems = items;
+    const idle = !sending && !queue.length;
+    if (newPage || (idle && state.revision >= revisionBumped)) {
+      shown.clear();  // drawn from the database, with every label written
+    }
+    whenDrawn(items, () => {
+      // a redraw that left out actions still on their way shows them again
+      [sending, ...queue].filter(Boolean).forEach(action => {
+        const labelId = labelOfKey(action.key);
+        if (action.before.size) { action.items.forEach(i => paint(i, labelId)); }
+      });
+      if (newPage && selectFirstOnNewPage && tiles().length) {
+        selectFirstOnNewPage = false;
+        anchor = tiles()[0];
+        select([anchor]);
+      }
+    });
+    prefetched = (state.prefetch || []).map(url => {
+      const image = new Image();
+      image.src = url;
+      return image;
+    });
+    return window.dash_clientside.no_update;
+  }
+  window.dash_clientside = Object.assign(window.dash_clientside || {}, {
+    [NAMESPACE]: {written: written, pageShown: pageShown},
+  });
+
+  // --- mouse ---------------------------------------------------------------------------
+  function buttonAction(target) {
+    // the class, Unlabel and Undo buttons of the side panel queue like their keys
+    const button = target.closest && target.closest("button");
+    if (!button || !document.getElementById("label-grid")) { return null; }
+    if (button.id === "label-unlabel") { return "unlabel"; }
+    if (button.id === "label-undo") { return "undo"; }
+    if (button.id.startsWith("{")) {
+      const id = JSON.parse(button.id);
+      if (id.type === "label-class-button") { return `label:${id.index}`; }
+    }
+    return null;
   }
 
   document.addEventListener("click", function (event) {
+    const key = buttonAction(event.target);
+    if (key) { act(key); return; }
     const tile = event.target.closest && event.target.closest("#label-grid .thumb-tile");
     if (!tile) { return; }
     const all = tiles();
@@ -48,17 +218,25 @@
     publishSelection();
   });
 
+  function openSelected() {
+    const chosen = selectedTiles();
+    if (chosen.length) {
+      setProps("label-open", {data: {item: itemOf(chosen[0]), at: Date.now()}});
+    }
+  }
+
   document.addEventListener("dblclick", function (event) {
     const tile = event.target.closest && event.target.closest("#label-grid .thumb-tile");
     if (!tile) { return; }
-    tiles().forEach(t => t.classList.toggle("selected", t === tile));
     anchor = tile;
-    publishSelection();
+    select([tile]);
     openSelected();
   });
 
+  // --- keyboard ------------------------------------------------------------------------
   document.addEventListener("keydown", function (event) {
     if (!document.getElementById("label-grid") || typing(event.target)) { return; }
+    // the viewer has its own keys (viewer_keys.js); Escape closes it
     if (document.querySelector(".modal.show") && event.key !== "Escape") { return; }
     const key = event.key;
     const ctrl = event.ctrlKey || event.metaKey;
@@ -69,17 +247,15 @@
     else if (key === "Enter") { openSelected(); }
     else if (key === "Escape") {
       if (document.querySelector(".modal.show")) { handled = false; }
-      else { tiles().forEach(t => t.classList.remove("selected")); publishSelection(); }
+      else { select([]); }
     }
-    else if ((key === "a" || key === "A") && !ctrl) {
-      tiles().forEach(t => t.classList.add("selected")); publishSelection();
-    }
-    else if ((key === "z" || key === "Z") && !event.altKey) { sendKey("undo"); }
+    else if ((key === "a" || key === "A") && !ctrl) { select(tiles()); }
+    else if ((key === "z" || key === "Z") && !event.altKey) { act("undo"); }
     else if (ctrl) { handled = false; }
-    else if (/^[1-9]$/.test(key)) { sendKey(key); }
-    else if (key === "u" || key === "U") { sendKey("unlabel"); }
+    else if (/^[1-9]$/.test(key)) { act(key); }
+    else if (key === "u" || key === "U") { act("unlabel"); }
     else if ((key === "y" || key === "Y") && document.getElementById("label-suggestion-accept")) {
-      window.dash_clientside.set_props("label-accept", {data: {at: Date.now()}});
+      setProps("label-accept", {data: {at: Date.now()}});
     }
     else { handled = false; }
     if (handled) { event.preventDefault(); }

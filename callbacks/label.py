@@ -1,19 +1,22 @@
-"""Behaviour of the labeling page's gallery: paging, tiles, selection, labeling, undo."""
+"""Behaviour of the labeling page's gallery: paging, tiles, labeling, undo, view settings.
+
+Selection and the instant repaint of a labeled tile live in assets/label_keys.js; this
+module writes the actions that script queues and draws the pages."""
 from __future__ import annotations
 
 import math
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
-from dash.exceptions import PreventUpdate
+from dash import (ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx,
+                  html, no_update)
 
-from callbacks.common import (error_alert, on_refusal, read_session, register_dataset_dropdown,
+from callbacks.common import (error_alert, read_session, register_dataset_dropdown,
                               tagger_or_default, thumbnail_url, write_session)
 from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
-from callbacks.label_actions import label_of_action, read_action
+from callbacks.label_actions import items_of, label_of_action, read_action
+from data.transforms import Transform
 from db.labels import list_labels
-from db.lookups import all_labeled
 from db.store import (AUTO_METHODS, TagIn, apply_event, count_items, items_page,
                       label_methods, labels_as_of)
 from db.undo import last_undoable_event, undo_event
@@ -51,17 +54,26 @@ def sync_tagger(saved, name):
     return tagger_or_default(saved), no_update, with_accounts
 
 
+def _file_name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
 def _tile(item, size: int, labels: dict, selected: set, url: str):
+    """One gallery tile: the image, its label (or its file name) and, under a label, the
+    file name. Both text lines always take their place, so labeling never moves a tile;
+    the keyboard script repaints the caption (ids TILE, CAPTION) the moment a key is
+    pressed."""
     label = labels.get(item["label_id"])
+    name = _file_name(item["uri"])
     style = {"width": f"{size + 6}px"}
     caption_style = {}
     if label is not None:
         style["borderColor"] = label["color"]
         caption_style = {"background": label["color"]}
     if item["status"] == "unreadable":
-        caption = "unreadable"
+        caption, kind = "unreadable", "unreadable"
     else:
-        caption = label["name"] if label else item["uri"].rsplit("/", 1)[-1]
+        caption, kind = (label["name"], "labeled") if label else (name, "is-name")
     by_model = label is not None and item.get("method") in AUTO_METHODS
     if by_model:  # a model chose it, the user accepted a batch: marked, so it can be reviewed
         caption = [html.I(className="bi bi-cpu me-1", title=f"labeled by {item['method']}"),
@@ -73,15 +85,17 @@ def _tile(item, size: int, labels: dict, selected: set, url: str):
         classes.append("selected")
     return html.Div([
         html.Img(src=url, width=size, height=size, alt=item["uri"], title=item["uri"]),
-        html.Div(caption, className="thumb-caption" + (" labeled" if label else "")
-                 + (" by-model" if by_model else ""),
+        html.Div(caption, id={"type": ids.CAPTION, "index": item["id"]},
+                 className=f"thumb-caption {kind}" + (" by-model" if by_model else ""),
                  style=caption_style),
+        html.Div(name, className="thumb-file"),
         html.Div(item["note"], className="thumb-note") if item.get("note") else None,
-    ], className=" ".join(classes), style=style, **{"data-item": item["id"]})
+    ], id={"type": ids.TILE, "index": item["id"]}, className=" ".join(classes), style=style,
+        **{"data-item": item["id"], "data-label": item["label_id"] or "", "data-name": name})
 
 
-def _page_filter(show: str, hide_labeled: bool) -> dict:
-    if hide_labeled or show == "unlabeled":
+def _page_filter(show: str) -> dict:
+    if show == "unlabeled":
         return {"unlabeled": True}
     if show.startswith("label:"):
         return {"label_id": int(show.split(":", 1)[1])}
@@ -90,34 +104,49 @@ def _page_filter(show: str, hide_labeled: bool) -> dict:
     return {}
 
 
+def _page_state(revision, items: list[int], labels: dict, hotkeys: dict, editable: bool,
+                filtered: bool, prefetch: list[str]) -> dict:
+    """What the keyboard script needs to label without asking the server: the page's
+    items, the classes by id and by hotkey, whether labels may be given here, whether
+    labeled tiles leave the view (a filter or a guided order), and the next page's
+    thumbnails to fetch ahead."""
+    return {"revision": revision, "items": items,
+            "labels": {str(i): label for i, label in labels.items()}, "hotkeys": hotkeys,
+            "editable": editable, "filtered": filtered, "prefetch": prefetch}
+
+
 @callback(Output(ids.GRID, "children"), Output(ids.PAGE, "value"),
           Output(ids.PAGE_INFO, "children"), Output(ids.SUMMARY, "children"),
           Output(ids.PAGE_ITEMS, "data"), Output(ids.PAGE_SUGGESTIONS, "data"),
+          Output(ids.PAGE_STATE, "data"),
           Input(ids.DATASET, "value"), Input(ids.PAGE, "value"), Input(ids.PAGE_SIZE, "value"),
           Input(ids.THUMB_SIZE, "value"), Input(ids.SORT, "value"), Input(ids.FILTER, "value"),
-          Input(ids.HIDE_LABELED, "value"), Input(ids.LOG, "value"),
-          Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
+          Input(ids.LOG, "value"), Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
           Input(ids.FIRST, "n_clicks"), Input(ids.PREVIOUS, "n_clicks"),
           Input(ids.NEXT, "n_clicks"), Input(ids.LAST, "n_clicks"),
           Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"),
           State(ids.SELECTION, "data"))
-def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled, log,
-              percentiles, colormap, _first, _previous, _next, _last, _revision, as_of,
-              guided, selection):
+def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percentiles,
+              colormap, _first, _previous, _next, _last, revision, as_of, guided, selection):
     if dataset_id is None:
-        return [html.P("Register a data set first.", className="text-muted")], 1, "of 1", "", [], {}
+        return ([html.P("Register a data set first.", className="text-muted")], 1, "of 1", "",
+                [], {}, no_update)
     page_size, size = int(page_size), int(thumb_size)
-    filters = _page_filter(show or "all", bool(hide_labeled))
+    filters = _page_filter(show or "all")
+
+    def url(item_id):
+        return thumbnail_url(item_id, size, log, percentiles or [1, 99], colormap or "gray")
+
     with read_session() as session:
         ordered = guided_order(session, dataset_id, guided) if guided else None
         total = len(ordered.item_ids) if ordered else count_items(session, dataset_id, **filters)
         pages = page_count(total, page_size)
-        if ctx.triggered_id in (ids.DATASET, ids.FILTER, ids.HIDE_LABELED, ids.SORT,
-                                ids.GUIDED_ORDER):
+        if ctx.triggered_id in (ids.DATASET, ids.FILTER, ids.SORT, ids.GUIDED_ORDER):
             page = 1
         else:
             page = turn_page(ctx.triggered_id if ctx.triggered_id in PAGER else None, page, pages)
         offset = (page - 1) * page_size
+        prefetch = []
         if ordered:  # a guided mode's order (similarity, uncertainty, review)
             items = ordered.page(session, dataset_id, offset, page_size)
         else:
@@ -125,19 +154,23 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
                               order=order or "name", **filters)
             items = [{"id": r.id, "uri": r.uri, "status": r.status, "label_id": r.label_id}
                      for r in rows]
-        labels = {label.id: {"name": label.name, "color": label.color}
-                  for label in list_labels(session, dataset_id, include_archived=True)}
+            if page < pages:  # the page → shows next: its thumbnails are fetched ahead
+                prefetch = [url(r.id) for r in items_page(
+                    session, dataset_id, offset=offset + page_size, limit=page_size,
+                    order=order or "name", **filters)]
+        classes = list_labels(session, dataset_id, include_archived=True)
         past = labels_as_of(session, dataset_id, as_of) if as_of else None
         # who chose a label is known for the current labels only (not "as of", not answers)
         current = past is None and not (ordered and ordered.answers is not None)
         methods = label_methods(session, [item["id"] for item in items]) if current else {}
         items = [{**item, "method": methods.get(item["id"])} for item in items]
+    labels = {label.id: {"name": label.name, "color": label.color} for label in classes}
+    hotkeys = {label.hotkey: label.id for label in classes
+               if label.hotkey and not label.archived}
     if past is not None:
         items = [{**item, "label_id": past.get(item["id"])} for item in items]
     selected = set(selection or [])
-    tiles = [_tile(item, size, labels, selected,
-                   thumbnail_url(item["id"], size, log, percentiles or [1, 99], colormap or "gray"))
-             for item in items]
+    tiles = [_tile(item, size, labels, selected, url(item["id"])) for item in items]
     first = (page - 1) * page_size + 1
     summary = (f"items {first:,}–{first + len(items) - 1:,} of {total:,}" if items
                else "nothing to show with this filter")
@@ -145,61 +178,81 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, hide_labeled
         summary = f"{summary} · {ordered.title}"
     suggested = {str(item["id"]): item["suggested"] for item in items
                  if item.get("suggested") is not None}
-    return tiles, page, f"of {pages:,}", summary, [item["id"] for item in items], suggested
+    editable = not as_of and (guided or {}).get("kind") != "checkpoint"
+    item_ids = [item["id"] for item in items]
+    state = _page_state(revision, item_ids, labels, hotkeys, editable, bool(filters or ordered),
+                        prefetch)
+    return tiles, page, f"of {pages:,}", summary, item_ids, suggested, state
 
 
-def _next_selection(page_items: list[int], selection: list[int]) -> list[int]:
-    """After labeling, select the tile that follows the last selected one."""
-    positions = [page_items.index(i) for i in selection if i in page_items]
-    following = max(positions, default=-1) + 1
-    return [page_items[following]] if following < len(page_items) else []
-
-
-@callback(Output(ids.REVISION, "data"), Output(ids.SELECTION, "data"),
-          Output(ids.FEEDBACK, "children"), Output(ids.PAGE, "value", allow_duplicate=True),
-          Input(ids.KEY, "data"), Input({"type": ids.LABEL_BUTTON, "index": ALL}, "n_clicks"),
-          Input(ids.UNLABEL, "n_clicks"), Input(ids.UNDO, "n_clicks"),
+@callback(Output(ids.WRITTEN, "data"), Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.KEY, "data"),
           State(ids.SELECTION, "data"), State(ids.DATASET, "value"), State(ids.TAGGER, "value"),
-          State(ids.PAGE_ITEMS, "data"), State(ids.ADVANCE, "value"), State(ids.AS_OF, "data"),
-          State(ids.REVISION, "data"), State(ids.PAGE, "value"), State(ids.GUIDED_ORDER, "data"),
+          State(ids.ADVANCE, "value"), State(ids.AS_OF, "data"), State(ids.GUIDED_ORDER, "data"),
           prevent_initial_call=True)
-@on_refusal(no_update, no_update, error_alert, no_update)
-def label_selection(key_press, label_clicks, _unlabel, _undo, selection, dataset_id, tagger,
-                    page_items, advance, as_of, revision, page, guided):
-    if ctx.triggered_id is None or dataset_id is None:
-        raise PreventUpdate
+def label_selection(key_press, selection, dataset_id, tagger, advance, as_of, guided):
+    """Write one action the keyboard script queued (a key, or a class, unlabel or undo
+    button), and answer it in WRITTEN: the script has shown it already, sends the next
+    one on this answer and takes a refused one back (the alert says why)."""
+    answer = {"seq": (key_press or {}).get("seq"), "advance": bool(advance)}
     if (guided or {}).get("kind") == "checkpoint":
-        raise PreventUpdate  # labels given in a checkpoint are answers (label_guided.py)
-    if isinstance(ctx.triggered_id, dict) and not any(label_clicks):
-        raise PreventUpdate  # the class buttons were just re-drawn
-    action, argument = read_action(ctx.triggered_id, key_press)
+        return {**answer, "ok": True}, no_update  # answers, not labels: label_guided.py
+    try:
+        note = _write_action(key_press, selection, dataset_id, tagger, as_of)
+    except DomainError as error:
+        return {**answer, "ok": False, "error": str(error)}, error_alert(error)
+    return {**answer, "ok": True}, note
+
+
+def _write_action(key_press, selection, dataset_id, tagger, as_of):
+    """Record the action as a tagging event; a note to show, or no_update."""
+    if dataset_id is None:
+        raise DomainError("choose a data set first", "dataset")
+    action, argument = read_action(ids.KEY, key_press)
     tagger = tagger_or_default(tagger)
     if as_of and action != "undo":
-        return no_update, no_update, dbc.Alert(
-            "You are viewing past labels; go back to the latest labels to label.",
-            color="warning", dismissable=True), no_update
+        raise DomainError("you are viewing past labels; go back to the latest labels to "
+                          "label", "as_of")
     with write_session() as session:
         if action == "undo":
             event = last_undoable_event(session, dataset_id, tagger)
             if event is None:
                 raise DomainError(f"{tagger} has nothing left to undo", "tagger")
             undo_event(session, event.id, tagger)
-            return revision + 1, selection, _note(f"Undid event {event.id}."), no_update
-        if not selection:
-            raise DomainError("select tiles first (click, shift-click, or a for the page)",
-                              "selection")
+            return dbc.Alert(f"Undid event {event.id}.", color="success", duration=3000,
+                             className="py-1 mb-0")
+        items = items_of(key_press, selection)
         label_id = label_of_action(session, dataset_id, action, argument)
-        event = apply_event(session, dataset_id, tagger, "manual",
-                            [TagIn(item_id, label_id) for item_id in selection])
-        # a guided order is ranked again after each event (labeled items may leave it)
-        done = advance and not guided and all_labeled(session, page_items or [])
-    verb = "Unlabeled" if label_id is None else "Labeled"
-    feedback = _note(f"{verb} {len(selection)} item{'s' * (len(selection) != 1)} "
-                     f"(event {event.id}).")
-    if done:
-        return revision + 1, [], feedback, (page or 1) + 1
-    return revision + 1, _next_selection(page_items or [], selection), feedback, no_update
+        apply_event(session, dataset_id, tagger, "manual",
+                    [TagIn(item_id, label_id) for item_id in items])
+    return no_update
 
 
-def _note(text: str):
-    return html.Div(text, className="text-success small mb-1", id="label-last-action")
+@callback(Output(ids.PERCENTILES, "value"), Output(ids.PERCENTILE_LOW, "value"),
+          Output(ids.PERCENTILE_HIGH, "value"), Output(ids.PERCENTILE_NOTE, "children"),
+          Input(ids.PERCENTILES, "value"), Input(ids.PERCENTILE_LOW, "value"),
+          Input(ids.PERCENTILE_HIGH, "value"), prevent_initial_call=True)
+def sync_percentiles(chosen, low, high):
+    """The slider and the two number boxes show one range; typed values are checked first
+    (a number box sends None for what is not a number)."""
+    if ctx.triggered_id == ids.PERCENTILES:
+        return no_update, chosen[0], chosen[1], ""
+    if low is None or high is None:
+        return no_update, no_update, no_update, "Type a number from 0 to 100 in both boxes."
+    try:
+        Transform(pmin=low, pmax=high)
+    except ValueError as error:
+        return no_update, no_update, no_update, f"{error}; the thumbnails keep {chosen[0]:g}–" \
+                                                f"{chosen[1]:g}."
+    return [low, high], no_update, no_update, ""
+
+
+# The keyboard script (assets/label_keys.js) learns of each page shown and of each answer
+# to the action it sent; when its queue is empty it bumps REVISION, which redraws what
+# shows labels (progress, history, and this page from the database).
+clientside_callback(ClientsideFunction("beamlabel_label", "pageShown"),
+                    Output(ids.SYNC, "title"), Input(ids.PAGE_STATE, "data"))
+clientside_callback(ClientsideFunction("beamlabel_label", "written"),
+                    Output(ids.REVISION, "data", allow_duplicate=True),
+                    Input(ids.WRITTEN, "data"), State(ids.REVISION, "data"),
+                    prevent_initial_call=True)

@@ -8,6 +8,7 @@ from callbacks.ids import Label as ids
 from data.thumbnails import colormap_names
 from ml.projection_results import explorer_order
 from pages._label_guided import efficiency_panel, guided_controls, guided_stores
+from pages._label_viewer import viewer_modal
 
 dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label", order=1)
 
@@ -47,46 +48,67 @@ def _pager():
 
 def _select(label, select_id, options, value):
     return dbc.InputGroup([dbc.InputGroupText(label),
-                           dbc.Select(id=select_id, value=value, options=options)], size="sm")
+                           dbc.Select(id=select_id, value=value, options=options)],
+                          size="sm", style={"width": "auto"})
 
 
-def _view_controls():
-    return dbc.Row([
-        dbc.Col(_pager(), width="auto"),
-        dbc.Col(_select("per page", ids.PAGE_SIZE,
-                        [{"label": str(n), "value": str(n)} for n in PAGE_SIZES], "48"),
-                width="auto"),
-        dbc.Col(_select("size", ids.THUMB_SIZE,
-                        [{"label": f"{n} px", "value": str(n)} for n in THUMB_SIZES], "128"),
-                width="auto"),
-        dbc.Col(_select("sort", ids.SORT, [
+def _percentile_box(box_id, value, placeholder):
+    return dbc.Input(id=box_id, type="number", min=0, max=100, step="any", value=value,
+                     debounce=True, size="sm", placeholder=placeholder,
+                     style={"maxWidth": "5.5rem"})
+
+
+def _view_menu():
+    """The secondary controls, behind the toolbar's View button: tile size, page size,
+    display transform and colours, and whether a finished page turns by itself."""
+    percentiles = html.Div([
+        html.Small("clip to percentiles", className="text-muted"),
+        dbc.InputGroup([_percentile_box(ids.PERCENTILE_LOW, 1, "low"),
+                        dbc.InputGroupText("–"),
+                        _percentile_box(ids.PERCENTILE_HIGH, 99, "high")],
+                       size="sm", className="mb-1"),
+        dcc.RangeSlider(id=ids.PERCENTILES, min=0, max=100, step=0.1, value=[1, 99],
+                        marks={0: "0", 50: "50", 100: "100"}, allow_direct_input=False),
+        html.Div(id=ids.PERCENTILE_NOTE, className="small text-danger"),
+    ], className="mb-2")
+    body = [
+        _select("tile size", ids.THUMB_SIZE,
+                [{"label": f"{n} px", "value": str(n)} for n in THUMB_SIZES], "128"),
+        _select("per page", ids.PAGE_SIZE,
+                [{"label": str(n), "value": str(n)} for n in PAGE_SIZES], "48"),
+        dbc.Checkbox(id=ids.LOG, label="log scale", value=True),
+        percentiles,
+        _select("colours", ids.COLORMAP,
+                [{"label": name, "value": name} for name in colormap_names()], "gray"),
+        dbc.Checkbox(id=ids.ADVANCE, label="next page when this one is done", value=True),
+    ]
+    return dbc.Popover(dbc.PopoverBody(body, className="label-view-menu"),
+                       id=ids.VIEW_POPOVER, target=ids.VIEW_BUTTON, trigger="legacy",
+                       placement="bottom-end", hide_arrow=True)
+
+
+def _toolbar():
+    """One row above the gallery: pager, where the page is, sort, filter, View, help, the
+    save state of the labels just given, and the way to the explorer."""
+    return html.Div([
+        _pager(),
+        html.Div(id=ids.SUMMARY, className="label-summary text-muted small"),
+        _select("sort", ids.SORT, [
             {"label": "file name", "value": "name"}, {"label": "label", "value": "label"},
-            {"label": "unlabeled first", "value": "unlabeled_first"}], "name"), width="auto"),
-        dbc.Col(_select("show", ids.FILTER, [{"label": "all", "value": "all"},
-                                             {"label": "unlabeled", "value": "unlabeled"}],
-                        "all"), width="auto"),
-        dbc.Col(dbc.Checkbox(id=ids.HIDE_LABELED, label="hide labeled", value=False),
-                width="auto"),
-    ], className="g-2 align-items-center mb-2")
-
-
-def _display_controls():
-    return dbc.Row([
-        dbc.Col(dbc.Checkbox(id=ids.LOG, label="log scale", value=True), width="auto"),
-        dbc.Col(html.Div([html.Small("percentiles", className="text-muted"),
-                          dcc.RangeSlider(id=ids.PERCENTILES, min=0, max=100, step=0.5,
-                                          value=[1, 99], marks={0: "0", 50: "50", 100: "100"},
-                                          tooltip={"placement": "bottom"})],
-                         style={"width": "260px"}), width="auto"),
-        dbc.Col(_select("colours", ids.COLORMAP,
-                        [{"label": name, "value": name} for name in colormap_names()],
-                        "gray"), width="auto"),
-        dbc.Col(dbc.Checkbox(id=ids.ADVANCE, label="next page when this one is done",
-                             value=True), width="auto"),
-        dbc.Col(dbc.Button([html.I(className="bi bi-keyboard me-1"), "?"], id=ids.HELP_BUTTON,
-                           color="link", size="sm", title="keyboard shortcuts (?)"),
-                width="auto"),
-    ], className="g-3 align-items-center mb-2")
+            {"label": "unlabeled first", "value": "unlabeled_first"}], "name"),
+        _select("show", ids.FILTER, [{"label": "all", "value": "all"},
+                                     {"label": "unlabeled", "value": "unlabeled"}], "all"),
+        dbc.Button([html.I(className="bi bi-sliders me-1"), "View"], id=ids.VIEW_BUTTON,
+                   color="secondary", outline=True, size="sm",
+                   title="tile size, page size, log scale, percentiles, colours"),
+        _view_menu(),
+        dbc.Button(html.I(className="bi bi-keyboard"), id=ids.HELP_BUTTON, color="link",
+                   size="sm", title="keyboard shortcuts (?)"),
+        html.Span(id=ids.SYNC, className="label-sync small text-muted"),
+        html.A([html.I(className="bi bi-diagram-3 me-1"), "explorer"],
+               id=Explorer.FROM_GALLERY, href="/explorer", className="small ms-auto text-nowrap",
+               title="the selected tiles (or this page) in the latent space explorer"),
+    ], className="label-toolbar")
 
 
 def _side_panel():
@@ -130,8 +152,7 @@ def _modals():
         dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Keyboard shortcuts")),
                    dbc.ModalBody(dbc.Table(html.Tbody(help_rows), size="sm"))],
                   id=ids.HELP, is_open=False),
-        dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Image")), dbc.ModalBody(id=ids.VIEWER_BODY)],
-                  id=ids.VIEWER, is_open=False, size="xl"),
+        *viewer_modal(),
         dbc.Modal([
             dbc.ModalHeader(dbc.ModalTitle("Edit class")),
             dbc.ModalBody([
@@ -158,6 +179,8 @@ def layout(dataset=None, projection=None, selection=None, cluster=None, **_query
         dcc.Store(id=ids.PAGE_SUGGESTIONS, data={}),
         dcc.Store(id=ids.SELECTION, data=[]),
         dcc.Store(id=ids.KEY),
+        dcc.Store(id=ids.WRITTEN),
+        dcc.Store(id=ids.PAGE_STATE),
         dcc.Store(id=ids.OPEN),
         dcc.Store(id=ids.REVISION, data=0),
         dcc.Store(id=ids.AS_OF, data=None),
@@ -167,17 +190,12 @@ def layout(dataset=None, projection=None, selection=None, cluster=None, **_query
     ]
     gallery = html.Div([
         guided_controls(),
-        _view_controls(),
-        _display_controls(),
+        _toolbar(),
         html.Div(id=ids.AS_OF_BANNER),
-        html.Div(id=ids.FEEDBACK),
-        html.Div([html.Div(id=ids.SUMMARY, className="text-muted small"),
-                  html.A([html.I(className="bi bi-diagram-3 me-1"), "show in the explorer"],
-                         id=Explorer.FROM_GALLERY, href="/explorer", className="small",
-                         title="the selected tiles (or this page) in the latent space explorer")],
-                 className="d-flex justify-content-between mb-2"),
         html.Div(id=ids.GRID, className="thumb-grid", tabIndex="0"),
     ])
-    return html.Div([*stores, *_modals(),
+    # alerts float over the page, so that a message never moves the tiles
+    toast = html.Div(id=ids.FEEDBACK, className="label-toast")
+    return html.Div([*stores, *_modals(), toast,
                      dbc.Row([dbc.Col(_side_panel(), lg=3, className="side-panel"),
                               dbc.Col(gallery, lg=9)])])

@@ -9,6 +9,7 @@ from dash.testing.wait import until
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from data.demo import generate_demo
 from tests.browser import call_api, captions, press, save_screenshot, text_of
@@ -103,11 +104,11 @@ def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_relo
     press(browser, Keys.PAGE_UP)
     browser.wait_for_contains_text("#label-summary", "items 1–48")
 
-    # hide labeled: the four 'rings' disappear
-    browser.find_element("#label-hide-labeled").click()
+    # show only the unlabeled: the four 'rings' disappear
+    Select(browser.find_element("#label-filter")).select_by_visible_text("unlabeled")
     browser.wait_for_contains_text("#label-summary", f"of {N_IMAGES - 4}")
     assert "rings" not in captions(browser)
-    browser.find_element("#label-hide-labeled").click()
+    Select(browser.find_element("#label-filter")).select_by_visible_text("all")
     browser.wait_for_contains_text("#label-summary", f"items 1–48 of {N_IMAGES}")
 
     # help overlay
