@@ -60,6 +60,10 @@ def form_params(values: list, field_ids: list[dict]) -> dict[str, Any]:
             if not (name in ("image_size", "weights_path") and value in (None, ""))}
 
 
+def field_errors(error: DomainError | None, field_ids: list[dict], _values: list) -> list[str]:
+    return field_messages(error, field_ids)
+
+
 @callback(Output(FIELD_ERRORS, "children"), Input(FIELDS, "value"), State(FIELDS, "id"))
 def check_fields(values, field_ids):
     try:
@@ -116,7 +120,7 @@ def show_training_data(dataset_id, event_id):
 
 # ---------------------------------------------------------------- launching
 
-register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_messages)
+register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_errors)
 
 
 # ---------------------------------------------------------------- the selected run

@@ -68,8 +68,10 @@ def launch_inference(kind: str, dataset_id: int | None, model_job_id: int | None
 
 def register_model_page(page, train_kind: str, infer_kind: str,
                         form_params: Callable[[list, list], dict],
-                        field_errors: Callable[[DomainError | None, list], list]) -> None:
-    """The shared callbacks of a model page (``page`` is its ids class)."""
+                        field_errors: Callable[[DomainError | None, list, list], list]
+                        ) -> None:
+    """The shared callbacks of a model page (``page`` is its ids class);
+    ``field_errors(error or None, field ids, field values)`` are the form's messages."""
     fields = {"type": page.FIELD, "index": ALL}
     changed_store = JobsPanel.id(JobsPanel.CHANGED, page.SCOPE)
     register_dataset_dropdown(page.DATASET, page.DATASET_REQUESTED)
@@ -84,7 +86,7 @@ def register_model_page(page, train_kind: str, infer_kind: str,
               prevent_initial_call=True)
     def train(_clicks, values, field_ids, dataset_id, changed):
         return launch_training(train_kind, dataset_id, form_params(values, field_ids), changed,
-                               lambda error: field_errors(error, field_ids))
+                               lambda error: field_errors(error, field_ids, values))
 
     @callback(Output(page.FEEDBACK, "children", allow_duplicate=True),
               Output(changed_store, "data", allow_duplicate=True),

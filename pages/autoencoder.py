@@ -57,7 +57,7 @@ def _card(title: str, fields):
 def _architecture():
     return [
         dcc.Graph(id=ids.ARCHITECTURE, config={"displayModeBar": False},
-                  style={"height": "260px"}),
+                  style={"height": "340px"}),
         html.Div(id=ids.ARCHITECTURE_SUMMARY, className="small text-muted"),
     ]
 

@@ -9,9 +9,39 @@ from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, jobs_pan
                            wait_until_queued)
 
 
-
 def field_error(browser, name: str):
     return by_pattern_id(browser, index=name, type="autoencoder-field-error")
+
+
+def form_messages(browser) -> dict[str, str]:
+    """The form's messages that are shown, by field."""
+    return browser.driver.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('[id*=autoencoder-field-error]')]"
+        ".filter(e => e.innerText).map(e => [JSON.parse(e.id).index, e.innerText]))")
+
+
+def invalid_fields(browser) -> list[str]:
+    """The form fields drawn as invalid, in page order."""
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('.is-invalid[id*=autoencoder-field]')]"
+        ".map(e => JSON.parse(e.id).index)")
+
+
+def diagram_labels(browser) -> list[dict]:
+    """The diagram's block labels and whether each lies whole inside the plot."""
+    return browser.driver.execute_script(
+        "const svg = document.querySelector('#autoencoder-architecture svg.main-svg');"
+        "const box = svg.getBoundingClientRect();"
+        "return [...document.querySelectorAll('#autoencoder-architecture .xtick text')]"
+        ".map(t => { const r = t.getBoundingClientRect(); return {text: t.textContent,"
+        " inside: r.left >= box.left && r.right <= box.right && r.top >= box.top"
+        " && r.bottom <= box.bottom}; })")
+
+
+def headings(browser) -> list[str]:
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#autoencoder-reconstructions "
+        ".reconstruction-heading')].map(h => h.innerText)")
 
 
 def panel_button(browser, part: str):
@@ -36,22 +66,40 @@ def autoencoder_page(worker_browser, running_app_with_worker, tmp_path):
 def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_with_worker):
     browser, dataset_id = autoencoder_page
 
-    # An infeasible network is refused next to the field that must change.
+    # A size the network cannot take is said once, by the sides at fault; Train is off.
+    train = browser.find_element("#autoencoder-train")
     type_into_form(browser, "depth", 6)
-    wait_for(lambda: "multiple of 2^depth" in field_error(browser, "image_rows").text,
-             10, "no message next to the image size")
-    click(browser, browser.find_element("#autoencoder-train"))
-    browser.wait_for_contains_text("#autoencoder-feedback", "params.image_size", timeout=10)
+    wait_for(lambda: not train.is_enabled(), 10, "Train stayed on for an invalid form")
+    assert form_messages(browser) == {"image_cols": (
+        "Height 64 and width 64 are not multiples of 2^depth = 64 (at least 128 px): try "
+        "128 × 128, or a lower depth.")}
+    assert invalid_fields(browser) == ["image_rows", "image_cols"]
+    type_into_form(browser, "depth", 2)
+    type_into_form(browser, "image_cols", 30)
+    wait_for(lambda: invalid_fields(browser) == ["image_cols"], 10,
+             "only the side at fault must be marked")
+    assert list(form_messages(browser)) == ["image_cols"]
+    assert form_messages(browser)["image_cols"].startswith("Width 30 is not a multiple")
+    assert not train.is_enabled()
     assert call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"] == []
 
-    # A small network: the diagram follows the parameters.
+    # A small network: the diagram follows the parameters, its labels whole, its colours
+    # explained.
     for name, value in (("image_rows", 32), ("image_cols", 32), ("depth", 2),
                         ("base_channels", 4), ("latent_dim", 8), ("epochs", 4),
                         ("batch_size", 16)):
         type_into_form(browser, name, value)
     browser.wait_for_contains_text("#autoencoder-architecture-summary", "bottleneck 8×8×8",
                                    timeout=10)
-    assert field_error(browser, "depth").text == ""
+    assert form_messages(browser) == {} and invalid_fields(browser) == []
+    assert train.is_enabled()
+    labels = diagram_labels(browser)
+    assert "4×32×32" in [label["text"] for label in labels] and "8" in [
+        label["text"] for label in labels]
+    assert all(label["inside"] for label in labels), labels
+    legend = browser.driver.execute_script(  # SVG text: textContent, not innerText
+        "return document.querySelector('#autoencoder-architecture .legend').textContent")
+    assert "3×3 convolution" in legend and "fully connected" in legend
 
     train_from_page(browser, "autoencoder", "autoencoder-loss", [4, 4])
     job = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
@@ -68,6 +116,11 @@ def test_train_from_the_page_fills_the_loss_plot(autoencoder_page, running_app_w
              "inference did not finish")
     inferred = call_api(running_app_with_worker, f"/api/v1/jobs?dataset_id={dataset_id}")["jobs"][0]
     assert inferred["kind"] == "autoencoder_infer" and inferred["result"]["items"] == 48
+    # Its reconstructions: the best and the worst, each under its own heading.
+    wait_for(lambda: len(headings(browser)) == 2, 15, "no best and worst reconstructions")
+    best, worst = headings(browser)
+    assert best.startswith("Best reconstructed: the 4 lowest errors of 48 images")
+    assert worst.startswith("Worst reconstructed: the 4 highest errors")
 
     # A reload shows the same jobs; the polling has stopped since nothing runs.
     browser.driver.refresh()
