@@ -166,11 +166,16 @@ def finish_response(response: Response) -> Response:
 
 def _content_policy() -> str:
     """Scripts only from this server, and Dash's inline ones (its start and the clientside
-    callbacks, known once Dash has set itself up) by their hashes."""
+    callbacks, known once Dash has set itself up) by their hashes.
+
+    'unsafe-eval' lets those scripts compile code: plotly.js draws WebGL traces (the
+    explorer's scattergl) through regl, which builds its draw calls with ``new Function``;
+    without it every WebGL plot shows "WebGL is not supported". plotly.py ships no
+    "strict" plotly.js bundle (precompiled regl) that would do without."""
     app = dash_app()
     hashes = " ".join(app.csp_hashes()) if app is not None else ""
     return ("default-src 'self'; "
-            f"script-src 'self' {hashes}; "
+            f"script-src 'self' 'unsafe-eval' {hashes}; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
             "font-src 'self' data:; connect-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
