@@ -88,6 +88,7 @@ class Label:
     ADD = "label-add"
     # under the class list, over the new-class field: why the class was not added
     CLASS_FORM_ERROR = "label-class-form-error"
+    CLASS_FORM_REFUSED = "label-class-form-refused"  # store: the name that was refused
     EDIT = "label-edit"  # pattern-matching type, index = label id
     MOVE_UP = "label-move-up"  # pattern-matching type, index = label id
     DELETE = "label-delete"  # pattern-matching type, index = label id
