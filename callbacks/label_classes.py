@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, html, no_update
+from dash import (ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html,
+                  no_update)
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import (clicked_index, error_alert, on_refusal, read_session,
                               tagger_or_default, write_session)
 from callbacks.ids import Label as ids
-from db.labels import (create_label, delete_label, label_usage, list_labels, reorder_labels,
-                       update_label)
+from db.labels import (create_label, delete_label, label_usage, list_labels,
+                       next_palette_color, reorder_labels, update_label)
 from db.store import label_counts
+from errors import DomainError
 
 
 def _class_row(label, count: int):
@@ -30,12 +32,21 @@ def _class_row(label, count: int):
     ], className="class-row")
 
 
+def _form_error_slot():
+    """Where the new-class field says why a class was not added, and which name: the last
+    child of the class list, right above the field, so the list's callback draws it too."""
+    return html.Div([html.Div(id=ids.CLASS_FORM_ERROR, className="text-danger small",
+                              **{"aria-live": "polite"}),
+                     dcc.Store(id=ids.CLASS_FORM_REFUSED)])
+
+
 @callback(Output(ids.CLASSES, "children"), Output(ids.FILTER, "options"),
+          Output(ids.NEW_COLOR, "value"),
           Input(ids.DATASET, "value"), Input(ids.REVISION, "data"))
 def show_classes(dataset_id, _revision):
     options = [{"label": "all", "value": "all"}, {"label": "unlabeled", "value": "unlabeled"}]
     if dataset_id is None:
-        return [], options
+        return [_form_error_slot()], options, no_update
     with read_session() as session:
         labels = list_labels(session, dataset_id)
         counts = label_counts(session, dataset_id).per_label
@@ -45,7 +56,11 @@ def show_classes(dataset_id, _revision):
     options += [{"label": f"only {label.name}", "value": f"label:{label.id}"} for label in labels]
     options += [{"label": "labeled by a model", "value": "by:model"},
                 {"label": "labeled by hand", "value": "by:hand"}]
-    return rows, options
+    # the picker offers the next palette colour when the data set opens, and keeps the
+    # user's choice while they label
+    color = next_palette_color(labels).lower() if ctx.triggered_id != ids.REVISION \
+        else no_update
+    return [*rows, _form_error_slot()], options, color
 
 
 def _bump(revision):
@@ -54,46 +69,79 @@ def _bump(revision):
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
-          Output(ids.NEW_NAME, "value"),
+          Output(ids.NEW_NAME, "value"), Output(ids.NEW_NAME, "invalid"),
+          Output(ids.CLASS_FORM_ERROR, "children"), Output(ids.CLASS_FORM_REFUSED, "data"),
+          Output(ids.NEW_COLOR, "value", allow_duplicate=True),
           Input(ids.ADD, "n_clicks"), Input(ids.NEW_NAME, "n_submit"),
           State(ids.NEW_NAME, "value"), State(ids.NEW_COLOR, "value"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
-@on_refusal(no_update, error_alert, no_update)
 def add_class(_clicks, _submit, name, color, dataset_id, revision):
+    """Add a class in the picker's colour (the next palette colour unless the user chose
+    another one that no class has); a refusal is said by the name field."""
     if dataset_id is None:
         raise PreventUpdate
-    with write_session() as session:
-        used = {label.color.lower() for label in list_labels(session, dataset_id)}
-        create_label(session, dataset_id, name or "",
-                     color=None if (color or "").lower() in used else color)
-    return _bump(revision), None, ""
+    try:
+        with write_session() as session:
+            active = list_labels(session, dataset_id)
+            used = {label.color.lower() for label in active}
+            label = create_label(session, dataset_id, name or "",
+                                 color=None if (color or "").lower() in used else color)
+            next_color = next_palette_color([*active, label]).lower()
+    except DomainError as error:
+        return no_update, no_update, no_update, True, str(error), name, no_update
+    return _bump(revision), None, "", False, None, None, next_color
+
+
+# Typing a name other than the refused one takes the refusal away (in the browser: no
+# request per key). The refused name itself may still arrive from keys typed before.
+clientside_callback(
+    """function(name, refused) {
+        if (name === refused) { return window.dash_clientside.no_update; }
+        return [false, null];
+    }""",
+    Output(ids.NEW_NAME, "invalid", allow_duplicate=True),
+    Output(ids.CLASS_FORM_ERROR, "children", allow_duplicate=True),
+    Input(ids.NEW_NAME, "value"), State(ids.CLASS_FORM_REFUSED, "data"),
+    prevent_initial_call=True)
+
+
+EDIT_FIELDS = {"name": ids.EDIT_NAME, "color": ids.EDIT_COLOR, "hotkey": ids.EDIT_HOTKEY}
+
+
+def _field_flags(field=None) -> list[bool]:
+    """The edit dialog's fields' invalid flags: only ``field``'s set."""
+    return [name == field for name in EDIT_FIELDS]
 
 
 @callback(Output(ids.EDIT_MODAL, "is_open"), Output(ids.EDIT_ID, "data"),
           Output(ids.EDIT_NAME, "value"), Output(ids.EDIT_COLOR, "value"),
           Output(ids.EDIT_HOTKEY, "value"),
+          *[Output(field, "invalid", allow_duplicate=True) for field in EDIT_FIELDS.values()],
           Input({"type": ids.EDIT, "index": ALL}, "n_clicks"), State(ids.DATASET, "value"),
           prevent_initial_call=True)
 def open_editor(clicks, dataset_id):
     label_id = clicked_index(clicks)
     with read_session() as session:
-        label = next(l for l in list_labels(session, dataset_id) if l.id == label_id)
-    return True, label.id, label.name, label.color, label.hotkey or ""
+        label = next(label for label in list_labels(session, dataset_id)
+                     if label.id == label_id)
+    return True, label.id, label.name, label.color, label.hotkey or "", *_field_flags()
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Output(ids.EDIT_MODAL, "is_open", allow_duplicate=True),
+          *[Output(field, "invalid") for field in EDIT_FIELDS.values()],
           Input(ids.EDIT_SAVE, "n_clicks"),
           State(ids.EDIT_ID, "data"), State(ids.EDIT_NAME, "value"),
           State(ids.EDIT_COLOR, "value"), State(ids.EDIT_HOTKEY, "value"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
-@on_refusal(no_update, error_alert, True)
+@on_refusal(no_update, error_alert, True,
+            *[lambda error, name=name: error.field == name for name in EDIT_FIELDS])
 def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
     with write_session() as session:
         update_label(session, dataset_id, label_id, name=name, color=color,
                      hotkey=(hotkey or "").strip())
-    return _bump(revision), None, False
+    return _bump(revision), None, False, *_field_flags()
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),

@@ -60,6 +60,13 @@ def items_text(count: int) -> str:
     return f"{count:,} item{'' if count == 1 else 's'}"
 
 
+def next_palette_color(active: Sequence[LabelClass]) -> str:
+    """The colour a new class gets by default: the first of PALETTE no active class has."""
+    used = {label.color.upper() for label in active}
+    return next((c for c in PALETTE if c.upper() not in used),
+                PALETTE[len(active) % len(PALETTE)])
+
+
 def _checked_name(labels: Sequence[LabelClass], name: Optional[str], dataset_id: int,
                   label_id: Optional[int] = None) -> str:
     """``name`` stripped, if no other class of ``labels`` (archived ones too) has it."""
@@ -106,11 +113,7 @@ def create_label(session: Session, dataset_id: int, name: str, color: Optional[s
     existing = list_labels(session, dataset_id, include_archived=True)
     name = _checked_name(existing, name, dataset_id)
     active = [label for label in existing if not label.archived]
-    if color is None:
-        used = {label.color.upper() for label in active}
-        color = next((c for c in PALETTE if c.upper() not in used),
-                     PALETTE[len(active) % len(PALETTE)])
-    color = _checked_color(color)
+    color = _checked_color(next_palette_color(active) if color is None else color)
     if hotkey is None:
         taken = taken_hotkeys(existing)
         hotkey = next((key for key in HOTKEYS if key not in taken), None)
