@@ -39,10 +39,14 @@ def enter_folder(clicks):
     return clicked_index(clicks)
 
 
+def label_page(dataset_id: int) -> str:
+    return f"/label?dataset={dataset_id}"
+
+
 def _started(dataset_id: int, name: str):
     current_services().start_scan(dataset_id)
     return dbc.Alert([f"Registered '{name}'. ",
-                      html.A("Open it for labeling", href=f"/label?dataset={dataset_id}")],
+                      html.A("Open it for labeling", href=label_page(dataset_id))],
                      color="success", dismissable=True)
 
 
@@ -67,12 +71,16 @@ def register(_clicks, name, kind, folder, tiled_uri, tiled_key):
 
 
 @callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Output(ids.OPEN_PAGE, "href"),
           Input(ids.DEMO, "n_clicks"), prevent_initial_call=True)
-@on_refusal(error_alert, errors=(DomainError, SourceError, OSError))
+@on_refusal(error_alert, no_update, errors=(DomainError, SourceError, OSError))
 def create_demo(_clicks):
+    """Create the demo data set and open its label page: asking for the demo is asking
+    to start labeling it."""
     services = current_services()
     dataset_id = ensure_demo_dataset(services.session_factory, services.settings)
-    return _started(dataset_id, "demo")
+    services.start_scan(dataset_id)
+    return None, label_page(dataset_id)
 
 
 def _status(summary) -> html.Span:
@@ -99,7 +107,7 @@ def _table(summaries):
     header = html.Thead(html.Tr([html.Th(h) for h in
                                  ("Name", "Source", "Status", "Items", "Labeled", "Problems")]))
     rows = [html.Tr([
-        html.Td(html.A(s.name, href=f"/label?dataset={s.id}")),
+        html.Td(html.A(s.name, href=label_page(s.id))),
         html.Td(html.Small(f"{s.source_kind}: {s.location}", className="text-break")),
         html.Td(_status(s)),
         html.Td(f"{s.item_count:,}"),

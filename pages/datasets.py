@@ -55,4 +55,5 @@ def layout(**_query):
                  dcc.Loading(html.Div(id=ids.TABLE))], lg=7),
         dbc.Col(register_card, lg=5),
         dcc.Interval(id=ids.REFRESH, interval=1500, disabled=False),
+        dcc.Location(id=ids.OPEN_PAGE, refresh="callback-nav"),
     ])
