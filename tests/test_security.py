@@ -263,8 +263,8 @@ settings = Settings(home=Path(sys.argv[1]), data_roots=(Path(sys.argv[1]),), aut
 dash_app = app.create_app(settings, resume_scans=False)
 import inspect
 from dash._callback import GLOBAL_CALLBACK_MAP
-names = {callback_name(inspect.unwrap(e["callback"])): output
-         for output, e in GLOBAL_CALLBACK_MAP.items()}
+names = {callback_name(inspect.unwrap(e["callback"])): output  # clientside ones never reach
+         for output, e in GLOBAL_CALLBACK_MAP.items() if "callback" in e}  # the server
 unplaced = sorted(n for n in names if n.rpartition(".")[0] not in CALLBACK_MODULES)
 stale = sorted(n for n in CALLBACKS if n not in names)
 factory = dash_app.server.extensions["beamlabel"].session_factory
