@@ -331,12 +331,16 @@ def _efficiency_table(figures) -> dbc.Table:
 def _other_events(figures) -> html.Div | None:
     """Imports and undos, counted apart from labeling."""
     overall = {rate.method: rate for rate in figures.overall}
+
+    def labels(count: int) -> str:
+        return f"{count:,} label{'' if count == 1 else 's'}"
+
     notes = []
     if "import" in overall:
-        notes.append(f"imported {overall['import'].labels:,} labels "
+        notes.append(f"imported {labels(overall['import'].labels)} "
                      f"({figures.shares.get('import', 0):,} current)")
     if "undo" in overall:
-        notes.append(f"undos reverted {overall['undo'].labels:,} labels")
+        notes.append(f"undos reverted {labels(overall['undo'].labels)}")
     return html.Div("; ".join(notes) + ".", className="text-muted") if notes else None
 
 
