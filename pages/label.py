@@ -9,7 +9,6 @@ from data.thumbnails import colormap_names
 from ml.projection_results import explorer_order
 from pages._label_guided import efficiency_panel, guided_controls, guided_stores
 from pages._label_viewer import viewer_modal
-from pages._label_viewer import viewer_modal
 
 dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label", order=1)
 
