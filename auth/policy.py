@@ -46,6 +46,7 @@ READ_ROUTES = {"api.accounts.get_users": "admin", "api.accounts.audit": "admin",
 CALLBACK_MODULES = {
     "callbacks.autoencoder": "viewer",
     "callbacks.classifier": "viewer",
+    "callbacks.classifier_probabilities": "viewer",  # reads an inference's probabilities
     "callbacks.common": "viewer",
     "callbacks.datasets": "admin",  # registering folders, browsing the server's folders
     "callbacks.explorer": "viewer",

@@ -2,24 +2,28 @@
 report, run comparison and the probabilities of an inference job."""
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
-from dash import ALL, Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
+from callbacks.classifier_figures import HIDDEN, SHOWN, styled
 from callbacks.common import on_refusal, read_session, thumbnail_url
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
 from callbacks.job_launch import field_messages, register_model_page
 from db.jobs import list_jobs
 from db.labels import list_labels
-from db.lookups import current_label_class, find_job, training_run
+from db.lookups import find_job, training_run
 from errors import DomainError
 from ml.classifier_data import check_training_set, training_set
+from ml.classifier_speed import COSTS, speed_hint
 from ml.kinds.classifier import check_train_params
-from ml.features import load_probabilities
+from ml.validation_size import too_few_warning, validation_images
 
 if TYPE_CHECKING:
     from db.models import Job
@@ -30,7 +34,6 @@ PANEL_SELECTED = JobsPanel.id(JobsPanel.SELECTED, ids.SCOPE)
 PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
 PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
 SAMPLES_PER_CLASS = 4
-CONFIDENCE_BINS = 20
 # Rows of the comparison table: (label, value of a finished classifier_train job).
 COMPARED = (
     ("model", lambda job: job.params["model"]),
@@ -73,6 +76,17 @@ def check_fields(values, field_ids):
     return field_messages(None, field_ids)
 
 
+@callback(Output(ids.MODEL_HINT, "children"),
+          Input({"type": ids.FIELD, "index": "model"}, "value"),
+          Input({"type": ids.FIELD, "index": "image_size"}, "value"))
+def show_model_cost(model, image_size):
+    """What the chosen model costs per image at the chosen size (its usual one if empty)."""
+    if model not in COSTS:
+        return ""
+    side = image_size if isinstance(image_size, int) and 0 < image_size <= 4096 else None
+    return speed_hint(model, side)
+
+
 # ---------------------------------------------------------------- training data
 
 def _class_row(name: str, color: str, count: int, item_ids: list[int]):
@@ -88,10 +102,20 @@ def _unusable(error: DomainError) -> dbc.Alert:
     return dbc.Alert(str(error), color="warning", className="small py-2")
 
 
+def _validation_warning(class_counts, val_share):
+    """The warning before a run when its validation set would be too small, else None."""
+    if not isinstance(val_share, (int, float)) or not 0 < val_share < 1:
+        return None
+    warning = too_few_warning(validation_images(class_counts, val_share))
+    return warning and dbc.Alert(warning, color="warning", className="small py-2 mb-1",
+                                 id=ids.TRAINING_DATA + "-validation")
+
+
 @callback(Output(ids.TRAINING_DATA, "children"), Input(ids.DATASET, "value"),
-          Input({"type": ids.FIELD, "index": "event_id"}, "value"))
+          Input({"type": ids.FIELD, "index": "event_id"}, "value"),
+          Input({"type": ids.FIELD, "index": "val_share"}, "value"))
 @on_refusal(_unusable)
-def show_training_data(dataset_id, event_id):
+def show_training_data(dataset_id, event_id, val_share):
     if dataset_id is None:
         return html.Div("Choose a data set.", className="text-muted small")
     with read_session() as session:
@@ -115,7 +139,7 @@ def show_training_data(dataset_id, event_id):
         html.Div(f"Trains on {since}: {len(training.labels):,} labeled images",
                  className="small fw-semibold mb-1"),
         dbc.Table(html.Tbody(rows), size="sm", className="small mb-1 align-middle"),
-        verdict])
+        verdict, _validation_warning(training.counts(), val_share)])
 
 
 # ---------------------------------------------------------------- launching
@@ -125,26 +149,26 @@ register_model_page(ids, "classifier_train", "classifier_infer", form_params, fi
 
 # ---------------------------------------------------------------- the selected run
 
-def _styled(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    figure.update_layout(margin=dict(l=50, r=10, t=35, b=40), title=dict(text=title, x=0.01),
-                         xaxis_title=x_title, yaxis_title=y_title, plot_bgcolor="white",
-                         legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
-    figure.update_xaxes(gridcolor="#eee")
-    figure.update_yaxes(gridcolor="#eee")
-    return figure
-
-
-def curve_figure(job: Job | None, metric: str) -> go.Figure:
+def curve_figure(job: Job, metric: str) -> go.Figure:
     """Training and validation ``metric`` ("loss" or "accuracy") per epoch."""
     figure = go.Figure()
-    rows = [row for row in (job.metrics if job is not None else []) if "epoch" in row]
+    rows = [row for row in job.metrics if "epoch" in row]
     for prefix, label in (("train", "training"), ("val", "validation")):
         values = [row.get(f"{prefix}_{metric}") for row in rows]
         if any(value is not None for value in values):
             figure.add_scatter(x=[row["epoch"] for row in rows], y=values,
                                mode="lines+markers", name=label)
-    title = f"job #{job.id} · {job.status}" if job is not None else "select a training job"
-    return _styled(figure, title, "epoch", metric)
+    return styled(figure, f"job #{job.id} · {job.status}", "epoch", metric)
+
+
+def curves_hint(job: Job | None) -> str:
+    """What to do while there are no curves to show ('' once there are)."""
+    if job is None:
+        return ("No training run selected. Train on your labels with the form on the left, "
+                "or click a run in the jobs list: its loss and accuracy per epoch appear here.")
+    if not any("epoch" in row for row in job.metrics):
+        return f"Run #{job.id} is {job.status}: its curves appear after its first epoch."
+    return ""
 
 
 def _ratio_cell(value) -> html.Td:
@@ -152,10 +176,12 @@ def _ratio_cell(value) -> html.Td:
 
 
 def validation_report(job: Job | None):
-    """The confusion matrix and per-class precision and recall of a finished run."""
+    """The confusion matrix and per-class precision and recall of a finished run, with a
+    warning when its validation set is too small to measure anything."""
     validation = (job.result or {}).get("validation") if job is not None else None
     if not validation:
-        return html.Div("A finished training run shows its validation results here.",
+        return html.Div("A finished training run shows here how it does on the images it "
+                        "kept aside: confusion matrix, precision and recall per class.",
                         className="text-muted small")
     names = job.result["label_names"]
     matrix = np.array(validation["confusion_matrix"])
@@ -163,8 +189,8 @@ def validation_report(job: Job | None):
                                    text=matrix.tolist(), texttemplate="%{text}",
                                    showscale=False))
     heatmap.update_yaxes(autorange="reversed")
-    _styled(heatmap, f"confusion matrix · accuracy {_percent(validation['accuracy'])}",
-            "predicted", "true")
+    styled(heatmap, f"confusion matrix · accuracy {_percent(validation['accuracy'])}",
+           "predicted", "true")
     table = dbc.Table([
         html.Thead(html.Tr([html.Th("class"), html.Th("precision", className="text-end"),
                             html.Th("recall", className="text-end"),
@@ -175,12 +201,18 @@ def validation_report(job: Job | None):
                         names, validation["precision"], validation["recall"],
                         validation["support"])]),
     ], size="sm", className="small")
+    warning = too_few_warning(int(sum(validation["support"])), validation["accuracy"])
     matrix_graph = dcc.Graph(figure=heatmap, config={"displayModeBar": False},
                              style={"height": "300px"})
-    return dbc.Row([dbc.Col(matrix_graph, md=7), dbc.Col(table, md=5)])
+    return html.Div([
+        dbc.Alert(warning, color="warning", className="small py-2", id=ids.REPORT + "-warning")
+        if warning else None,
+        dbc.Row([dbc.Col(matrix_graph, md=7), dbc.Col(table, md=5)])])
 
 
-@callback(Output(ids.LOSS, "figure"), Output(ids.ACCURACY, "figure"),
+@callback(Output(ids.LOSS, "figure"), Output(ids.LOSS, "style"),
+          Output(ids.ACCURACY, "figure"), Output(ids.ACCURACY, "style"),
+          Output(ids.CURVES_HINT, "children"),
           Output(ids.REPORT, "children"), Output(ids.INFER, "disabled"),
           Input(PANEL_SELECTED, "data"), Input(PANEL_POLL, "n_intervals"))
 def show_selected_job(job_id, _tick):
@@ -188,25 +220,42 @@ def show_selected_job(job_id, _tick):
         job = find_job(session, job_id)
         model_job = training_run(session, job, "classifier_train", "classifier_infer")
         can_infer = model_job is not None and model_job is job and job.status == "succeeded"
-        return (curve_figure(model_job, "loss"), curve_figure(model_job, "accuracy"),
-                validation_report(model_job), not can_infer)
+        hint = curves_hint(model_job)
+        if hint:
+            curves = (no_update, HIDDEN) * 2
+        else:
+            curves = (curve_figure(model_job, "loss"), SHOWN,
+                      curve_figure(model_job, "accuracy"), SHOWN)
+        return (*curves, hint, validation_report(model_job), not can_infer)
 
 
 # ---------------------------------------------------------------- comparison
 
 def _finished(session, dataset_id, kind: str) -> list[Job]:
     """The data set's succeeded jobs of ``kind``, newest first."""
-    return [job for job in list_jobs(session, dataset_id, kind) if job.status == "succeeded"]
+    return list_jobs(session, dataset_id, kind, statuses=("succeeded",))
+
+
+def followed(chosen: list[int], finished: list[int], known: list[int] | None) -> list[int]:
+    """The chosen jobs still finished, plus every job finished since ``known`` (None: the
+    page has just opened), newest first: panels follow new results by themselves."""
+    new = [job_id for job_id in finished if known is not None and job_id not in known]
+    kept = [job_id for job_id in chosen or [] if job_id in finished and job_id not in new]
+    return new + kept
 
 
 @callback(Output(ids.COMPARE_RUNS, "options"), Output(ids.COMPARE_RUNS, "value"),
           Output(ids.INFERENCE, "options"), Output(ids.INFERENCE, "value"),
+          Output(ids.KNOWN_FINISHED, "data"),
           Input(ids.DATASET, "value"), Input(PANEL_CHANGED, "data"),
-          Input(PANEL_POLL, "disabled"), State(ids.COMPARE_RUNS, "value"),
-          State(ids.INFERENCE, "value"))
-def list_finished_jobs(dataset_id, _changed, _idle, compared, inference):
+          Input(PANEL_POLL, "n_intervals"), Input(PANEL_POLL, "disabled"),
+          State(ids.COMPARE_RUNS, "value"), State(ids.INFERENCE, "value"),
+          State(ids.KNOWN_FINISHED, "data"))
+def list_finished_jobs(dataset_id, _changed, _tick, _idle, compared, inference, known):
+    """The finished runs and inferences; a run that finishes joins the comparison and a
+    finished inference is shown at once, while the user's own choices are kept."""
     if dataset_id is None:
-        return [], [], [], None
+        return [], [], [], None, None
     with read_session() as session:
         runs = _finished(session, dataset_id, "classifier_train")
         inferences = _finished(session, dataset_id, "classifier_infer")
@@ -216,20 +265,30 @@ def list_finished_jobs(dataset_id, _changed, _idle, compared, inference):
         inference_options = [{"label": f"#{job.id} · model #{job.params['model_job_id']} · "
                                        f"{job.result.get('items', 0):,} items", "value": job.id}
                              for job in inferences]
-    listed = {job.id for job in runs}
-    kept = [job_id for job_id in compared or [] if job_id in listed]
-    # The two newest runs are compared until the user picks others.
-    compared = kept or [job.id for job in runs[:2]]
-    inference_ids = [job.id for job in inferences]
-    inference = inference if inference in inference_ids else next(iter(inference_ids), None)
-    return run_options, compared, inference_options, inference
+    finished = {"dataset_id": dataset_id, "runs": [job.id for job in runs],
+                "inferences": [job.id for job in inferences]}
+    if known == finished and ctx.triggered_id != ids.DATASET:
+        raise PreventUpdate  # a poll that found nothing new
+    if (known or {}).get("dataset_id") != dataset_id:
+        known = None  # another data set: start from its newest results
+    compared = followed(compared, finished["runs"], (known or {}).get("runs"))
+    if not compared:
+        compared = finished["runs"][:2]  # the two newest until the user picks others
+    inference = next(iter(followed([inference] if inference else [], finished["inferences"],
+                                   (known or {}).get("inferences"))
+                          or finished["inferences"]), None)
+    return run_options, compared, inference_options, inference, finished
 
 
 @callback(Output(ids.COMPARE_TABLE, "children"), Output(ids.COMPARE_PLOT, "figure"),
-          Input(ids.COMPARE_RUNS, "value"))
+          Output(ids.COMPARE_PLOT, "style"), Input(ids.COMPARE_RUNS, "value"))
 def compare_runs(job_ids):
     with read_session() as session:
         jobs = [job for job in (find_job(session, job_id) for job_id in job_ids or []) if job]
+        if not jobs:
+            return (html.Div("Finished training runs are compared here, side by side: each "
+                             "run that finishes is added.", className="text-muted small"),
+                    no_update, HIDDEN)
         figure = go.Figure()
         for job in jobs:
             figure.add_scatter(x=[row["epoch"] for row in job.metrics],
@@ -239,72 +298,12 @@ def compare_runs(job_ids):
         body = html.Tbody([html.Tr([html.Td(label, className="text-muted")] +
                                    [html.Td(str(value(job))) for job in jobs])
                            for label, value in COMPARED])
-    _styled(figure, "validation accuracy per epoch", "epoch", "accuracy")
+    styled(figure, "validation accuracy per epoch", "epoch", "accuracy")
     figure.update_yaxes(range=[0, 1.02])
-    if not jobs:
-        return html.Div("Finished training runs can be compared here.",
-                        className="text-muted small"), figure
-    return dbc.Table([header, body], size="sm", className="small mb-2"), figure
+    return (dbc.Table([header, body], size="sm", className="small mb-2"), figure,
+            {"height": "260px"})
 
 
-# ---------------------------------------------------------------- probabilities
-
-def _inference(session, job_id):
-    """(job, item ids, probabilities, label names, label colours) of an inference job."""
-    job = find_job(session, job_id)
-    item_ids, probabilities, label_ids = load_probabilities(job)
-    labels = {label.id: label for label in list_labels(session, job.dataset_id,
-                                                       include_archived=True)}
-    return (job, item_ids, probabilities, [labels[i].name for i in label_ids],
-            [labels[i].color for i in label_ids])
-
-
-@callback(Output(ids.CONFIDENCE, "figure"), Output(ids.ITEM, "value"),
-          Input(ids.INFERENCE, "value"), State(ids.ITEM, "value"))
-def show_confidence(job_id, item_id):
-    figure = go.Figure()
-    if job_id is None:
-        return _styled(figure, "run an inference job", "top-class probability", "items"), \
-            no_update
-    with read_session() as session:
-        _job, item_ids, probabilities, names, colors = _inference(session, job_id)
-    predicted, confidence = probabilities.argmax(1), probabilities.max(1)
-    edges = np.linspace(0, 1, CONFIDENCE_BINS + 1)
-    for column, (name, color) in enumerate(zip(names, colors)):
-        counts, _ = np.histogram(confidence[predicted == column], bins=edges)
-        figure.add_bar(x=((edges[:-1] + edges[1:]) / 2).tolist(), y=counts.tolist(),
-                       width=1 / CONFIDENCE_BINS,
-                       name=name, marker_color=color)
-    figure.update_layout(barmode="stack")
-    _styled(figure, f"top-class confidence of {len(item_ids):,} items",
-            "top-class probability", "items")
-    if item_id is None or item_id not in set(item_ids.tolist()):
-        item_id = int(item_ids[0]) if len(item_ids) else None
-    return figure, item_id
-
-
-@callback(Output(ids.PROBABILITIES, "figure"), Output(ids.ITEM_VIEW, "children"),
-          Input(ids.ITEM, "value"), State(ids.INFERENCE, "value"))
-def show_item_probabilities(item_id, job_id):
-    figure = go.Figure()
-    if job_id is None or item_id is None:
-        return _styled(figure, "choose an item", "class", "probability"), None
-    with read_session() as session:
-        _job, item_ids, probabilities, names, colors = _inference(session, job_id)
-        current = current_label_class(session, int(item_id))
-        labeled = f" · labeled {current.name}" if current is not None else " · unlabeled"
-    rows = np.flatnonzero(item_ids == int(item_id))
-    if not len(rows):
-        return (_styled(figure, f"item {item_id} is not in this inference", "class",
-                        "probability"), None)
-    values = probabilities[rows[0]]
-    figure.add_bar(x=names, y=values.tolist(), marker_color=colors,
-                   text=[f"{v:.2f}" for v in values],
-                   textposition="outside")
-    figure.update_yaxes(range=[0, 1.1])
-    _styled(figure, f"item {item_id}: {names[int(values.argmax())]}{labeled}", "class",
-            "probability")
-    image = html.Img(src=thumbnail_url(int(item_id), 96, True, (1, 99), "gray"),
-                     title=f"item {item_id}", className="rounded",
-                     style={"width": "96px", "height": "96px"})
-    return figure, image
+# The probabilities of an inference job have their own module; importing this page's
+# module registers its callbacks too.
+import_module("callbacks.classifier_probabilities")

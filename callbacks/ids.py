@@ -302,10 +302,20 @@ class Classifier:
     COMPARE_TABLE = "classifier-compare-table"
     COMPARE_PLOT = "classifier-compare-plot"
     INFERENCE = "classifier-inference"  # dropdown of finished classifier_infer jobs
-    ITEM = "classifier-item"
+    ITEM = "classifier-item"  # store: the item whose probabilities are shown
     ITEM_VIEW = "classifier-item-view"
     PROBABILITIES = "classifier-probabilities"
     CONFIDENCE = "classifier-confidence"
+    MODEL_HINT = "classifier-model-hint"  # the chosen model's cost at the chosen image size
+    CURVES_HINT = "classifier-curves-hint"  # what to do while there are no curves
+    PROBABILITY_HINT = "classifier-probability-hint"  # ... no inference
+    PROBABILITY_AREA = "classifier-probability-area"  # shown once there is an inference
+    KNOWN_FINISHED = "classifier-known-finished"  # store: finished runs/inferences seen
+    ITEM_NAME = "classifier-item-name"  # find an image of the inference by file name
+    ITEM_NAME_NOTE = "classifier-item-name-note"
+    STRIP = "classifier-strip"  # thumbnails to click: least confident, or a histogram bar's
+    STRIP_TITLE = "classifier-strip-title"
+    STRIP_ITEM = "classifier-strip-item"  # pattern-matching type, index = item id
 
 
 class Profile:

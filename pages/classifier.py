@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from callbacks.ids import Classifier as ids
 from ml.classifier import FAMILIES
+from ml.classifier_speed import COSTS
 from ml.kinds.classifier import TRAIN_SPEC
 from pages._job_form import (dataset_picker, fields_card, row_id_from_url, shared_fields,
                              spec_input)
@@ -42,15 +43,18 @@ def _field_id(name: str) -> dict:
 
 
 def model_options() -> list[dict]:
-    return [{"label": f"{family.title} · {name} ({family.default_size} px"
-                      f"{', fast on a CPU' if family.fast_on_cpu else ''})", "value": name}
+    """Each model with its size; the hint under the field says what it costs."""
+    return [{"label": f"{family.title} · {name} ({COSTS[name][0]:.0f} M parameters, "
+                      f"{family.default_size} px)", "value": name}
             for family in FAMILIES.values() for name in family.models]
 
 
 def _control(name: str):
     if name == "model":
-        return dbc.Select(id=_field_id(name), value=TRAIN_SPEC[name].default, size="sm",
-                          options=model_options())
+        return html.Div([
+            dbc.Select(id=_field_id(name), value=TRAIN_SPEC[name].default, size="sm",
+                       options=model_options()),
+            html.Div(id=ids.MODEL_HINT, className="form-text")])
     if name == "image_size":
         return dbc.Input(id=_field_id(name), type="number", min=1, step=1, size="sm",
                          placeholder="default", debounce=True)
@@ -65,7 +69,14 @@ def _card(title: str, fields):
 
 
 def _graph(component_id: str, height: int):
-    return dcc.Graph(id=component_id, config=PLOT_CONFIG, style={"height": f"{height}px"})
+    """A plot that stays hidden until it has something to show (its callback sets the
+    style); a hint says meanwhile what to do."""
+    return dcc.Graph(id=component_id, config=PLOT_CONFIG,
+                     style={"height": f"{height}px", "display": "none"})
+
+
+def _hint(component_id: str):
+    return html.Div(id=component_id, className="text-muted small")
 
 
 def _results(job):
@@ -77,8 +88,9 @@ def _results(job):
                        color="success", outline=True, size="sm", disabled=True,
                        title="probabilities and features of every item"),
         ], className="d-flex justify-content-between align-items-center")),
-        dbc.CardBody(dbc.Row([dbc.Col(_graph(ids.LOSS, 280), md=6),
-                              dbc.Col(_graph(ids.ACCURACY, 280), md=6)])),
+        dbc.CardBody([_hint(ids.CURVES_HINT),
+                      dbc.Row([dbc.Col(_graph(ids.LOSS, 280), md=6),
+                               dbc.Col(_graph(ids.ACCURACY, 280), md=6)])]),
     ], className="mb-3")
     validation = dbc.Card([dbc.CardHeader("Validation set of the selected run"),
                            dbc.CardBody(html.Div(id=ids.REPORT))], className="mb-3")
@@ -91,25 +103,40 @@ def _results(job):
             _graph(ids.COMPARE_PLOT, 260),
         ]),
     ], className="mb-3")
-    probabilities = dbc.Card([
-        dbc.CardHeader("Class probabilities"),
-        dbc.CardBody([
-            dbc.Row([
-                dbc.Col([dbc.Label("Inference job", className="small"),
-                         dcc.Dropdown(id=ids.INFERENCE, placeholder="No inference yet")], md=7),
-                dbc.Col([dbc.Label("Item id", className="small"),
-                         dbc.Input(id=ids.ITEM, type="number", min=1, step=1, size="sm",
-                                   debounce=True)], md=5),
-            ], className="mb-2"),
-            dbc.Row([
-                dbc.Col([html.Div(id=ids.ITEM_VIEW), _graph(ids.PROBABILITIES, 260)], md=6),
-                dbc.Col(_graph(ids.CONFIDENCE, 300), md=6),
-            ]),
-        ]),
-    ], className="mb-3")
     return html.Div([jobs_panel(ids.SCOPE, ("classifier_train", "classifier_infer"),
                                 title="Classifier jobs", selected=row_id_from_url(job)),
-                     curves, validation, compare, probabilities])
+                     dcc.Store(id=ids.KNOWN_FINISHED),
+                     curves, validation, compare, _probabilities()])
+
+
+def _probabilities():
+    """The inference's confidence histogram, images to click (the least confident, or a
+    clicked bar's) or to find by file name, and the chosen image's probabilities."""
+    chooser = dbc.Row([
+        dbc.Col([dbc.Label("Inference job", className="small"),
+                 dcc.Dropdown(id=ids.INFERENCE, placeholder="No inference yet")], md=7),
+        dbc.Col([dbc.Label("Find an image by file name", html_for=ids.ITEM_NAME,
+                           className="small"),
+                 dbc.Input(id=ids.ITEM_NAME, type="search", size="sm", debounce=True,
+                           maxLength=200, placeholder="part of its name, then Enter"),
+                 html.Div(id=ids.ITEM_NAME_NOTE, className="form-text")], md=5),
+    ], className="mb-2")
+    chosen = dbc.Row([
+        dbc.Col(html.Div(id=ids.ITEM_VIEW), md=4),
+        dbc.Col(_graph(ids.PROBABILITIES, 260), md=8),
+    ])
+    return dbc.Card([
+        dbc.CardHeader("Class probabilities"),
+        dbc.CardBody([
+            _hint(ids.PROBABILITY_HINT),
+            html.Div([
+                chooser, _graph(ids.CONFIDENCE, 280),
+                html.Div(id=ids.STRIP_TITLE, className="small fw-semibold mt-2 mb-1"),
+                html.Div(id=ids.STRIP, className="d-flex flex-wrap gap-2 mb-2"),
+                chosen, dcc.Store(id=ids.ITEM),
+            ], id=ids.PROBABILITY_AREA, style={"display": "none"}),
+        ]),
+    ], className="mb-3")
 
 
 def layout(dataset=None, job=None, **_query):
