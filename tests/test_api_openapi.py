@@ -8,6 +8,7 @@ ROUTES = {
     "/api/v1/datasets": {"get", "post"},
     "/api/v1/datasets/{dataset_id}": {"get"},
     "/api/v1/datasets/{dataset_id}/items": {"get"},
+    "/api/v1/items/{item_id}/pixels": {"get"},
     "/api/v1/datasets/{dataset_id}/labels": {"get", "post"},
     "/api/v1/datasets/{dataset_id}/labels/{label_id}": {"patch", "delete"},
     "/api/v1/datasets/{dataset_id}/labels/order": {"put"},
@@ -48,7 +49,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 39
+    assert len(set(operation_ids)) == len(operation_ids) == 40
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():
