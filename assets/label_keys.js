@@ -12,6 +12,7 @@
 // the gallery are drawn again from the database.
 (function () {
   const NAMESPACE = "beamlabel_label";
+  const REDRAW_AFTER_MS = 700;  // a pause in the labeling this long redraws from the database
   let anchor = null;  // the tile a shift-click range starts from
   // what the server said of the page shown (callbacks/label.py, _page_state)
   let page = {labels: {}, hotkeys: {}, editable: true, filtered: false, prefetch: []};
@@ -19,6 +20,7 @@
   let sending = null;  // the action the server is writing now
   let lastSeq = 0;
   let revisionBumped = null;  // the revision asked for when the queue last emptied
+  let redrawTimer = null;
   const shown = new Map();  // item -> label id (null: none) painted since the last redraw
   let pageItems = "";  // the page's item ids, to tell a new page from a redraw of it
   let selectFirstOnNewPage = false;
@@ -49,10 +51,11 @@
     const tag = (target.tagName || "").toLowerCase();
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
-  function showSync() {
+  function syncText() {
     const waiting = queue.length + (sending ? 1 : 0);
-    setProps("label-sync", {children: waiting ? `saving ${waiting}…` : (lastSeq ? "saved" : "")});
+    return waiting ? `saving ${waiting}…` : (lastSeq ? "saved" : "");
   }
+  function showSync() { setProps("label-sync", {children: syncText()}); }
 
   // --- showing a label on a tile, the way callbacks/label.py draws it -------------------
   function labelShown(item) {
@@ -104,6 +107,7 @@
     }
     queue.push(action);
     send();
+    showSync();
   }
   function finishedPage(items) {
     // a page labeled to the end turns by itself (when asked to), with its first tile
@@ -120,9 +124,8 @@
     return box ? box.checked : lastAdvance;
   }
   function send() {
-    if (sending || !queue.length) { showSync(); return; }
+    if (sending || !queue.length) { return; }
     sending = queue.shift();
-    showSync();
     setProps("label-key", {data: {key: sending.key, items: sending.items, seq: sending.seq}});
   }
   function takeBack(action) {
@@ -132,19 +135,27 @@
   }
 
   // --- Dash's side: the answers, and each page shown ---------------------------------------
-  function written(answer, revision) {
-    const noUpdate = window.dash_clientside.no_update;
-    if (!answer || !sending || answer.seq !== sending.seq) {
-      // an action not from this queue (another script's key): just redraw
-      return sending ? noUpdate : (revision || 0) + 1;
+  function written(answer) {
+    // the answer to the action sent: the next one goes out; a refused one is taken back
+    if (answer && sending && answer.seq === sending.seq) {
+      lastAdvance = answer.advance;
+      if (!answer.ok) { takeBack(sending); }
+      sending = null;
+      send();
     }
-    lastAdvance = answer.advance;
-    if (!answer.ok) { takeBack(sending); }
-    sending = null;
-    send();
-    if (sending) { return noUpdate; }
-    revisionBumped = (revision || 0) + 1;
-    return revisionBumped;
+    if (!sending) { redrawWhenIdle(); }
+    return syncText();
+  }
+  function redrawWhenIdle() {
+    // Progress, history and the gallery are drawn again from the database once the
+    // labeler pauses: one redraw per burst of keys, not one per key, keeps the browser free
+    // for the keys themselves.
+    clearTimeout(redrawTimer);
+    redrawTimer = setTimeout(() => {
+      if (sending || queue.length) { return; }
+      revisionBumped = Math.max(page.revision || 0, revisionBumped || 0) + 1;
+      setProps("label-revision", {data: revisionBumped});
+    }, REDRAW_AFTER_MS);
   }
   function whenDrawn(items, then, framesLeft = 120) {
     // Dash hands over a page's state before React has drawn its tiles

@@ -248,11 +248,11 @@ def sync_percentiles(chosen, low, high):
 
 
 # The keyboard script (assets/label_keys.js) learns of each page shown and of each answer
-# to the action it sent; when its queue is empty it bumps REVISION, which redraws what
-# shows labels (progress, history, and this page from the database).
+# to the action it sent (and says how many are still to be saved); when the labeler pauses
+# with nothing left to send it bumps REVISION, which redraws what shows labels (progress,
+# history, and this page from the database).
 clientside_callback(ClientsideFunction("beamlabel_label", "pageShown"),
                     Output(ids.SYNC, "title"), Input(ids.PAGE_STATE, "data"))
 clientside_callback(ClientsideFunction("beamlabel_label", "written"),
-                    Output(ids.REVISION, "data", allow_duplicate=True),
-                    Input(ids.WRITTEN, "data"), State(ids.REVISION, "data"),
+                    Output(ids.SYNC, "children"), Input(ids.WRITTEN, "data"),
                     prevent_initial_call=True)
