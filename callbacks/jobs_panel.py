@@ -187,21 +187,25 @@ def _folder_contents(folder: str | None) -> tuple[int, int]:
     return len(files), sum(path.stat().st_size for path in files)
 
 
-def _size_text(size: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+def size_text(size: float) -> str:
+    """A byte count for people: '512 bytes', '3.4 MB'."""
+    if size < 1000:
+        return f"{size:.0f} bytes"
+    for unit in ("kB", "MB", "GB", "TB"):
         size /= 1000
-    return ""
+        if size < 1000 or unit == "TB":
+            return f"{size:.1f} {unit}"
 
 
 def deletion_loss(session, job: Job) -> list:
     """What deleting ``job`` loses, in a few sentences."""
     files, size = _folder_contents(job.artifact_dir)
+    folder = (f"its artifact folder: {files:,} files, {size_text(size)}" if files else
+              "its artifact folder (empty)")
+    names = dict(dataset_names(session))
     lost = [html.P([html.Strong(f"Job #{job.id}"),
-                    f" ({job.kind}, {job.status}, {dataset_text(job, dict(dataset_names(session)))}"
-                    f", by {job.owner}). This deletes its parameters, metrics and log, and "
-                    f"its artifact folder: {files:,} files, {_size_text(size)}."])]
+                    f" ({job.kind}, {job.status}, {dataset_text(job, names)}, by {job.owner})."
+                    f" This deletes its parameters, metrics and log, and {folder}."])]
     if job.kind.endswith("_train") and job.status == "succeeded":
         lost.append(html.P("The trained model goes with it: it can no longer be applied to "
                            "data or fine-tuned."))
