@@ -84,7 +84,7 @@ def page_values(dataset_id: int, page: int, selection=()) -> dict:
     return {"label-dataset.value": dataset_id, "label-page.value": page,
             "label-page-size.value": str(TILES), "label-thumb-size.value": "128",
             "label-sort.value": "name", "label-filter.value": "all",
-            "label-hide-labeled.value": False, "label-log.value": True,
+            "label-log.value": True,
             "label-percentiles.value": [1, 99], "label-colormap.value": "gray",
             "label-next.n_clicks": 1, "label-revision.data": 0, "label-as-of.data": None,
             "label-selection.data": list(selection)}
@@ -94,7 +94,8 @@ def page_turn(dash: DashClient, dataset_id: int, page: int) -> tuple[float, int,
     start = time.perf_counter()
     answer, size = dash.call("label-grid.children", page_values(dataset_id, page),
                              "label-next.n_clicks")
-    urls = re.findall(r'"(/thumbs/\d+\.png\?[^"]+)"', json.dumps(answer))
+    tiles = json.dumps(answer["response"]["label-grid"])  # not the next page's, fetched ahead
+    urls = re.findall(r'"(/thumbs/\d+\.png\?[^"]+)"', tiles)
     assert len(urls) == TILES, f"{len(urls)} thumbnails on the page"
     for url in urls:
         response = dash.client.get(url)
@@ -104,13 +105,14 @@ def page_turn(dash: DashClient, dataset_id: int, page: int) -> tuple[float, int,
 
 
 def label_and_progress(dash: DashClient, dataset_id: int, items: list[int]) -> float:
-    values = {"label-key.data": {"key": "1", "at": 1}, "label-selection.data": items,
+    values = {"label-key.data": {"key": "1", "items": items, "seq": 1},
+              "label-selection.data": items,
               "label-dataset.value": dataset_id, "label-tagger.value": "bench",
               "label-page-items.data": items, "label-advance.value": False,
               "label-as-of.data": None, "label-revision.data": 0, "label-page.value": 2}
     start = time.perf_counter()
-    answer, _ = dash.call("label-revision.data", values, "label-key.data")
-    assert f"Labeled {len(items)} items" in json.dumps(answer), answer
+    answer, _ = dash.call("label-written.data", values, "label-key.data")
+    assert answer["response"]["label-written"]["data"]["ok"], answer
     dash.call("label-progress.children", {"label-dataset.value": dataset_id,
                                           "label-revision.data": 1}, "label-revision.data")
     return time.perf_counter() - start

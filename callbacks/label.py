@@ -237,13 +237,14 @@ def sync_percentiles(chosen, low, high):
     (a number box sends None for what is not a number)."""
     if ctx.triggered_id == ids.PERCENTILES:
         return no_update, chosen[0], chosen[1], ""
-    if low is None or high is None:
-        return no_update, no_update, no_update, "Type a number from 0 to 100 in both boxes."
+    kept = f"the thumbnails keep {chosen[0]:g}–{chosen[1]:g}"
+    if low is None or high is None:  # empty, not a number, or outside the boxes' 0–100
+        return (no_update, no_update, no_update,
+                f"Type a percentile from 0 to 100 in both boxes; {kept}.")
     try:
         Transform(pmin=low, pmax=high)
     except ValueError as error:
-        return no_update, no_update, no_update, f"{error}; the thumbnails keep {chosen[0]:g}–" \
-                                                f"{chosen[1]:g}."
+        return no_update, no_update, no_update, f"{error}; {kept}."
     return [low, high], no_update, no_update, ""
 
 

@@ -180,3 +180,84 @@ def test_rename_delete_in_use_undo_and_view_as_of(label_page):
     facts = text_of(browser, "#label-viewer-facts")
     assert "64 × 64" in facts and "bragg peaks" in facts and "img_000000.tif" in facts
     save_screenshot(browser, "label-viewer")
+
+
+def file_lines(browser) -> list[str]:
+    """The file-name line under each tile's label ('' where it is hidden, under no label)."""
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-file')]"
+        ".map(f => getComputedStyle(f).visibility === 'visible' ? f.innerText : '')")
+
+
+def tile_positions(browser) -> list[list[int]]:
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-tile')]"
+        ".map(t => { const r = t.getBoundingClientRect(); return [r.x, r.y]; })")
+
+
+def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
+        label_page, running_app):
+    browser, dataset_id = label_page
+    add_class(browser, "rings")
+    add_class(browser, "peaks")
+    click_tile(browser, 0)
+    until(lambda: len(selected(browser)) == 1, timeout=5)
+    positions = tile_positions(browser)
+    names = [f"img_{n:06d}.tif" for n in range(7)]
+
+    # six keys in one go: each labels the selected tile and moves on, none waits
+    press(browser, "121212")
+    until(lambda: captions(browser)[:6] == ["rings", "peaks"] * 3, timeout=10)
+    assert file_lines(browser)[:7] == names[:6] + [""], "labeled tiles keep their file name"
+    assert selected(browser) == [tiles(browser)[6].get_attribute("data-item")]
+    browser.wait_for_contains_text("#label-sync", "saved")
+    answer = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")
+    rows = sorted(answer["labels"], key=lambda row: row["event_id"])
+    assert [row["uri"].rsplit("/", 1)[-1] for row in rows] == names[:6], "in the order typed"
+    assert [row["label"] for row in rows] == ["rings", "peaks"] * 3
+    assert len({row["event_id"] for row in rows}) == 6, "one event per key"
+
+    # a key no class has: the tile shows it first, then takes it back with the reason
+    press(browser, "3")
+    browser.wait_for_contains_text("#label-feedback", "no class has hotkey 3")
+    until(lambda: captions(browser)[6] == names[6], timeout=10)
+    browser.wait_for_contains_text("#label-progress-text", f"6 / {N_IMAGES} labeled")
+
+    # z undoes the last key's event, and the grid never moved
+    press(browser, "z")
+    browser.wait_for_contains_text("#label-progress-text", f"5 / {N_IMAGES} labeled")
+    until(lambda: captions(browser)[5] == names[5], timeout=10)
+    assert tile_positions(browser) == positions
+    save_screenshot(browser, "label-typed-fast")
+
+
+def thumbnail_sources(browser) -> list[str]:
+    return browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid img')].map(i => i.src)")
+
+
+def test_percentiles_typed_in_the_view_menu_are_checked(label_page):
+    browser, _ = label_page
+    browser.find_element("#label-view-button").click()
+    high = browser.wait_for_element("#label-percentile-high")
+    high.send_keys(Keys.CONTROL, "a")
+    high.send_keys("99.9", Keys.ENTER)
+    until(lambda: all("pmax=99.9" in src for src in thumbnail_sources(browser)), timeout=10)
+
+    high.send_keys(Keys.CONTROL, "a")
+    high.send_keys("120", Keys.ENTER)
+    browser.wait_for_contains_text("#label-percentile-note", "from 0 to 100")
+    assert all("pmax=99.9" in src for src in thumbnail_sources(browser))
+    high.send_keys(Keys.CONTROL, "a")
+    high.send_keys("99.99", Keys.ENTER)
+    until(lambda: all("pmax=99.99" in src for src in thumbnail_sources(browser)), timeout=10)
+    low = browser.find_element("#label-percentile-low")
+    low.send_keys(Keys.CONTROL, "a")
+    low.send_keys("99.995", Keys.ENTER)  # above the high one: refused too
+    browser.wait_for_contains_text("#label-percentile-note", "must be below")
+    low.send_keys(Keys.CONTROL, "a")
+    low.send_keys("99.95", Keys.ENTER)
+    until(lambda: all("pmin=99.95" in src and "pmax=99.99" in src
+                      for src in thumbnail_sources(browser)), timeout=10)
+    assert text_of(browser, "#label-percentile-note") == ""
+    save_screenshot(browser, "label-view-menu")
