@@ -20,8 +20,9 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import (error_alert, fields_of, on_refusal, read_session,
                               register_dataset_dropdown, register_jobs_filter, shown_group,
                               tagger_or_default, thumbnail_url, write_session)
-from callbacks.explorer_figure import (cluster_groups, label_groups, scatter_figure,
-                                       selected_item_ids)
+from callbacks.explorer_figure import (cluster_groups, label_groups, plotted_traces,
+                                       scatter_figure)
+from callbacks.explorer_points import event_rows, load_traces, save_traces
 from callbacks.ids import Explorer as ids
 from callbacks.ids import JobsPanel, Label
 from db import jobs as job_store
@@ -155,68 +156,113 @@ def _requested_items(requested: Optional[dict], dataset_id: int) -> list[int]:
     return requested.get("items", []) if requested.get("dataset") == dataset_id else []
 
 
-def _coloured_figure(session, projection, colour: str, highlight: list[int]) -> go.Figure:
-    common = dict(revision=projection.job.id, highlight=highlight)
+def _colour_groups(session, projection, colour: str):
+    """(codes, groups) of a colouring by group; (None, None) for one by value."""
     if colour in ("confidence", "error"):
-        return scatter_figure(projection.points, projection.item_ids,
-                              values=feature_values(session, projection, colour),
-                              value_name=COLOURINGS[colour], **common)
+        return None, None
     if colour == "cluster":
-        codes, groups = projection.clusters, cluster_groups(projection.clusters)
+        return projection.clusters, cluster_groups(projection.clusters)
+    dataset_id = projection.job.dataset_id
+    codes = current_label_ids(session, dataset_id, projection.item_ids)
+    labels = {label.id: (label.name, label.color)
+              for label in list_labels(session, dataset_id, include_archived=True)}
+    return codes, label_groups(codes, labels)
+
+
+def _coloured_figure(session, projection, colour: str,
+                     highlight: np.ndarray) -> tuple[go.Figure, dict]:
+    """The figure, and the store naming which item each of its points is."""
+    codes, groups = _colour_groups(session, projection, colour)
+    key = save_traces(projection.folder, plotted_traces(len(projection.item_ids), codes, groups))
+    common = dict(revision=projection.job.id, highlight=highlight)
+    if groups is None:
+        figure = scatter_figure(projection.points, projection.item_ids,
+                                values=feature_values(session, projection, colour),
+                                value_name=COLOURINGS[colour], **common)
     else:
-        dataset_id = projection.job.dataset_id
-        codes = current_label_ids(session, dataset_id, projection.item_ids)
-        labels = {label.id: (label.name, label.color)
-                  for label in list_labels(session, dataset_id, include_archived=True)}
-        groups = label_groups(codes, labels)
-    return scatter_figure(projection.points, projection.item_ids, codes, groups, **common)
+        figure = scatter_figure(projection.points, projection.item_ids, codes, groups, **common)
+    return figure, {"projection": projection.job.id, "traces": key}
 
 
-@callback(Output(ids.GRAPH, "figure"), Output(ids.COLOUR, "options"),
-          Output(ids.COLOUR, "value"), Output(ids.CLUSTER, "options"),
+def _highlighted(projection, selection: Optional[dict], requested: Optional[dict]):
+    """The items to show as selected: the current selection of this projection, or else
+    the items the URL asked for."""
+    if selection and selection.get("projection") == projection.job.id:
+        return selection_items(projection, selection.get("key"), selection.get("cluster"))
+    return np.asarray(_requested_items(requested, projection.job.dataset_id), dtype=np.int64)
+
+
+@callback(Output(ids.GRAPH, "figure"), Output(ids.PLOTTED, "data"),
+          Output(ids.COLOUR, "options"), Output(ids.COLOUR, "value"),
+          Output(ids.CLUSTER, "options"),
           Input(ids.PROJECTION, "value"), Input(ids.COLOUR, "value"),
-          Input(ids.REVISION, "data"), State(ids.REQUESTED, "data"))
-def show_projection(job_id, colour, _revision, requested):
+          Input(ids.REVISION, "data"), State(ids.REQUESTED, "data"),
+          State(ids.SELECTION, "data"))
+def show_projection(job_id, colour, _revision, requested, selection):
     if job_id is None:
-        return (_empty_figure("Compute a projection, or open a stored one"),
+        return (_empty_figure("Compute a projection, or open a stored one"), None,
                 [{"label": COLOURINGS["label"], "value": "label"}], "label", [])
     with read_session() as session:
         projection = load_projection(session, job_id)
         colourings = available_colourings(session, projection)
         colour = colour if colour in colourings else "label"
-        highlight = _requested_items(requested, projection.job.dataset_id)
-        figure = _coloured_figure(session, projection, colour, highlight)
+        highlight = _highlighted(projection, selection, requested)
+        figure, plotted = _coloured_figure(session, projection, colour, highlight)
     clusters = [] if projection.clusters is None else [
         {"label": f"{'noise' if k < 0 else f'cluster {k}'} ({n:,})", "value": str(k)}
         for k, n in zip(*map(np.ndarray.tolist, np.unique(projection.clusters,
                                                           return_counts=True)))]
-    return (figure, [{"label": COLOURINGS[c], "value": c} for c in colourings], colour,
-            clusters)
+    return (figure, plotted, [{"label": COLOURINGS[c], "value": c} for c in colourings],
+            colour, clusters)
 
 
-@callback(Output(ids.SELECTION, "data"), Input(ids.GRAPH, "selectedData"),
-          Input(ids.SELECT_CLUSTER, "n_clicks"), Input(ids.PROJECTION, "value"),
-          State(ids.CLUSTER, "value"), State(ids.REQUESTED, "data"))
-def select(selected, _clicks, job_id, cluster, requested):
+def _event_items(projection, plotted: Optional[dict], event: Optional[dict]) -> np.ndarray:
+    """Item ids of the points a graph event names, in the figure ``plotted`` describes."""
+    traces = load_traces(projection.folder, (plotted or {}).get("traces"))
+    return projection.item_ids[event_rows(traces, event)]
+
+
+def _drawn_by_user(selected: Any) -> bool:
+    """Whether a graph's selectedData is the user's: plotly also reports an empty selection,
+    with no region drawn, when it redraws the figure (after labeling, recolouring)."""
+    if not isinstance(selected, dict):
+        return selected is None  # a double click clears the selection
+    return bool(selected.get("points")) or "range" in selected or "lassoPoints" in selected
+
+
+def _shows(plotted: Optional[dict], job_id) -> bool:
+    """Whether the drawn figure is the one of projection ``job_id`` (an event may come from
+    the figure before)."""
+    return job_id is not None and (plotted or {}).get("projection") == job_id
+
+
+@callback(Output(ids.SELECTION, "data"), Output(ids.PLOT_FEEDBACK, "children"),
+          Input(ids.GRAPH, "selectedData"), Input(ids.SELECT_CLUSTER, "n_clicks"),
+          Input(ids.PROJECTION, "value"), State(ids.CLUSTER, "value"),
+          State(ids.REQUESTED, "data"), State(ids.PLOTTED, "data"))
+@on_refusal(no_update, error_alert)
+def select(selected, _clicks, job_id, cluster, requested, plotted):
     """The selection as a small spec: a saved selection's key, or a cluster number."""
     if job_id is None:
-        return None
+        return None, None
     with read_session() as session:
         projection = load_projection(session, job_id)
     if ctx.triggered_id == ids.SELECT_CLUSTER:
         if cluster in (None, ""):
             raise PreventUpdate
         members = projection.cluster_items(int(cluster))
-        return {"projection": job_id, "cluster": int(cluster), "count": len(members)}
+        return {"projection": job_id, "cluster": int(cluster), "count": len(members)}, None
     if ctx.triggered_id == ids.GRAPH:
-        chosen = selected_item_ids(selected)
+        if not _shows(plotted, job_id) or not _drawn_by_user(selected):
+            raise PreventUpdate
+        chosen = _event_items(projection, plotted, selected).tolist()
     else:  # a projection opened: the items the URL asked for, if any
         chosen = _requested_items(requested, projection.job.dataset_id)
     rows = projection.rows_of(chosen)
     if len(rows) == 0:
-        return None
-    return {"projection": job_id, "key": save_selection(projection, chosen),
-            "count": int(len(rows))}
+        return None, None
+    return ({"projection": job_id, "key": save_selection(projection, chosen),
+             "count": int(len(rows))}, None)
 
 
 def _selection(session, selection: dict):
@@ -265,8 +311,9 @@ def show_selection(selection, _revision):
                      + (f" (cluster {selection['cluster']})"
                         if selection.get("cluster") is not None else ""),
                      className="fw-semibold", id="explorer-count"),
-            html.Div(["labels: ", *_badges(summary.per_label, {-1: "unlabeled", **names},
-                                          "secondary")], className="mt-1"),
+            html.Div(["labels: ",
+                      *_badges(summary.per_label, {-1: "unlabeled", **names}, "secondary")],
+                     className="mt-1"),
             html.Div(["clusters: ", *_badges(summary.per_cluster, clusters, "info")],
                      className="mt-1") if summary.per_cluster else None]
     thumbs = _thumbs(projection, item_ids) + (
@@ -314,19 +361,34 @@ def label(_clicks, selection, label_id, revision):
             (revision or 0) + 1)
 
 
+def _hovered_point(hover: Optional[dict]) -> Optional[dict]:
+    """The first point of a hover event, when it has the box the tooltip points at."""
+    points = (hover or {}).get("points") if isinstance(hover, dict) else None
+    point = points[0] if isinstance(points, list) and points else None
+    bbox = point.get("bbox") if isinstance(point, dict) else None
+    if not isinstance(bbox, dict) or not all(
+            isinstance(bbox.get(side), (int, float)) for side in ("x0", "x1", "y0", "y1")):
+        return None
+    return {**point, "bbox": {side: bbox[side] for side in ("x0", "x1", "y0", "y1")}}
+
+
 @callback(Output(ids.TOOLTIP, "show"), Output(ids.TOOLTIP, "bbox"),
           Output(ids.TOOLTIP, "children"), Input(ids.GRAPH, "hoverData"),
-          State(ids.PROJECTION, "value"))
-def show_hovered(hover, job_id):
-    point = ((hover or {}).get("points") or [{}])[0]
-    if "customdata" not in point or "bbox" not in point or job_id is None:
+          State(ids.PROJECTION, "value"), State(ids.PLOTTED, "data"))
+@on_refusal(False, no_update, no_update)
+def show_hovered(hover, job_id, plotted):
+    point = _hovered_point(hover)
+    if point is None or not _shows(plotted, job_id):
         return False, no_update, no_update
-    item_id = int(point["customdata"])
     with read_session() as session:
-        job = find_job(session, job_id)
+        projection = load_projection(session, job_id)
+        hovered = _event_items(projection, plotted, {"points": [point]})
+        if len(hovered) == 0:
+            return False, no_update, no_update
+        item_id = int(hovered[0])
         item = find_item(session, item_id)
         uri = item.uri if item is not None else f"item {item_id}"
-        params = job.params if job is not None else {"log": True, "pmin": 1, "pmax": 99}
+        params = projection.job.params
     image = html.Img(src=thumbnail_url(item_id, 128, params["log"],
                                        (params["pmin"], params["pmax"]), "gray"),
                      width=128, height=128)

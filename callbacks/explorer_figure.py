@@ -1,9 +1,10 @@
 """The explorer's scatter plot: WebGL traces whose arrays travel as typed arrays.
 
 Plotly sends numpy arrays as base64 typed arrays, so 100,000 points cost a few bytes each
-(float32 coordinates, int32 item ids as customdata) instead of decimal text. Groups
-(labels, clusters) are one trace each, so the legend names and toggles them; continuous
-values (confidence, reconstruction error) are one trace with a colour bar.
+(float32 coordinates) instead of decimal text. Groups (labels, clusters) are one trace each,
+so the legend names and toggles them; continuous values (confidence, reconstruction error)
+are one trace with a colour bar. The figure carries no item ids: events name a point by its
+trace and its place in it, which ``plotted_traces`` fixes (see callbacks/explorer_points.py).
 """
 from __future__ import annotations
 
@@ -43,17 +44,25 @@ def label_groups(codes: np.ndarray, labels: dict[int, tuple[str, str]]) -> list[
     return groups + ([Group(-1, "unlabeled", UNLABELED_COLOR)] if -1 in present else [])
 
 
-def _ids(item_ids: np.ndarray) -> np.ndarray:
-    # JavaScript typed arrays have no int64 plotly reads; float64 holds ids exactly too.
-    return item_ids.astype(np.int32 if item_ids.max(initial=0) < 2**31 else np.float64)
+def plotted_traces(n_points: int, codes: Optional[np.ndarray] = None,
+                   groups: Optional[list[Group]] = None) -> np.ndarray:
+    """The trace each point is drawn in, in the order of ``groups`` (-1: not drawn); every
+    point in trace 0 without groups. Within a trace, points keep their order."""
+    if groups is None:
+        return np.zeros(n_points, dtype=np.int32)
+    traces = np.full(n_points, -1, dtype=np.int32)
+    for number, group in enumerate(groups):
+        traces[codes == group.code] = number
+    return traces
 
 
 def _trace(points: np.ndarray, item_ids: np.ndarray, name: str, marker: dict,
            highlight: Sequence[int], showlegend: bool = True):
     coords = {axis: np.ascontiguousarray(points[:, i], dtype=np.float32)
               for i, axis in enumerate("xyz"[:points.shape[1]])}
-    common = dict(mode="markers", name=name, customdata=_ids(item_ids), marker=marker,
-                  hoverinfo="none", showlegend=showlegend)
+    # hoverinfo "none" still sends hover events, without plotly's own label
+    common = dict(mode="markers", name=name, marker=marker, hoverinfo="none",
+                  showlegend=showlegend)
     if len(highlight):
         common["selectedpoints"] = np.flatnonzero(np.isin(item_ids, highlight)).tolist()
     if points.shape[1] == 3:
@@ -69,8 +78,9 @@ def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
                    codes: Optional[np.ndarray] = None, groups: Optional[list[Group]] = None,
                    values: Optional[np.ndarray] = None, value_name: str = "",
                    revision: object = None, highlight: Sequence[int] = ()) -> go.Figure:
-    """Points coloured by group (``codes`` with their ``groups``) or by ``values``; the
-    ``highlight`` items show as selected."""
+    """Points coloured by group (``codes`` with their ``groups``) or by ``values``, in the
+    traces ``plotted_traces`` gives; the ``highlight`` items show as selected. Zoom and
+    drag mode stay while ``revision`` does."""
     points = np.asarray(points)
     size = marker_size(len(points))
     if values is not None:
@@ -79,9 +89,10 @@ def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
                       colorbar=dict(title=dict(text=value_name), thickness=12))
         traces = [_trace(points, item_ids, value_name, marker, highlight, showlegend=False)]
     else:
+        in_trace = plotted_traces(len(points), codes, groups)
         traces = []
-        for group in groups or []:
-            mask = codes == group.code
+        for number, group in enumerate(groups or []):
+            mask = in_trace == number
             traces.append(_trace(points[mask], item_ids[mask], f"{group.name} ({mask.sum():,})",
                                  dict(size=size, color=group.color, opacity=0.85), highlight))
     figure = go.Figure(traces)
@@ -95,9 +106,3 @@ def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
         figure.update_yaxes(showgrid=False, zeroline=False, showticklabels=False,
                             scaleanchor="x")
     return figure
-
-
-def selected_item_ids(selected: Optional[dict]) -> list[int]:
-    """Item ids of a graph's selectedData (lasso, box or clicks), without duplicates."""
-    points = (selected or {}).get("points") or []
-    return sorted({int(point["customdata"]) for point in points if "customdata" in point})

@@ -100,7 +100,9 @@ def _plot():
             dcc.Loading(dcc.Graph(id=ids.GRAPH, style={"height": "620px"}, clear_on_unhover=True,
                                   config={"scrollZoom": True, "displaylogo": False}),
                         delay_show=300),
+            dcc.Store(id=ids.PLOTTED, data=None),
             dcc.Tooltip(id=ids.TOOLTIP, direction="right"),
+            html.Div(id=ids.PLOT_FEEDBACK),
             html.Div("Lasso or box-select points (2-D), or pick a whole cluster; the legend "
                      "hides and shows groups.", className="small text-muted"),
         ]),
@@ -126,8 +128,8 @@ def _selection_panel():
             ], size="sm", className="mb-2"),
             html.Div(id=ids.LABEL_FEEDBACK),
             html.A([html.I(className="bi bi-grid-3x3-gap me-1"), "Open in the gallery"],
-                   id=ids.GALLERY_LINK, href="", className="btn btn-outline-secondary btn-sm "
-                                                          "mb-3 disabled"),
+                   id=ids.GALLERY_LINK, href="",
+                   className="btn btn-outline-secondary btn-sm mb-3 disabled"),
             dbc.RadioItems(id=ids.STATISTIC, inline=True, value="mean", className="small",
                            options=[{"label": "mean image", "value": "mean"},
                                     {"label": "standard deviation", "value": "std"}]),
