@@ -240,6 +240,7 @@ class Autoencoder:
 class AllJobs:
     SCOPE = "all"
     DATASET = "jobs-page-dataset"
+    EVERY_DATASET = "all"  # the data-set filter's value that shows the jobs of all
     KIND = "jobs-page-kind"
     STATUS = "jobs-page-status"
 

@@ -13,7 +13,7 @@ from ml.kinds import JOB_KINDS
 
 @callback(Output(ids.DATASET, "options"), Input(ids.DATASET, "id"))
 def list_datasets(_id):
-    return [{"label": "All data sets", "value": ""}, *dataset_choices()[0]]
+    return [{"label": "All data sets", "value": ids.EVERY_DATASET}, *dataset_choices()[0]]
 
 
 def _known(chosen, known) -> list[str] | None:

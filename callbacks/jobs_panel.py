@@ -57,6 +57,10 @@ def duration_text(job: Job) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
+def _ran(job: Job) -> str:
+    return f"ran {duration_text(job)}" if job.started_at else "not started"
+
+
 def metric_text(job: Job) -> str:
     """The last metrics row in a few words, e.g. 'epoch 3 · val_loss 0.0123'."""
     if not job.metrics:
@@ -169,7 +173,7 @@ def show_detail(job_id, _tick):
                       html.Span(f"{dataset_text(job, dict(dataset_names(session)))} · "
                                 f"by {job.owner} · "
                                 f"created {as_utc(job.created_at):%Y-%m-%d %H:%M} UTC · "
-                                f"ran {duration_text(job)} · ", className="small text-muted"),
+                                f"{_ran(job)} · ", className="small text-muted"),
                       html.A(f"results: {page_name}", href=href, className="small")]),
             dbc.Alert(job.error, color="danger", className="small py-2 my-2")
             if job.error else None,

@@ -24,7 +24,7 @@ def _delete_confirmation(scope: str):
             dbc.Button([html.I(className="bi bi-trash me-1"), "Delete for good"],
                        id=ids.id(ids.CONFIRM_DELETE, scope), color="danger"),
         ]),
-    ], id=ids.id(ids.CONFIRM_MODAL, scope), is_open=False)
+    ], id=ids.id(ids.CONFIRM_MODAL, scope), is_open=False, fade=False)
 
 
 def jobs_panel(scope: str, kinds: tuple[str, ...] | None = None, title: str = "Jobs",

@@ -25,8 +25,8 @@ def _filters():
     return dbc.Card(dbc.CardBody([
         dbc.Row([
             dbc.Label("Data set", html_for=ids.DATASET, width=2, className="small fw-semibold"),
-            dbc.Col(dbc.Select(id=ids.DATASET, size="sm", value="",
-                               options=[{"label": "All data sets", "value": ""}]), width=6),
+            dbc.Col(dbc.Select(id=ids.DATASET, size="sm", value=ids.EVERY_DATASET,
+                               options=[]), width=6),
         ], className="mb-1"),
         _checklist(ids.KIND, "Kind", sorted(JOB_KINDS)),
         _checklist(ids.STATUS, "Status", STATUSES),

@@ -100,6 +100,7 @@ def test_delete_asks_first_says_what_is_lost_and_the_id_is_never_reused(jobs_pag
     question = text_of(browser, ".modal-body")
     assert "scattering_features" in question and "beamtime" in question
     assert "artifact folder" in question and "cannot be undone" in question
+    save_screenshot(browser, "jobs_delete_confirmation")
     click(browser, by_pattern_id(browser, scope="all", type="jobs-confirm-keep"))
     wait_for(lambda: not browser.driver.find_elements("css selector", ".modal.show"), 10,
              "Keep it did not close the dialog")
