@@ -14,6 +14,8 @@
   const NAMESPACE = "beamlabel_label";
   const REDRAW_AFTER_MS = 700;  // a pause in the labeling this long redraws from the database
   let anchor = null;  // the tile a shift-click range starts from
+  // the selected items: kept here, not in the tiles' classes, which a redraw may reset
+  let selection = new Set();
   // what the server said of the page shown (callbacks/label.py, _page_state)
   let page = {labels: {}, hotkeys: {}, editable: true, filtered: false, prefetch: []};
   const queue = [];  // actions given but not yet sent, in order
@@ -34,13 +36,17 @@
   function tileOf(item) {
     return document.querySelector(`#label-grid .thumb-tile[data-item="${item}"]`);
   }
-  function selectedTiles() { return tiles().filter(t => t.classList.contains("selected")); }
+  function selectedTiles() { return tiles().filter(t => selection.has(itemOf(t))); }
   function setProps(id, props) { window.dash_clientside.set_props(id, props); }
+  function showSelection() {
+    tiles().forEach(t => t.classList.toggle("selected", selection.has(itemOf(t))));
+  }
   function publishSelection() {
+    showSelection();
     setProps("label-selection", {data: selectedTiles().map(itemOf)});
   }
   function select(chosen) {
-    tiles().forEach(t => t.classList.toggle("selected", chosen.includes(t)));
+    selection = new Set(chosen.map(itemOf));
     publishSelection();
   }
   function click(id) {
@@ -173,6 +179,7 @@
       shown.clear();  // drawn from the database, with every label written
     }
     whenDrawn(items, () => {
+      showSelection();
       // a redraw that left out actions still on their way shows them again
       [sending, ...queue].filter(Boolean).forEach(action => {
         const labelId = labelOfKey(action.key);
@@ -215,15 +222,16 @@
     const tile = event.target.closest && event.target.closest("#label-grid .thumb-tile");
     if (!tile) { return; }
     const all = tiles();
+    const item = itemOf(tile);
     if (event.shiftKey && anchor && all.includes(anchor)) {
       const [from, to] = [all.indexOf(anchor), all.indexOf(tile)].sort((a, b) => a - b);
-      if (!(event.ctrlKey || event.metaKey)) { all.forEach(t => t.classList.remove("selected")); }
-      all.slice(from, to + 1).forEach(t => t.classList.add("selected"));
+      if (!(event.ctrlKey || event.metaKey)) { selection.clear(); }
+      all.slice(from, to + 1).forEach(t => selection.add(itemOf(t)));
     } else if (event.ctrlKey || event.metaKey) {
-      tile.classList.toggle("selected");
+      if (!selection.delete(item)) { selection.add(item); }
       anchor = tile;
     } else {
-      all.forEach(t => t.classList.toggle("selected", t === tile));
+      selection = new Set([item]);
       anchor = tile;
     }
     publishSelection();

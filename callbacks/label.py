@@ -58,7 +58,7 @@ def _file_name(uri: str) -> str:
     return uri.rsplit("/", 1)[-1]
 
 
-def _tile(item, size: int, labels: dict, selected: set, url: str):
+def _tile(item, size: int, labels: dict, url: str):
     """One gallery tile: the image, its label (or its file name) and, under a label, the
     file name. Both text lines always take their place, so labeling never moves a tile;
     the keyboard script repaints the caption (ids TILE, CAPTION) the moment a key is
@@ -81,8 +81,6 @@ def _tile(item, size: int, labels: dict, selected: set, url: str):
     classes = ["thumb-tile"]
     if item["status"] == "unreadable":
         classes.append("unreadable")
-    if item["id"] in selected:
-        classes.append("selected")
     return html.Div([
         html.Img(src=url, width=size, height=size, alt=item["uri"], title=item["uri"]),
         html.Div(caption, id={"type": ids.CAPTION, "index": item["id"]},
@@ -124,10 +122,10 @@ def _page_state(revision, items: list[int], labels: dict, hotkeys: dict, editabl
           Input(ids.LOG, "value"), Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
           Input(ids.FIRST, "n_clicks"), Input(ids.PREVIOUS, "n_clicks"),
           Input(ids.NEXT, "n_clicks"), Input(ids.LAST, "n_clicks"),
-          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"),
-          State(ids.SELECTION, "data"))
+          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"))
 def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percentiles,
-              colormap, _first, _previous, _next, _last, revision, as_of, guided, selection):
+              colormap, _first, _previous, _next, _last, revision, as_of, guided):
+    """The page of tiles; the keyboard script marks the selected ones after each draw."""
     if dataset_id is None:
         return ([html.P("Register a data set first.", className="text-muted")], 1, "of 1", "",
                 [], {}, no_update)
@@ -169,8 +167,7 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percent
                if label.hotkey and not label.archived}
     if past is not None:
         items = [{**item, "label_id": past.get(item["id"])} for item in items]
-    selected = set(selection or [])
-    tiles = [_tile(item, size, labels, selected, url(item["id"])) for item in items]
+    tiles = [_tile(item, size, labels, url(item["id"])) for item in items]
     first = (page - 1) * page_size + 1
     summary = (f"items {first:,}–{first + len(items) - 1:,} of {total:,}" if items
                else "nothing to show with this filter")
