@@ -125,21 +125,26 @@ def _within(polygon: np.ndarray, area: tuple[float, ...]) -> bool:
 
 
 def region_around(pixels: np.ndarray, count: int, area: tuple[float, ...], shape: str,
-                  candidates: int = 2000, seed: int = 0) -> Optional[Region]:
-    """A lasso circle (``shape`` "lasso") or a box ("select") inside ``area`` around about
+                  candidates: int = 2000, seed: int = 0, exact: bool = True) -> Optional[Region]:
+    """A lasso circle (``shape`` "lasso") or a box (any other) inside ``area`` around about
     ``count`` points (±10 %), the largest found, with no point within SAFE_PIXELS of its
-    outline; None when there is none."""
+    outline (unless not ``exact``, e.g. for a zoom); None when there is none."""
     norm = 2 if shape == "lasso" else np.inf
     tree = cKDTree(pixels)
-    centres = pixels[np.random.default_rng(seed).choice(
-        len(pixels), min(candidates, len(pixels)), replace=False)]
+    left, top, right, bottom = area
+    shown = pixels[(pixels[:, 0] > left) & (pixels[:, 0] < right) & (pixels[:, 1] > top)
+                   & (pixels[:, 1] < bottom)]
+    if len(shown) == 0:
+        return None
+    centres = shown[np.random.default_rng(seed).choice(
+        len(shown), min(candidates, len(shown)), replace=False)]
     low, high = max(1, int(count * 0.9)), min(int(count * 1.1) + 1, len(pixels) - 1)
     distances, _ = tree.query(centres, k=high + 1, p=norm)
     options = []
     for centre, near in zip(centres, distances):
         gaps = np.diff(near[low - 1:])  # between the k-th and the k+1-th nearest point
         k = int(np.argmax(gaps))
-        if gaps[k] > 2 * SAFE_PIXELS:
+        if gaps[k] > 2 * SAFE_PIXELS or not exact:
             options.append(((near[low - 1 + k] + near[low + k]) / 2, centre))
     for radius, centre in sorted(options, key=lambda option: -option[0]):
         if radius < MIN_DRAG_PIXELS:
@@ -148,8 +153,10 @@ def region_around(pixels: np.ndarray, count: int, area: tuple[float, ...], shape
         if not _within(outline, area):
             continue
         near = tree.query_ball_point(centre, radius * 1.5 + 3 * SAFE_PIXELS, p=norm)
-        if edge_distance(pixels[near], outline).min() >= SAFE_PIXELS:
-            path = outline if shape == "lasso" else outline[[0, 2]]
+        if not exact or edge_distance(pixels[near], outline).min() >= SAFE_PIXELS:
+            # a box is dragged from its first corner through its middle to the opposite one
+            path = outline if shape == "lasso" else np.array(
+                [outline[0], (outline[0] + outline[2]) // 2, outline[2]])
             return Region(path, inside_polygon(pixels, outline))
     return None
 
