@@ -28,6 +28,7 @@ from callbacks.ids import JobsPanel, Label
 from db import jobs as job_store
 from db.labels import list_labels
 from db.lookups import find_item, find_job
+from errors import DomainError
 from ml.features import feature_sources
 from ml.projection_results import (COLOURINGS, available_colourings, current_label_ids,
                                    feature_values, finished_projections, heatmap,
@@ -187,8 +188,11 @@ def _coloured_figure(session, projection, colour: str,
 def _highlighted(projection, selection: Optional[dict], requested: Optional[dict]):
     """The items to show as selected: the current selection of this projection, or else
     the items the URL asked for."""
-    if selection and selection.get("projection") == projection.job.id:
-        return selection_items(projection, selection.get("key"), selection.get("cluster"))
+    if isinstance(selection, dict) and selection.get("projection") == projection.job.id:
+        try:
+            return selection_items(projection, selection.get("key"), selection.get("cluster"))
+        except (DomainError, TypeError, ValueError):  # not a selection this page saved
+            pass
     return np.asarray(_requested_items(requested, projection.job.dataset_id), dtype=np.int64)
 
 

@@ -103,8 +103,9 @@ def _plot():
             dcc.Store(id=ids.PLOTTED, data=None),
             dcc.Tooltip(id=ids.TOOLTIP, direction="right"),
             html.Div(id=ids.PLOT_FEEDBACK),
-            html.Div("Lasso or box-select points (2-D), or pick a whole cluster; the legend "
-                     "hides and shows groups.", className="small text-muted"),
+            html.Div("Drag a lasso around points (2-D; the box is on the plot's toolbar), click "
+                     "a point, or pick a whole cluster; hovering a point shows its image, the "
+                     "legend hides and shows groups.", className="small text-muted"),
         ]),
     ], className="mb-3")
 
