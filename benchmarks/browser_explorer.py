@@ -219,6 +219,11 @@ def measure_explorer(points: int) -> dict:
             errors = [entry["message"] for entry in driver.get_log("browser")
                       if "Error" in entry["message"]]
             engine.dispose()
+    except Exception:
+        log = root / "beamlabel.log"
+        if log.exists():  # the app's own account of what went wrong, before it is removed
+            print(log.read_text()[-4000:], file=sys.stderr)
+        raise
     finally:
         if driver is not None:
             driver.quit()
