@@ -61,17 +61,6 @@ class Label:
     PAGE_STATE = "label-page-state"
     WRITTEN = "label-written"  # store: the server's answer to the action the script queued
     SYNC = "label-sync"  # "saving…" / "saved": the queued actions not yet written
-    VIEW_BUTTON = "label-view-button"  # opens the View popover (the secondary controls)
-    VIEW_POPOVER = "label-view-popover"
-    PERCENTILE_LOW = "label-percentile-low"  # number boxes, kept in step with PERCENTILES
-    PERCENTILE_HIGH = "label-percentile-high"
-    PERCENTILE_NOTE = "label-percentile-note"
-    TILE = "label-tile"  # pattern-matching type, index = item id
-    CAPTION = "label-caption"  # pattern-matching type, index = item id
-    # store: what the keyboard script needs of the page shown (classes, prefetch, editable)
-    PAGE_STATE = "label-page-state"
-    WRITTEN = "label-written"  # store: the server's answer to the action the script queued
-    SYNC = "label-sync"  # "saving…" / "saved": the queued actions not yet written
     # selection and actions (the keyboard script writes KEY, SELECTION and OPEN)
     SELECTION = "label-selection"
     KEY = "label-key"
