@@ -4,6 +4,10 @@ number of steps on detector views of the labeled images. Seconds on a CPU at the
 label page uses, so it can be retrained every few hundred labels; its features, next to the
 self-supervised ones, let the suggestions learn what the labels say the classes are.
 
+When the features it goes alongside come from a contrastive encoder of the same shape, it
+starts from that encoder's weights (fine-tuning what was learnt without labels) instead of
+from random ones.
+
 Measured offline on MNIST 5,000 (suggestion review, see issue 12): logistic regression on
 [contrastive, this encoder] features retrained every 500 labels gave 25 labels per action,
 against 16 for the contrastive features alone.
@@ -35,6 +39,8 @@ class LabelEncoderOptions:
     learning_rate: float = 1e-3
     seed: int = 0
     augment: DetectorAugment = field(default_factory=DetectorAugment)
+    # an encoder_blocks state dict of the same spec to start from; None: random weights
+    start_weights: Optional[dict] = None
 
 
 def label_encoder(spec: AutoencoderSpec, classes: int) -> nn.Sequential:
@@ -52,7 +58,10 @@ def train_label_encoder(images: np.ndarray, targets: np.ndarray, spec: Autoencod
     ``images`` in [0, 1] with class indices ``targets`` (0 .. classes - 1)."""
     generator = seed_everything(options.seed)
     device = pick_device()
-    model = prepare_model(label_encoder(spec, int(targets.max()) + 1), device)
+    model = label_encoder(spec, int(targets.max()) + 1)
+    if options.start_weights is not None:
+        model[0].load_state_dict(options.start_weights)
+    model = prepare_model(model, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=options.learning_rate * PEAK_LEARNING_RATE_FACTOR,

@@ -59,6 +59,8 @@ FEATURE_SOURCES = {
         label_features.SPEC, (
             ("source_job_id", "next to job", "a feature job's id (e.g. a contrastive one); "
                                              "0 = none"),
+            ("start_from_source", "start from its encoder",
+             "when it is a contrastive job of the same image side and network"),
             ("steps", "steps", "training batches"),
             *shared_fields("batch_size", "learning_rate", "seed"),
             *ENCODER_ROWS, *VIEW_ROWS,

@@ -2,6 +2,8 @@
 its features next to another feature job's, on constructed data with a known answer."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from ml.autoencoder_spec import AutoencoderSpec
 from ml.feature_extraction import encode_batches, in_batches
 from ml.features import load_vectors
 from ml.jobs import create_job, execute_job
+from ml.kinds.context import LOG_NAME
 from ml.label_encoder import LabelEncoderOptions, label_encoder, train_label_encoder
 from tests.databases import demo_dataset
 from tests.test_contrastive_features import VIEWS, patterns
@@ -84,5 +87,46 @@ def test_the_job_stores_its_features_next_to_the_source_jobs(tmp_path):
             order = np.argsort(source_ids)[np.searchsorted(np.sort(source_ids), item_ids)]
             assert np.allclose(vectors[:, :8], source_vectors[order])  # the source's half
             assert job.result["labels"] == 8 and job.metrics[-1]["step"] == 20
+            assert job.result["started_from_source"]
+    finally:
+        demo.engine.dispose()
+
+
+def test_training_starts_from_the_weights_it_is_given():
+    images, truth = patterns(8, seed=5)
+    spec = AutoencoderSpec((SIDE, SIDE), base_channels=4, latent_dim=8, depth=2)
+    torch.manual_seed(1)
+    start = label_encoder(spec, 2)[0].state_dict()
+    options = LabelEncoderOptions(steps=1, batch_size=4, learning_rate=1e-7, augment=VIEWS,
+                                  start_weights=start, seed=9)  # another seed: other weights
+    trained = train_label_encoder(images, truth, spec, options).state_dict()
+    weights = [name for name in start if name.endswith("weight")]
+    assert weights and all(torch.allclose(trained[name], start[name], atol=1e-5)
+                           for name in weights)
+
+
+def test_a_source_of_another_network_is_not_started_from(tmp_path):
+    demo = demo_dataset(tmp_path, 12, size=32, seed=7)
+    image = {"image_size": 16, "depth": 2, "base_channels": 4, "latent_dim": 8}
+    try:
+        with transaction(demo.session_factory) as session:
+            source_id = create_job(session, "contrastive_features", demo.dataset_id,
+                                   {**image, "epochs": 1, "batch_size": 4}, "tester").id
+            first, second = (create_label(session, demo.dataset_id, name).id
+                             for name in ("first", "second"))
+            apply_event(session, demo.dataset_id, "tester", "manual",
+                        [TagIn(item, first if item % 2 else second) for item in range(1, 5)])
+        execute_job(demo.session_factory, demo.settings.artifacts_dir, source_id)
+        with transaction(demo.session_factory) as session:
+            job_id = create_job(session, "label_features", demo.dataset_id,
+                                {**image, "latent_dim": 6, "steps": 2, "batch_size": 4,
+                                 "source_job_id": source_id}, "tester").id
+        status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
+        with demo.session_factory() as session:
+            job = session.get(Job, job_id)
+            assert status == "succeeded", job.error
+            assert not job.result["started_from_source"]
+            log = (Path(job.artifact_dir) / LOG_NAME).read_text(encoding="utf-8")
+            assert "different latent_dim" in log
     finally:
         demo.engine.dispose()

@@ -3,7 +3,8 @@ images (ml.contrastive: views a detector image allows, NT-Xent loss), then store
 features of every readable item.
 
 Files: features.npy (float32 n × latent_dim) and item_ids.npy, in the ml.features
-contract. torch is imported only when the job runs.
+contract, and encoder.pt (the encoder's weights, where a label_features job can start
+from). torch is imported only when the job runs.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ml.training_choices import OPTIMIZER_NAMES
 # 80 s more.
 AUTO_PIXELS_PER_IMAGE = 10 * 64 * 64
 AUTO_EPOCHS = (10, 50)  # fewest, most
+ENCODER_FILE = "encoder.pt"
 
 SPEC = {
     "epochs": Param(int, 0, 0, 1000), "batch_size": Param(int, 128, 2, 4096),
@@ -92,6 +94,12 @@ def _options(params: dict[str, Any]):
         augment=detector_views(params, params["mask"]))
 
 
+def save_encoder(path, encoder) -> None:
+    import torch
+
+    torch.save(encoder.state_dict(), path)
+
+
 def run_contrastive_features(context: JobContext) -> dict[str, Any]:
     from ml.contrastive import train_contrastive
     from ml.feature_extraction import encode_batches, in_batches
@@ -119,9 +127,11 @@ def run_contrastive_features(context: JobContext) -> dict[str, Any]:
         context.should_stop)
     if context.should_stop():
         raise JobCancelled()
+    save_encoder(context.artifact_dir / ENCODER_FILE, trained.model.encoder)
     context.report(1.0)
     return {**write_features(context.artifact_dir, item_ids, features),
-            "images": len(loaded.item_ids), "unreadable": len(loaded.failed),
+            "encoder": ENCODER_FILE, "images": len(loaded.item_ids),
+            "unreadable": len(loaded.failed),
             "best_epoch": trained.run.best_epoch, "best_val_loss": trained.run.best_val_loss,
             "stopped_early": trained.run.stopped_early}
 

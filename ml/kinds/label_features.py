@@ -3,7 +3,8 @@ next to those of another feature job (a contrastive_features job, say), for the
 suggestions. Seconds to train: meant to be run again every few hundred labels."""
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from ml.kinds.contrastive_features import SPEC as CONTRASTIVE_SPEC
 from ml.kinds.contrastive_features import detector_views, spec_of
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.memory_estimate import encoder_bytes
-from ml.params import Param, params_checker
+from ml.params import Flag, Param, params_checker
 
 IMAGE_FIELDS = ("image_size", "depth", "base_channels", "latent_dim", "rotation", "hflip",
                 "vflip", "intensity", "counting_noise", "shift", "log", "pmin", "pmax")
@@ -26,7 +27,10 @@ SPEC = {**{name: CONTRASTIVE_SPEC[name] for name in IMAGE_FIELDS},
         "steps": Param(int, 600, 1, 100_000), "batch_size": Param(int, 64, 2, 4096),
         "learning_rate": Param(float, 1e-3, 1e-7, 1.0), "seed": Param(int, 0, 0, 2**31 - 1),
         # 0: only the features learned here; else a feature job whose vectors go alongside
-        "source_job_id": Param(int, 0, 0, None)}
+        "source_job_id": Param(int, 0, 0, None),
+        # a contrastive source of the same image size and network: start from its encoder
+        "start_from_source": Flag(True)}
+SHAPE_FIELDS = ("image_size", "depth", "base_channels", "latent_dim")
 NUMBERS = params_checker(SPEC)
 PROGRESS_EVERY = 50  # steps
 
@@ -60,6 +64,29 @@ def _source_vectors(context: JobContext, item_ids: list[int]) -> tuple[np.ndarra
     return np.flatnonzero(found), np.asarray(vectors[rows[found]], np.float32)
 
 
+def _start_weights(context: JobContext) -> Optional[dict]:
+    """The weights of the source's contrastive encoder when the job may start from them
+    and they fit its network; None (random weights) otherwise, with the reason logged."""
+    import torch
+
+    params = context.params
+    if not (params["start_from_source"] and params["source_job_id"]):
+        return None
+    with context.session_factory() as session:
+        source = feature_job(session, params["source_job_id"], context.dataset.id,
+                             "params.source_job_id")
+        kind, source_params = source.kind, dict(source.params)
+        folder, weights = source.artifact_dir, (source.result or {}).get("encoder")
+    different = [name for name in SHAPE_FIELDS if source_params.get(name) != params[name]]
+    if weights is None or different:
+        context.log(f"starting from random weights: the source job {params['source_job_id']} "
+                    + (f"({kind}) stored no encoder" if weights is None
+                       else f"has a different {', '.join(different)}"))
+        return None
+    context.log(f"starting from the encoder of job {params['source_job_id']}")
+    return torch.load(Path(folder) / weights, map_location="cpu", weights_only=True)
+
+
 def run_label_features(context: JobContext) -> dict[str, Any]:
     from ml.feature_extraction import encode_batches, in_batches
     from ml.features import write_features
@@ -80,7 +107,8 @@ def run_label_features(context: JobContext) -> dict[str, Any]:
                 f"{len(training.label_ids)} classes, {params['steps']} steps")
     options = LabelEncoderOptions(steps=params["steps"], batch_size=params["batch_size"],
                                   learning_rate=params["learning_rate"], seed=params["seed"],
-                                  augment=detector_views(params, mask=0.0))
+                                  augment=detector_views(params, mask=0.0),
+                                  start_weights=_start_weights(context))
 
     def on_step(step: int, loss: float) -> None:
         if step % PROGRESS_EVERY == 0 or step == params["steps"]:
@@ -102,7 +130,8 @@ def run_label_features(context: JobContext) -> dict[str, Any]:
     context.report(1.0)
     return {**write_features(context.artifact_dir, item_ids, features),
             "labels": len(labeled), "label_ids": training.label_ids,
-            "unreadable": len(loaded.failed), "source_job_id": params["source_job_id"] or None}
+            "unreadable": len(loaded.failed), "source_job_id": params["source_job_id"] or None,
+            "started_from_source": options.start_weights is not None}
 
 
 register_kind(JobKind(
