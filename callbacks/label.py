@@ -14,12 +14,11 @@ from callbacks.common import (error_alert, read_session, register_dataset_dropdo
                               tagger_or_default, thumbnail_url, write_session)
 from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
-from callbacks.label_actions import items_of, label_of_action, read_action
+from callbacks.label_actions import items_of, label_of_action, read_action, undo_last
 from data.transforms import Transform
 from db.labels import list_labels
 from db.store import (AUTO_METHODS, TagIn, apply_event, count_items, items_page,
                       label_methods, labels_as_of)
-from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 from services import current_services
 
@@ -212,11 +211,8 @@ def _write_action(key_press, selection, dataset_id, tagger, as_of):
                           "label", "as_of")
     with write_session() as session:
         if action == "undo":
-            event = last_undoable_event(session, dataset_id, tagger)
-            if event is None:
-                raise DomainError(f"{tagger} has nothing left to undo", "tagger")
-            undo_event(session, event.id, tagger)
-            return dbc.Alert(f"Undid event {event.id}.", color="success", duration=3000,
+            undone = undo_last(session, dataset_id, tagger)
+            return dbc.Alert(f"Undid event {undone}.", color="success", duration=3000,
                              className="py-1 mb-0")
         items = items_of(key_press, selection)
         label_id = label_of_action(session, dataset_id, action, argument)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.ids import Label as ids
 from db.labels import label_with_hotkey
+from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
 MAX_ITEMS = 1000  # tiles one action may label: more than the largest page
@@ -62,3 +63,12 @@ def label_of_action(session: Session, dataset_id: int, action: str,
     if action == "hotkey":
         return label_with_hotkey(session, dataset_id, argument).id
     return argument
+
+
+def undo_last(session: Session, dataset_id: int, tagger: str) -> int:
+    """Undo ``tagger``'s newest undoable event (the `z` key); its id."""
+    event = last_undoable_event(session, dataset_id, tagger)
+    if event is None:
+        raise DomainError(f"{tagger} has nothing left to undo", "tagger")
+    undo_event(session, event.id, tagger)
+    return event.id

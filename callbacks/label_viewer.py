@@ -13,12 +13,11 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import (error_alert, note, on_refusal, read_session, tagger_or_default,
                               thumbnail_url, write_session)
 from callbacks.ids import Label as ids
-from callbacks.label_actions import label_of_action
+from callbacks.label_actions import label_of_action, undo_last
 from callbacks.viewer_figure import render_size, viewer_figure
 from data.sources import SourceError, UnreadableImage
 from db.lookups import item_with_label
 from db.store import TagIn, apply_event
-from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 from services import current_services
 
@@ -143,11 +142,8 @@ def label_viewed_item(key_press, viewed, dataset_id, tagger, as_of, guided, revi
     tagger = tagger_or_default(tagger)
     with write_session() as session:
         if action == "undo":
-            event = last_undoable_event(session, dataset_id, tagger)
-            if event is None:
-                raise DomainError(f"{tagger} has nothing left to undo", "tagger")
-            undo_event(session, event.id, tagger)
-            return revision + 1, note(f"Undid event {event.id}.")
+            undone = undo_last(session, dataset_id, tagger)
+            return revision + 1, note(f"Undid event {undone}.")
         label_id = label_of_action(session, dataset_id, action, hotkey)
         event = apply_event(session, dataset_id, tagger, "manual",
                             [TagIn(viewed["item"], label_id)])
