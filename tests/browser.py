@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
@@ -195,6 +196,20 @@ def type_into(browser, field_type: str, name: str, value) -> None:
     control = by_pattern_id(browser, index=name, type=field_type)
     control.send_keys(Keys.CONTROL, "a")
     control.send_keys(str(value), Keys.ENTER)  # debounced inputs report on Enter
+
+
+def without_stale(act, timeout: float = 10.0):
+    """``act()`` again, on fresh elements, while the gallery redraws under it: once labels
+    are saved and the labeler pauses, its tiles are drawn anew from the database, and an
+    element found just before is gone (a person simply clicks the new tile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return act()
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def click(browser, element) -> None:

@@ -9,7 +9,8 @@ from selenium.webdriver.support.select import Select
 
 from data.demo import generate_demo
 from db.session import open_database
-from tests.browser import call_api, captions, click, press, save_screenshot, text_of
+from tests.browser import (call_api, captions, click, press, save_screenshot, text_of,
+                           without_stale)
 from tests.feature_jobs import make_feature_job
 
 N_IMAGES = 60
@@ -137,10 +138,14 @@ def test_labeled_items_as_query_by_the_rule_the_labels_choose_or_a_forced_one(gu
         click(browser, browser.find_elements("#label-grid .thumb-tile")[position])
         press(browser, "1")
         browser.wait_for_contains_text("#label-progress-text", f"{labeled} / {N_IMAGES} labeled")
-    tiles = browser.find_elements("#label-grid .thumb-tile")
-    click(browser, tiles[0])
-    ActionChains(browser.driver).key_down(Keys.CONTROL).click(tiles[40]).key_up(
-        Keys.CONTROL).perform()
+
+    def select_both():
+        tiles = browser.find_elements("#label-grid .thumb-tile")
+        click(browser, tiles[0])
+        ActionChains(browser.driver).key_down(Keys.CONTROL).click(tiles[40]).key_up(
+            Keys.CONTROL).perform()
+
+    without_stale(select_both)
     click(browser, browser.find_element("#label-use-selection"))
 
     # by default the labels choose the rule: three 'rings' labels are too few to tell, so

@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from data.demo import generate_demo
-from tests.browser import call_api, captions, press, save_screenshot, text_of
+from tests.browser import call_api, captions, press, save_screenshot, text_of, without_stale
 
 N_IMAGES = 60
 
@@ -77,10 +77,11 @@ def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_relo
     press(browser, "1")
     browser.wait_for_contains_text("#label-progress-text", f"4 / {N_IMAGES} labeled")
     until(lambda: captions(browser)[:4] == ["rings"] * 4, timeout=10)
-    assert selected(browser) == [tiles(browser)[4].get_attribute("data-item")]  # moved on
+    assert without_stale(lambda: selected(browser) == [
+        tiles(browser)[4].get_attribute("data-item")])  # moved on
 
     # ctrl-click toggles; the 'peaks' button labels
-    click_with(browser, tiles(browser)[6], Keys.CONTROL)
+    click_tile(browser, 6, Keys.CONTROL)
     until(lambda: len(selected(browser)) == 2, timeout=5)
     browser.find_element("#label-classes .class-row:nth-child(2) .btn-label").click()
     browser.wait_for_contains_text("#label-progress-text", f"6 / {N_IMAGES} labeled")
@@ -209,7 +210,8 @@ def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
     press(browser, "121212")
     until(lambda: captions(browser)[:6] == ["rings", "peaks"] * 3, timeout=10)
     assert file_lines(browser)[:7] == names[:6] + [""], "labeled tiles keep their file name"
-    assert selected(browser) == [tiles(browser)[6].get_attribute("data-item")]
+    assert without_stale(lambda: selected(browser) == [
+        tiles(browser)[6].get_attribute("data-item")])
     browser.wait_for_contains_text("#label-sync", "saved")
     answer = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")
     rows = sorted(answer["labels"], key=lambda row: row["event_id"])
