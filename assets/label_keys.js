@@ -82,7 +82,7 @@
     setProps({type: "label-caption", index: item}, {
       children: unreadable ? "unreadable" : (label ? label.name : tile.dataset.name),
       className: `thumb-caption ${kind}`,
-      style: label ? {background: label.color} : {},
+      style: label ? {backgroundColor: label.color, color: label.text} : {},
     });
   }
 

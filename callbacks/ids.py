@@ -87,6 +87,7 @@ class Label:
     EDIT_COLOR = "label-edit-color"
     EDIT_HOTKEY = "label-edit-hotkey"
     EDIT_SAVE = "label-edit-save"
+    EDIT_ERROR = "label-edit-error"
     CONFIRM_MODAL = "label-confirm-modal"
     CONFIRM_TEXT = "label-confirm-text"
     CONFIRM_ID = "label-confirm-id"

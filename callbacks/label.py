@@ -12,6 +12,7 @@ from dash import (ClientsideFunction, Input, Output, State, callback, clientside
 
 from callbacks.common import (error_alert, read_session, register_dataset_dropdown,
                               tagger_or_default, thumbnail_url, write_session)
+from callbacks.colours import pill_style, text_color_on
 from callbacks.guided_order import guided_order
 from callbacks.ids import Label as ids
 from callbacks.label_actions import items_of, label_of_action, read_action, undo_last
@@ -68,7 +69,7 @@ def _tile(item, size: int, labels: dict, url: str):
     caption_style = {}
     if label is not None:
         style["borderColor"] = label["color"]
-        caption_style = {"background": label["color"]}
+        caption_style = pill_style(label["color"])
     if item["status"] == "unreadable":
         caption, kind = "unreadable", "unreadable"
     else:
@@ -161,7 +162,8 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percent
         current = past is None and not (ordered and ordered.answers is not None)
         methods = label_methods(session, [item["id"] for item in items]) if current else {}
         items = [{**item, "method": methods.get(item["id"])} for item in items]
-    labels = {label.id: {"name": label.name, "color": label.color} for label in classes}
+    labels = {label.id: {"name": label.name, "color": label.color,
+                         "text": text_color_on(label.color)} for label in classes}
     hotkeys = {label.hotkey: label.id for label in classes
                if label.hotkey and not label.archived}
     if past is not None:

@@ -117,6 +117,7 @@ def _field_flags(field=None) -> list[bool]:
           Output(ids.EDIT_NAME, "value"), Output(ids.EDIT_COLOR, "value"),
           Output(ids.EDIT_HOTKEY, "value"),
           *[Output(field, "invalid", allow_duplicate=True) for field in EDIT_FIELDS.values()],
+          Output(ids.EDIT_ERROR, "children", allow_duplicate=True),
           Input({"type": ids.EDIT, "index": ALL}, "n_clicks"), State(ids.DATASET, "value"),
           prevent_initial_call=True)
 def open_editor(clicks, dataset_id):
@@ -124,24 +125,28 @@ def open_editor(clicks, dataset_id):
     with read_session() as session:
         label = next(label for label in list_labels(session, dataset_id)
                      if label.id == label_id)
-    return True, label.id, label.name, label.color, label.hotkey or "", *_field_flags()
+    return (True, label.id, label.name, label.color, label.hotkey or "", *_field_flags(),
+            None)
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),
           Output(ids.FEEDBACK, "children", allow_duplicate=True),
           Output(ids.EDIT_MODAL, "is_open", allow_duplicate=True),
           *[Output(field, "invalid") for field in EDIT_FIELDS.values()],
+          Output(ids.EDIT_ERROR, "children"),
           Input(ids.EDIT_SAVE, "n_clicks"),
           State(ids.EDIT_ID, "data"), State(ids.EDIT_NAME, "value"),
           State(ids.EDIT_COLOR, "value"), State(ids.EDIT_HOTKEY, "value"),
           State(ids.DATASET, "value"), State(ids.REVISION, "data"), prevent_initial_call=True)
-@on_refusal(no_update, error_alert, True,
-            *[lambda error, name=name: error.field == name for name in EDIT_FIELDS])
+@on_refusal(no_update, no_update, True,
+            *[lambda error, name=name: error.field == name for name in EDIT_FIELDS], str)
 def save_class(_clicks, label_id, name, color, hotkey, dataset_id, revision):
+    """Save the dialog; a refusal stays in the dialog, under its fields, with the field
+    marked (the page's own message line is hidden behind the dialog)."""
     with write_session() as session:
         update_label(session, dataset_id, label_id, name=name, color=color,
                      hotkey=(hotkey or "").strip())
-    return _bump(revision), None, False, *_field_flags()
+    return _bump(revision), None, False, *_field_flags(), None
 
 
 @callback(Output(ids.REVISION, "data", allow_duplicate=True),

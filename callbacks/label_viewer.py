@@ -23,11 +23,16 @@ from services import current_services
 
 
 def step_through(order: list[int], item: int, step: int) -> Optional[int]:
-    """The item ``step`` places from ``item`` in ``order``, or None past either end."""
+    """The item ``step`` places from ``item`` in ``order``, stopping at either end; None
+    when ``item`` is not in ``order``."""
     if item not in order:
         return None
-    position = order.index(item) + step
-    return order[position] if 0 <= position < len(order) else None
+    position = min(max(order.index(item) + step, 0), len(order) - 1)
+    return order[position]
+
+
+def _arrow_count(previous: Optional[int], following: Optional[int]) -> int:
+    return (following or 0) - (previous or 0)
 
 
 @callback(Output(ids.VIEWER_ITEM, "data"), Output(ids.VIEWER, "is_open"),
@@ -35,22 +40,27 @@ def step_through(order: list[int], item: int, step: int) -> Optional[int]:
           Input(ids.VIEWER_NEXT, "n_clicks"),
           State(ids.PAGE_ITEMS, "data"), State(ids.VIEWER_ITEM, "data"),
           prevent_initial_call=True)
-def choose_item(request, _previous, _next, page_items, viewed):
+def choose_item(request, previous, following, page_items, viewed):
     """Open on the item the gallery asks for, remembering the page's order then (labeling
-    in the viewer may take items off a filtered page); the arrows walk that order."""
+    in the viewer may take items off a filtered page); the arrows walk that order.
+
+    The step is counted from the arrows' click totals, not taken as one per call: two
+    quick presses trigger this twice before the first answer arrives, and the renderer
+    keeps only the last answer, which must then move two places."""
+    arrows = _arrow_count(previous, following)
     if ctx.triggered_id == ids.OPEN:
         if not request:
             raise PreventUpdate
         item = request["item"]
         order = page_items if item in (page_items or []) else [item]
-        return {"item": item, "order": order}, True
+        return {"item": item, "order": order, "arrows": arrows}, True
     if not viewed:
         raise PreventUpdate
-    following = step_through(viewed["order"], viewed["item"],
-                             -1 if ctx.triggered_id == ids.VIEWER_PREVIOUS else 1)
-    if following is None:
+    step = arrows - viewed.get("arrows", arrows)
+    shown = step_through(viewed["order"], viewed["item"], step)
+    if shown is None:
         raise PreventUpdate
-    return {**viewed, "item": following}, no_update
+    return {**viewed, "item": shown, "arrows": arrows}, no_update
 
 
 def _read_raw(dataset, item):

@@ -161,6 +161,8 @@ def _modals():
                 dbc.Label("Colour", className="mt-2"), dbc.Input(id=ids.EDIT_COLOR, type="color"),
                 dbc.Label("Hotkey (1-9, empty for none)", className="mt-2"),
                 dbc.Input(id=ids.EDIT_HOTKEY, maxLength=1),
+                html.Div(id=ids.EDIT_ERROR, className="text-danger small mt-2",
+                         **{"aria-live": "polite"}),
             ]),
             dbc.ModalFooter(dbc.Button("Save", id=ids.EDIT_SAVE, color="primary")),
         ], id=ids.EDIT_MODAL, is_open=False),

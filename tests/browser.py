@@ -232,7 +232,14 @@ def jobs_panel_text(browser) -> str:
 
 
 def wait_for(condition, timeout: float, message: str) -> None:
-    until(condition, timeout=timeout, msg=message)
+    """Wait until ``condition()`` holds; a poll that meets an element the page redrew
+    meanwhile counts as "not yet" (the next poll finds the new one)."""
+    def holds() -> bool:
+        try:
+            return condition()
+        except StaleElementReferenceException:
+            return False
+    until(holds, timeout=timeout, msg=message)
 
 
 def wait_until_queued(browser, feedback: str, listed: tuple[str, ...]) -> None:

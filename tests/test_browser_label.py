@@ -11,6 +11,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
+from callbacks.colours import MIN_TEXT_CONTRAST, contrast_ratio
 from data.demo import generate_demo
 from tests.browser import call_api, captions, press, save_screenshot, text_of, without_stale
 
@@ -196,6 +197,18 @@ def tile_positions(browser) -> list[list[int]]:
         ".map(t => { const r = t.getBoundingClientRect(); return [r.x, r.y]; })")
 
 
+def labeled_caption_contrasts(browser) -> list[float]:
+    """The contrast of text on background of each labeled tile's caption, as drawn."""
+    colours = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#label-grid .thumb-caption.labeled')].map(c => {"
+        "  const style = getComputedStyle(c); return [style.color, style.backgroundColor]; })")
+
+    def hex_of(rgb: str) -> str:
+        red, green, blue = (int(part) for part in rgb[rgb.index("(") + 1:-1].split(",")[:3])
+        return f"#{red:02x}{green:02x}{blue:02x}"
+    return [contrast_ratio(hex_of(text), hex_of(background)) for text, background in colours]
+
+
 def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
         label_page, running_app):
     browser, dataset_id = label_page
@@ -210,6 +223,7 @@ def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
     press(browser, "121212")
     until(lambda: captions(browser)[:6] == ["rings", "peaks"] * 3, timeout=10)
     assert file_lines(browser)[:7] == names[:6] + [""], "labeled tiles keep their file name"
+    assert all(ratio >= MIN_TEXT_CONTRAST for ratio in labeled_caption_contrasts(browser))
     assert without_stale(lambda: selected(browser) == [
         tiles(browser)[6].get_attribute("data-item")])
     browser.wait_for_contains_text("#label-sync", "saved")
@@ -218,6 +232,8 @@ def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
     assert [row["uri"].rsplit("/", 1)[-1] for row in rows] == names[:6], "in the order typed"
     assert [row["label"] for row in rows] == ["rings", "peaks"] * 3
     assert len({row["event_id"] for row in rows}) == 6, "one event per key"
+    until(lambda: len(labeled_caption_contrasts(browser)) == 6, timeout=10)  # redrawn
+    assert min(labeled_caption_contrasts(browser)) >= MIN_TEXT_CONTRAST
 
     # a key no class has: the tile shows it first, then takes it back with the reason
     press(browser, "3")

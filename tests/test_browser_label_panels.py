@@ -168,3 +168,12 @@ def test_class_edit_refusal_marks_the_field(label_page):
     until(lambda: "is-invalid" in name.get_attribute("class"), timeout=10)
     assert "is-invalid" not in browser.find_element("#label-edit-hotkey").get_attribute("class")
     assert browser.find_elements(".modal.show")  # stays open to correct the name
+    # the reason is said in the dialog, under its fields, not behind it
+    browser.wait_for_contains_text(".modal.show #label-edit-error", "rings", timeout=10)
+
+    # a free name saves and closes the dialog
+    name.send_keys(Keys.CONTROL, "a", Keys.DELETE)
+    name.send_keys("bragg peaks")
+    browser.find_element("#label-edit-save").click()
+    until(lambda: not browser.find_elements(".modal.show"), timeout=10)
+    browser.wait_for_contains_text("#label-classes", "bragg peaks")
