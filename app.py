@@ -34,6 +34,7 @@ def create_server(settings: Settings) -> OpenAPI:
     """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
     import api
     from api.blueprints import SECURITY_SCHEMES
+    from api.error_answers import domain_error_answer
     from auth import guard, login
 
     if settings.auth != "none" and settings.secret_key == DEFAULT_SECRET_KEY:
@@ -48,6 +49,8 @@ def create_server(settings: Settings) -> OpenAPI:
     guard.install(server)
     api.register(server)
     server.register_blueprint(login.blueprint)
+    # a refusal that a page's callback does not show itself still answers 4xx, as the API does
+    server.register_error_handler(DomainError, domain_error_answer)
 
     @server.route("/vendor/<path:filename>")
     def vendor(filename: str):

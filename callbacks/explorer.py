@@ -38,6 +38,7 @@ from ml.projection_start import open_or_start_projection
 from services import current_services
 
 THUMBS_SHOWN = 48
+GALLERY_LINK_CLASS = "btn btn-outline-secondary btn-sm mb-3"
 PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
 PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
 FIELDS = {name: {"type": name, "index": ALL}
@@ -269,8 +270,12 @@ def select(selected, _clicks, job_id, cluster, requested, plotted):
              "count": int(len(rows))}, None)
 
 
-def _selection(session, selection: dict):
-    projection = load_projection(session, selection["projection"])
+def _selection(session, selection):
+    """The projection and items the page's selection store names (a store sent by hand
+    that names none is refused)."""
+    if not isinstance(selection, dict):
+        raise DomainError("the selection is not one this page saved; select again", "selection")
+    projection = load_projection(session, selection.get("projection"), field="selection")
     return projection, selection_items(projection, selection.get("key"),
                                        selection.get("cluster"))
 
@@ -300,8 +305,9 @@ def _thumbs(projection, item_ids: np.ndarray):
 @callback(Output(ids.SUMMARY, "children"), Output(ids.THUMBS, "children"),
           Output(ids.GALLERY_LINK, "href"), Output(ids.GALLERY_LINK, "className"),
           Input(ids.SELECTION, "data"), Input(ids.REVISION, "data"))
+@on_refusal(error_alert, [], "", GALLERY_LINK_CLASS + " disabled")
 def show_selection(selection, _revision):
-    link_class = "btn btn-outline-secondary btn-sm mb-3"
+    link_class = GALLERY_LINK_CLASS
     if not selection:
         return ("Nothing selected.", [], "", link_class + " disabled")
     with read_session() as session:
@@ -327,6 +333,7 @@ def show_selection(selection, _revision):
 
 @callback(Output(ids.HEATMAP, "figure"), Input(ids.SELECTION, "data"),
           Input(ids.STATISTIC, "value"))
+@on_refusal(lambda error: _empty_figure(str(error)))
 def show_heatmap(selection, statistic):
     if not selection:
         return _empty_figure("the mean image of a selection shows here")

@@ -66,10 +66,14 @@ def _aligned(source_ids: np.ndarray, values: np.ndarray, target_ids: np.ndarray,
     return out
 
 
+def _is_whole_number(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = None,
                     field: str = "projection_job_id") -> Projection:
     """A finished projection job's points (memory-mapped), or a DomainError naming ``field``."""
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id) if _is_whole_number(job_id) else None
     if job is None or job.kind != KIND or job.status != "succeeded":
         raise DomainError(f"{field}: job {job_id} is not a finished projection job", field)
     if dataset_id is not None and job.dataset_id != dataset_id:
@@ -154,8 +158,8 @@ def save_selection(projection: Projection, item_ids: Sequence[int]) -> str:
 
 
 def load_selection(projection: Projection, key: str) -> np.ndarray:
-    path = projection.folder / "selections" / f"{key}.npy"
-    if not SELECTION_KEY.match(key or "") or not path.exists():
+    path = projection.folder / "selections" / f"{key}.npy"  # read only once the key matches
+    if not (isinstance(key, str) and SELECTION_KEY.match(key)) or not path.exists():
         raise DomainError(f"selection '{key}' of projection job {projection.job.id} does not "
                           "exist; select the points in the explorer again", "selection")
     return np.load(path)
@@ -165,7 +169,11 @@ def selection_items(projection: Projection, key: Optional[str] = None,
                     cluster_id: Optional[int] = None) -> np.ndarray:
     """The items of a whole cluster, or of a saved selection."""
     if cluster_id is not None:
-        return projection.cluster_items(int(cluster_id))
+        if isinstance(cluster_id, str) and cluster_id.lstrip("-").isdigit():
+            cluster_id = int(cluster_id)  # as the cluster menu and links give it
+        if not _is_whole_number(cluster_id):
+            raise DomainError(f"cluster '{cluster_id}' is not a cluster number", "cluster")
+        return projection.cluster_items(cluster_id)
     if key is None:
         raise DomainError("name a saved selection or a cluster", "selection")
     return load_selection(projection, key)

@@ -22,7 +22,8 @@ from db.store import TagIn, apply_event, current_labels
 from errors import DomainError
 from ml.jobs import create_job, execute_job
 from ml.projection_results import (explorer_order, feature_values, heatmap, label_selection,
-                                   load_projection, load_selection, save_selection, summarize)
+                                   load_projection, load_selection, save_selection,
+                                   selection_items, summarize)
 from tests.databases import DemoDataset, demo_dataset, make_dataset
 from tests.feature_jobs import make_feature_job
 
@@ -176,9 +177,24 @@ def test_selections_keep_only_the_projections_items_and_unknown_keys_are_refused
     key = save_selection(projection, chosen)
     assert load_selection(projection, key).tolist() == sorted(chosen[:2])
     assert save_selection(projection, chosen[::-1]) == key
-    for bad in ("0123456789abcdef", "../../etc/passwd"):
+    for bad in ("0123456789abcdef", "../../etc/passwd", 5, None, ["a"]):
         with pytest.raises(DomainError, match="does not exist"):
             load_selection(projection, bad)
+
+
+def test_selections_named_with_values_of_the_wrong_type_are_refused(lab):
+    """The explorer's selection store comes back from the browser: any JSON may arrive."""
+    job = run_projection(lab, method="pca", heatmap_size=SIZE, clustering=KMEANS)
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        for job_id in ("1", 1.5, True, None, [job.id]):
+            with pytest.raises(DomainError, match="not a finished projection job"):
+                load_projection(session, job_id)
+    assert len(selection_items(projection, cluster_id="0")) == \
+        len(selection_items(projection, cluster_id=0)) > 0
+    for cluster in ("rings", 0.5, [0], {"a": 1}, "1e3"):
+        with pytest.raises(DomainError, match="not a cluster number"):
+            selection_items(projection, cluster_id=cluster)
 
 
 def refusal(lab: Lab, **params) -> DomainError:
