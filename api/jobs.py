@@ -39,13 +39,15 @@ def _get_job(job_id: int) -> JobOut:
         return _job_out(job_store.get_job(session, job_id))
 
 
-@blueprint.get("/jobs", tags=[JOBS], summary="The jobs, newest first, of a data set or kind",
+@blueprint.get("/jobs", tags=[JOBS],
+               summary="The jobs, newest first, of a data set, kind or status",
                responses=responses(200, JobListOut))
 def list_jobs(query: JobsQuery):
     services = current_services()
     services.check_jobs()
     with services.session_factory() as session:
-        jobs = job_store.list_jobs(session, query.dataset_id, query.kind)
+        jobs = job_store.list_jobs(session, query.dataset_id, query.kind,
+                                   statuses=[query.status] if query.status else None)
         return JobListOut(jobs=[_job_out(job, with_log=False) for job in jobs],
                           worker_notice=services.worker_notice()).model_dump(mode="json")
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BaseModel, Field, model_validator
 
 from api.models import MAX_PAGE, Body, Offset, Out, RowId
+from db.jobs import STATUSES
 from db.retrain_loops import EVERY_DEFAULT, EVERY_MAX, EVERY_MIN
 from ml.collapse import MIN_EXPLAINED
 from ml.kinds import JOB_KINDS
@@ -24,6 +25,7 @@ class JobPath(BaseModel):
 class JobsQuery(BaseModel):
     dataset_id: Optional[RowId] = Field(None, description="only jobs of this data set")
     kind: Optional[str] = Field(None, description="only jobs of this kind")
+    status: Optional[Literal[STATUSES]] = Field(None, description="only jobs in this state")
 
 
 class JobIn(Body):

@@ -327,6 +327,11 @@ def test_rest_runs_a_job_on_a_worker_and_lists_it(local, client):
     listed = client.get(f"/api/v1/jobs?dataset_id={local.dataset_id}&kind=dataset_stats").json
     assert [j["id"] for j in listed["jobs"]] == [job["id"]]
     assert client.get("/api/v1/jobs?kind=other").json == {"jobs": [], "worker_notice": None}
+    assert [j["id"] for j in client.get("/api/v1/jobs?status=succeeded").json["jobs"]] \
+        == [job["id"]]
+    assert client.get("/api/v1/jobs?status=failed").json["jobs"] == []
+    refused = client.get("/api/v1/jobs?status=done")
+    assert refused.status_code == 422 and "status" in refused.get_data(as_text=True)
     assert client.delete(url).json == {"job_id": job["id"], "deleted": True}
     assert client.get(url).status_code == 404
 
