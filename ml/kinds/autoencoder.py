@@ -190,6 +190,7 @@ def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
+    produces_model=True,
     check_params=check_train_params, estimate_memory=autoencoder_bytes,
     description="train a convolutional autoencoder on the data set's images (model.pt)"))
 register_kind(JobKind(

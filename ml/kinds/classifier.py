@@ -199,6 +199,7 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
 
 register_kind(JobKind(
     name="classifier_train", queue="gpu", run=run_classifier_train,
+    produces_model=True,
     check_params=check_train_params, check_files=check_train_files,
     check_dataset=check_train_dataset, estimate_memory=training_bytes,
     description="train a timm image classifier on the data set's labels (model.pt, "

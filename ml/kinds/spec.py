@@ -44,6 +44,9 @@ class JobKind:
     check_files: Optional[Callable[[dict[str, Any], Sequence[Path]], dict[str, Any]]] = None
     # (checked params): the peak bytes the job is estimated to need (ml.memory_estimate)
     estimate_memory: Optional[Callable[[dict[str, Any]], float]] = None
+    # Its succeeded jobs are models of the library (ml.model_library): a network saved in
+    # the artifact folder that can be applied to data again.
+    produces_model: bool = False
 
 
 # Filled by register_kind as ml.kinds imports its kind modules.
