@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.goals import verdict  # noqa: E402
+from benchmarks.headless_chromium import start_chromium  # noqa: E402
 from benchmarks.labeling_oracle import RestClient  # noqa: E402
 from data.demo import generate_demo  # noqa: E402
 from db.session import open_database  # noqa: E402
@@ -99,19 +100,6 @@ def prepare(api: RestClient, root: Path, points: int) -> tuple[int, int, dict[st
         "heatmap_size": 8})
     seconds["projection job"] = time.perf_counter() - start
     return dataset["id"], projection["id"], seconds
-
-
-def start_browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-
-    options = Options()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1600,1000", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    return webdriver.Chrome(options=options)
 
 
 def drawn_points(driver) -> int:
@@ -207,7 +195,7 @@ def measure_explorer(points: int) -> dict:
             with session_factory() as session:
                 projection = load_projection(session, job_id)
                 item_ids, coords = projection.item_ids.copy(), np.array(projection.points)
-            driver = start_browser()
+            driver = start_chromium()
             start = time.perf_counter()
             driver.get(f"{url}/explorer?dataset={dataset_id}&projection={job_id}")
             wait_until(lambda: drawn_points(driver) == len(item_ids), PAGE_TIMEOUT_SECONDS,

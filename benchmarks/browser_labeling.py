@@ -33,17 +33,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dash.testing.wait import until  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from benchmarks.goals import verdict  # noqa: E402
+from benchmarks.headless_chromium import start_chromium  # noqa: E402
 from data.demo import generate_demo  # noqa: E402
 from settings import Settings  # noqa: E402
 from tests.browser import call_api, launched_app  # noqa: E402
 
-WINDOW = (1600, 1000)
 CLASSES = 3
 LATENCY_PRESSES = 36
 LATENCY_INTERVAL_S = 0.4
@@ -95,15 +93,6 @@ window.addEventListener('keydown', event => {
 window.tilePositions = () => [...document.querySelectorAll('#label-grid .thumb-tile')]
   .map(t => { const r = t.getBoundingClientRect(); return [Math.round(r.x), Math.round(r.y)]; });
 """
-
-
-def _browser() -> webdriver.Chrome:
-    options = Options()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", f"--window-size={WINDOW[0]},{WINDOW[1]}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options)
 
 
 def _demo(app: str, folder: Path) -> tuple[int, dict[str, str]]:
@@ -208,7 +197,7 @@ def measure_labeling() -> dict:
         settings = Settings(home=tmp / "home", data_roots=(tmp,), tagger="bench")
         with launched_app(settings, tmp, with_worker=False) as app:
             dataset_id, names = _demo(app, tmp / "demo")
-            driver = _browser()
+            driver = start_chromium()
             try:
                 _open_page(driver, app, dataset_id, names)
                 presses = measure_key_to_tile(driver)
