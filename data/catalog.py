@@ -6,6 +6,7 @@ item per extra frame of multi-frame files and records unreadable files as proble
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,10 @@ from errors import DomainError
 from settings import LOOPBACK_HOSTS, Settings
 
 SCAN_BATCH = 500
+# SQLite's busy handler retries a waiting writer at most every 100 ms: a scanner that began
+# its next batch at once would hold the one write lock for minutes and starve every other
+# writer (labels, jobs, the audit trail) past its busy timeout.
+SQLITE_WRITER_GAP_SECONDS = 0.12
 _INSERT_BATCH = 20_000
 
 
@@ -197,8 +202,11 @@ def scan_dataset(session_factory: sessionmaker[Session], dataset_id: int) -> Non
             else:
                 progress = {"status": "ready"}
             session.execute(update(Dataset).where(Dataset.id == dataset_id).values(**progress))
+            on_sqlite = session.get_bind().dialect.name == "sqlite"
         if not batch:
             return
+        if on_sqlite:
+            time.sleep(SQLITE_WRITER_GAP_SECONDS)  # let the writers waiting meanwhile in
 
 
 def dataset_problems(session: Session, dataset_id: int, limit: int = 200) -> list[DatasetProblem]:
