@@ -23,6 +23,7 @@ from tests.databases import demo_dataset
 from tests.test_contrastive_features import VIEWS, patterns
 
 SIDE = 32
+IMAGE = {"image_size": 16, "depth": 2, "base_channels": 4, "latent_dim": 8}
 
 
 @pytest.fixture(autouse=True)
@@ -54,42 +55,59 @@ def test_the_encoder_learns_the_labeled_classes_and_tells_unlabeled_items_apart(
     assert not encoder.training and next(encoder.parameters()).device.type == "cpu"
 
 
-def test_the_job_stores_its_features_next_to_the_source_jobs(tmp_path):
+@pytest.fixture
+def demo(tmp_path):
     demo = demo_dataset(tmp_path, 24, size=32, seed=6)
-    image = {"image_size": 16, "depth": 2, "base_channels": 4, "latent_dim": 8}
-    try:
-        with transaction(demo.session_factory) as session:
-            with pytest.raises(DomainError, match="at least 2 label classes"):
-                create_job(session, "label_features", demo.dataset_id, image, "tester")
-            source_id = create_job(session, "contrastive_features", demo.dataset_id,
-                                   {**image, "epochs": 1, "batch_size": 8}, "tester").id
-            first, second = (create_label(session, demo.dataset_id, name).id
-                             for name in ("first", "second"))
-            apply_event(session, demo.dataset_id, "tester", "manual",
-                        [TagIn(item, first if item % 2 else second) for item in range(1, 9)])
-        assert execute_job(demo.session_factory, demo.settings.artifacts_dir,
-                           source_id) == "succeeded"
-        with transaction(demo.session_factory) as session:
-            with pytest.raises(DomainError) as refused:
-                create_job(session, "label_features", demo.dataset_id,
-                           {**image, "source_job_id": 999}, "tester")
-            assert refused.value.field == "params.source_job_id"
-            job_id = create_job(session, "label_features", demo.dataset_id,
-                                {**image, "steps": 20, "batch_size": 8,
-                                 "source_job_id": source_id}, "tester").id
-        status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
-        with demo.session_factory() as session:
-            job = session.get(Job, job_id)
-            assert status == "succeeded", job.error
-            item_ids, vectors = load_vectors(job)
-            source_ids, source_vectors = load_vectors(session.get(Job, source_id))
-            assert vectors.shape == (24, 8 + 8) and sorted(item_ids) == sorted(source_ids)
-            order = np.argsort(source_ids)[np.searchsorted(np.sort(source_ids), item_ids)]
-            assert np.allclose(vectors[:, :8], source_vectors[order])  # the source's half
-            assert job.result["labels"] == 8 and job.metrics[-1]["step"] == 20
-            assert job.result["started_from_source"]
-    finally:
-        demo.engine.dispose()
+    yield demo
+    demo.engine.dispose()
+
+
+def finished_source(demo, labeled: int) -> int:
+    """A finished contrastive_features job, and two classes given alternately to items
+    1..``labeled``: what label_features builds on."""
+    with transaction(demo.session_factory) as session:
+        source_id = create_job(session, "contrastive_features", demo.dataset_id,
+                               {**IMAGE, "epochs": 1, "batch_size": 8}, "tester").id
+        first, second = (create_label(session, demo.dataset_id, name).id
+                         for name in ("first", "second"))
+        apply_event(session, demo.dataset_id, "tester", "manual",
+                    [TagIn(item, first if item % 2 else second)
+                     for item in range(1, labeled + 1)])
+    assert execute_job(demo.session_factory, demo.settings.artifacts_dir,
+                       source_id) == "succeeded"
+    return source_id
+
+
+def run_label_features(demo, params: dict) -> Job:
+    with transaction(demo.session_factory) as session:
+        job_id = create_job(session, "label_features", demo.dataset_id, params, "tester").id
+    status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
+    with demo.session_factory() as session:
+        job = session.get(Job, job_id)
+        assert status == "succeeded", job.error
+        return job
+
+
+def test_the_job_stores_its_features_next_to_the_source_jobs(demo):
+    with transaction(demo.session_factory) as session:
+        with pytest.raises(DomainError, match="at least 2 label classes"):
+            create_job(session, "label_features", demo.dataset_id, IMAGE, "tester")
+    source_id = finished_source(demo, labeled=8)
+    with transaction(demo.session_factory) as session:
+        with pytest.raises(DomainError) as refused:
+            create_job(session, "label_features", demo.dataset_id,
+                       {**IMAGE, "source_job_id": 999}, "tester")
+        assert refused.value.field == "params.source_job_id"
+    job = run_label_features(demo, {**IMAGE, "steps": 20, "batch_size": 8,
+                                    "source_job_id": source_id})
+    item_ids, vectors = load_vectors(job)
+    with demo.session_factory() as session:
+        source_ids, source_vectors = load_vectors(session.get(Job, source_id))
+    assert vectors.shape == (24, 8 + 8) and sorted(item_ids) == sorted(source_ids)
+    order = np.argsort(source_ids)[np.searchsorted(np.sort(source_ids), item_ids)]
+    assert np.allclose(vectors[:, :8], source_vectors[order])  # the source's half
+    assert job.result["labels"] == 8 and job.metrics[-1]["step"] == 20
+    assert job.result["started_from_source"]
 
 
 def test_training_starts_from_the_weights_it_is_given():
@@ -105,28 +123,10 @@ def test_training_starts_from_the_weights_it_is_given():
                            for name in weights)
 
 
-def test_a_source_of_another_network_is_not_started_from(tmp_path):
-    demo = demo_dataset(tmp_path, 12, size=32, seed=7)
-    image = {"image_size": 16, "depth": 2, "base_channels": 4, "latent_dim": 8}
-    try:
-        with transaction(demo.session_factory) as session:
-            source_id = create_job(session, "contrastive_features", demo.dataset_id,
-                                   {**image, "epochs": 1, "batch_size": 4}, "tester").id
-            first, second = (create_label(session, demo.dataset_id, name).id
-                             for name in ("first", "second"))
-            apply_event(session, demo.dataset_id, "tester", "manual",
-                        [TagIn(item, first if item % 2 else second) for item in range(1, 5)])
-        execute_job(demo.session_factory, demo.settings.artifacts_dir, source_id)
-        with transaction(demo.session_factory) as session:
-            job_id = create_job(session, "label_features", demo.dataset_id,
-                                {**image, "latent_dim": 6, "steps": 2, "batch_size": 4,
-                                 "source_job_id": source_id}, "tester").id
-        status = execute_job(demo.session_factory, demo.settings.artifacts_dir, job_id)
-        with demo.session_factory() as session:
-            job = session.get(Job, job_id)
-            assert status == "succeeded", job.error
-            assert not job.result["started_from_source"]
-            log = (Path(job.artifact_dir) / LOG_NAME).read_text(encoding="utf-8")
-            assert "different latent_dim" in log
-    finally:
-        demo.engine.dispose()
+def test_a_source_of_another_network_is_not_started_from(demo):
+    source_id = finished_source(demo, labeled=4)
+    job = run_label_features(demo, {**IMAGE, "latent_dim": 6, "steps": 2, "batch_size": 4,
+                                    "source_job_id": source_id})
+    assert not job.result["started_from_source"]
+    log = (Path(job.artifact_dir) / LOG_NAME).read_text(encoding="utf-8")
+    assert "different latent_dim" in log
