@@ -27,6 +27,20 @@ SHORTCUTS = (
     ("Enter or double-click", "open the selected image at full resolution"),
     ("?", "show this help"),
 )
+VIEWER_SHORTCUTS = (
+    ("← / →", "previous / next image of the page"),
+    ("1 … 9, u, z", "label, unlabel the image shown; undo"),
+    ("wheel / drag", "zoom / pan (double-click: whole image); the pointer reads raw values"),
+    ("Esc", "back to the gallery"),
+)
+SAVING_NOTE = ("Keys show their label at once; the labels are saved in the background, in the "
+               "order typed (the toolbar says \"saving…\" then \"saved\"). A label the server "
+               "refuses is taken back on its tile, with the reason.")
+
+
+def _shortcut_rows(shortcuts):
+    return html.Tbody([html.Tr([html.Td(html.Kbd(keys)), html.Td(what)])
+                       for keys, what in shortcuts])
 
 
 def _icon_button(icon, button_id, title):
@@ -147,10 +161,12 @@ def _side_panel():
 
 
 def _modals():
-    help_rows = [html.Tr([html.Td(html.Kbd(keys)), html.Td(what)]) for keys, what in SHORTCUTS]
     return [
         dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Keyboard shortcuts")),
-                   dbc.ModalBody(dbc.Table(html.Tbody(help_rows), size="sm"))],
+                   dbc.ModalBody([dbc.Table(_shortcut_rows(SHORTCUTS), size="sm"),
+                                  html.H6("In the full-resolution viewer"),
+                                  dbc.Table(_shortcut_rows(VIEWER_SHORTCUTS), size="sm"),
+                                  html.P(SAVING_NOTE, className="small text-muted mb-0")])],
                   id=ids.HELP, is_open=False),
         *viewer_modal(),
         dbc.Modal([

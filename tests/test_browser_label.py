@@ -116,6 +116,8 @@ def test_label_with_clicks_hotkeys_and_buttons_then_undo_page_filter_export_relo
     # help overlay
     press(browser, "?")
     browser.wait_for_contains_text(".modal.show", "unlabel the selection")
+    assert "previous / next image of the page" in text_of(browser, ".modal.show")  # viewer
+    assert "saved in the background" in text_of(browser, ".modal.show")
     press(browser, Keys.ESCAPE)
 
     # exports hold the labels
