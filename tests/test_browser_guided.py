@@ -135,7 +135,8 @@ def test_labeled_items_as_query_by_the_rule_the_labels_choose_or_a_forced_one(gu
 
     # the user labels the items at 0° and 40° 'rings', then selects both as the query
     for position, labeled in ((0, 4), (40, 5)):
-        click(browser, browser.find_elements("#label-grid .thumb-tile")[position])
+        without_stale(lambda: click(browser,
+                                    browser.find_elements("#label-grid .thumb-tile")[position]))
         press(browser, "1")
         browser.wait_for_contains_text("#label-progress-text", f"{labeled} / {N_IMAGES} labeled")
 
