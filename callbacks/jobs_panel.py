@@ -6,7 +6,6 @@ table only while one of its jobs is queued or running: the interval switches its
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -185,12 +184,6 @@ def show_detail(job_id, _tick):
         ])
 
 
-def _folder_contents(folder: str | None) -> tuple[int, int]:
-    """(files, bytes) below a job's artifact folder."""
-    files = [path for path in Path(folder).rglob("*") if path.is_file()] if folder else []
-    return len(files), sum(path.stat().st_size for path in files)
-
-
 def size_text(size: float) -> str:
     """A byte count for people: '512 bytes', '3.4 MB'."""
     if size < 1000:
@@ -203,7 +196,7 @@ def size_text(size: float) -> str:
 
 def deletion_loss(session, job: Job) -> list:
     """What deleting ``job`` loses, in a few sentences."""
-    files, size = _folder_contents(job.artifact_dir)
+    files, size = job_store.artifact_contents(job)
     folder = (f"its artifact folder: {files:,} files, {size_text(size)}" if files else
               "its artifact folder (empty)")
     names = dict(dataset_names(session))

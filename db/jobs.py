@@ -60,12 +60,30 @@ def list_jobs(session: Session, dataset_id: Optional[int] = None,
     return list(session.scalars(query))
 
 
+# Parameters that name an earlier job the new one is built on: any ``*_job_id``, and the
+# model a training starts from (fine-tuning).
+BASE_JOB_PARAMS = ("init_model",)
+
+
+def _names_job(name: str, value: Any, job_id: int) -> bool:
+    """Whether the parameter ``name`` = ``value`` names the job ``job_id``."""
+    return ((name.endswith("_job_id") or name in BASE_JOB_PARAMS)
+            and not isinstance(value, bool) and value == job_id)
+
+
 def jobs_built_on(session: Session, job: Job) -> list[Job]:
-    """The jobs of the same data set whose parameters name ``job`` (``model_job_id``,
-    ``feature_job_id``, ``source_job_id``...): newest first."""
-    return [other for other in list_jobs(session, job.dataset_id)
-            if other.id != job.id and any(name.endswith("_job_id") and value == job.id
-                                          for name, value in other.params.items())]
+    """The jobs, of any data set, whose parameters name ``job`` (``model_job_id``,
+    ``feature_job_id``, ``source_job_id``, ``init_model``...): newest first."""
+    others = session.scalars(select(Job).where(Job.id != job.id).order_by(Job.id.desc()))
+    return [other for other in others
+            if any(_names_job(name, value, job.id) for name, value in other.params.items())]
+
+
+def artifact_contents(job: Job) -> tuple[int, int]:
+    """(files, bytes) in the job's artifact folder, its subfolders included."""
+    folder = Path(job.artifact_dir) if job.artifact_dir else None
+    files = [path for path in folder.rglob("*") if path.is_file()] if folder else []
+    return len(files), sum(path.stat().st_size for path in files)
 
 
 def finished_job(session: Session, job_id: int, kind: str,

@@ -1,5 +1,6 @@
-"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs, the
-retrain loops, and the accounts of a shared server (users, API tokens, the audit trail).
+"""SQLAlchemy 2.0 models: data sets, items, label classes, the tagging-event log, jobs (and
+the cards of the jobs that are models), the retrain loops, and the accounts of a shared
+server (users, API tokens, the audit trail).
 
 Items are identified by a stable ``uri`` (path relative to the data set folder, or a
 Tiled key, plus ``#frame=N`` for frames after the first), never by list position.
@@ -198,6 +199,20 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ModelCard(Base):
+    """What a user wrote about a model of the library (``ml.model_library``): a model is a
+    succeeded training job, so everything else about it is its job row; a model without a
+    card goes by its default name."""
+
+    __tablename__ = "model_cards"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class RetrainLoop(Base):
