@@ -26,6 +26,8 @@ WRITE_ROUTES = {
     "api.jobs.create_job": "trainer",
     "api.jobs.cancel_job": "trainer",  # their own jobs; an admin's any
     "api.jobs.delete_job": "trainer",
+    "api.library.update_model": "trainer",  # their own models (training jobs); an admin's any
+    "api.library.delete_model": "trainer",
     "api.retrain_loop.set_retrain_loop": "trainer",
     "api.retrain_loop.retrain_now": "trainer",
     "api.accounts.create_token": "viewer",

@@ -20,6 +20,8 @@ ROUTES = {
     "/api/v1/jobs": {"get", "post"},
     "/api/v1/jobs/{job_id}": {"get", "delete"},
     "/api/v1/jobs/{job_id}/cancel": {"post"},
+    "/api/v1/models": {"get"},
+    "/api/v1/models/{model_id}": {"get", "patch", "delete"},
     "/api/v1/datasets/{dataset_id}/retrain-loop": {"get", "put"},
     "/api/v1/datasets/{dataset_id}/retrain-loop/run": {"post"},
     "/api/v1/me": {"get"},
@@ -37,6 +39,7 @@ REQUEST_SCHEMAS = {
     ("/api/v1/datasets/{dataset_id}/labels/{label_id}", "patch"): "LabelPatchIn",
     ("/api/v1/datasets/{dataset_id}/labels/order", "put"): "LabelOrderIn",
     ("/api/v1/jobs", "post"): "JobIn",
+    ("/api/v1/models/{model_id}", "patch"): "ModelPatchIn",
     ("/api/v1/datasets/{dataset_id}/retrain-loop", "put"): "RetrainLoopIn",
     ("/api/v1/me/tokens", "post"): "TokenIn",
     ("/api/v1/users", "post"): "UserIn",
@@ -49,7 +52,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 40
+    assert len(set(operation_ids)) == len(operation_ids) == 44
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():
