@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     from callbacks import (autoencoder, classifier, datasets, explorer,  # noqa: F401
                            feature_sources, jobs, jobs_panel, label, label_classes,
                            label_guided, label_history, label_retrain_loop,
-                           label_similarity, label_suggestions, label_viewer, profile)
+                           label_similarity, label_suggestions, label_viewer, models,
+                           profile)
     from auth import guard
     from pages._shell import shell_layout
 

@@ -64,6 +64,7 @@ CALLBACK_MODULES = {
     "callbacks.label_similarity": "viewer",
     "callbacks.label_suggestions": "viewer",
     "callbacks.label_viewer": "viewer",
+    "callbacks.models": "viewer",
     "callbacks.profile": "viewer",  # one's own API tokens
     "dash": "viewer",  # Dash's own: the page router
 }
@@ -83,6 +84,8 @@ CALLBACKS = {
     "callbacks.label_retrain_loop.retrain_now": "trainer",
     "callbacks.label_suggestions.accept_page": "labeler",
     "callbacks.label_viewer.label_viewed_item": "labeler",
+    "callbacks.models.save_card": "trainer",  # their own models; an admin's any
+    "callbacks.models.delete_model": "trainer",
 }
 
 

@@ -318,3 +318,28 @@ class Profile:
     REVOKE = "profile-token-revoke"  # pattern-matching type, index = token id
     FEEDBACK = "profile-feedback"
     CHANGED = "profile-changed"  # store: bumped when the tokens change
+
+
+class Models:
+    """The model library: the models (succeeded training jobs), one model's card and facts."""
+    DATASET = "models-dataset"  # filter
+    EVERY = "all"  # the filters' value that shows all
+    KIND = "models-kind"  # filter
+    TABLE = "models-table"
+    ROW = "models-row"  # pattern-matching type, index = model id
+    SELECTED = "models-selected"  # store: the selected model id
+    CHANGED = "models-changed"  # store: bumped when a model was renamed or deleted
+    DETAIL = "models-detail"  # the selected model's card, shown once one is selected
+    FACTS = "models-facts"
+    NAME = "models-name"
+    NAME_ERROR = "models-name-error"
+    DESCRIPTION = "models-description"
+    DESCRIPTION_ERROR = "models-description-error"
+    SAVE = "models-save"
+    RESULTS_LINK = "models-results-link"
+    DELETE = "models-delete"
+    FEEDBACK = "models-feedback"
+    CONFIRM_MODAL = "models-confirm-modal"  # "delete this model?", saying what is lost
+    CONFIRM_TEXT = "models-confirm-text"
+    CONFIRM_DELETE = "models-confirm-delete"
+    CONFIRM_KEEP = "models-confirm-keep"
