@@ -40,7 +40,15 @@ class Flag:
     default: bool = False
 
 
-Spec = Union[Param, Choice, Flag]
+@dataclass(frozen=True)
+class Nullable:
+    """A number parameter that may be left out or null: None then, else checked as ``param``."""
+
+    param: Param
+    default = None
+
+
+Spec = Union[Param, Choice, Flag, Nullable]
 
 
 def params_checker(spec: dict[str, Spec]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -59,6 +67,8 @@ def params_checker(spec: dict[str, Spec]) -> Callable[[dict[str, Any]], dict[str
 
 def _checked(name: str, param: Spec, value: Any) -> Any:
     field = f"params.{name}"
+    if isinstance(param, Nullable):
+        return None if value is None else _checked(name, param.param, value)
     if isinstance(param, Choice):
         if value not in param.options:
             raise DomainError(f"{field} must be one of {', '.join(param.options)} (got {value!r})",
