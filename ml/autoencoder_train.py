@@ -16,6 +16,7 @@ from torch import nn
 from ml.autoencoder import ConvAutoencoder
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.collapse import CollapseCheck, check_collapse
+from ml.fine_tuning import parameter_groups
 from ml.training import (AUGMENT_MODES, Augment, EpochsRun, augment_pair, autocast,
                          backward_step, check_choice, check_loop_options, make_loss,
                          make_optimizer, make_scheduler, needs_grad_scaler, pick_device,
@@ -43,6 +44,11 @@ class TrainOptions:
     patience: int = 0  # early stopping after this many epochs without improvement; 0: off
     augment: Augment = field(default_factory=Augment)
     augment_mode: str = "invariant"  # a key of ml.training.AUGMENT_MODES
+    # Fine-tuning: a function that loads the starting weights into the new model (None:
+    # random weights); the encoder frozen, or learning at this share of the learning rate.
+    start_from: Optional[Callable[[nn.Module], None]] = None
+    freeze_encoder: bool = False
+    pretrained_lr_scale: float = 1.0
 
 
 @dataclass
@@ -101,13 +107,25 @@ class _Trainer:
                                                      self.generator)
         on_device = self.device.type != "cpu" and images.nbytes <= DEVICE_RESIDENT_BYTES
         self.images = images.to(self.device) if on_device else images
-        self.model = prepare_model(ConvAutoencoder(spec), self.device)
-        self.optimizer = make_optimizer(options.optimizer, self.model.parameters(),
-                                        options.learning_rate)
+        self.model = prepare_model(self._initial_model(spec, options), self.device)
+        self.optimizer = make_optimizer(
+            options.optimizer, parameter_groups(self.model, self.model.decoder,
+                                                options.learning_rate,
+                                                options.pretrained_lr_scale),
+            options.learning_rate)
         self.scheduler = make_scheduler(self.optimizer, options.step_size, options.gamma)
         self.loss_fn = make_loss(options.loss)
         self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.device) else None
         self.check_stop = stop_check(should_stop)
+
+    @staticmethod
+    def _initial_model(spec: AutoencoderSpec, options: TrainOptions) -> ConvAutoencoder:
+        model = ConvAutoencoder(spec)
+        if options.start_from is not None:
+            options.start_from(model)
+        if options.freeze_encoder:
+            model.encoder.requires_grad_(False)
+        return model
 
     def _batches(self, indices: torch.Tensor, shuffle: bool):
         if shuffle:
@@ -134,6 +152,8 @@ class _Trainer:
 
     def train_epoch(self) -> float:
         self.model.train()
+        if self.options.freeze_encoder:  # its BatchNorm statistics stay as they were too
+            self.model.encoder.eval()
         total = torch.zeros((), device=self.device)
         seen = 0
         for batch in self._batches(self.train_idx, shuffle=True):

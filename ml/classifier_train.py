@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ml.classifier import BALANCING, create_classifier, input_stats
+from ml.fine_tuning import parameter_groups
 from ml.training import (Augment, autocast, backward_step, check_choice, check_loop_options,
                          make_optimizer, needs_grad_scaler, pick_device, prepare_batch,
                          prepare_model, run_epochs, seed_everything, stop_check)
@@ -38,6 +39,10 @@ class ClassifierOptions:
     augment: Augment = field(default_factory=Augment)
     weights_path: Optional[str] = None
     freeze_backbone: bool = False
+    # Fine-tuning: a function that loads the starting weights into the new model (None:
+    # from weights_path or random); the backbone learns at this share of the learning rate.
+    start_from: Optional[Callable[[nn.Module], None]] = None
+    pretrained_lr_scale: float = 1.0
 
 
 @dataclass
@@ -110,10 +115,15 @@ class _Trainer:
                                                         self.generator)
         model = create_classifier(options.model, num_classes, options.weights_path,
                                   options.freeze_backbone)
+        if options.start_from is not None:
+            options.start_from(model)
         self.model = prepare_model(model, self.device)
         self.normalize = _normalizer(model)
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(options.optimizer, trainable, options.learning_rate)
+        self.optimizer = make_optimizer(
+            options.optimizer, parameter_groups(self.model, self.model.get_classifier(),
+                                                options.learning_rate,
+                                                options.pretrained_lr_scale),
+            options.learning_rate)
         counts = np.bincount(targets[self.train_idx.numpy()], minlength=num_classes)
         # Inverse frequency: every class weighs as much as the others in total.
         self.class_weights = torch.tensor(counts.sum() / (num_classes * np.maximum(counts, 1)),

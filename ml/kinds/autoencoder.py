@@ -15,6 +15,8 @@ from data.transforms import Transform
 from db.jobs import finished_job
 from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
+from ml.init_model import (START_PARAMS, check_init_model, check_start_params,
+                           fine_tuning_record, starting_job, weights_file)
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.memory_estimate import autoencoder_bytes
@@ -34,9 +36,11 @@ TRAIN_NUMBER_PARAMS = {
     "gamma": Param(float, 0.1, 0.0, 1.0), "seed": Param(int, 0, 0, 2**31 - 1),
     "patience": Param(int, 0, 0, 1000), "jitter": Param(float, 0.0, 0.0, 1.0),
     "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0),
+    **START_PARAMS,
 }
 TRAIN_NUMBERS = params_checker(TRAIN_NUMBER_PARAMS)
-FLAGS = {"log": True, "hflip": False, "vflip": False}
+# freeze_pretrained: with init_model, the encoder keeps its weights; only the decoder trains
+FLAGS = {"log": True, "hflip": False, "vflip": False, "freeze_pretrained": False}
 
 
 def _field_of(message: str) -> str:
@@ -71,7 +75,12 @@ def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
         check_spec(spec_of(checked))
     except ValueError as error:
         raise DomainError(str(error), _field_of(str(error))) from error
-    return checked
+    return check_start_params(checked)
+
+
+def check_train_start(session, _dataset_id: int, params: dict[str, Any]) -> None:
+    """Refuse before queueing a model to start from that cannot start this run."""
+    check_init_model(session, "autoencoder_train", params)
 
 
 def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
@@ -80,12 +89,30 @@ def spec_of(params: dict[str, Any]) -> AutoencoderSpec:
                            latent_dim=params["latent_dim"], depth=params["depth"])
 
 
+def _start_from(context: JobContext):
+    """The function that loads the init_model's weights into the new model (None: the run
+    starts from random weights)."""
+    from ml.autoencoder_train import load_model
+
+    params = context.params
+    if params["init_model"] is None:
+        return None
+    with context.session_factory() as session:
+        path = weights_file(starting_job(session, "autoencoder_train", params["init_model"]))
+    state = load_model(path).state_dict()
+    encoder = ("frozen" if params["freeze_pretrained"] else
+               f"at {params['pretrained_lr_scale']:g} × the learning rate")
+    context.log(f"starting from the weights of model {params['init_model']}; encoder {encoder}")
+    return lambda model: model.load_state_dict(state)
+
+
 def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
     from ml.autoencoder_train import TrainOptions, check_sample, save_model, train_autoencoder
     from ml.image_data import load_images
     from ml.training import Augment
 
     params = context.params
+    start_from = _start_from(context)
     context.log("reading the training images")
     loaded = load_images(context.training_source(), context.items(),
                          tuple(params["image_size"]), Transform.of(params))
@@ -97,7 +124,9 @@ def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
         loss=params["loss"], val_share=params["val_share"], step_size=params["step_size"],
         gamma=params["gamma"], seed=params["seed"], patience=params["patience"],
         augment=Augment(params["hflip"], params["vflip"], params["jitter"]),
-        augment_mode=params["augment_mode"])
+        augment_mode=params["augment_mode"], start_from=start_from,
+        freeze_encoder=params["freeze_pretrained"],
+        pretrained_lr_scale=params["pretrained_lr_scale"] or 1.0)
     context.log(f"training on {len(loaded.item_ids)} images ({len(loaded.failed)} unreadable)")
 
     def on_epoch(epoch: int, metrics: dict) -> None:
@@ -117,7 +146,9 @@ def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
         context.log("warning: " + collapse.reason)
     return {"model": "model.pt", "images": len(loaded.item_ids), "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
-            "reconstructions": pairs, "collapse": collapse.to_dict()}
+            "reconstructions": pairs, "collapse": collapse.to_dict(),
+            "init_model": params["init_model"],
+            "fine_tuning": fine_tuning_record(params, "encoder", kept="all weights")}
 
 
 def _reconstruction_pairs(context: JobContext, model, images, item_ids) -> list[dict]:
@@ -192,6 +223,7 @@ register_kind(JobKind(
     name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
     produces_model=True,
     check_params=check_train_params, estimate_memory=autoencoder_bytes,
+    check_dataset=check_train_start,
     description="train a convolutional autoencoder on the data set's images (model.pt)"))
 register_kind(JobKind(
     name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,

@@ -18,6 +18,8 @@ from errors import DomainError
 from ml.classifier import (BALANCING, FAMILIES, MODELS, check_image_size,
                            check_weights_path)
 from ml.classifier_data import check_training_set, training_set
+from ml.init_model import (START_PARAMS, check_init_model, check_start_params,
+                           fine_tuning_record, match_classes, starting_job, weights_file)
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.memory_estimate import classifier_bytes
@@ -36,6 +38,8 @@ TRAIN_SPEC = {
     "pmax": Param(float, 99.0, 0.0, 100.0),
     # 0: the current labels; otherwise the labels as they stood right after this event.
     "event_id": Param(int, 0, 0, None),
+    # with init_model: the backbone keeps its weights; only the head trains
+    "freeze_pretrained": Flag(False), **START_PARAMS,
 }
 TRAIN_PARAMS = params_checker(TRAIN_SPEC)
 INFER_PARAMS = params_checker({"model_job_id": Param(int, 0, 1, None),
@@ -76,8 +80,12 @@ def check_train_params(params: dict[str, Any]) -> dict[str, Any]:
         raise DomainError("params.pmin must be below params.pmax", "params.pmin")
     if checked["freeze_backbone"] and not checked["weights_path"]:
         raise DomainError("params.freeze_backbone needs params.weights_path: a frozen random "
-                          "backbone learns nothing", "params.freeze_backbone")
-    return checked
+                          "backbone learns nothing (starting from params.init_model, use "
+                          "params.freeze_pretrained)", "params.freeze_backbone")
+    if checked["weights_path"] and checked["init_model"] is not None:
+        raise DomainError("params.weights_path and params.init_model both give the starting "
+                          "weights; keep one of them", "params.weights_path")
+    return check_start_params(checked)
 
 
 def check_train_files(params: dict[str, Any], roots: Sequence[Path]) -> dict[str, Any]:
@@ -95,6 +103,7 @@ def check_infer_params(params: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- data set checks
 
 def check_train_dataset(session: Session, dataset_id: int, params: dict[str, Any]) -> None:
+    check_init_model(session, "classifier_train", params)
     check_training_set(training_set(session, dataset_id, params["event_id"]))
 
 
@@ -113,7 +122,7 @@ def check_infer_dataset(session: Session, dataset_id: int, params: dict[str, Any
 
 # ---------------------------------------------------------------- running
 
-def _options(params: dict[str, Any]):
+def _options(params: dict[str, Any], start_from):
     from ml.classifier_train import ClassifierOptions
     from ml.training import Augment
 
@@ -125,7 +134,29 @@ def _options(params: dict[str, Any]):
         balance=params["balance"],
         augment=Augment(hflip=params["hflip"], vflip=params["vflip"],
                         rotation=params["rotation"]),
-        weights_path=params["weights_path"], freeze_backbone=params["freeze_backbone"])
+        weights_path=params["weights_path"],
+        freeze_backbone=params["freeze_backbone"] or params["freeze_pretrained"],
+        start_from=start_from, pretrained_lr_scale=params["pretrained_lr_scale"] or 1.0)
+
+
+def _start_from(context: JobContext, class_names: list[str]):
+    """(the function that loads the init_model's weights into the new model, with its head
+    rows matched to ``class_names`` by name; what it keeps), or (None, None) from scratch."""
+    from ml.classifier import load_classifier
+    from ml.fine_tuning import start_classifier
+
+    params = context.params
+    if params["init_model"] is None:
+        return None, None
+    with context.session_factory() as session:
+        job = starting_job(session, "classifier_train", params["init_model"])
+    saved, _description = load_classifier(weights_file(job))
+    model_names = job.result["label_names"]
+    match = match_classes(model_names, class_names)
+    backbone = ("frozen" if params["freeze_pretrained"] else
+                f"at {params['pretrained_lr_scale']:g} × the learning rate")
+    context.log(f"starting from model {job.id}: {match.summary()}; backbone {backbone}")
+    return (lambda model: start_classifier(model, saved, model_names, class_names)), match
 
 
 def run_classifier_train(context: JobContext) -> dict[str, Any]:
@@ -152,8 +183,9 @@ def run_classifier_train(context: JobContext) -> dict[str, Any]:
     def on_epoch(epoch: int, metrics: dict) -> None:
         context.report(epoch / params["epochs"], {"epoch": epoch, **metrics})
 
-    result = train_classifier(loaded.images, targets, len(column), _options(params),
-                              on_epoch, context.should_stop)
+    start_from, match = _start_from(context, training.label_names)
+    result = train_classifier(loaded.images, targets, len(column),
+                              _options(params, start_from), on_epoch, context.should_stop)
     if result.cancelled:
         raise JobCancelled()
     save_classifier(context.artifact_dir / "model.pt", result.model, params["model"],
@@ -167,7 +199,11 @@ def run_classifier_train(context: JobContext) -> dict[str, Any]:
             "label_ids": training.label_ids, "label_names": training.label_names,
             "class_counts": counts, "trained_on_event_id": training.event_id,
             "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
-            "val_accuracy": result.report.get("accuracy"), "validation": result.report}
+            "val_accuracy": result.report.get("accuracy"), "validation": result.report,
+            "init_model": params["init_model"],
+            "fine_tuning": fine_tuning_record(
+                params, "backbone", kept="the backbone, and the head rows of kept_classes",
+                **(match.to_dict() if match else {}))}
 
 
 def run_classifier_infer(context: JobContext) -> dict[str, Any]:
