@@ -73,6 +73,7 @@ CALLBACKS = {
     "callbacks.explorer.compute": "trainer",
     "callbacks.explorer.label": "labeler",
     "callbacks.feature_sources.compute_features": "trainer",
+    "callbacks.job_launch.list_start_models": "viewer",  # reads the models to start from
     "callbacks.jobs_panel.cancel_or_delete": "trainer",
     "callbacks.label.label_selection": "labeler",
     "callbacks.label_classes.show_classes": "viewer",

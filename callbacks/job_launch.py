@@ -1,5 +1,6 @@
 """What the pages that train models (autoencoder, classifier) share: the data-set choice
-that filters their jobs panel, and their train and inference buttons.
+that filters their jobs panel, their train and inference buttons, and the models a run may
+start from.
 
 Each such page calls :func:`register_model_page` once with its ids; the buttons start
 jobs through the same checks as the REST API, put a refusal next to the form field it
@@ -13,10 +14,11 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import (error_alert, on_refusal, register_dataset_dropdown,
+from callbacks.common import (error_alert, on_refusal, read_session, register_dataset_dropdown,
                               register_jobs_filter, tagger_or_default)
 from callbacks.ids import JobsPanel
 from errors import DomainError
+from ml.init_model import model_choices
 from ml.jobs import start_job
 from services import current_services
 
@@ -87,6 +89,16 @@ def register_model_page(page, train_kind: str, infer_kind: str,
     def train(_clicks, values, field_ids, dataset_id, changed):
         return launch_training(train_kind, dataset_id, form_params(values, field_ids), changed,
                                lambda error: field_errors(error, field_ids, values))
+
+    @callback(Output({"type": page.FIELD, "index": "init_model"}, "options"),
+              Input(changed_store, "data"),
+              Input(JobsPanel.id(JobsPanel.POLL, page.SCOPE), "disabled"))
+    def list_start_models(_changed, _idle):
+        """The succeeded runs of the page's training kind, of any data set, newest first:
+        listed again when a job was started or deleted and when the running ones end."""
+        with read_session() as session:
+            return [{"label": label, "value": job_id}
+                    for job_id, label in model_choices(session, train_kind)]
 
     @callback(Output(page.FEEDBACK, "children", allow_duplicate=True),
               Output(changed_store, "data", allow_duplicate=True),

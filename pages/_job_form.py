@@ -5,7 +5,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from db.models import MAX_ROW_ID
-from ml.params import Choice, Flag, Param
+from ml.init_model import DEFAULT_PRETRAINED_LR_SCALE
+from ml.params import Choice, Flag, Nullable, Param
 
 # Label and hint of the parameters that several forms ask for, said the same way on each.
 FIELD_TEXTS = {
@@ -17,6 +18,26 @@ FIELD_TEXTS = {
     "pmax": ("upper percentile", ""),
     "hflip": ("horizontal flips", ""), "vflip": ("vertical flips", ""),
 }
+
+
+def start_fields(pretrained_part: str, trained_part: str) -> tuple:
+    """(parameter, label, hint) of the fields that start a training run from a model
+    (fine-tuning), naming the model's pre-trained part (encoder, backbone) and the part
+    that always trains (decoder, head)."""
+    return (
+        ("init_model", "start from", "a trained model of the same network, from any data "
+                                     "set; empty = from scratch"),
+        ("freeze_pretrained", f"freeze the {pretrained_part}", f"only the {trained_part} trains"),
+        ("pretrained_lr_scale", f"{pretrained_part} learning-rate factor",
+         f"0 to 1; empty = {DEFAULT_PRETRAINED_LR_SCALE:g} with a model to start from"),
+    )
+
+
+def model_picker(component_id: dict):
+    """The dropdown of the models a run may start from (its options follow the jobs:
+    ``callbacks.job_launch``); empty means from scratch."""
+    return dcc.Dropdown(id=component_id, options=[], placeholder="from scratch",
+                        className="small")
 
 
 def shared_fields(*names: str) -> tuple:
@@ -43,22 +64,25 @@ def fields_card(title: str, error_type: str, fields, control):
     return dbc.Card([dbc.CardHeader(title), dbc.CardBody(rows)], className="mb-3")
 
 
-def number_input(component_id: dict, param: Param):
-    """A number field with the parameter's default, bounds and step (1 for integers)."""
-    return dbc.Input(id=component_id, type="number", value=param.default, min=param.low,
-                     max=param.high, step=1 if param.type is int else "any", size="sm",
-                     debounce=True)
+def number_input(component_id: dict, param: Param, empty: bool = False):
+    """A number field with the parameter's default (or ``empty``, saying 'default'), bounds
+    and step (1 for integers)."""
+    return dbc.Input(id=component_id, type="number", value=None if empty else param.default,
+                     placeholder="default" if empty else None, min=param.low, max=param.high,
+                     step=1 if param.type is int else "any", size="sm", debounce=True)
 
 
 def spec_input(component_id: dict, spec):
     """The input of one parameter spec: a select for a Choice (its first option chosen), a
-    switch for a Flag, a number field for a Param."""
+    switch for a Flag, a number field for a Param (empty for a Nullable)."""
     if isinstance(spec, Choice):
         return dbc.Select(id=component_id, value=spec.default, size="sm",
                           options=[{"label": option, "value": option}
                                    for option in spec.options])
     if isinstance(spec, Flag):
         return dbc.Switch(id=component_id, value=spec.default, className="mt-1")
+    if isinstance(spec, Nullable):
+        return number_input(component_id, spec.param, empty=True)
     return number_input(component_id, spec)
 
 

@@ -7,8 +7,8 @@ from callbacks.ids import Autoencoder as ids
 from ml.kinds.autoencoder import CHOICES, FLAGS, TRAIN_NUMBER_PARAMS
 from ml.params import Choice, Flag
 from pages._feature_sources import FEATURE_SOURCES, feature_sources_card
-from pages._job_form import (dataset_picker, fields_card, row_id_from_url, shared_fields,
-                             spec_input)
+from pages._job_form import (dataset_picker, fields_card, model_picker, row_id_from_url,
+                             shared_fields, spec_input, start_fields)
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/autoencoder", title="Autoencoder · beamlabel",
@@ -34,6 +34,7 @@ DATA_FIELDS = (
     ("jitter", "brightness/contrast jitter", "0 = off"),
     ("augment_mode", "augment", "invariant: input only; both: input and target"),
 )
+START_FIELDS = start_fields("encoder", "decoder")
 DEFAULT_IMAGE_SIDE = 64
 
 
@@ -45,6 +46,8 @@ def _control(name: str):
     if name in ("image_rows", "image_cols"):
         return dbc.Input(id=_field_id(name), type="number", value=DEFAULT_IMAGE_SIDE, min=4,
                          step=1, size="sm", debounce=True)
+    if name == "init_model":
+        return model_picker(_field_id(name))
     spec = (Choice(CHOICES[name]) if name in CHOICES else
             Flag(FLAGS[name]) if name in FLAGS else TRAIN_NUMBER_PARAMS[name])
     return spec_input(_field_id(name), spec)
@@ -74,6 +77,7 @@ def layout(dataset=None, job=None, **_query):
         _card("Network", NETWORK_FIELDS),
         _card("Training", TRAINING_FIELDS),
         _card("Images and augmentation", DATA_FIELDS),
+        _card("Start from a trained autoencoder", START_FIELDS),
         feature_sources_card(),
     ])
     results = html.Div([

@@ -8,8 +8,8 @@ from callbacks.ids import Classifier as ids
 from ml.classifier import FAMILIES
 from ml.classifier_speed import COSTS
 from ml.kinds.classifier import TRAIN_SPEC
-from pages._job_form import (dataset_picker, fields_card, row_id_from_url, shared_fields,
-                             spec_input)
+from pages._job_form import (dataset_picker, fields_card, model_picker, row_id_from_url,
+                             shared_fields, spec_input, start_fields)
 from pages._jobs_panel import jobs_panel
 
 dash.register_page(__name__, path="/classifier", title="Classifier · beamlabel",
@@ -35,6 +35,7 @@ DATA_FIELDS = (
     ("rotation", "rotation", "degrees either way; 0 = off"),
     *shared_fields("hflip", "vflip"),
 )
+START_FIELDS = start_fields("backbone", "head")
 PLOT_CONFIG = {"displayModeBar": False}
 
 
@@ -61,6 +62,8 @@ def _control(name: str):
     if name == "weights_path":
         return dbc.Input(id=_field_id(name), type="text", size="sm", debounce=True,
                          placeholder="/path/to/weights.pth")
+    if name == "init_model":
+        return model_picker(_field_id(name))
     return spec_input(_field_id(name), TRAIN_SPEC[name])
 
 
@@ -151,5 +154,6 @@ def layout(dataset=None, job=None, **_query):
         _card("Model", MODEL_FIELDS),
         _card("Training", TRAINING_FIELDS),
         _card("Images and augmentation", DATA_FIELDS),
+        _card("Start from a trained classifier", START_FIELDS),
     ])
     return dbc.Row([dbc.Col(form, lg=4), dbc.Col(_results(job), lg=8)])
