@@ -88,13 +88,17 @@ def similarity_labels(path: DatasetPath, body: SimilarityLabelsIn):
                             "would have had on the hand labels the classifier did not train "
                             "on (none when too few exist). The event's method "
                             "is 'probability'; each tag's confidence is its probability. "
-                            "Labeled items keep their label unless overwrite_manual is true.",
+                            "Labeled items keep their label unless overwrite_manual is true. "
+                            "The label is label_id, or the class of this data set named like "
+                            "the model's class class_name (a model of another data set maps "
+                            "its classes by name; one this data set lacks is refused).",
                 responses=responses(200, ProbabilityLabelsOut, 400, 404, 415))
 def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
     with transaction(current_services().session_factory) as session:
         result = rankings.probability_batch(
             session, path.dataset_id, tagger_of(body.tagger), body.inference_job_id,
-            body.label_id, body.threshold, body.overwrite_manual, body.dry_run)
+            body.label_id, body.threshold, body.overwrite_manual, body.dry_run,
+            body.class_name)
         check = result.check
         return ProbabilityLabelsOut(
             count=len(result.plan.to_label), above=result.above,

@@ -154,9 +154,14 @@ class BatchOut(BaseModel):
 
 class ProbabilityLabelsIn(Body):
     inference_job_id: RowId = Field(description="a finished classifier_infer job of this data set")
-    label_id: RowId
+    label_id: Optional[RowId] = Field(None, description="the label to give (or class_name)")
+    class_name: Optional[str] = Field(
+        None, min_length=1, max_length=200,
+        description="instead of label_id: one of the model's classes (the job's label_names), "
+                    "whose class of the same name in this data set is given; refused when the "
+                    "data set has none (a model of another data set)")
     threshold: float = Field(ge=0.0, le=1.0, description="label items whose probability of "
-                                                         "label_id is at least this")
+                                                         "the label is at least this")
     dry_run: bool = Field(False, description="only preview: counts and precision, no event")
     overwrite_manual: bool = Field(False, description="also relabel items that carry a label "
                                                       "(otherwise only unlabeled ones are labeled)")

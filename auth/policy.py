@@ -69,6 +69,7 @@ CALLBACK_MODULES = {
     "dash": "viewer",  # Dash's own: the page router
 }
 CALLBACKS = {
+    "callbacks.classifier.apply_model": "trainer",  # starts an inference job
     "callbacks.datasets.show_datasets": "viewer",
     "callbacks.explorer.compute": "trainer",
     "callbacks.explorer.label": "labeler",

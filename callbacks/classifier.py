@@ -12,16 +12,18 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.classifier_figures import HIDDEN, SHOWN, styled
-from callbacks.common import on_refusal, read_session, thumbnail_url
+from callbacks.common import error_alert, on_refusal, read_session, thumbnail_url
 from callbacks.ids import Classifier as ids
 from callbacks.ids import JobsPanel
-from callbacks.job_launch import field_messages, register_model_page
-from db.jobs import list_jobs
+from callbacks.job_launch import field_messages, launch_job, register_model_page
+from db.jobs import finished_job, list_jobs
 from db.labels import list_labels
 from db.lookups import find_job, training_run
 from errors import DomainError
+from ml.class_mapping import planned_mapping
 from ml.classifier_data import check_training_set, training_set
 from ml.classifier_speed import COSTS, speed_hint
+from ml.init_model import model_choices
 from ml.kinds.classifier import check_train_params
 from ml.validation_size import too_few_warning, validation_images
 
@@ -145,6 +147,55 @@ def show_training_data(dataset_id, event_id, val_share):
 # ---------------------------------------------------------------- launching
 
 register_model_page(ids, "classifier_train", "classifier_infer", form_params, field_errors)
+
+
+# ---------------------------------------------------------------- a model of any data set
+
+@callback(Output(ids.APPLY_MODEL, "options"),
+          Input(PANEL_CHANGED, "data"), Input(PANEL_POLL, "disabled"))
+def list_apply_models(_changed, _idle):
+    """The library's classifiers of every data set, newest first (listed again as jobs end)."""
+    with read_session() as session:
+        return [{"label": label, "value": job_id}
+                for job_id, label in model_choices(session, "classifier_train")]
+
+
+def mapping_note(mapping: dict, create: bool) -> str:
+    """How a model's classes meet the data set's, said before it is applied."""
+    text = f"Its classes map by name: {', '.join(mapping['mapped']) or 'none'}."
+    if mapping["missing"]:
+        missing = ", ".join(mapping["missing"])
+        text += (f" This data set will gain {missing}." if create else
+                 f" This data set has no {missing}: shown under the model's names, never "
+                 "used to label (tick the box to create them).")
+    return text
+
+
+@callback(Output(ids.APPLY_NOTE, "children"), Output(ids.APPLY, "disabled"),
+          Input(ids.APPLY_MODEL, "value"), Input(ids.APPLY_CREATE, "value"),
+          Input(ids.DATASET, "value"))
+@on_refusal(str, True)
+def describe_apply(model_job_id, create, dataset_id):
+    if not isinstance(model_job_id, int) or dataset_id is None:
+        return "", True
+    with read_session() as session:
+        model_job = finished_job(session, model_job_id, "classifier_train", "model")
+        return mapping_note(planned_mapping(session, dataset_id, model_job), bool(create)), False
+
+
+@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Output(PANEL_CHANGED, "data", allow_duplicate=True),
+          Input(ids.APPLY, "n_clicks"), State(ids.APPLY_MODEL, "value"),
+          State(ids.APPLY_CREATE, "value"), State(ids.DATASET, "value"),
+          State(PANEL_CHANGED, "data"), prevent_initial_call=True)
+@on_refusal(error_alert, no_update)
+def apply_model(_clicks, model_job_id, create, dataset_id, changed):
+    """Classify the data set with the chosen model (creating its missing classes if asked)."""
+    if model_job_id is None or dataset_id is None:
+        raise PreventUpdate
+    return launch_job("classifier_infer", dataset_id,
+                      {"model_job_id": model_job_id, "create_missing_classes": bool(create)},
+                      changed)
 
 
 # ---------------------------------------------------------------- the selected run

@@ -15,21 +15,29 @@ from callbacks.ids import Classifier as ids
 from db.labels import list_labels
 from db.lookups import current_label_class, find_item, find_job
 from db.models import Item
+from ml.class_mapping import probability_columns
 from ml.features import load_probabilities
 
 CONFIDENCE_BINS = 20
+NO_CLASS_COLOR = "#9E9E9E"  # a model's class that the data set lacks
 STRIP_IMAGES = 12  # images to click under the confidence histogram
 NAME_MATCHES = 1000  # items whose name matches, looked through for one of the inference
 
 
 def _inference(session, job_id):
-    """(job, item ids, probabilities, label names, label colours) of an inference job."""
+    """(job, item ids, probabilities, class names, class colours) of an inference job; a
+    column whose class the data set lacks (a model of another data set) shows under the
+    model's class name, in grey."""
     job = find_job(session, job_id)
-    item_ids, probabilities, label_ids = load_probabilities(job)
+    item_ids, probabilities, _ = load_probabilities(job)
+    columns = probability_columns(job)
     labels = {label.id: label for label in list_labels(session, job.dataset_id,
                                                        include_archived=True)}
-    return (job, item_ids, probabilities, [labels[i].name for i in label_ids],
-            [labels[i].color for i in label_ids])
+    shown = [labels.get(label_id) for label_id in columns.label_ids]
+    return (job, item_ids, probabilities,
+            [label.name if label else f"{name} (model only)"
+             for label, name in zip(shown, columns.names)],
+            [label.color if label else NO_CLASS_COLOR for label in shown])
 
 
 NO_INFERENCE = ("No inference yet. Select a finished training run in the jobs list and press "

@@ -17,6 +17,7 @@ from db.guided import items_in_order
 from db.labels import get_label, list_labels
 from errors import DomainError
 from ml import rankings
+from ml.class_mapping import probability_columns
 from ml.projection_results import load_projection, selection_items
 from services import current_services
 
@@ -93,8 +94,11 @@ def _mistakes(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     found = rankings.suspected_mistakes(session, dataset_id, spec["job_id"],
                                         spec["min_confidence"])[:MAX_ORDERED]
     names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
-    notes = {c.item_id: f"model: {names.get(c.predicted_label_id, '?')} {c.confidence:.2f}"
-             for c in found}
+    # a top class this data set lacks (a model of another data set) goes by the model's name
+    model_names = probability_columns(
+        rankings.classifier_job(session, dataset_id, spec["job_id"])).names
+    tops = [names.get(c.predicted_label_id) or model_names[c.predicted_column] for c in found]
+    notes = {c.item_id: f"model: {top} {c.confidence:.2f}" for c, top in zip(found, tops)}
     return GuidedOrder([c.item_id for c in found], f"suspected mistakes: labels job "
                        f"{spec['job_id']} contradicts at {spec['min_confidence']:.2f} or more",
                        notes)

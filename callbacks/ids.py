@@ -307,6 +307,11 @@ class Classifier:
     STRIP = "classifier-strip"  # thumbnails to click: least confident, or a histogram bar's
     STRIP_TITLE = "classifier-strip-title"
     STRIP_ITEM = "classifier-strip-item"  # pattern-matching type, index = item id
+    # applying a model of any data set: its classes map to this data set's by name
+    APPLY_MODEL = "classifier-apply-model"  # dropdown of the library's classifiers
+    APPLY_CREATE = "classifier-apply-create"  # checkbox: create the classes this one lacks
+    APPLY = "classifier-apply"
+    APPLY_NOTE = "classifier-apply-note"  # how the chosen model's classes map
 
 
 class Profile:

@@ -3,7 +3,9 @@
 The contract every inference kind keeps: its result names its files under ``files``, with
 ``item_ids`` (int64, one per row) and at least one of ``latents`` (autoencoder) or
 ``features`` (classifier penultimate layer); a classifier adds ``probabilities`` (one column
-per entry of ``result["label_ids"]``). Similarity, uncertainty and the explorer read jobs
+per entry of ``result["label_ids"]``, the inferred data set's class of each of the model's
+classes ``result["label_names"]``, or None where it has none: ``ml.class_mapping``).
+Similarity, uncertainty and the explorer read jobs
 only through this module. numpy-level only: the web process imports it.
 """
 from __future__ import annotations
@@ -94,7 +96,8 @@ def load_vectors(job: Job) -> tuple[np.ndarray, np.ndarray]:
 
 def load_probabilities(job: Job, field: str = "inference_job_id"
                        ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(item_ids, probabilities N×C, label_ids of the columns) of a classifier inference job."""
+    """(item_ids, probabilities N×C, label_ids of the columns: None for a class of the
+    model that the data set lacks) of a classifier inference job."""
     if "probabilities" not in (job.result or {}).get("files", {}):
         raise DomainError(f"{field}: job {job.id} has no class probabilities; use a finished "
                           "classifier_infer job", field)

@@ -20,6 +20,7 @@ from db.labels import get_label
 from db.models import Job, TaggingEvent
 from db.store import get_dataset, last_event_id
 from errors import DomainError
+from ml.class_mapping import probability_columns
 from ml.features import (feature_job, feature_sources, load_probabilities, load_vectors,
                          rows_of)
 from ml.separation import Agreement, label_agreement
@@ -239,6 +240,9 @@ def _classifier_training(session: Session, inference_job: Job) -> Training:
     """What the classifier behind ``inference_job`` trained on, as far as its job recorded."""
     model_job_id = (inference_job.params or {}).get("model_job_id")
     model_job = session.get(Job, model_job_id) if model_job_id is not None else None
+    if model_job is not None and model_job.dataset_id != inference_job.dataset_id:
+        # a model of another data set learnt none of this one's labels: all are held out
+        return Training(0, np.empty(0, np.int64))
     result = (model_job.result or {}) if model_job else {}
     validation = result.get("validation_items")  # recorded by newer classifier_train jobs
     item_ids = (np.load(Path(model_job.artifact_dir) / validation) if validation
@@ -247,16 +251,29 @@ def _classifier_training(session: Session, inference_job: Job) -> Training:
 
 
 def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
-    item_ids, probabilities, column_label_ids = load_probabilities(job)
-    if label_id not in column_label_ids:
+    item_ids, probabilities, _ = load_probabilities(job)
+    column = probability_columns(job).column_of_label(label_id)
+    if column is None:
         raise DomainError(f"label {label_id} is not one of the classes job {job.id} was "
                           "trained on; train a classifier that knows it", field)
-    return item_ids, probabilities[:, column_label_ids.index(label_id)]
+    return item_ids, probabilities[:, column]
+
+
+def _label_of_class(job: Job, class_name: str, label_id: Optional[int]) -> int:
+    """The data set's class that the model's class ``class_name`` maps to (refused when the
+    data set lacks it); ``label_id``, when given too, must be that class."""
+    mapped = probability_columns(job).label_of_name(class_name, "class_name")
+    if label_id is not None and label_id != mapped:
+        raise DomainError(f"class '{class_name}' of job {job.id} is label {mapped}, not "
+                          f"label {label_id}; give one of label_id and class_name",
+                          "class_name")
+    return mapped
 
 
 @dataclass(frozen=True)
 class ThresholdPlan:
     job: Job
+    label_id: int  # the label to give
     item_ids: np.ndarray  # every item the job scored
     scores: np.ndarray  # each one's probability of the label
     plan: guided.BatchPlan  # its items: those at or above the threshold
@@ -269,18 +286,21 @@ class ThresholdPlan:
 
 def _threshold_plan(session: Session, dataset_id: int, inference_job_id: Optional[int],
                     label_id: Optional[int], threshold: float,
-                    overwrite: bool) -> ThresholdPlan:
+                    overwrite: bool, class_name: Optional[str] = None) -> ThresholdPlan:
     get_dataset(session, dataset_id)
-    if label_id is None:
+    if label_id is None and class_name is None:
         raise DomainError("choose the label to give", "label_id")
-    get_label(session, dataset_id, label_id)
+    if label_id is not None:
+        get_label(session, dataset_id, label_id)
     if not 0.0 <= threshold <= 1.0:
         raise DomainError("threshold must be between 0 and 1", "threshold")
     job = classifier_job(session, dataset_id, inference_job_id)
+    if class_name is not None:
+        label_id = _label_of_class(job, class_name, label_id)
     item_ids, scores = _label_column(job, label_id, "label_id")
     plan = guided.plan_batch(session, dataset_id, item_ids[scores >= threshold].tolist(),
                              label_id, overwrite)
-    return ThresholdPlan(job, item_ids, scores, plan)
+    return ThresholdPlan(job, label_id, item_ids, scores, plan)
 
 
 def threshold_items(session: Session, dataset_id: int, inference_job_id: Optional[int],
@@ -305,13 +325,16 @@ class ThresholdResult:
 def probability_batch(session: Session, dataset_id: int, tagger: str,
                       inference_job_id: Optional[int], label_id: Optional[int],
                       threshold: float, overwrite_manual: bool = False,
-                      dry_run: bool = True) -> ThresholdResult:
+                      dry_run: bool = True, class_name: Optional[str] = None
+                      ) -> ThresholdResult:
     """Give ``label_id`` to the items whose probability of it is at least ``threshold``, in
     one ``probability`` event with each probability as the tag's confidence. Labeled items
     keep their label unless ``overwrite_manual``. The check states the precision the
-    threshold had on hand labels the classifier did not train on."""
+    threshold had on hand labels the classifier did not train on. Instead of ``label_id``,
+    ``class_name`` may name the model's class: the data set's class it maps to is given."""
     chosen = _threshold_plan(session, dataset_id, inference_job_id, label_id, threshold,
-                             overwrite_manual)
+                             overwrite_manual, class_name)
+    label_id = chosen.label_id
     training = _classifier_training(session, chosen.job)
     check = guided.check_threshold(session, dataset_id, chosen.item_ids, chosen.scores,
                                    label_id, threshold, training.event_id,

@@ -6,12 +6,14 @@ prediction), so adding a measure is one entry. numpy only: the web process uses 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from errors import DomainError
 from ml.features import rows_of
+
+NO_CLASS = -1  # stands for a column without a class of the data set (label ids are positive)
 
 
 def least_confidence(probabilities: np.ndarray) -> np.ndarray:
@@ -62,12 +64,16 @@ def most_uncertain(item_ids: np.ndarray, probabilities: np.ndarray, method: str,
 class Contradiction:
     item_id: int
     label_id: int  # the item's label
-    predicted_label_id: int  # the classifier's top class
+    # the classifier's top class; None when the data set has no class of its name (a model
+    # of another data set): ``predicted_column`` still names it among the model's classes
+    predicted_label_id: Optional[int]
+    predicted_column: int
     confidence: float  # the classifier's probability of its top class
 
 
 def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
-                   column_label_ids: Sequence[int], labeled_item_ids: Sequence[int],
+                   column_label_ids: Sequence[Optional[int]],
+                   labeled_item_ids: Sequence[int],
                    labeled_label_ids: Sequence[int], min_confidence: float
                    ) -> list[Contradiction]:
     """Labeled items whose label the classifier's top class, at ``min_confidence`` or more,
@@ -77,7 +83,9 @@ def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
         raise DomainError("min_confidence must be between 0 and 1", "min_confidence")
     labeled = np.asarray(labeled_item_ids, dtype=np.int64)
     labels = np.asarray(labeled_label_ids, dtype=np.int64)
-    own, has_column = rows_of(np.asarray(column_label_ids, dtype=np.int64), labels)
+    columns = np.array([NO_CLASS if label is None else label for label in column_label_ids],
+                       dtype=np.int64)
+    own, has_column = rows_of(columns, labels)
     rows, seen = rows_of(item_ids, labeled)
     keep = has_column & seen
     rows, own, labeled, labels = rows[keep], own[keep], labeled[keep], labels[keep]
@@ -85,5 +93,6 @@ def contradictions(item_ids: np.ndarray, probabilities: np.ndarray,
     confidence = probabilities[rows, top]
     found = np.flatnonzero((top != own) & (confidence >= min_confidence))
     found = found[np.argsort(-confidence[found], kind="stable")]
-    return [Contradiction(int(labeled[i]), int(labels[i]), int(column_label_ids[top[i]]),
-                          float(confidence[i])) for i in found]
+    return [Contradiction(int(labeled[i]), int(labels[i]),
+                          None if columns[top[i]] == NO_CLASS else int(columns[top[i]]),
+                          int(top[i]), float(confidence[i])) for i in found]

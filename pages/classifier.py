@@ -109,7 +109,27 @@ def _results(job):
     return html.Div([jobs_panel(ids.SCOPE, ("classifier_train", "classifier_infer"),
                                 title="Classifier jobs", selected=row_id_from_url(job)),
                      dcc.Store(id=ids.KNOWN_FINISHED),
-                     curves, validation, compare, _probabilities()])
+                     curves, _apply_model(), validation, compare, _probabilities()])
+
+
+def _apply_model():
+    """Classify this data set with a model of any data set: its classes map by name."""
+    return dbc.Card([
+        dbc.CardHeader("Classify this data set with a model of any data set"),
+        dbc.CardBody([
+            dbc.Row([
+                dbc.Col(dcc.Dropdown(id=ids.APPLY_MODEL, options=[], className="small",
+                                     placeholder="a classifier of the model library"), md=6),
+                dbc.Col(dbc.Checkbox(id=ids.APPLY_CREATE, value=False,
+                                     label="create the model's classes this data set lacks"),
+                        md=4),
+                dbc.Col(dbc.Button([html.I(className="bi bi-cpu me-1"), "Classify"],
+                                   id=ids.APPLY, color="success", outline=True, size="sm",
+                                   disabled=True), md=2),
+            ], className="g-2 align-items-center"),
+            html.Div(id=ids.APPLY_NOTE, className="form-text"),
+        ]),
+    ], className="mb-3")
 
 
 def _probabilities():

@@ -164,7 +164,7 @@ def test_invalid_training_params_are_refused_naming_the_field(labeled, params, f
     assert error.field == field and words in str(error)
 
 
-def test_inference_needs_a_finished_classifier_of_the_same_data_set(labeled):
+def test_inference_needs_a_finished_classifier(labeled):
     session_factory, dataset_id, *_ = labeled
     assert refusal(session_factory, dataset_id, "classifier_infer",
                    {}).field == "params.model_job_id"

@@ -17,6 +17,8 @@ from db.jobs import finished_job
 from errors import DomainError
 from ml.classifier import (BALANCING, FAMILIES, MODELS, check_image_size,
                            check_weights_path)
+from ml.class_mapping import (class_ids_by_name, column_label_ids, create_missing_classes,
+                              mapping_summary)
 from ml.classifier_data import check_training_set, training_set
 from ml.init_model import (START_PARAMS, check_init_model, check_start_params,
                            fine_tuning_record, match_classes, starting_job, weights_file)
@@ -43,7 +45,10 @@ TRAIN_SPEC = {
 }
 TRAIN_PARAMS = params_checker(TRAIN_SPEC)
 INFER_PARAMS = params_checker({"model_job_id": Param(int, 0, 1, None),
-                               "batch_size": Param(int, 128, 1, 4096)})
+                               "batch_size": Param(int, 128, 1, 4096),
+                               # a model of another data set: add the classes it knows that
+                               # this data set lacks, so that every column maps to a class
+                               "create_missing_classes": Flag(False)})
 SEPARATE = ("image_size", "weights_path")
 
 
@@ -107,17 +112,18 @@ def check_train_dataset(session: Session, dataset_id: int, params: dict[str, Any
     check_training_set(training_set(session, dataset_id, params["event_id"]))
 
 
-def _model_job(session: Session, dataset_id: int, job_id: int):
-    job = finished_job(session, job_id, "classifier_train")
-    if job.dataset_id != dataset_id:
-        raise DomainError(f"params.model_job_id: job {job_id} was trained on data set "
-                          f"{job.dataset_id}, whose classes are not this data set's",
-                          "params.model_job_id")
-    return job
+def _model_job(session: Session, job_id: int):
+    """The classifier_train job whose model infers; of any data set (its classes map to the
+    inferred data set's by name: ``ml.class_mapping``)."""
+    return finished_job(session, job_id, "classifier_train")
 
 
 def check_infer_dataset(session: Session, dataset_id: int, params: dict[str, Any]) -> None:
-    _model_job(session, dataset_id, params["model_job_id"])
+    """Refuse an unknown or unfinished model; with create_missing_classes, add the model's
+    classes the data set lacks (in the transaction that records the job)."""
+    model_job = _model_job(session, params["model_job_id"])
+    if params["create_missing_classes"]:
+        create_missing_classes(session, dataset_id, model_job)
 
 
 # ---------------------------------------------------------------- running
@@ -211,7 +217,10 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
     from ml.classifier_train import infer_classifier
 
     with context.session_factory() as session:
-        model_job = _model_job(session, context.dataset.id, context.params["model_job_id"])
+        model_job = _model_job(session, context.params["model_job_id"])
+        class_ids = class_ids_by_name(session, context.dataset.id)
+    model_names = model_job.result["label_names"]
+    label_ids = column_label_ids(model_job, context.dataset.id, class_ids)
     model, description = load_classifier(Path(model_job.artifact_dir) / model_job.result["model"])
     failed: list[int] = []
     batches = context.batches(context.items(), tuple(description["image_size"]),
@@ -221,13 +230,19 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
     if context.should_stop():
         raise JobCancelled()
     context.log(f"{len(inference.item_ids)} items classified, {len(failed)} unreadable")
+    mapping = mapping_summary(model_names, label_ids, class_ids)
+    if mapping["missing"]:
+        context.log(f"classes of model {model_job.id} this data set lacks (shown under the "
+                    f"model's names, never used to label): {', '.join(mapping['missing'])}")
     folder = context.artifact_dir
     np.save(folder / "probabilities.npy", inference.probabilities.astype(np.float32))
     np.save(folder / "features.npy", inference.features.astype(np.float32))
     np.save(folder / "item_ids.npy", np.asarray(inference.item_ids, np.int64))
     return {"items": len(inference.item_ids), "feature_dim": int(inference.features.shape[1]),
-            "label_ids": model_job.result["label_ids"],
-            "label_names": model_job.result["label_names"], "model_job_id": model_job.id,
+            # per column: this data set's class of the model's class name (None: it has none)
+            "label_ids": label_ids,
+            "label_names": model_names, "model_job_id": model_job.id,
+            "model_dataset_id": model_job.dataset_id, "class_mapping": mapping,
             "unreadable": len(failed),
             "files": {"probabilities": "probabilities.npy", "features": "features.npy",
                       "item_ids": "item_ids.npy"}}
