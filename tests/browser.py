@@ -231,6 +231,15 @@ def jobs_panel_text(browser) -> str:
     return text_of(browser, ".jobs-list")
 
 
+def finished_job(app: str, job_id: int) -> dict:
+    """The job once it has ended (succeeded, failed or cancelled), read through the API."""
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while (job := call_api(app, f"/api/v1/jobs/{job_id}"))["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job_id} is still {job['status']}"
+        time.sleep(0.5)
+    return job
+
+
 def wait_for(condition, timeout: float, message: str) -> None:
     """Wait until ``condition()`` holds; a poll that meets an element the page redrew
     meanwhile counts as "not yet" (the next poll finds the new one)."""

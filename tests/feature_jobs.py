@@ -10,6 +10,7 @@ import numpy as np
 from db import jobs as job_store
 from db.models import Job
 from db.session import transaction
+from ml.jobs import create_job, execute_job
 
 
 def make_feature_job(session_factory, dataset_id: int, folder: Path, item_ids: Sequence[int],
@@ -64,3 +65,14 @@ def make_model_job(session_factory, inference_job_id: int, folder: Path,
         job_store.finish(session, job.id, "succeeded", result=result)
         inference.params = {**(inference.params or {}), "model_job_id": job.id}
         return job.id
+
+
+def run_job(session_factory, artifacts: Path, kind: str, dataset_id: int, params: dict) -> Job:
+    """A job of ``kind`` created and run in this process; it must succeed."""
+    with transaction(session_factory) as session:
+        job_id = create_job(session, kind, dataset_id, params, "tester").id
+    execute_job(session_factory, artifacts, job_id)
+    with session_factory() as session:
+        job = job_store.get_job(session, job_id)
+    assert job.status == "succeeded", job.error
+    return job

@@ -2,21 +2,11 @@
 launcher's real Celery worker: the model is offered from the library, the page says how its
 classes map by name, and with the box ticked the missing class is created and every column
 maps."""
-import time
-
-from tests.browser import (JOB_TIMEOUT, call_api, click, demo_in_app, text_of, wait_for,
-                           wait_until_queued)
+from tests.browser import (call_api, click, demo_in_app, finished_job, text_of,
+                           wait_for, wait_until_queued)
 
 CLASSIFIER = {"model": "resnet18", "image_size": 16, "epochs": 1, "batch_size": 8,
               "val_share": 0.3}
-
-
-def finished_job(app: str, job_id: int) -> dict:
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while (job := call_api(app, f"/api/v1/jobs/{job_id}"))["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, f"job {job_id} is still {job['status']}"
-        time.sleep(0.5)
-    return job
 
 
 def test_a_classifier_of_another_data_set_classifies_this_one(worker_browser,

@@ -1,22 +1,12 @@
 """The training form's "start from" choice in headless Chromium, with the launcher's real
 Celery worker: the trained models are offered by their architecture, a run built otherwise
 is refused under the field before anything is queued, and a matching one fine-tunes."""
-import time
-
 from data.demo import generate_demo
-from tests.browser import (JOB_TIMEOUT, by_pattern_id, call_api, click, type_into, wait_for,
-                           wait_until_queued)
+from tests.browser import (by_pattern_id, call_api, click, finished_job, type_into,
+                           wait_for, wait_until_queued)
 
 NETWORK = {"image_size": [32, 32], "depth": 2, "base_channels": 4, "latent_dim": 8,
            "epochs": 1}
-
-
-def finished_job(app: str, job_id: int) -> dict:
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while (job := call_api(app, f"/api/v1/jobs/{job_id}"))["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, f"job {job_id} is still {job['status']}"
-        time.sleep(0.5)
-    return job
 
 
 def form_message(browser, name: str) -> str:

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from app import create_server
 from data.catalog import register_dataset, scan_dataset
 from data.demo import generate_demo
-from db import jobs as job_store
 from db.labels import create_label, list_labels
 from db.models import Item, Tag
 from db.session import transaction
@@ -24,12 +23,13 @@ from errors import DomainError
 from ml import rankings
 from ml.class_mapping import probability_columns
 from ml.features import feature_sources, load_probabilities
-from ml.jobs import create_job, execute_job
+from ml.jobs import execute_job
 from ml.projection_results import feature_values, load_projection
 from ml.similarity import IndexCache
 from settings import Settings
 from tests.api_client import assert_error
 from tests.databases import demo_dataset
+from tests.feature_jobs import run_job
 
 N_IMAGES = 24
 CLASSES_A = ("rings", "peaks", "empty")  # the model's classes, in its column order
@@ -49,16 +49,6 @@ class Lab:
     classes_b: dict  # name: label id of B
     model: int  # the classifier_train job on A
     inference: object  # the classifier_infer job of the model on B
-
-
-def run_job(session_factory, artifacts: Path, kind: str, dataset_id: int, params: dict):
-    with transaction(session_factory) as session:
-        job_id = create_job(session, kind, dataset_id, params, "tester").id
-    execute_job(session_factory, artifacts, job_id)
-    with session_factory() as session:
-        job = job_store.get_job(session, job_id)
-    assert job.status == "succeeded", job.error
-    return job
 
 
 @pytest.fixture(scope="module")

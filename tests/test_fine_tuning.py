@@ -30,6 +30,7 @@ from ml.kinds import classifier as classifier_kind
 from tests.api_client import (api, assert_error, dataset, folder, labels,  # noqa: F401
                               server, settings)
 from tests.databases import demo_dataset
+from tests.feature_jobs import run_job
 
 N_IMAGES = 24
 # The model learnt on data set A; data set B names its classes otherwise, in another order.
@@ -62,16 +63,6 @@ def _label(session_factory, dataset_id: int, truth, names: dict[str, str]) -> No
                                    .where(Item.dataset_id == dataset_id)).all())
         apply_event(session, dataset_id, "tester", "import",
                     [TagIn(ids[path], label_ids[demo]) for path, demo in truth])
-
-
-def run_job(lab_or_factory, artifacts: Path, kind: str, dataset_id: int, params: dict):
-    with transaction(lab_or_factory) as session:
-        job_id = create_job(session, kind, dataset_id, params, "tester").id
-    execute_job(lab_or_factory, artifacts, job_id)
-    with lab_or_factory() as session:
-        job = job_store.get_job(session, job_id)
-    assert job.status == "succeeded", job.error
-    return job
 
 
 @pytest.fixture(scope="module")
