@@ -18,11 +18,15 @@ from api.input_checks import BadValue, nul_problem, parse_json
 from api.models import ErrorOut
 from auth.identity import SESSION_COOKIE, acting_name
 from errors import DomainError
+from ml.classifier import MAX_WEIGHTS_BYTES
 
 PREFIX = "/api/v1"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Routes whose request body is not JSON: endpoint -> the media type they take.
 TEXT_BODIES = {"api.transfer.import_labels": "text/csv"}
+# Routes whose request body is a file the route reads and checks itself: endpoint ->
+# (media type, most bytes; above the server's max_request_mb).
+FILE_BODIES = {"api.library.import_model": ("application/octet-stream", MAX_WEIGHTS_BYTES)}
 # How a request says who it is (auth.identity), for the OpenAPI document; the local app
 # (BEAMLABEL_AUTH=none) needs neither, hence the empty requirement.
 SECURITY_SCHEMES = {
@@ -72,8 +76,15 @@ def _check_values():
     """Refuse a body that is not JSON before pydantic sees it (it would read it as empty),
     and NUL characters or NaN anywhere in the request (``api.input_checks``)."""
     values = [*request.args.items(multi=True), *(request.view_args or {}).items()]
-    data = request.get_data(cache=True)
     body = None
+    if request.endpoint in FILE_BODIES:
+        media_type = FILE_BODIES[request.endpoint][0]
+        if request.content_length and request.mimetype != media_type:
+            return error_response(415, f"send the file as the request body, with the header "
+                                       f"'Content-Type: {media_type}'", "body")
+        data = b""  # the route streams it
+    else:
+        data = request.get_data(cache=True)
     if data.strip():
         if (media_type := TEXT_BODIES.get(request.endpoint)) is not None:
             if request.mimetype != media_type:

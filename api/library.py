@@ -1,18 +1,22 @@
 """The model library: the models (succeeded training jobs), one model's facts, renaming or
-describing one, deleting one with its files."""
+describing one, deleting one with its files; exporting one as a file and importing one
+(``ml.model_files``)."""
 from __future__ import annotations
 
 from dataclasses import asdict
 
+from flask import Response
 from flask_openapi3 import Tag
 
-from api.blueprints import resource_blueprint
+from api.blueprints import resource_blueprint, tagger_of
 from api.error_answers import responses
-from api.models_library import (ModelDeleteOut, ModelDetailOut, ModelListOut, ModelOut,
-                                ModelPatchIn, ModelPath, ModelsQuery)
+from api.models import ErrorOut
+from api.models_library import (ModelDeleteOut, ModelDetailOut, ModelFileBody,
+                                ModelImportQuery, ModelListOut, ModelOut, ModelPatchIn,
+                                ModelPath, ModelsQuery)
 from auth.ownership import check_may_change_job
 from db.session import transaction
-from ml import model_library
+from ml import model_files, model_library
 from services import current_services
 
 MODELS = Tag(name="models", description="the model library: every training job that "
@@ -69,3 +73,41 @@ def delete_model(path: ModelPath):
         check_may_change_job(session, path.model_id)
         model_library.delete_model(session, path.model_id)
     return ModelDeleteOut(model_id=path.model_id, deleted=True).model_dump(mode="json")
+
+
+EXPORT_RESPONSES = {
+    200: {"description": "the model as one .safetensors file: its weights, and its card "
+                         f"(JSON) under '{model_files.CARD_KEY}' in the header metadata",
+          "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}}}},
+    404: ErrorOut, 422: ErrorOut}
+
+
+@blueprint.get("/models/<int:model_id>/export", tags=[MODELS],
+               summary="Download a model as one file a colleague can import",
+               description="A .safetensors file: the weights, and a JSON card with the kind, "
+                           "architecture, training parameters (transform included), class "
+                           "names, name, description and metrics of the model.",
+               responses=EXPORT_RESPONSES)
+def export_model(path: ModelPath):
+    with current_services().session_factory() as session:
+        file_name, data = model_files.export_model(session, path.model_id)
+    return Response(data, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+@blueprint.post("/models/import", tags=[MODELS],
+                summary="Import a model file exported by beamlabel as a new model",
+                description="The file is the request body (Content-Type: "
+                            "application/octet-stream, at most 2 GiB). The new model has no "
+                            "data set; its result says imported_from. A file that cannot be "
+                            "loaded (not safetensors, no card, a card of a newer format, an "
+                            "unknown kind or architecture, weights that do not fit it or hold "
+                            "NaN) is refused with nothing stored.",
+                responses=responses(201, ModelDetailOut, 400, 413, 415))
+def import_model(query: ModelImportQuery, raw: ModelFileBody):
+    services = current_services()
+    with transaction(services.session_factory) as session:
+        model_id = model_files.import_model(session, raw.stream, query.file_name or "",
+                                            tagger_of(None), services.settings.artifacts_dir)
+        return _out(ModelDetailOut, model_library.model_facts(session, model_id)), 201

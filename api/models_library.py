@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Optional, Union
 
+from flask_openapi3 import RawModel
 from pydantic import BaseModel, Field, model_validator
 
 from api.models import Body, Out, RowId
@@ -79,3 +80,14 @@ class ModelListOut(BaseModel):
 class ModelDeleteOut(BaseModel):
     model_id: int
     deleted: bool
+
+
+class ModelFileBody(RawModel):
+    """A model file exported by beamlabel: a .safetensors file whose metadata holds the
+    model's card; at most 2 GiB."""
+    mimetypes = ["application/octet-stream"]
+
+
+class ModelImportQuery(BaseModel):
+    file_name: Optional[str] = Field(None, max_length=200, description=(
+        "the file's name, recorded in the new model's result (imported_from)"))

@@ -3,9 +3,10 @@ headers every answer carries.
 
 In order: the Host must be one the server answers to (DNS rebinding); a write must come
 from this origin (Origin, else Referer) and carry a body type a page on another origin
-cannot send without asking first (JSON, or the CSV import), unless it is a form that
-proves its origin with the session's CSRF token; then the request must be somebody's,
-with the role ``auth.policy`` gives the route or callback.
+cannot send without asking first (JSON, the CSV import, a model file), unless it is a
+form that proves its origin with the session's CSRF token; then the request must be
+somebody's, with the role ``auth.policy`` gives the route or callback. A model file
+upload has its own size limit (``api.blueprints.FILE_BODIES``), the rest max_request_mb.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from dash._callback import GLOBAL_CALLBACK_MAP
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session
 
-from api.blueprints import TEXT_BODIES
+from api.blueprints import FILE_BODIES, TEXT_BODIES
 from auth.identity import SESSION_COOKIE, Identity, identify
 from auth.policy import (PUBLIC_PATHS, READ_METHODS, callback_name, callback_role,
                          route_role)
@@ -79,7 +80,9 @@ def check_request() -> Optional[Response]:
                             f"with BEAMLABEL_ALLOWED_HOSTS)")
     if request.path.startswith(PUBLIC_PATHS) and request.method in READ_METHODS:
         return None
-    if (request.content_length or 0) > settings.max_request_mb * 2**20:
+    if request.endpoint in FILE_BODIES:  # a file upload: its route's own limit
+        request.max_content_length = FILE_BODIES[request.endpoint][1]
+    elif (request.content_length or 0) > settings.max_request_mb * 2**20:
         return refusal(413, f"the request body is larger than {settings.max_request_mb:g} MB, "
                             "the most this server takes (BEAMLABEL_MAX_REQUEST_MB); send it "
                             "in parts", "body")
@@ -112,7 +115,8 @@ def _forgery_refusal() -> Optional[Response]:
         return None
     # Only a POST can come from another origin without the browser asking it first.
     if request.method == "POST" and request.mimetype in SIMPLE_CONTENT_TYPES:
-        media_type = TEXT_BODIES.get(request.endpoint, "application/json")
+        media_type = TEXT_BODIES.get(request.endpoint) or FILE_BODIES.get(
+            request.endpoint, ("application/json",))[0]
         return refusal(415, f"send the request body as {media_type}, with the header "
                             f"'Content-Type: {media_type}' (an empty JSON change is the body "
                             "{})", "body")

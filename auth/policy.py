@@ -28,6 +28,7 @@ WRITE_ROUTES = {
     "api.jobs.delete_job": "trainer",
     "api.library.update_model": "trainer",  # their own models (training jobs); an admin's any
     "api.library.delete_model": "trainer",
+    "api.library.import_model": "trainer",  # a model file becomes a new model
     "api.retrain_loop.set_retrain_loop": "trainer",
     "api.retrain_loop.retrain_now": "trainer",
     "api.accounts.create_token": "viewer",
@@ -42,7 +43,8 @@ WRITE_ROUTES = {
 }
 # Reading routes only some roles may use.
 READ_ROUTES = {"api.accounts.get_users": "admin", "api.accounts.audit": "admin",
-               "api.pixels.item_pixels": "viewer"}  # listed: it reads images at full size
+               "api.pixels.item_pixels": "viewer",  # listed: it reads images at full size
+               "api.library.export_model": "viewer"}  # listed: a model's weights leave
 
 # Dash callbacks, by the module that defines them, then by function where it differs.
 CALLBACK_MODULES = {
@@ -88,6 +90,7 @@ CALLBACKS = {
     "callbacks.label_viewer.label_viewed_item": "labeler",
     "callbacks.models.save_card": "trainer",  # their own models; an admin's any
     "callbacks.models.delete_model": "trainer",
+    "callbacks.models.import_model": "trainer",
 }
 
 

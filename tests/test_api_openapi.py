@@ -22,6 +22,8 @@ ROUTES = {
     "/api/v1/jobs/{job_id}/cancel": {"post"},
     "/api/v1/models": {"get"},
     "/api/v1/models/{model_id}": {"get", "patch", "delete"},
+    "/api/v1/models/{model_id}/export": {"get"},
+    "/api/v1/models/import": {"post"},
     "/api/v1/datasets/{dataset_id}/retrain-loop": {"get", "put"},
     "/api/v1/datasets/{dataset_id}/retrain-loop/run": {"post"},
     "/api/v1/me": {"get"},
@@ -52,7 +54,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 44
+    assert len(set(operation_ids)) == len(operation_ids) == 46
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():
