@@ -348,3 +348,6 @@ class Models:
     CONFIRM_TEXT = "models-confirm-text"
     CONFIRM_DELETE = "models-confirm-delete"
     CONFIRM_KEEP = "models-confirm-keep"
+    EXPORT_LINK = "models-export-link"  # downloads the selected model as one file
+    IMPORT_UPLOAD = "models-import-upload"  # a model file to import
+    IMPORT_MESSAGE = "models-import-message"  # what the import made, or why it refused

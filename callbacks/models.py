@@ -1,8 +1,13 @@
 """Behaviour of the models page (pages/models.py): the library's table and its filters, the
 selected model's card (name and description saved in place, a refusal said by its field)
-and facts, and Delete after a dialog that says what is lost. Thin adapters to
-ml.model_library."""
+and facts, its Export link, Delete after a dialog that says what is lost, and the import of
+a model file (a refusal said under the upload). Thin adapters to ml.model_library and
+ml.model_files."""
 from __future__ import annotations
+
+import base64
+import binascii
+import io
 
 from typing import Any, Optional
 
@@ -12,13 +17,14 @@ from dash.exceptions import PreventUpdate
 
 from auth.ownership import check_may_change_job
 from callbacks.common import (clicked_index, dataset_choices, error_alert, on_refusal,
-                              read_session, write_session)
+                              read_session, tagger_or_default, write_session)
 from callbacks.ids import Models as ids
 from callbacks.jobs_panel import deletion_loss, results_link, size_text
 from db.models import MAX_ROW_ID, as_utc
 from errors import DomainError
-from ml import model_library
+from ml import model_files, model_library
 from ml.model_library import ModelFacts
+from services import current_services
 
 COLUMNS = ("Name", "Kind", "Architecture", "Data set", "Learned from", "Classes", "Metrics",
            "Size", "Trained")
@@ -54,6 +60,8 @@ def metrics_text(facts: ModelFacts) -> str:
 
 
 def learned_from_text(facts: ModelFacts) -> str:
+    if facts.dataset_id is None:  # only an imported model has no data set
+        return "imported, no data set"
     if facts.learned_from_event_id is None:
         return "images only"
     return f"labels up to event {facts.learned_from_event_id}"
@@ -114,7 +122,8 @@ def select_model(clicks):
 def _facts_table(facts: ModelFacts):
     built_on = ", ".join(f"#{job.id} {job.kind} ({job.status})" for job in facts.built_on or [])
     rows = [("Model", f"#{facts.id} · {facts.kind} · by {facts.owner}"),
-            ("Data set", f"{facts.dataset_name or '–'} (id {facts.dataset_id})"),
+            ("Data set", "–" if facts.dataset_id is None else
+             f"{facts.dataset_name or '–'} (id {facts.dataset_id})"),
             ("Learned from", learned_from_text(facts)),
             ("Classes", ", ".join(facts.class_names or []) or "–"),
             *((name.replace('_', ' '), _shown(value))
@@ -139,9 +148,10 @@ def _facts_table(facts: ModelFacts):
           Output(ids.NAME, "value"), Output(ids.DESCRIPTION, "value"),
           Output(ids.RESULTS_LINK, "href"), Output(ids.RESULTS_LINK, "children"),
           Output(ids.NAME_ERROR, "children"), Output(ids.DESCRIPTION_ERROR, "children"),
+          Output(ids.EXPORT_LINK, "href"),
           Input(ids.SELECTED, "data"), Input(ids.CHANGED, "data"))
 def show_model(model_id, _changed):
-    hidden = ({"display": "none"}, None, "", "", None, None, None, None)
+    hidden = ({"display": "none"}, None, "", "", None, None, None, None, None)
     if _chosen_id(model_id) is None:
         return hidden
     with read_session() as session:
@@ -151,7 +161,8 @@ def show_model(model_id, _changed):
             return hidden
         href, page_name = results_link(model_library.model_job(session, model_id))
     link = [html.I(className="bi bi-box-arrow-up-right me-1"), f"results on {page_name}"]
-    return None, _facts_table(facts), facts.name, facts.description, href, link, None, None
+    return (None, _facts_table(facts), facts.name, facts.description, href, link, None, None,
+            f"/api/v1/models/{facts.id}/export")
 
 
 def _field_messages(error: Optional[DomainError]) -> list[Optional[str]]:
@@ -219,3 +230,29 @@ def delete_model(_clicks, model_id, changed):
         model_library.delete_model(session, model_id)
     return (dbc.Alert(f"Model {name} and its files deleted.", color="info", dismissable=True,
                       duration=4000, className="py-2"), (changed or 0) + 1)
+
+
+@callback(Output(ids.IMPORT_MESSAGE, "children"), Output(ids.IMPORT_UPLOAD, "contents"),
+          Output(ids.SELECTED, "data", allow_duplicate=True),
+          Output(ids.CHANGED, "data", allow_duplicate=True),
+          Input(ids.IMPORT_UPLOAD, "contents"), State(ids.IMPORT_UPLOAD, "filename"),
+          State(ids.CHANGED, "data"), prevent_initial_call=True)
+def import_model(contents, file_name, changed):
+    """A dropped model file becomes a new model, selected; a refusal says why."""
+    if not contents:
+        raise PreventUpdate
+    try:
+        data = base64.b64decode(str(contents).partition(",")[2], validate=True)
+    except (binascii.Error, ValueError):
+        return (error_alert(DomainError("the upload did not arrive whole; drop the file again",
+                                        "file")), None, no_update, no_update)
+    try:
+        with write_session() as session:
+            model_id = model_files.import_model(
+                session, io.BytesIO(data), str(file_name or ""), tagger_or_default(None),
+                current_services().settings.artifacts_dir)
+            name = model_library.model_facts(session, model_id).name
+    except DomainError as error:
+        return error_alert(error), None, no_update, no_update
+    return (dbc.Alert(f"Imported {name} as model #{model_id}.", color="success",
+                      dismissable=True, className="py-2"), None, model_id, (changed or 0) + 1)
