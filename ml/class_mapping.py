@@ -84,9 +84,6 @@ class ProbabilityColumns:
     names: list[str]
     model_job_id: Optional[int]
 
-    def column_of_label(self, label_id: int) -> Optional[int]:
-        return self.label_ids.index(label_id) if label_id in self.label_ids else None
-
     def label_of_name(self, name: str, field: str) -> int:
         """The data set's class that the model's class ``name`` maps to; a DomainError
         naming ``field`` when the model has no such class or the data set lacks it."""

@@ -251,12 +251,11 @@ def _classifier_training(session: Session, inference_job: Job) -> Training:
 
 
 def _label_column(job: Job, label_id: int, field: str) -> tuple[np.ndarray, np.ndarray]:
-    item_ids, probabilities, _ = load_probabilities(job)
-    column = probability_columns(job).column_of_label(label_id)
-    if column is None:
+    item_ids, probabilities, column_label_ids = load_probabilities(job)
+    if label_id not in column_label_ids:  # a column without a class (None) never matches
         raise DomainError(f"label {label_id} is not one of the classes job {job.id} was "
                           "trained on; train a classifier that knows it", field)
-    return item_ids, probabilities[:, column]
+    return item_ids, probabilities[:, column_label_ids.index(label_id)]
 
 
 def _label_of_class(job: Job, class_name: str, label_id: Optional[int]) -> int:
