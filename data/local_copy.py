@@ -3,6 +3,7 @@
 Training reads every image once per run; over a Tiled server that would move the whole
 data set across the network for each run. Wrapped in :class:`LocalCopySource`, each raw
 frame is fetched once and kept as a .npy file; inference does not use it (it streams).
+A strided read (``max_size``) is kept apart from the full frame: each is fetched once.
 """
 from __future__ import annotations
 
@@ -26,17 +27,16 @@ class LocalCopySource:
     def __getattr__(self, name: str):
         return getattr(self._source, name)
 
-    def _copy_path(self, path: str, frame: int) -> Path:
-        key = hashlib.sha1(f"{path}\0{frame}".encode()).hexdigest()
+    def _copy_path(self, path: str, frame: int, max_size: Optional[int]) -> Path:
+        name = f"{path}\0{frame}" if max_size is None else f"{path}\0{frame}\0{max_size}"
+        key = hashlib.sha1(name.encode()).hexdigest()
         return self.folder / key[:2] / f"{key}.npy"
 
     def read(self, path: str, frame: int = 0, max_size: Optional[int] = None) -> np.ndarray:
-        if max_size is not None:  # thumbnails are small; no point keeping them
-            return self._source.read(path, frame, max_size)
-        copy = self._copy_path(path, frame)
+        copy = self._copy_path(path, frame, max_size)
         if copy.is_file():
             return np.load(copy)
-        values = self._source.read(path, frame)
+        values = self._source.read(path, frame, max_size)
         copy.parent.mkdir(parents=True, exist_ok=True)
         partial = copy.with_suffix(f".{os.getpid()}.part")
         with open(partial, "wb") as out:

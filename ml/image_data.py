@@ -46,23 +46,27 @@ def resize(image: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
 
 
 def read_image(source: DataSource, item: ItemRef, image_size: tuple[int, int],
-               transform: Transform) -> np.ndarray:
-    """One item as a transformed, resized (M, N) float32 array; raises READ_ERRORS."""
-    raw = source.read(item.path, item.frame)
+               transform: Transform, read_side: Optional[int] = None) -> np.ndarray:
+    """One item as a transformed, resized (M, N) float32 array; raises READ_ERRORS.
+
+    With ``read_side`` the source reads a strided frame whose longer side is at least that
+    (a remote source strides on the server, so only those pixels cross the network)."""
+    raw = source.read(item.path, item.frame, read_side)
     if raw.ndim != 2:
         raise UnreadableImage(f"expected a 2-D frame, got shape {raw.shape}")
     return resize(apply_transform(raw, transform), image_size)
 
 
 def load_images(source: DataSource, items: Sequence[ItemRef], image_size: tuple[int, int],
-                transform: Transform) -> LoadedImages:
+                transform: Transform, read_side: Optional[int] = None) -> LoadedImages:
     """Every readable item as one (n, 1, M, N) float32 array, in the order of ``items``."""
     images = np.empty((len(items), 1, *image_size), dtype=np.float32)
     item_ids: list[int] = []
     failed: dict[int, str] = {}
     for item in items:
         try:
-            images[len(item_ids), 0] = read_image(source, item, image_size, transform)
+            images[len(item_ids), 0] = read_image(source, item, image_size, transform,
+                                                  read_side)
         except READ_ERRORS as error:
             failed[item.id] = str(error) or type(error).__name__
             continue
@@ -73,14 +77,14 @@ def load_images(source: DataSource, items: Sequence[ItemRef], image_size: tuple[
 def iter_batches(source: DataSource, items: Sequence[ItemRef], image_size: tuple[int, int],
                  transform: Transform, batch_size: int,
                  on_failure: Optional[FailureCallback] = None,
-                 ) -> Iterator[tuple[list[int], torch.Tensor]]:
+                 read_side: Optional[int] = None) -> Iterator[tuple[list[int], torch.Tensor]]:
     """(item ids, (b, 1, M, N) float32 tensor) batches; unreadable items are skipped and
     passed to ``on_failure``. Memory holds one batch, whatever the data set's size."""
     buffer = np.empty((batch_size, 1, *image_size), dtype=np.float32)
     ids: list[int] = []
     for item in items:
         try:
-            buffer[len(ids), 0] = read_image(source, item, image_size, transform)
+            buffer[len(ids), 0] = read_image(source, item, image_size, transform, read_side)
         except READ_ERRORS as error:
             if on_failure is not None:
                 on_failure(item.id, str(error) or type(error).__name__)

@@ -1,6 +1,8 @@
-"""Training copies a remote data set once; later runs read the local copy."""
+"""Training copies a remote data set once; later runs read the local copy. Jobs on a remote
+data set read frames strided on the server, and inference streams them without a copy."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -64,3 +66,44 @@ def test_training_on_tiled_fetches_the_frames_once(tiled_server, tmp_path):
     assert "/array/" not in second_requests  # ... once: the second run read the copy
     copies = Path(settings.artifacts_dir) / TRAINING_COPIES / f"dataset-{dataset.id}"
     assert len(list(copies.rglob("*.npy"))) == 10
+
+
+def _run(session_factory, settings, kind: str, dataset_id: int, params: dict):
+    with transaction(session_factory) as session:
+        job = create_job(session, kind, dataset_id, params, "tester")
+        job_id = job.id
+    return execute_job(session_factory, settings.artifacts_dir, job_id, None), job_id
+
+
+def test_jobs_on_tiled_read_reduced_frames_and_inference_copies_nothing(tiled_server,
+                                                                        tmp_path):
+    """256 x 256 frames and a model of 16 x 16 inputs: training and inference ask the
+    server for every 8th pixel (32 x 32, twice the model's side) and inference streams
+    them, leaving the training copy as it was."""
+    root = tiled_server.new_container("reduced")
+    frames = np.random.default_rng(1).integers(0, 4000, (6, 256, 256), np.uint16)
+    tiled_server.write_array(f"{root}/stack", frames)
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
+    engine, session_factory = open_database(settings)
+    with ByteCountingProxy(tiled_server.port) as proxy:
+        dataset = register_dataset(session_factory, settings.data_roots, "remote", "tiled",
+                                   tiled_server.metadata_uri(root, port=proxy.port),
+                                   api_key=tiled_server.api_key)
+        scan_dataset(session_factory, dataset.id)
+        trained, model_id = _run(session_factory, settings, "autoencoder_train", dataset.id,
+                                 TINY_TRAINING)
+        copies = Path(settings.artifacts_dir) / TRAINING_COPIES / f"dataset-{dataset.id}"
+        copied = sorted(copies.rglob("*"))
+        proxy.reset()
+        inferred, _ = _run(session_factory, settings, "autoencoder_infer", dataset.id,
+                           {"model_job_id": model_id})
+        inference_bytes = proxy.bytes_to_client
+        requests = unquote(proxy.sent_by_client().decode("latin-1"))
+    engine.dispose()
+    assert trained == inferred == "succeeded"
+    assert [np.load(path).shape for path in copied if path.suffix == ".npy"] == [(32, 32)] * 6
+    frame_reads = re.findall(r"GET /api/v1/array/full/\S+ ", requests)
+    assert len(frame_reads) >= 6  # every frame came over the network ...
+    assert all(re.search(r"slice=\d,0:\d+:8,0:\d+:8 ", read) for read in frame_reads)
+    assert inference_bytes < frames.nbytes / 8  # ... strided: about 1/64 of the pixels
+    assert sorted(copies.rglob("*")) == copied  # and nothing was kept of them

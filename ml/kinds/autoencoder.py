@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from data.catalog import source_of
 from data.transforms import Transform
 from db.jobs import finished_job
 from errors import DomainError
@@ -108,14 +107,13 @@ def _start_from(context: JobContext):
 
 def run_autoencoder_train(context: JobContext) -> dict[str, Any]:
     from ml.autoencoder_train import TrainOptions, check_sample, save_model, train_autoencoder
-    from ml.image_data import load_images
     from ml.training import Augment
 
     params = context.params
     start_from = _start_from(context)
     context.log("reading the training images")
-    loaded = load_images(context.training_source(), context.items(),
-                         tuple(params["image_size"]), Transform.of(params))
+    loaded = context.load_images(context.items(), tuple(params["image_size"]),
+                                 Transform.of(params))
     if len(loaded.item_ids) < 2:
         raise ValueError("fewer than 2 readable images: nothing to train on")
     options = TrainOptions(
@@ -185,14 +183,13 @@ def _extreme_reconstructions(context: JobContext, model, model_job, items, infer
                              ) -> list[dict]:
     """Pairs of the best and the worst reconstructed items: what the model learnt and
     what it finds unusual (often the interesting or broken images)."""
-    from ml.image_data import load_images
 
     order = np.argsort(inference.errors)
     half = RECONSTRUCTION_PAIRS // 2
     chosen = {int(inference.item_ids[i]) for i in (*order[:half], *order[-half:])}
     picked = [item for item in items if item.id in chosen]
-    loaded = load_images(source_of(context.dataset), picked,
-                         tuple(model_job.params["image_size"]), Transform.of(model_job.params))
+    loaded = context.load_images(picked, tuple(model_job.params["image_size"]),
+                                 Transform.of(model_job.params), for_training=False)
     pairs = _reconstruction_pairs(context, model, loaded.images, loaded.item_ids)
     return sorted(pairs, key=lambda pair: pair["error"])
 

@@ -168,7 +168,6 @@ def _start_from(context: JobContext, class_names: list[str]):
 def run_classifier_train(context: JobContext) -> dict[str, Any]:
     from ml.classifier import save_classifier
     from ml.classifier_train import train_classifier
-    from ml.image_data import load_images
 
     params = context.params
     with context.session_factory() as session:
@@ -177,8 +176,8 @@ def run_classifier_train(context: JobContext) -> dict[str, Any]:
     context.log(f"reading {len(training.labels)} labeled images (up to event "
                 f"{training.event_id})")
     image_size = tuple(params["image_size"])
-    loaded = load_images(context.training_source(), context.items(only=training.labels),
-                         image_size, Transform.of(params))
+    loaded = context.load_images(context.items(only=training.labels), image_size,
+                                 Transform.of(params))
     column = {label_id: index for index, label_id in enumerate(training.label_ids)}
     targets = np.array([column[training.labels[item_id]] for item_id in loaded.item_ids],
                        dtype=np.int64)

@@ -25,6 +25,10 @@ from db.session import transaction
 CANCEL_POLL_SECONDS = 1.0
 LOG_NAME = "job.log"
 TRAINING_COPIES = "training-copies"  # next to the job folders: copies of remote data sets
+# A remote frame is read strided on its server down to this many times the model's input
+# side (at least), then resized with area weighting: the network carries a fraction of the
+# pixels, and enough are left that the resize still averages over several per output pixel.
+REMOTE_READ_OVERSAMPLING = 2
 
 
 @dataclass
@@ -62,25 +66,45 @@ class JobContext:
         with self.session_factory() as session:
             return [item for item in session.scalars(query) if only is None or item.id in only]
 
+    @property
+    def _remote(self) -> bool:
+        return self.dataset.source_kind != "directory"
+
     def training_source(self) -> DataSource:
         """The data set's source for training: frames of a remote (Tiled) data set are
         copied into the artifacts folder once and read locally by every later run."""
         source = source_of(self.dataset)
-        if self.dataset.source_kind == "directory":
+        if not self._remote:
             return source
         copies = self.artifact_dir.parent / TRAINING_COPIES / f"dataset-{self.dataset.id}"
         return LocalCopySource(source, copies)
 
+    def read_side(self, image_size: tuple[int, int]) -> Optional[int]:
+        """How large a frame to read for a model of ``image_size``: reduced on the server
+        for a remote data set (training and inference alike, so both see the same
+        pixels), the whole frame from local files."""
+        return REMOTE_READ_OVERSAMPLING * max(image_size) if self._remote else None
+
+    def load_images(self, items: list[Item], image_size: tuple[int, int],
+                    transform: Transform, for_training: bool = True):
+        """``items`` as one ml.image_data.LoadedImages, read through the training copy
+        (``for_training``) or straight from the data set (a few items to show)."""
+        from ml.image_data import load_images  # torch: only when a job runs
+
+        source = self.training_source() if for_training else source_of(self.dataset)
+        return load_images(source, items, image_size, transform, self.read_side(image_size))
+
     def batches(self, items: list[Item], image_size: tuple[int, int], transform: Transform,
                 batch_size: int, on_failure: Optional[Callable[[int, str], None]] = None
                 ) -> Iterator[tuple[list[int], Any]]:
-        """Inference batches (item ids, image tensor) of ``items`` read from the data set,
-        reporting the share of items read as the job's progress."""
+        """Inference batches (item ids, image tensor) of ``items`` streamed from the data set
+        (no copy is kept), reporting the share of items read as the job's progress."""
         from ml.image_data import iter_batches  # torch: only when a job runs
 
         done = 0
         for ids, batch in iter_batches(source_of(self.dataset), items, image_size, transform,
-                                       batch_size, on_failure=on_failure):
+                                       batch_size, on_failure=on_failure,
+                                       read_side=self.read_side(image_size)):
             done += len(ids)
             self.report(done / max(len(items), 1))
             yield ids, batch

@@ -104,12 +104,10 @@ def run_contrastive_features(context: JobContext) -> dict[str, Any]:
     from ml.contrastive import train_contrastive
     from ml.feature_extraction import encode_batches, in_batches
     from ml.features import write_features
-    from ml.image_data import load_images
 
     params, spec = context.params, spec_of(context.params)
     context.log("reading the training images")
-    loaded = load_images(context.training_source(), context.items(), spec.image_size,
-                         Transform.of(params))
+    loaded = context.load_images(context.items(), spec.image_size, Transform.of(params))
     if len(loaded.item_ids) < 2:
         raise ValueError("fewer than 2 readable images: nothing to train on")
     context.log(f"training on {len(loaded.item_ids)} images ({len(loaded.failed)} unreadable)")

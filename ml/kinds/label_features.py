@@ -90,7 +90,6 @@ def _start_weights(context: JobContext) -> Optional[dict]:
 def run_label_features(context: JobContext) -> dict[str, Any]:
     from ml.feature_extraction import encode_batches, in_batches
     from ml.features import write_features
-    from ml.image_data import load_images
     from ml.label_encoder import LabelEncoderOptions, train_label_encoder
     from ml.training import StopTraining
 
@@ -98,8 +97,7 @@ def run_label_features(context: JobContext) -> dict[str, Any]:
     with context.session_factory() as session:
         training = training_set(session, context.dataset.id)
     check_training_set(training)
-    loaded = load_images(context.training_source(), context.items(), spec.image_size,
-                         Transform.of(params))
+    loaded = context.load_images(context.items(), spec.image_size, Transform.of(params))
     column = {label_id: index for index, label_id in enumerate(training.label_ids)}
     labeled = [row for row, item in enumerate(loaded.item_ids) if item in training.labels]
     targets = np.array([column[training.labels[loaded.item_ids[row]]] for row in labeled])
