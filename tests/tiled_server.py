@@ -58,14 +58,22 @@ class TiledTestServer:
         self.client().create_container(key)
         return key
 
-    def write_array(self, path: str, array: np.ndarray) -> str:
+    def write_array(self, path: str, array: np.ndarray, chunk_frames: Optional[int] = None
+                    ) -> str:
         """Write ``array`` at the '/'-joined ``path``, creating containers on the way;
-        return the array's metadata URI."""
+        return the array's metadata URI. ``chunk_frames`` stores a stack in chunks of that
+        many frames (as detectors write them) instead of Tiled's chunks, which can hold the
+        whole stack and then make the server read all of it for one frame."""
         *parents, key = path.strip("/").split("/")
         node = self.client()
         for name in parents:
             node = node[name] if name in node else node.create_container(name)
-        node.write_array(np.asarray(array), key=key)
+        array = np.asarray(array)
+        if chunk_frames is not None:
+            import dask.array
+
+            array = dask.array.from_array(array, chunks=(chunk_frames, *array.shape[1:]))
+        node.write_array(array, key=key)
         return self.metadata_uri(path)
 
     def write_table(self, path: str, columns: dict) -> str:
