@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import signal
 import socket
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     services.check_jobs()  # jobs left running by a worker that died while the app was down
     if resume_scans:
         services.resume_scans()
+        services.resume_live_watches()
+        atexit.register(services.stop_live_watches)  # gives the watches' leases back
     return app
 
 

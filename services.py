@@ -7,7 +7,10 @@ request handlers and callbacks reach it with ``current_services()``.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
@@ -20,6 +23,7 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.catalog import scan_dataset, source_of
+from data.live_ingest import live_dataset_ids, set_live, watch_dataset
 from data.sources.base import DataSource
 from db import jobs as job_store
 from db.models import Dataset, TaggingEvent
@@ -36,6 +40,7 @@ EXTENSION_KEY = "beamlabel"
 LABELED_DATASETS = "labeled_datasets"  # Session.info key: data set id -> tagger, until commit
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 MAX_OPEN_SOURCES = 32
+LIVE_STOP_SECONDS = 30  # a watch in the middle of reading headers finishes its batch
 
 
 def cache_config(cache_url: str) -> dict:
@@ -70,6 +75,13 @@ class Services:
     # The watched worker of a local app (worker.LocalWorker); None with outside workers.
     local_worker: Optional[LocalWorker] = None
     _lost_jobs: Optional[LostJobs] = None
+    # One watch thread per live data set this process may watch (data.live_ingest: only
+    # the lease holder among the server's processes registers arrivals).
+    _live_watches: dict[int, tuple[threading.Thread, threading.Event]] = field(
+        default_factory=dict)
+    _live_lock: threading.Lock = field(default_factory=threading.Lock)
+    watcher_name: str = field(default_factory=lambda: (
+        f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"))
 
     def celery(self) -> Celery:
         """The Celery client that queues jobs (made on first use)."""
@@ -142,6 +154,52 @@ class Services:
             ids = session.scalars(select(Dataset.id).where(Dataset.status == "scanning")).all()
         for dataset_id in ids:
             self.start_scan(dataset_id)
+
+    def mark_live(self, dataset_id: int, live: bool) -> str:
+        """Mark a data set live or not and start or stop watching it; returns its name
+        (DomainError 404 when there is no such data set)."""
+        with transaction(self.session_factory) as session:
+            name = set_live(session, dataset_id, live).name
+        if live:
+            self.watch_live(dataset_id)
+        else:
+            self.unwatch_live(dataset_id)
+        return name
+
+    def watch_live(self, dataset_id: int) -> None:
+        """Start watching a live data set (once; again if its watch ended)."""
+        with self._live_lock:
+            running = self._live_watches.get(dataset_id)
+            if running is not None and running[0].is_alive() and not running[1].is_set():
+                return
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=watch_dataset, name=f"live-{dataset_id}", daemon=True,
+                args=(self.session_factory, dataset_id, self.watcher_name, stop))
+            self._live_watches[dataset_id] = (thread, stop)
+            thread.start()
+
+    def unwatch_live(self, dataset_id: int) -> None:
+        with self._live_lock:
+            running = self._live_watches.pop(dataset_id, None)
+        if running is not None:
+            running[1].set()
+
+    def resume_live_watches(self) -> None:
+        """Watch the data sets marked live (at the app's start)."""
+        with self.session_factory() as session:
+            ids = live_dataset_ids(session)
+        for dataset_id in ids:
+            self.watch_live(dataset_id)
+
+    def stop_live_watches(self) -> None:
+        """Stop every watch and wait for them (their leases are given back)."""
+        with self._live_lock:
+            running, self._live_watches = list(self._live_watches.values()), {}
+        for _thread, stop in running:
+            stop.set()
+        for thread, _stop in running:
+            thread.join(timeout=LIVE_STOP_SECONDS)
 
 
 def _log_failure(future: Future) -> None:

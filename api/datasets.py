@@ -6,10 +6,11 @@ from flask_openapi3 import Tag
 
 from api.blueprints import resource_blueprint
 from api.error_answers import responses
-from api.models import (DatasetDetailOut, DatasetIn, DatasetListOut, DatasetOut, DatasetPath,
-                        ItemOut, ItemPageOut, ItemsQuery, ProblemOut, SourceOut)
+from api.models import (DatasetDetailOut, DatasetIn, DatasetListOut, DatasetOut, DatasetPatchIn,
+                        DatasetPath, ItemOut, ItemPageOut, ItemsQuery, ProblemOut, SourceOut)
 from data.catalog import (count_problems, dataset_problems, dataset_summaries,
                           register_dataset, shown_location)
+from data.live_ingest import arrived_last_minute
 from db import labels as label_store
 from db import store
 from errors import DomainError
@@ -30,7 +31,8 @@ def _dataset_out(dataset, item_count: int, labeled_count: int, problem_count: in
     return dict(id=dataset.id, name=dataset.name, source=source,
                 status=dataset.status, item_count=item_count, labeled_count=labeled_count,
                 problem_count=problem_count, scanned_files=dataset.scanned_files,
-                total_files=dataset.total_files, created_at=dataset.created_at)
+                total_files=dataset.total_files, created_at=dataset.created_at,
+                live=dataset.live)
 
 
 def _dataset_detail(dataset_id: int) -> DatasetDetailOut:
@@ -41,7 +43,8 @@ def _dataset_detail(dataset_id: int) -> DatasetDetailOut:
         return DatasetDetailOut(
             **_dataset_out(dataset, counts.total, counts.labeled,
                            count_problems(session, dataset_id)),
-            problems=[ProblemOut(path=p.path, message=p.message) for p in problems])
+            problems=[ProblemOut(path=p.path, message=p.message) for p in problems],
+            arrived_last_minute=arrived_last_minute(session, dataset_id))
 
 
 @blueprint.get("/datasets", tags=[DATASETS], summary="List the data sets with their counts",
@@ -78,6 +81,17 @@ def create_dataset(body: DatasetIn):
                summary="One data set with its counts and its first 200 problems",
                responses=responses(200, DatasetDetailOut, 404))
 def get_dataset(path: DatasetPath):
+    return _dataset_detail(path.dataset_id).model_dump(mode="json")
+
+
+@blueprint.patch("/datasets/<int:dataset_id>", tags=[DATASETS],
+                 summary="Mark a data set live (or not)",
+                 description="A live data set's new files (new keys of its Tiled container) "
+                             "are registered as they arrive and their headers read; "
+                             "`arrived_last_minute` counts them.",
+                 responses=responses(200, DatasetDetailOut, 404, 415))
+def update_dataset(path: DatasetPath, body: DatasetPatchIn):
+    current_services().mark_live(path.dataset_id, body.live)
     return _dataset_detail(path.dataset_id).model_dump(mode="json")
 
 

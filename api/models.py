@@ -130,10 +130,18 @@ class DatasetOut(Out):
     scanned_files: int
     total_files: int
     created_at: datetime
+    live: bool = Field(description="new files (Tiled keys) are registered as they arrive")
 
 
 class DatasetDetailOut(DatasetOut):
     problems: list[ProblemOut] = Field(description="the first 200 problems")
+    arrived_last_minute: int = Field(description="files (Tiled arrays) that arrived live in "
+                                                 "the last minute")
+
+
+class DatasetPatchIn(Body):
+    live: bool = Field(description="true: watch the folder (Tiled container) and register "
+                                   "new images as they arrive; false: stop watching")
 
 
 class DatasetListOut(BaseModel):

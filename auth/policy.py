@@ -34,6 +34,7 @@ WRITE_ROUTES = {
     "api.accounts.create_token": "viewer",
     "api.accounts.revoke_token": "viewer",
     "api.datasets.create_dataset": "admin",
+    "api.datasets.update_dataset": "admin",  # marks it live: the server watches its folder
     "api.labels.create_label": "admin",
     "api.labels.update_label": "admin",
     "api.labels.delete_label": "admin",
@@ -73,6 +74,7 @@ CALLBACK_MODULES = {
 CALLBACKS = {
     "callbacks.classifier.apply_model": "trainer",  # starts an inference job
     "callbacks.datasets.show_datasets": "viewer",
+    "callbacks.datasets.switch_live": "admin",  # the server then watches the folder
     "callbacks.explorer.compute": "trainer",
     "callbacks.explorer.label": "labeler",
     "callbacks.feature_sources.compute_features": "trainer",

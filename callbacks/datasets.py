@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from callbacks.common import clicked_index, error_alert, on_refusal, read_session
 from callbacks.ids import Datasets as ids
 from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
+from data.live_ingest import arrived_last_minute
 from data.folders import browse
 from data.sources import SourceError
+from db.store import get_dataset
 from errors import DomainError
 from services import current_services
 
@@ -103,9 +106,18 @@ def _problems(summary):
                          html.Ul(rows, className="small")], className="text-danger")
 
 
-def _table(summaries):
-    header = html.Thead(html.Tr([html.Th(h) for h in
-                                 ("Name", "Source", "Status", "Items", "Labeled", "Problems")]))
+def _live(summary, arrived: int):
+    switch = dbc.Switch(id={"type": ids.LIVE, "index": summary.id}, value=summary.live,
+                        label="Live", className="mb-0")
+    if not summary.live:
+        return switch
+    return html.Div([switch, html.Small(f"{arrived:,} new in the last minute",
+                                        className="text-muted live-arrivals")])
+
+
+def _table(summaries, arrivals: dict[int, int]):
+    header = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Source", "Status", "Items",
+                                                      "Labeled", "Problems", "Live")]))
     rows = [html.Tr([
         html.Td(html.A(s.name, href=label_page(s.id))),
         html.Td(html.Small(f"{s.source_kind}: {s.location}", className="text-break")),
@@ -113,6 +125,7 @@ def _table(summaries):
         html.Td(f"{s.item_count:,}"),
         html.Td(f"{s.labeled_count:,}"),
         html.Td(_problems(s)),
+        html.Td(_live(s, arrivals.get(s.id, 0))),
     ]) for s in summaries]
     return dbc.Table([header, html.Tbody(rows)], hover=True, size="sm", responsive=True)
 
@@ -121,12 +134,34 @@ def _table(summaries):
           Output(ids.REFRESH, "disabled"),
           Input(ids.REFRESH, "n_intervals"), Input(ids.FEEDBACK, "children"))
 def show_datasets(_tick, _feedback):
+    """The data sets; refreshed while headers are read or a data set is live."""
     with read_session() as session:
         summaries = dataset_summaries(session)
-    scanning = any(s.status == "scanning" for s in summaries)
+        arrivals = {s.id: arrived_last_minute(session, s.id) for s in summaries if s.live}
     if not summaries:
         return (html.P("No data set registered yet.", className="text-muted"), None, True)
-    return _table(summaries), {"display": "none"}, not scanning
+    changing = any(s.status == "scanning" or s.live for s in summaries)
+    return _table(summaries, arrivals), {"display": "none"}, not changing
+
+
+@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input({"type": ids.LIVE, "index": ALL}, "value"), prevent_initial_call=True)
+@on_refusal(error_alert)
+def switch_live(values):
+    """Mark the data set whose switch was flipped live or not. A re-drawn table fires this
+    too, with the values just read from the database: only a value that differs counts."""
+    if not ctx.triggered_id:
+        raise PreventUpdate
+    dataset_id = ctx.triggered_id["index"]
+    live = next(bool(value) for entry, value in zip(ctx.inputs_list[0], values)
+                if entry["id"]["index"] == dataset_id)
+    with read_session() as session:
+        if get_dataset(session, dataset_id).live == live:
+            raise PreventUpdate
+    name = current_services().mark_live(dataset_id, live)
+    text = (f"'{name}' is live: new images are registered as they arrive." if live
+            else f"'{name}' is no longer live.")
+    return dbc.Alert(text, color="info", dismissable=True)
 
 
 @callback(Output(ids.FOLDER, "value", allow_duplicate=True), Input(ids.FOLDER, "id"),

@@ -20,6 +20,7 @@ class Datasets:
     DEMO = "datasets-demo"
     DEMO_CARD = "datasets-demo-card"
     OPEN_PAGE = "datasets-open-page"  # location: a page to open (the demo's label page)
+    LIVE = "datasets-live"  # pattern-matching type, index = data set id: the Live switch
 
 
 class Label:

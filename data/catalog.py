@@ -73,16 +73,20 @@ def _item_row(dataset_id: int, path: str, file_index: int, frame: int, **fields)
             "sort_key": sort_key_of(file_index, frame), "status": "pending", **fields}
 
 
-def _item_rows(dataset_id: int, listings: Iterable[Listing]):
-    for file_index, listing in enumerate(listings):
+def _item_rows(dataset_id: int, listings: Iterable[Listing], first_file_index: int,
+               arrived_at: Optional[datetime]):
+    for file_index, listing in enumerate(listings, start=first_file_index):
         for frame in range(listing.n_frames or 1):
-            yield _item_row(dataset_id, listing.path, file_index, frame)
+            yield _item_row(dataset_id, listing.path, file_index, frame,
+                            arrived_at=arrived_at if frame == 0 else None)
 
 
-def insert_items(session: Session, dataset_id: int, listings: Iterable[Listing]) -> int:
-    """Bulk-insert one item per listed file (per frame where the frame count is known)."""
+def insert_items(session: Session, dataset_id: int, listings: Iterable[Listing],
+                 first_file_index: int = 0, arrived_at: Optional[datetime] = None) -> int:
+    """Bulk-insert one item per listed file (per frame where the frame count is known),
+    numbering the files from ``first_file_index``; a live data set's arrivals say when."""
     count, batch = 0, []
-    for row in _item_rows(dataset_id, listings):
+    for row in _item_rows(dataset_id, listings, first_file_index, arrived_at):
         batch.append(row)
         if len(batch) == _INSERT_BATCH:
             session.execute(Item.__table__.insert(), batch)
@@ -268,6 +272,7 @@ class DatasetSummary:
     problem_count: int
     problems: tuple[DatasetProblem, ...]
     created_at: datetime
+    live: bool = False
 
 
 def _counts_by_dataset(session: Session, column) -> dict[int, int]:
@@ -291,4 +296,4 @@ def dataset_summaries(session: Session, dataset_id: Optional[int] = None,
         item_count=d.item_count, labeled_count=labeled.get(d.id, 0),
         problem_count=problems.get(d.id, 0),
         problems=tuple(dataset_problems(session, d.id, problems_shown)) if problems.get(d.id)
-        else (), created_at=d.created_at) for d in datasets]
+        else (), created_at=d.created_at, live=d.live) for d in datasets]

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT.
@@ -60,6 +60,12 @@ class Dataset(Base):
     scanned_files: Mapped[int] = mapped_column(Integer, default=0)
     total_files: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Live: new files (Tiled keys) are registered as they arrive (data/live_ingest.py), by
+    # one web process at a time: the one named in the lease, renewed until the time given.
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    live_watcher: Mapped[Optional[str]] = mapped_column(String(100), default=None)
+    live_watcher_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
+                                                                   default=None)
 
 
 class Item(Base):
@@ -69,6 +75,7 @@ class Item(Base):
         # Display order: files in sorted order, frames of a file together (frames found
         # by the header scan get higher ids, so id order alone is not name order).
         Index("ix_items_dataset_order", "dataset_id", "sort_key"),
+        Index("ix_items_dataset_arrived", "dataset_id", "arrived_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -82,6 +89,10 @@ class Item(Base):
     height: Mapped[Optional[int]] = mapped_column(Integer, default=None)
     width: Mapped[Optional[int]] = mapped_column(Integer, default=None)
     dtype: Mapped[Optional[str]] = mapped_column(String(20), default=None)
+    # When a live data set's watcher registered the file (its first item only); None for
+    # items of a registration.
+    arrived_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
+                                                           default=None)
 
 
 class DatasetProblem(Base):

@@ -161,26 +161,65 @@ class TiledSource:
                 path = f"{prefix}/{key}" if prefix else key
                 if isinstance(child, Container):
                     self._walk(child, path, out, on_problem)
-                    continue
-                family = child.item["attributes"]["structure_family"]
-                if family != "array":
-                    on_problem(path, f"a Tiled {family}, not an image array; skipped")
-                    continue
-                try:
-                    shape, _ = _image_structure(child, path)
-                except UnreadableImage as error:
-                    on_problem(path, str(error))
-                    continue
-                out.append(Listing(path=path, n_frames=1 if len(shape) == 2 else shape[0]))
-                with self._lock:  # the listing hands out the clients of the first items
-                    if len(self._clients) < CLIENT_CACHE_SIZE:
-                        self._clients[path] = child
+                else:
+                    self._list_array(child, path, out, on_problem)
         except SourceError:
             raise
         except httpx.TransportError as error:  # the server went away: no listing at all
             raise self._error_for(error, None) from None
         except Exception as error:  # noqa: BLE001 - one broken container spoils no listing
             on_problem(prefix or "/", self._error_for(error, prefix).args[0])
+
+    def _list_array(self, child, path: str, out: list[Listing],
+                    on_problem: ProblemCallback) -> None:
+        """Add the image at ``path`` to ``out`` from its structure, or report why not."""
+        family = child.item["attributes"]["structure_family"]
+        if family != "array":
+            on_problem(path, f"a Tiled {family}, not an image array; skipped")
+            return
+        try:
+            shape, _ = _image_structure(child, path)
+        except UnreadableImage as error:
+            on_problem(path, str(error))
+            return
+        out.append(Listing(path=path, n_frames=1 if len(shape) == 2 else shape[0]))
+        with self._lock:  # the listing hands out the clients of the first items
+            if len(self._clients) < CLIENT_CACHE_SIZE:
+                self._clients[path] = child
+
+    def new_entries(self, prefix: str, offset: int, on_problem: ProblemCallback
+                    ) -> tuple[list[Listing], list[str], int]:
+        """The entries of the container at ``prefix`` ('' is the top) from position
+        ``offset`` on: its images, the paths of its sub-containers, and the offset to ask
+        from next time. A Tiled catalog lists entries in the order they were created, so new
+        keys come last; when entries were removed the listing starts again from 0 (the
+        caller skips what it knows). Only the new page(s) of structures are transferred."""
+        from tiled.client.container import Container
+
+        images: list[Listing] = []
+        containers: list[str] = []
+        try:
+            root = self._connect()
+            container = root[tuple(prefix.split("/"))] if prefix else root
+            container.refresh()  # the client holds the listing it was made with
+            total = len(container)
+            offset = offset if offset <= total else 0
+            for key, child in container.items()[offset:]:
+                path = f"{prefix}/{key}" if prefix else key
+                if isinstance(child, Container):
+                    containers.append(path)
+                else:
+                    self._list_array(child, path, images, on_problem)
+                offset += 1
+        except SourceError:
+            raise
+        except httpx.TransportError as error:  # the server went away
+            raise self._error_for(error, None) from None
+        except KeyError:
+            on_problem(prefix, "this container is no longer on the Tiled server")
+        except Exception as error:  # noqa: BLE001 - one broken container stops no watch
+            on_problem(prefix or "/", self._error_for(error, prefix or None).args[0])
+        return images, containers, offset
 
     # -- messages ------------------------------------------------------------------------
 

@@ -1,0 +1,175 @@
+"""Live data sets: marking them, registering what arrives, counting arrivals, and the
+watch loop that ties a source's watcher (``data.live``) to the catalog.
+
+Arrivals are appended after the data set's last file (file order is arrival order for
+what came live), idempotently: a path already registered is skipped, so two processes
+that both saw a file register it once. One process at a time watches a data set: the one
+holding its lease (``datasets.live_watcher`` until ``live_watcher_until``), which it renews
+while it watches; when that process dies the lease runs out and another takes over.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.catalog import insert_items, scan_dataset, source_of
+from data.live import FolderWatcher, TiledPoller
+from data.sources.base import Listing
+from db.models import Dataset, Item, as_utc, utcnow
+from db.session import take_write_lock, transaction
+from db.store import get_dataset
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 2.0  # also the settling time of files found without a close event
+LEASE_SECONDS = 30.0
+ARRIVAL_WINDOW = timedelta(minutes=1)
+
+
+def set_live(session: Session, dataset_id: int, live: bool) -> Dataset:
+    """Mark a data set live or not (DomainError 404 when there is none); unmarking ends
+    the lease, so its watcher stops at its next look."""
+    dataset = get_dataset(session, dataset_id)
+    dataset.live = live
+    if not live:
+        dataset.live_watcher, dataset.live_watcher_until = None, None
+    return dataset
+
+
+def live_dataset_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Dataset.id).where(Dataset.live.is_(True))))
+
+
+def arrived_since(session: Session, dataset_id: int, since: datetime) -> int:
+    """How many files (Tiled arrays) of the data set arrived after ``since``."""
+    return session.scalar(select(func.count()).select_from(Item).where(
+        Item.dataset_id == dataset_id, Item.arrived_at > since)) or 0
+
+
+def arrived_last_minute(session: Session, dataset_id: int) -> int:
+    return arrived_since(session, dataset_id, utcnow() - ARRIVAL_WINDOW)
+
+
+def register_arrivals(session_factory: sessionmaker[Session], dataset_id: int,
+                      listings: Sequence[Listing]) -> int:
+    """Add the files (arrays) not registered yet, after the last one, in the given order;
+    their headers are read by ``scan_dataset`` next. Returns how many were new."""
+    if not listings:
+        return 0
+    with transaction(session_factory) as session:
+        # One writer at a time per data set (SQLite: the database; PostgreSQL: its row), so
+        # no two processes give two files the same number.
+        take_write_lock(session, dataset_id)
+        session.execute(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
+        paths = [listing.path for listing in listings]
+        registered = set(session.scalars(select(Item.path).where(
+            Item.dataset_id == dataset_id, Item.frame == 0, Item.path.in_(paths))))
+        fresh, seen = [], set(registered)
+        for listing in listings:
+            if listing.path not in seen:
+                seen.add(listing.path)
+                fresh.append(listing)
+        if not fresh:
+            return 0
+        last = session.scalar(select(func.max(Item.file_index))
+                              .where(Item.dataset_id == dataset_id))
+        insert_items(session, dataset_id, fresh, first_file_index=(last or 0) + 1,
+                     arrived_at=utcnow())
+        session.execute(update(Dataset).where(Dataset.id == dataset_id).values(
+            total_files=Dataset.total_files + len(fresh), status="scanning"))
+    return len(fresh)
+
+
+# -- the lease -------------------------------------------------------------------------------
+
+def hold_lease(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
+               seconds: float = LEASE_SECONDS) -> Optional[bool]:
+    """Take or renew the watch of a live data set for ``owner``: True when it holds it,
+    False while another process does, None when the data set is gone or not live."""
+    with session_factory() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None or not dataset.live:
+            return None
+        until = as_utc(dataset.live_watcher_until)
+        if dataset.live_watcher == owner and until is not None and \
+                until - utcnow() > timedelta(seconds=seconds / 2):
+            return True  # renewed lately: no write on every look
+    with transaction(session_factory) as session:
+        take_write_lock(session, dataset_id)
+        dataset = session.scalars(select(Dataset).where(Dataset.id == dataset_id)
+                                  .with_for_update()).first()
+        if dataset is None or not dataset.live:
+            return None
+        now = utcnow()
+        until = as_utc(dataset.live_watcher_until)
+        if dataset.live_watcher not in (None, owner) and until is not None and until > now:
+            return False
+        dataset.live_watcher = owner
+        dataset.live_watcher_until = now + timedelta(seconds=seconds)
+    return True
+
+
+def release_lease(session_factory: sessionmaker[Session], dataset_id: int, owner: str) -> None:
+    with transaction(session_factory) as session:
+        session.execute(update(Dataset).where(Dataset.id == dataset_id,
+                                              Dataset.live_watcher == owner)
+                        .values(live_watcher=None, live_watcher_until=None))
+
+
+# -- the watch -------------------------------------------------------------------------------
+
+def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_events: bool
+                  ) -> tuple[Callable[[], list[Listing]], Callable[[], None]]:
+    """The data set's arrivals (a function giving the new listings) and how to stop."""
+    with session_factory() as session:
+        dataset = get_dataset(session, dataset_id)
+        known = list(session.scalars(select(Item.path).where(Item.dataset_id == dataset_id,
+                                                             Item.frame == 0)))
+        source = source_of(dataset) if dataset.source_kind != "directory" else None
+        folder = Path(dataset.location)
+    if source is None:
+        watcher = FolderWatcher(folder, known, use_events=use_events)
+        watcher.start()
+        return (lambda: [Listing(path) for path in watcher.poll()]), watcher.stop
+    poller = TiledPoller(source, known)
+    return poller.poll, (lambda: None)
+
+
+def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
+                  stop: threading.Event, poll_seconds: float = POLL_SECONDS,
+                  use_events: bool = True) -> None:
+    """Register a live data set's arrivals and read their headers until ``stop`` is set or
+    the data set is no longer live; waits while another process holds the lease."""
+    arrivals, end = None, (lambda: None)
+    waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
+    try:
+        while not stop.is_set():
+            try:
+                held = hold_lease(session_factory, dataset_id, owner)
+                if held is None:
+                    return
+                if held:
+                    if arrivals is None:
+                        arrivals, end = _open_watcher(session_factory, dataset_id, use_events)
+                    waiting += arrivals()
+                    registered = register_arrivals(session_factory, dataset_id, waiting)
+                    waiting = []
+                    if registered:
+                        scan_dataset(session_factory, dataset_id)
+                elif arrivals is not None:  # our lease ran out; another process took over
+                    end()
+                    arrivals, end = None, (lambda: None)
+            except Exception:  # noqa: BLE001 - a server or database hiccup ends no watch
+                log.exception("live watch of data set %s: this look failed", dataset_id)
+            stop.wait(poll_seconds)
+    finally:
+        end()
+        try:
+            release_lease(session_factory, dataset_id, owner)
+        except Exception:  # noqa: BLE001 - the database may be gone at shutdown
+            log.warning("could not release the live watch of data set %s", dataset_id)

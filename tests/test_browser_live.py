@@ -1,0 +1,37 @@
+"""In headless Chromium: flip a data set's Live switch and see a file dropped into its
+folder counted among the arrivals of the last minute."""
+from pathlib import Path
+
+from dash.testing.wait import until
+
+from tests.browser import by_pattern_id, call_api, click, save_screenshot, text_of
+from tests.test_live_datasets import write_image
+
+
+def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
+    folder = tmp_path / "beamtime"
+    for seed in range(3):
+        write_image(folder / f"img_{seed}.tif", seed)
+    dataset_id = call_api(browser.server_url, "/api/v1/datasets", {
+        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
+    until(lambda: call_api(browser.server_url,
+                           f"/api/v1/datasets/{dataset_id}")["status"] == "ready", timeout=30)
+
+    browser.driver.get(browser.server_url + "/")
+    browser.wait_for_contains_text("#datasets-table", "beamtime", timeout=30)
+    assert "new in the last minute" not in text_of(browser, "#datasets-table")
+    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live"))
+    browser.wait_for_contains_text("#datasets-feedback", "'beamtime' is live")
+    browser.wait_for_contains_text("#datasets-table", "0 new in the last minute")
+    assert call_api(browser.server_url, f"/api/v1/datasets/{dataset_id}")["live"] is True
+
+    write_image(folder / "dropped.tif", 7)
+    browser.wait_for_contains_text("#datasets-table", "1 new in the last minute", timeout=30)
+    until(lambda: call_api(browser.server_url,
+                           f"/api/v1/datasets/{dataset_id}")["item_count"] == 4, timeout=30)
+    save_screenshot(browser, "live-dataset")
+
+    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live"))
+    browser.wait_for_contains_text("#datasets-feedback", "'beamtime' is no longer live")
+    assert call_api(browser.server_url, f"/api/v1/datasets/{dataset_id}")["live"] is False
+    assert browser.get_logs() == [], "the browser console shows errors"

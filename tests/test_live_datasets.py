@@ -1,0 +1,257 @@
+"""Live data sets: new files (Tiled keys) are found complete, in arrival order, registered
+once, and counted; the REST route marks a data set live."""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from dash.testing.wait import until
+from sqlalchemy import select
+
+from data.catalog import register_dataset
+from data.live import FolderWatcher, TiledPoller
+from data.live_ingest import (arrived_last_minute, hold_lease, register_arrivals, set_live,
+                              watch_dataset)
+from data.sources.base import Listing
+from data.sources.tiled import TiledSource
+from db.models import Item
+from db.session import transaction
+from tests.api_client import assert_error, wait_until_scanned
+from tests.api_client import api, dataset, folder, server, settings  # noqa: F401 (fixtures)
+from tests.databases import make_dataset
+
+WAIT_S = 30  # how long a file event or a watch's next look may take on a busy machine
+
+
+def tiff_bytes(seed: int, frames: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    values = np.random.default_rng(seed).integers(0, 60000, (frames, 16, 16), np.uint16)
+    tifffile.imwrite(buffer, values[0] if frames == 1 else values, photometric="minisblack")
+    return buffer.getvalue()
+
+
+def write_image(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tiff_bytes(seed))
+
+
+def collect(watcher: FolderWatcher, wanted: int) -> list[str]:
+    """What the watcher reports until it has ``wanted`` files (events come on a thread)."""
+    arrived: list[str] = []
+    until(lambda: arrived.extend(watcher.poll()) or len(arrived) >= wanted, timeout=WAIT_S)
+    return arrived
+
+
+@pytest.fixture
+def watched(tmp_path: Path):
+    """A folder with one image and a started inotify watcher that knows it."""
+    root = tmp_path / "live"
+    write_image(root / "old.tif", 0)
+    watcher = FolderWatcher(root, known=["old.tif"])
+    watcher.start()
+    assert watcher.mode == "events"
+    assert watcher.poll() == []  # the look at what was there before
+    yield root, watcher
+    watcher.stop()
+
+
+# --- the folder watcher -----------------------------------------------------------------------
+
+def test_new_files_are_reported_once_in_arrival_order(watched, tmp_path: Path):
+    root, watcher = watched
+    write_image(root / "b.tif", 1)
+    write_image(root / "a.tif.part", 2)
+    (root / "a.tif.part").rename(root / "a.tif")  # written under another name, then renamed
+    write_image(tmp_path / "elsewhere.tif", 3)
+    os.rename(tmp_path / "elsewhere.tif", root / "moved_in.tif")  # written outside, moved in
+    write_image(root / "run" / "c.tif", 4)  # a new sub-folder
+    (root / "notes.txt").write_text("not an image")
+    write_image(root / ".hidden.tif", 5)
+    assert collect(watcher, 4) == ["b.tif", "a.tif", "moved_in.tif", "run/c.tif"]
+    write_image(root / "b.tif", 6)  # rewritten: still the same file of the data set
+    write_image(root / "d.tif", 7)
+    assert collect(watcher, 1) == ["d.tif"]
+
+
+def test_a_file_being_written_is_not_reported_until_it_is_closed(watched):
+    root, watcher = watched
+    content = tiff_bytes(7)
+    with open(root / "slow.tif", "wb") as writer:
+        writer.write(content[:len(content) // 2])
+        writer.flush()
+        write_image(root / "marker.tif", 8)  # events come in order: slow.tif's were first
+        assert collect(watcher, 1) == ["marker.tif"]
+        writer.write(content[len(content) // 2:])
+    assert collect(watcher, 1) == ["slow.tif"]
+    assert (root / "slow.tif").read_bytes() == content
+
+
+def test_links_out_of_the_folder_are_not_reported(watched, tmp_path: Path):
+    root, watcher = watched
+    write_image(tmp_path / "outside.tif", 9)
+    (root / ".link").symlink_to(tmp_path / "outside.tif")
+    os.rename(root / ".link", root / "escape.tif")  # a link renamed into the folder
+    write_image(root / "inside.tif", 10)
+    assert collect(watcher, 1) == ["inside.tif"]
+    assert watcher.poll() == []
+
+
+def test_polling_takes_a_file_only_once_it_stopped_changing(tmp_path: Path):
+    root = tmp_path / "nfs"
+    write_image(root / "old.tif", 0)
+    watcher = FolderWatcher(root, known=["old.tif"], use_events=False)
+    watcher.start()
+    assert watcher.mode == "poll" and watcher.poll() == []
+    content = tiff_bytes(11)
+    third = len(content) // 3
+    with open(root / "slow.tif", "wb") as writer:
+        writer.write(content[:third])
+        writer.flush()
+        assert watcher.poll() == []  # first seen
+        writer.write(content[third:2 * third])
+        writer.flush()
+        assert watcher.poll() == []  # grew since
+        writer.write(content[2 * third:])
+    write_image(root / "sub" / "early.tif", 12)
+    os.utime(root / "sub" / "early.tif", ns=(1, 1))  # older than slow.tif: listed first
+    assert watcher.poll() == []  # slow.tif grew again; early.tif first seen
+    assert watcher.poll() == ["sub/early.tif", "slow.tif"]
+    assert watcher.poll() == []
+    assert (root / "slow.tif").read_bytes() == content
+
+
+# --- Tiled --------------------------------------------------------------------------------
+
+def test_a_tiled_container_reports_new_arrays_in_creation_order(tiled_server):
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/first", np.zeros((8, 8), np.uint16))
+    poller = TiledPoller(TiledSource(tiled_server.metadata_uri(root),
+                                     api_key=tiled_server.api_key), known=["first"])
+    assert poller.poll() == []
+    tiled_server.write_array(f"{root}/zeta", np.ones((8, 8), np.uint16))
+    tiled_server.write_array(f"{root}/alpha", np.ones((8, 8), np.float32))
+    tiled_server.write_array(f"{root}/scan/stack", np.ones((3, 8, 8), np.uint16))
+    tiled_server.write_table(f"{root}/table", {"x": [1, 2]})
+    problems = []
+    arrived = poller.poll(lambda path, message: problems.append(path))
+    assert arrived == [Listing("zeta", 1), Listing("alpha", 1), Listing("scan/stack", 3)]
+    assert problems == ["table"]
+    tiled_server.write_array(f"{root}/scan/later", np.ones((8, 8), np.uint8))
+    assert poller.poll() == [Listing("scan/later", 1)]
+    assert poller.poll() == []
+
+
+def test_a_live_tiled_data_set_gains_items(tiled_server, tmp_path: Path):
+    from db.session import open_database
+    from settings import Settings
+
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/a", np.zeros((8, 8), np.uint16))
+    engine, session_factory = open_database(Settings(home=tmp_path / "home"))
+    dataset = register_dataset(session_factory, (), "beam", "tiled",
+                               tiled_server.metadata_uri(root), tiled_server.api_key)
+    with transaction(session_factory) as session:
+        set_live(session, dataset.id, True)
+    stop = threading.Event()
+    watch = threading.Thread(target=watch_dataset, args=(session_factory, dataset.id, "me",
+                                                         stop), kwargs={"poll_seconds": 0.1})
+    watch.start()
+    try:
+        tiled_server.write_array(f"{root}/c", np.ones((2, 8, 8), np.uint16))
+        tiled_server.write_array(f"{root}/b", np.ones((8, 8), np.uint16))
+
+        def items():
+            with session_factory() as session:
+                return session.execute(select(Item.uri, Item.status, Item.height)
+                                       .where(Item.dataset_id == dataset.id)
+                                       .order_by(Item.sort_key)).all()
+        until(lambda: len(items()) == 4 and all(status != "pending" for _, status, _ in items()),
+              timeout=WAIT_S)
+        assert [uri for uri, _, _ in items()] == ["a", "c", "c#frame=1", "b"]
+        assert [height for _, _, height in items()[1:]] == [8, 8, 8]
+        with session_factory() as session:
+            assert arrived_last_minute(session, dataset.id) == 2
+    finally:
+        stop.set()
+        watch.join()
+        engine.dispose()
+
+
+# --- registration and the lease ----------------------------------------------------------------
+
+def test_arrivals_are_appended_once_in_arrival_order(session_factory):
+    dataset_id, _, _ = make_dataset(session_factory, 2)
+    assert register_arrivals(session_factory, dataset_id,
+                             [Listing("z.tif"), Listing("img_00.tif"), Listing("c.tif")]) == 2
+    assert register_arrivals(session_factory, dataset_id,
+                             [Listing("c.tif"), Listing("a.tif"), Listing("a.tif")]) == 1
+    with session_factory() as session:
+        rows = session.execute(select(Item.path, Item.arrived_at, Item.status)
+                               .where(Item.dataset_id == dataset_id)
+                               .order_by(Item.sort_key)).all()
+        assert [path for path, _, _ in rows] == ["img_00.tif", "img_01.tif", "z.tif", "c.tif",
+                                                 "a.tif"]
+        assert [arrived is not None for _, arrived, _ in rows] == [False, False, True, True, True]
+        assert {status for _, _, status in rows[2:]} == {"pending"}
+        assert arrived_last_minute(session, dataset_id) == 3
+
+
+def test_one_process_at_a_time_holds_the_watch(session_factory):
+    dataset_id, _, _ = make_dataset(session_factory, 1)
+    assert hold_lease(session_factory, dataset_id, "first") is None  # not live
+    with transaction(session_factory) as session:
+        set_live(session, dataset_id, True)
+    assert hold_lease(session_factory, dataset_id, "first", seconds=0) is True  # ends at once
+    assert hold_lease(session_factory, dataset_id, "second") is True  # taken over
+    assert hold_lease(session_factory, dataset_id, "first") is False
+    assert hold_lease(session_factory, dataset_id, "second") is True
+    with transaction(session_factory) as session:
+        set_live(session, dataset_id, False)
+    assert hold_lease(session_factory, dataset_id, "second") is None
+
+
+# --- REST ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def watches(server):
+    """The server's live watches, stopped at the end (before the database goes)."""
+    services = server.extensions["beamlabel"]
+    yield services
+    services.stop_live_watches()
+
+
+def patch(api, dataset_id, body):
+    return api.call("PATCH", f"/datasets/{dataset_id}", json=body)
+
+
+def test_marking_a_folder_live_over_rest_registers_new_files(api, dataset, folder, watches):
+    answer = patch(api, dataset["id"], {"live": True})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["live"] is True and answer.json["arrived_last_minute"] == 0
+    assert [d["live"] for d in api.get("/datasets").json["datasets"]] == [True]
+    write_image(folder / "new" / "arrived.tif", 13)
+    until(lambda: api.get(f"/datasets/{dataset['id']}").json["arrived_last_minute"] == 1,
+          timeout=WAIT_S)
+    scanned = wait_until_scanned(api, dataset["id"])
+    assert scanned["item_count"] == dataset["item_count"] + 1
+    assert scanned["total_files"] == dataset["total_files"] + 1
+    uris = [item["uri"] for item in api.get(f"/datasets/{dataset['id']}/items?limit=100")
+            .json["items"]]
+    assert uris[-1] == "new/arrived.tif"
+
+    answer = patch(api, dataset["id"], {"live": False})
+    assert answer.status_code == 200 and answer.json["live"] is False
+
+
+def test_marking_live_refuses_bad_requests(api, dataset, watches):
+    assert_error(patch(api, 999, {"live": True}), 404, "dataset_id", "999")
+    assert_error(patch(api, dataset["id"], {"live": "yes"}), 422, "live")
+    assert_error(patch(api, dataset["id"], {"live": 1}), 422, "live")
+    assert_error(patch(api, dataset["id"], {}), 422, "live")
+    assert_error(patch(api, dataset["id"], {"live": True, "folder": "/etc"}), 422, "folder")
+    assert api.get(f"/datasets/{dataset['id']}").json["live"] is False
