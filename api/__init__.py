@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from flask_openapi3 import OpenAPI
 
-from api import (accounts, datasets, guided, job_files, jobs, labels, library, pixels,
-                 retrain_loop, thumbnails, transfer)
+from api import (accounts, datasets, guided, job_files, jobs, labels, library,
+                 live_features, pixels, retrain_loop, thumbnails, transfer)
 from api.blueprints import api_blueprint
 from api.error_answers import validation_error_response
 from api.models import ErrorOut
 
 # The REST resource groups, in the order of the OpenAPI document.
 RESOURCE_GROUPS = (datasets, pixels, labels, transfer, jobs, library, guided, retrain_loop,
-                   accounts)
+                   live_features, accounts)
 
 
 def register(server: OpenAPI) -> None:

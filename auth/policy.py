@@ -31,6 +31,7 @@ WRITE_ROUTES = {
     "api.library.import_model": "trainer",  # a model file becomes a new model
     "api.retrain_loop.set_retrain_loop": "trainer",
     "api.retrain_loop.retrain_now": "trainer",
+    "api.live_features.set_live_features": "trainer",  # new items start jobs with them
     "api.accounts.create_token": "viewer",
     "api.accounts.revoke_token": "viewer",
     "api.datasets.create_dataset": "admin",

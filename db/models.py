@@ -66,6 +66,9 @@ class Dataset(Base):
     live_watcher: Mapped[Optional[str]] = mapped_column(String(100), default=None)
     live_watcher_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
                                                                    default=None)
+    # Ids of the feature jobs whose models run over new items as they arrive
+    # (ml.live_features): their rows are appended to those jobs.
+    live_feature_jobs: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class Item(Base):

@@ -5,8 +5,10 @@ The contract every inference kind keeps: its result names its files under ``file
 ``features`` (classifier penultimate layer); a classifier adds ``probabilities`` (one column
 per entry of ``result["label_ids"]``, the inferred data set's class of each of the model's
 classes ``result["label_names"]``, or None where it has none: ``ml.class_mapping``).
-Similarity, uncertainty and the explorer read jobs
-only through this module. numpy-level only: the web process imports it.
+Rows for items that arrived after a job ran are appended to it as chunks
+(``ml.feature_chunks``); the loaders here return them after the job's own rows.
+Similarity, uncertainty and the explorer read jobs only through this module. numpy-level
+only: the web process imports it.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Job
 from errors import DomainError
+from ml.feature_chunks import chunk_arrays, chunk_folders
 
 VECTOR_KEYS = ("features", "latents")
 
@@ -87,22 +90,52 @@ def _artifact(job: Job, key: str) -> Path:
     return Path(job.artifact_dir) / job.result["files"][key]
 
 
+def _with_chunks(job: Job, keys: tuple[str, ...]) -> list[np.ndarray]:
+    """The job's arrays ``keys`` (``item_ids`` first): its own rows followed by the rows
+    appended for items that arrived later (ml.feature_chunks); an item appended twice by
+    racing writers keeps its first row."""
+    own = [np.load(_artifact(job, key), mmap_mode="r" if key in VECTOR_KEYS else None)
+           for key in keys]
+    chunks = chunk_folders(job.artifact_dir)
+    if not chunks:
+        return own
+    arrays = [np.concatenate([first, *chunk_arrays(job.artifact_dir, key)])
+              for first, key in zip(own, keys)]
+    _unique, first_rows = np.unique(arrays[0], return_index=True)
+    if len(first_rows) < len(arrays[0]):
+        keep = np.sort(first_rows)
+        arrays = [values[keep] for values in arrays]
+    return arrays
+
+
+def feature_version(job: Job) -> tuple:
+    """What tells cached results of a feature job apart: the job (its finish time too,
+    since SQLite may give a deleted job's id to the next job) and how many chunks of
+    rows were appended to it since."""
+    return job.id, str(job.finished_at), len(chunk_folders(job.artifact_dir))
+
+
+def feature_item_ids(job: Job) -> np.ndarray:
+    """The item ids a feature job holds rows for, appended ones included."""
+    return _with_chunks(job, ("item_ids",))[0].astype(np.int64, copy=False)
+
+
 def load_vectors(job: Job) -> tuple[np.ndarray, np.ndarray]:
-    """(item_ids int64, vectors float32) of a feature job; memory-mapped where possible."""
-    item_ids = np.load(_artifact(job, "item_ids"))
-    vectors = np.load(_artifact(job, _vector_key(job)), mmap_mode="r")
+    """(item ids int64, vectors float32) of a feature job, appended rows included;
+    memory-mapped where possible."""
+    item_ids, vectors = _with_chunks(job, ("item_ids", _vector_key(job)))
     return item_ids.astype(np.int64, copy=False), vectors
 
 
 def load_probabilities(job: Job, field: str = "inference_job_id"
                        ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """(item_ids, probabilities N×C, label_ids of the columns: None for a class of the
-    model that the data set lacks) of a classifier inference job."""
+    model that the data set lacks) of a classifier inference job, appended rows included."""
     if "probabilities" not in (job.result or {}).get("files", {}):
         raise DomainError(f"{field}: job {job.id} has no class probabilities; use a finished "
                           "classifier_infer job", field)
-    item_ids = np.load(_artifact(job, "item_ids")).astype(np.int64, copy=False)
-    return item_ids, np.load(_artifact(job, "probabilities")), list(job.result["label_ids"])
+    item_ids, probabilities = _with_chunks(job, ("item_ids", "probabilities"))
+    return item_ids.astype(np.int64, copy=False), probabilities, list(job.result["label_ids"])
 
 
 def rows_of(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,8 +21,8 @@ from db.models import Job, TaggingEvent
 from db.store import get_dataset, last_event_id
 from errors import DomainError
 from ml.class_mapping import probability_columns
-from ml.features import (feature_job, feature_sources, load_probabilities, load_vectors,
-                         rows_of)
+from ml.features import (feature_job, feature_sources, feature_version, load_probabilities,
+                         load_vectors, rows_of)
 from ml.separation import Agreement, label_agreement
 from ml.similarity import (IndexCache, MatchChoice, Ranking, SimilarityIndex, build_index,
                            compare_match_rules, rank)
@@ -35,8 +35,7 @@ BATCH_SCOPES = ("page", "top_k", "cutoff")
 def similarity_index(session: Session, cache: IndexCache, dataset_id: int,
                      job_id: int) -> SimilarityIndex:
     job = feature_job(session, job_id, dataset_id)
-    # finished_at too: SQLite may give a deleted job's id to the next job
-    return cache.get((job.id, str(job.finished_at)), lambda: build_index(*load_vectors(job)))
+    return cache.get(feature_version(job), lambda: build_index(*load_vectors(job)))
 
 
 def match_choice(session: Session, cache: IndexCache, dataset_id: int,
@@ -46,7 +45,7 @@ def match_choice(session: Session, cache: IndexCache, dataset_id: int,
     then kept in ``cache``."""
     index = similarity_index(session, cache, dataset_id, feature_job_id)
     job = feature_job(session, feature_job_id, dataset_id)
-    key = ("match", job.id, str(job.finished_at), last_event_id(session, dataset_id))
+    key = ("match", *feature_version(job), last_event_id(session, dataset_id))
     return cache.get(key, lambda: compare_match_rules(
         index, *guided.current_label_arrays(session, dataset_id)))
 
@@ -121,7 +120,7 @@ def suggestion_model(session: Session, cache: IndexCache, dataset_id: int,
     """The suggestion model of the current labels on a feature job's vectors (fitted once
     per change of the labels, then kept in ``cache``)."""
     job = feature_job(session, feature_job_id, dataset_id)
-    key = ("suggestions", job.id, str(job.finished_at), last_event_id(session, dataset_id))
+    key = ("suggestions", *feature_version(job), last_event_id(session, dataset_id))
 
     def fit() -> SuggestionModel:
         labeled, labels = guided.current_label_arrays(session, dataset_id)

@@ -232,3 +232,22 @@ def to_normal_scores(features: np.ndarray) -> None:
     for column in range(features.shape[1]):
         ranks = rankdata(np.asarray(features[:, column]))
         features[:, column] = ndtri((ranks - 0.5) / count).astype(np.float32)
+
+
+def normal_scores_against(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The score :func:`to_normal_scores` gives each row of ``features`` in a data set of
+    the ``reference`` rows (each column sorted ascending: the raw features of a data set)
+    plus that one row: a new item is placed among the data set's items without moving them.
+    """
+    from scipy.special import ndtri
+
+    count = len(reference) + 1
+    scores = np.empty(np.shape(features), dtype=np.float32)
+    for column in range(scores.shape[1]):
+        values = np.asarray(features[:, column])
+        below = np.searchsorted(reference[:, column], values, "left")
+        ties = np.searchsorted(reference[:, column], values, "right") - below
+        # the average rank of the row and the reference values it ties with
+        ranks = below + 1 + ties / 2
+        scores[:, column] = ndtri((ranks - 0.5) / count).astype(np.float32)
+    return scores

@@ -8,8 +8,10 @@ by the mean of the query items (whose neighbours, between them, may be of anothe
 Neither wins on every kind of data, so :func:`match_rule_for` chooses one from the labels
 so far: the rule under which half of each class's labeled items find the other half.
 
-``IndexCache`` keeps a few indexes in memory per app (``services.Services``); a feature job's
-files never change, so an index is rebuilt only when its job is gone or pushed out.
+``IndexCache`` keeps a few indexes in memory per app (``services.Services``), keyed by
+``ml.features.feature_version``: a feature job's own files never change, but rows appended
+for newly arrived items give it a new version, so its index is rebuilt then, when its job
+is gone, or when it is pushed out.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from db.models import Job
 from ml.kinds import JOB_KINDS
 
 # Kinds whose results no page shows: their link opens the job's JSON (result included).
-SHOWN_BY_THEIR_JSON = {"dataset_stats"}
+SHOWN_BY_THEIR_JSON = {"dataset_stats", "live_features"}
 
 
 def test_every_kind_links_to_where_its_results_are_shown():

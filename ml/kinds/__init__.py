@@ -9,6 +9,7 @@ from ml.kinds import (autoencoder, classifier, dataset_stats, projection,  # noq
 from ml.kinds import backbone_features  # noqa: F401
 from ml.kinds import contrastive_features  # noqa: F401
 from ml.kinds import label_features  # noqa: F401
+from ml.kinds import live_features  # noqa: F401
 from ml.kinds.spec import JOB_KINDS, QUEUES, JobCancelled, JobKind, get_kind
 
 __all__ = ["JOB_KINDS", "QUEUES", "JobCancelled", "JobKind", "get_kind"]

@@ -17,7 +17,8 @@ from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.init_model import (START_PARAMS, check_init_model, check_start_params,
                            fine_tuning_record, starting_job, weights_file)
 from ml.kinds.context import JobContext
-from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.kinds.spec import (Extension, JobCancelled, JobKind, check_model_kept,
+                           register_kind)
 from ml.memory_estimate import autoencoder_bytes
 from ml.params import Param, params_checker
 from ml.training_choices import AUGMENT_MODE_NAMES, AUTOENCODER_LOSS_NAMES, OPTIMIZER_NAMES
@@ -174,9 +175,19 @@ def check_infer_model(session, _dataset_id: int, params: dict[str, Any]) -> None
     finished_job(session, params["model_job_id"], "autoencoder_train")
 
 
-def _model_job(context: JobContext):
+def _model_job(context: JobContext, model_job_id: int):
     with context.session_factory() as session:
-        return finished_job(session, context.params["model_job_id"], "autoencoder_train")
+        return finished_job(session, model_job_id, "autoencoder_train")
+
+
+def _infer(context: JobContext, model_job, items, batch_size: int):
+    """(the model of ``model_job``, its ml.autoencoder_train.Inference of ``items``)."""
+    from ml.autoencoder_train import infer_autoencoder, load_model
+
+    model = load_model(Path(model_job.artifact_dir) / "model.pt")
+    batches = context.batches(items, tuple(model_job.params["image_size"]),
+                              Transform.of(model_job.params), batch_size)
+    return model, infer_autoencoder(model, batches, context.should_stop)
 
 
 def _extreme_reconstructions(context: JobContext, model, model_job, items, inference
@@ -195,14 +206,9 @@ def _extreme_reconstructions(context: JobContext, model, model_job, items, infer
 
 
 def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
-    from ml.autoencoder_train import infer_autoencoder, load_model
-
-    model_job = _model_job(context)
-    model = load_model(Path(model_job.artifact_dir) / "model.pt")
+    model_job = _model_job(context, context.params["model_job_id"])
     items = context.items()
-    batches = context.batches(items, tuple(model_job.params["image_size"]),
-                              Transform.of(model_job.params), context.params["batch_size"])
-    inference = infer_autoencoder(model, batches, context.should_stop)
+    model, inference = _infer(context, model_job, items, context.params["batch_size"])
     if context.should_stop():
         raise JobCancelled()
     np.save(context.artifact_dir / "latents.npy", inference.latents.astype(np.float32))
@@ -216,6 +222,15 @@ def run_autoencoder_infer(context: JobContext) -> dict[str, Any]:
                       "errors": "errors.npy"}}
 
 
+def extension_rows(context: JobContext, job, items) -> dict[str, Any]:
+    """Latents and reconstruction errors of ``items`` by the model of inference ``job``."""
+    _model, inference = _infer(context, _model_job(context, job.params["model_job_id"]),
+                               items, job.params["batch_size"])
+    return {"item_ids": np.asarray(inference.item_ids, np.int64),
+            "latents": inference.latents.astype(np.float32),
+            "errors": inference.errors.astype(np.float32)}
+
+
 register_kind(JobKind(
     name="autoencoder_train", queue="gpu", run=run_autoencoder_train,
     produces_model=True,
@@ -225,5 +240,7 @@ register_kind(JobKind(
 register_kind(JobKind(
     name="autoencoder_infer", queue="gpu", run=run_autoencoder_infer,
     check_params=check_infer_params, check_dataset=check_infer_model,
+    extend=Extension(extension_rows,
+                     lambda session, job: check_model_kept(session, job, "autoencoder_train")),
     description="latent vectors and reconstruction errors of every item "
                 "(latents.npy, item_ids.npy, errors.npy)"))

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from data.transforms import Transform
 from errors import DomainError
 from ml.classifier import check_weights_path
 from ml.kinds.context import JobContext
-from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.kinds.spec import Extension, JobCancelled, JobKind, register_kind
 from ml.params import Flag, Param, params_checker
 
 DEFAULT_MODEL = "resnet18"
@@ -72,23 +74,36 @@ def check_files(params: dict[str, Any], roots: Sequence[Path]) -> dict[str, Any]
     return {**params, "weights_path": weights_path}
 
 
-def run_backbone_features(context: JobContext) -> dict[str, Any]:
-    from ml.backbone import colour_input, create_backbone, input_size
+def _backbone(params: dict[str, Any]):
+    """(the frozen backbone ``params`` name, the input size it is given)."""
+    from ml.backbone import create_backbone, input_size
+
+    model = create_backbone(params["model"], params["weights_path"], params["seed"])
+    side = params["image_size"]
+    return model, ((side, side) if side else input_size(model))
+
+
+def _encode(context: JobContext, model, size: tuple[int, int], params: dict[str, Any], items,
+            on_failure=None):
+    """(item ids, features) of ``items`` by ``model`` (a backbone of ``params``)."""
+    from ml.backbone import colour_input
     from ml.feature_extraction import encode_batches
+
+    batches = context.batches(items, size, Transform.of(params), params["batch_size"],
+                              on_failure=on_failure)
+    return encode_batches(model, batches, context.should_stop, colour_input(model))
+
+
+def run_backbone_features(context: JobContext) -> dict[str, Any]:
     from ml.features import write_features
 
     params = context.params
-    model = create_backbone(params["model"], params["weights_path"], params["seed"])
-    side = params["image_size"]
-    size = (side, side) if side else input_size(model)
+    model, size = _backbone(params)
     weights = params["weights_path"] or f"random (seed {params['seed']})"
     context.log(f"{params['model']} with weights {weights}, images at {size[0]} × {size[1]}")
     failed: list[int] = []
-    batches = context.batches(context.items(), size, Transform.of(params),
-                              params["batch_size"],
-                              on_failure=lambda item_id, _message: failed.append(item_id))
-    item_ids, features = encode_batches(model, batches, context.should_stop,
-                                        colour_input(model))
+    item_ids, features = _encode(context, model, size, params, context.items(),
+                                 on_failure=lambda item_id, _message: failed.append(item_id))
     if context.should_stop():
         raise JobCancelled()
     context.log(f"{len(item_ids)} items, {len(failed)} unreadable")
@@ -97,8 +112,15 @@ def run_backbone_features(context: JobContext) -> dict[str, Any]:
             "unreadable": len(failed)}
 
 
+def extension_rows(context: JobContext, job, items) -> dict[str, Any]:
+    """Features of ``items`` by the same frozen backbone (same weights file or seed)."""
+    item_ids, features = _encode(context, *_backbone(job.params), job.params, items)
+    return {"item_ids": np.asarray(item_ids, np.int64),
+            "features": np.asarray(features, np.float32)}
+
+
 register_kind(JobKind(
     name="backbone_features", queue="gpu", run=run_backbone_features,
-    check_params=check_params, check_files=check_files,
+    check_params=check_params, check_files=check_files, extend=Extension(extension_rows),
     description="global-pooled features of a frozen timm backbone with weights from a "
                 "local file (features.npy, item_ids.npy)"))

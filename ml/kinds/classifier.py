@@ -23,7 +23,8 @@ from ml.classifier_data import check_training_set, training_set
 from ml.init_model import (START_PARAMS, check_init_model, check_start_params,
                            fine_tuning_record, match_classes, starting_job, weights_file)
 from ml.kinds.context import JobContext
-from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.kinds.spec import (Extension, JobCancelled, JobKind, check_model_kept,
+                           register_kind)
 from ml.memory_estimate import classifier_bytes
 from ml.params import Choice, Flag, Param, params_checker
 from ml.training_choices import OPTIMIZER_NAMES
@@ -211,21 +212,26 @@ def run_classifier_train(context: JobContext) -> dict[str, Any]:
                 **(match.to_dict() if match else {}))}
 
 
-def run_classifier_infer(context: JobContext) -> dict[str, Any]:
+def _classify(context: JobContext, model_job, items, batch_size: int, on_failure=None):
+    """The ml.classifier_train.ClassifierInference of ``items`` by ``model_job``'s model."""
     from ml.classifier import load_classifier
     from ml.classifier_train import infer_classifier
 
+    model, description = load_classifier(Path(model_job.artifact_dir) / model_job.result["model"])
+    batches = context.batches(items, tuple(description["image_size"]),
+                              Transform.of(model_job.params), batch_size, on_failure=on_failure)
+    return infer_classifier(model, batches, context.should_stop)
+
+
+def run_classifier_infer(context: JobContext) -> dict[str, Any]:
     with context.session_factory() as session:
         model_job = _model_job(session, context.params["model_job_id"])
         class_ids = class_ids_by_name(session, context.dataset.id)
     model_names = model_job.result["label_names"]
     label_ids = column_label_ids(model_job, context.dataset.id, class_ids)
-    model, description = load_classifier(Path(model_job.artifact_dir) / model_job.result["model"])
     failed: list[int] = []
-    batches = context.batches(context.items(), tuple(description["image_size"]),
-                              Transform.of(model_job.params), context.params["batch_size"],
-                              on_failure=lambda item_id, _message: failed.append(item_id))
-    inference = infer_classifier(model, batches, context.should_stop)
+    inference = _classify(context, model_job, context.items(), context.params["batch_size"],
+                          on_failure=lambda item_id, _message: failed.append(item_id))
     if context.should_stop():
         raise JobCancelled()
     context.log(f"{len(inference.item_ids)} items classified, {len(failed)} unreadable")
@@ -247,6 +253,17 @@ def run_classifier_infer(context: JobContext) -> dict[str, Any]:
                       "item_ids": "item_ids.npy"}}
 
 
+def extension_rows(context: JobContext, job, items) -> dict[str, Any]:
+    """Probabilities (in the columns of inference ``job``: the same model) and features of
+    ``items``."""
+    with context.session_factory() as session:
+        model_job = _model_job(session, job.params["model_job_id"])
+    inference = _classify(context, model_job, items, job.params["batch_size"])
+    return {"item_ids": np.asarray(inference.item_ids, np.int64),
+            "probabilities": inference.probabilities.astype(np.float32),
+            "features": inference.features.astype(np.float32)}
+
+
 register_kind(JobKind(
     name="classifier_train", queue="gpu", run=run_classifier_train,
     produces_model=True,
@@ -257,5 +274,7 @@ register_kind(JobKind(
 register_kind(JobKind(
     name="classifier_infer", queue="gpu", run=run_classifier_infer,
     check_params=check_infer_params, check_dataset=check_infer_dataset,
+    extend=Extension(extension_rows,
+                     lambda session, job: check_model_kept(session, job, "classifier_train")),
     description="class probabilities and penultimate-layer features of every item "
                 "(probabilities.npy, features.npy, item_ids.npy)"))

@@ -8,13 +8,16 @@ from). torch is imported only when the job runs.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from data.transforms import Transform
 from errors import DomainError
 from ml.autoencoder_spec import AutoencoderSpec, check_spec
 from ml.kinds.context import JobContext
-from ml.kinds.spec import JobCancelled, JobKind, register_kind
+from ml.kinds.spec import Extension, JobCancelled, JobKind, register_kind
 from ml.memory_estimate import contrastive_bytes
 from ml.params import Choice, Flag, Param, params_checker
 from ml.training_choices import OPTIMIZER_NAMES
@@ -134,9 +137,29 @@ def run_contrastive_features(context: JobContext) -> dict[str, Any]:
             "stopped_early": trained.run.stopped_early}
 
 
+def extension_rows(context: JobContext, job, items) -> dict[str, Any]:
+    """Features of ``items`` by the encoder the job trained (encoder.pt)."""
+    import torch
+    from torch import nn
+
+    from ml.autoencoder import encoder_blocks
+    from ml.feature_extraction import encode_batches
+
+    spec = spec_of(job.params)
+    encoder = nn.Sequential(encoder_blocks(spec))
+    encoder.load_state_dict(torch.load(Path(job.artifact_dir) / job.result["encoder"],
+                                       map_location="cpu", weights_only=True))
+    batches = context.batches(items, spec.image_size, Transform.of(job.params),
+                              job.params["batch_size"])
+    item_ids, features = encode_batches(encoder, batches, context.should_stop)
+    return {"item_ids": np.asarray(item_ids, np.int64),
+            "features": np.asarray(features, np.float32)}
+
+
 register_kind(JobKind(
     name="contrastive_features", queue="gpu", run=run_contrastive_features,
     check_params=check_params, estimate_memory=contrastive_bytes,
+    extend=Extension(extension_rows),
     description="train a self-supervised encoder on views a detector image allows "
                 "(rotation, flips, counting noise, shifts, masked gaps), then the features "
                 "of every item (features.npy, item_ids.npy)"))

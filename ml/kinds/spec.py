@@ -5,7 +5,9 @@ This module imports no kind. Each kind module (``ml/kinds/<name>.py``) builds a
 the kind modules, so ``JOB_KINDS`` is complete once ``ml.kinds`` is imported. A kind has a
 parameter checker (the normalised parameters, or a DomainError naming ``params.<field>``),
 a file checker when it reads files a request names, and a ``run`` function that gets a
-``ml.kinds.context.JobContext`` and returns the result dict stored on the row. Nothing here touches CUDA: heavy imports belong inside ``run``.
+``ml.kinds.context.JobContext`` and returns the result dict stored on the row; a feature
+kind may have an :class:`Extension` that computes rows for items arriving later. Nothing
+here touches CUDA: heavy imports belong inside ``run``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from errors import DomainError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from db.models import Item, Job
     from ml.kinds.context import JobContext
 
 QUEUES = ("gpu", "cpu")
@@ -25,6 +28,33 @@ QUEUES = ("gpu", "cpu")
 
 class JobCancelled(Exception):
     """Raised by a kind's ``run`` when ``context.should_stop()`` says so."""
+
+
+@dataclass(frozen=True)
+class Extension:
+    """How a feature kind computes rows for items that arrived after one of its jobs ran,
+    with that job's own model (``ml.kinds.live_features`` appends them to the job)."""
+
+    # (the running live_features job's context, the finished feature job, the items in
+    # file order): per-row arrays keyed like the job's result["files"]: "item_ids", its
+    # vectors and, for a classifier, "probabilities"; unreadable items are left out
+    rows: Callable[["JobContext", "Job", list["Item"]], dict[str, Any]]
+    # (session, the feature job): a DomainError when this job cannot take new rows (e.g.
+    # it was made before its kind kept what they need), so the request is refused
+    check: Optional[Callable[["Session", "Job"], None]] = None
+
+
+def check_model_kept(session: "Session", job: "Job", model_kind: str) -> None:
+    """An Extension check: the finished ``model_kind`` job whose model made ``job`` (its
+    params.model_job_id) must still be there to compute new rows."""
+    from db.models import Job
+
+    model_job_id = (job.params or {}).get("model_job_id")
+    model_job = session.get(Job, model_job_id) if model_job_id else None
+    if model_job is None or model_job.kind != model_kind or model_job.status != "succeeded":
+        raise DomainError(f"params.feature_job_id: job {job.id} cannot take new items: the "
+                          f"{model_kind} model that made it (job {model_job_id}) is gone; "
+                          f"run {job.kind} again with a model", "params.feature_job_id")
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,9 @@ class JobKind:
     # Its succeeded jobs are models of the library (ml.model_library): a network saved in
     # the artifact folder that can be applied to data again.
     produces_model: bool = False
+    # A feature kind whose finished jobs can take rows for new items (live data sets);
+    # None: a job of this kind must be run again to cover them.
+    extend: Optional[Extension] = None
 
 
 # Filled by register_kind as ml.kinds imports its kind modules.

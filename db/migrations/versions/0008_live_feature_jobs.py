@@ -1,0 +1,26 @@
+"""datasets.live_feature_jobs: the feature jobs whose models run over a live data set's
+new items as they arrive (ml.live_features)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('datasets') as batch:
+        batch.add_column(sa.Column('live_feature_jobs', sa.JSON(), nullable=False,
+                                   server_default='[]'))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('datasets') as batch:
+        batch.drop_column('live_feature_jobs')
