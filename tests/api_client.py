@@ -69,6 +69,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def server(settings):
     server = create_server(settings)
     yield server
+    server.extensions["beamlabel"].stop_live_watches()  # before their database goes
     server.extensions["beamlabel"].engine.dispose()
 
 

@@ -19,7 +19,8 @@ from data.live_ingest import (arrived_last_minute, hold_lease, register_arrivals
                               watch_dataset)
 from data.sources.base import Listing
 from data.sources.tiled import TiledSource
-from db.models import Item
+from app import create_server
+from db.models import Dataset, Item
 from db.session import transaction
 from tests.api_client import assert_error, wait_until_scanned
 from tests.api_client import api, dataset, folder, server, settings  # noqa: F401 (fixtures)
@@ -217,19 +218,11 @@ def test_one_process_at_a_time_holds_the_watch(session_factory):
 
 # --- REST ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def watches(server):
-    """The server's live watches, stopped at the end (before the database goes)."""
-    services = server.extensions["beamlabel"]
-    yield services
-    services.stop_live_watches()
-
-
 def patch(api, dataset_id, body):
     return api.call("PATCH", f"/datasets/{dataset_id}", json=body)
 
 
-def test_marking_a_folder_live_over_rest_registers_new_files(api, dataset, folder, watches):
+def test_marking_a_folder_live_over_rest_registers_new_files(api, dataset, folder):
     answer = patch(api, dataset["id"], {"live": True})
     assert answer.status_code == 200, answer.json
     assert answer.json["live"] is True and answer.json["arrived_last_minute"] == 0
@@ -248,10 +241,42 @@ def test_marking_a_folder_live_over_rest_registers_new_files(api, dataset, folde
     assert answer.status_code == 200 and answer.json["live"] is False
 
 
-def test_marking_live_refuses_bad_requests(api, dataset, watches):
+def test_marking_live_refuses_bad_requests(api, dataset):
     assert_error(patch(api, 999, {"live": True}), 404, "dataset_id", "999")
     assert_error(patch(api, dataset["id"], {"live": "yes"}), 422, "live")
     assert_error(patch(api, dataset["id"], {"live": 1}), 422, "live")
     assert_error(patch(api, dataset["id"], {}), 422, "live")
     assert_error(patch(api, dataset["id"], {"live": True, "folder": "/etc"}), 422, "folder")
     assert api.get(f"/datasets/{dataset['id']}").json["live"] is False
+
+
+def lease_holder(services) -> str | None:
+    with services.session_factory() as session:
+        return session.scalar(select(Dataset.live_watcher))
+
+
+def test_of_two_server_processes_one_watches_and_the_other_takes_over(api, dataset, folder,
+                                                                      server, settings):
+    first = server.extensions["beamlabel"]
+    assert patch(api, dataset["id"], {"live": True}).status_code == 200
+    until(lambda: lease_holder(first) == first.watcher_name, timeout=WAIT_S)
+    second = create_server(settings).extensions["beamlabel"]  # another process of the server
+    try:
+        second.resume_live_watches()
+        write_image(folder / "one.tif", 14)
+        until(lambda: api.get(f"/datasets/{dataset['id']}").json["arrived_last_minute"] == 1,
+              timeout=WAIT_S)
+        assert lease_holder(first) == first.watcher_name != second.watcher_name
+
+        first.stop_live_watches()  # the first process stops: its lease is given back
+        until(lambda: lease_holder(second) == second.watcher_name, timeout=WAIT_S)
+        write_image(folder / "two.tif", 15)
+        until(lambda: api.get(f"/datasets/{dataset['id']}").json["arrived_last_minute"] == 2,
+              timeout=WAIT_S)
+        wait_until_scanned(api, dataset["id"])
+        uris = [item["uri"] for item in
+                api.get(f"/datasets/{dataset['id']}/items?limit=100").json["items"]]
+        assert uris[-2:] == ["one.tif", "two.tif"] and len(uris) == len(set(uris))
+    finally:
+        second.stop_live_watches()
+        second.engine.dispose()
