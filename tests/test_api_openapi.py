@@ -6,7 +6,7 @@ from tests.api_client import api, server, settings  # noqa: F401 (fixtures)
 
 ROUTES = {
     "/api/v1/datasets": {"get", "post"},
-    "/api/v1/datasets/{dataset_id}": {"get"},
+    "/api/v1/datasets/{dataset_id}": {"get", "patch"},
     "/api/v1/datasets/{dataset_id}/items": {"get"},
     "/api/v1/items/{item_id}/pixels": {"get"},
     "/api/v1/datasets/{dataset_id}/labels": {"get", "post"},
@@ -36,6 +36,7 @@ ROUTES = {
 }
 REQUEST_SCHEMAS = {
     ("/api/v1/datasets", "post"): "DatasetIn",
+    ("/api/v1/datasets/{dataset_id}", "patch"): "DatasetPatchIn",
     ("/api/v1/datasets/{dataset_id}/labels", "post"): "LabelIn",
     ("/api/v1/datasets/{dataset_id}/events", "post"): "EventIn",
     ("/api/v1/events/{event_id}/undo", "post"): "UndoIn",
