@@ -160,8 +160,8 @@ def test_unknown_dataset_and_route(api):
     assert_error(api.get("/nothing-here"), 404, None, "openapi.json")
     assert_error(api.get("/datasets/abc"), 404, None)
     wrong_method = api.call("DELETE", "/datasets/999")
-    assert_error(wrong_method, 405, None, "use GET")
-    assert wrong_method.headers["Allow"] == "GET"
+    assert_error(wrong_method, 405, None, "use GET or PATCH")
+    assert wrong_method.headers["Allow"] == "GET, PATCH"
     assert_error(api.call("PUT", "/datasets"), 405, None, "GET or POST")
 
 
