@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 RECENT_CHANGE_NS = 2_000_000_000
 
 FileState = tuple[int, int]  # size, modification time (ns)
+# File systems whose files other machines write: inotify reports only local writes there
+# ("fuse.sshfs" and the like count by their first part).
+NETWORK_FILE_SYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs",
+                                  "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
+                                  "fuse"})
 
 
 def _ignore_problem(_path: str, _message: str) -> None:
@@ -57,7 +62,11 @@ class FolderWatcher:
     # -- running --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the inotify watch; fall back to polling where it cannot start."""
+        """Start the inotify watch; poll instead on a network file system (inotify sees
+        only what this machine writes there) or where the watch cannot start."""
+        if self.mode == "events" and (kind := network_file_system(self.root)):
+            log.info("%s is on a %s file system: polling it", self.root, kind)
+            self.mode = "poll"
         if self.mode == "events":
             try:
                 self._observer = _start_inotify(self.root, self)
@@ -203,6 +212,26 @@ class FolderWatcher:
             else:
                 self._candidates[relpath] = now
         return [relpath for _, relpath in sorted(settled)]
+
+
+def network_file_system(path: Path, mounts: Optional[str] = None) -> Optional[str]:
+    """The type of the network file system ``path`` lies on (``mounts`` as in
+    /proc/self/mounts, read when not given), or None for a local one or when unknown."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return None
+    path, best, kind = Path(path), -1, None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # The kernel writes a space in a mount point as \040.
+        point = Path(fields[1].replace("\\040", " "))
+        if (point == path or point in path.parents) and len(point.parts) > best:
+            best, kind = len(point.parts), fields[2]
+    return kind if kind and kind.split(".")[0] in NETWORK_FILE_SYSTEMS else None
 
 
 def confined_or_none(path: Path, root: Path) -> Optional[Path]:

@@ -14,7 +14,7 @@ from dash.testing.wait import until
 from sqlalchemy import select
 
 from data.catalog import register_dataset
-from data.live import FolderWatcher, TiledPoller
+from data.live import FolderWatcher, TiledPoller, network_file_system
 from data.live_ingest import (arrived_last_minute, hold_lease, register_arrivals, set_live,
                               watch_dataset)
 from data.sources.base import Listing
@@ -124,6 +124,17 @@ def test_polling_takes_a_file_only_once_it_stopped_changing(tmp_path: Path):
     assert watcher.poll() == ["sub/early.tif", "slow.tif"]
     assert watcher.poll() == []
     assert (root / "slow.tif").read_bytes() == content
+
+
+def test_folders_on_network_file_systems_are_polled():
+    mounts = ("/dev/sda1 / ext4 rw 0 0\n"
+              "server:/beamline /data nfs4 rw 0 0\n"
+              "/dev/sdb1 /data/local\\040disk xfs rw 0 0\n"
+              "me@host:/x /mnt/remote fuse.sshfs rw 0 0\n")
+    assert network_file_system(Path("/data/run42"), mounts) == "nfs4"
+    assert network_file_system(Path("/data/local disk/run1"), mounts) is None
+    assert network_file_system(Path("/mnt/remote/a"), mounts) == "fuse.sshfs"
+    assert network_file_system(Path("/home/me"), mounts) is None
 
 
 # --- Tiled --------------------------------------------------------------------------------
