@@ -1,9 +1,10 @@
 """Projections (PCA, UMAP) and clusterings (KMeans, DBSCAN, HDBSCAN) of feature vectors.
 
 Methods are chosen by name from two registries, each entry with its parameter spec, so a
-new method is one entry. ``project`` and ``cluster`` are the public functions; the web
-process imports this module for the specs only (scikit-learn and umap load when a method
-runs).
+new method is one entry. ``project`` (``fit_projection`` when the fitted estimator is wanted
+too, to place new vectors later: ml/projection_place.py) and ``cluster`` are the public
+functions; the web process imports this module for the specs only (scikit-learn and umap
+load when a method runs).
 """
 from __future__ import annotations
 
@@ -23,22 +24,25 @@ COMPONENTS = Param(int, 2, 2, 3)
 class Method:
     title: str
     params: dict[str, Spec]
-    run: Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+    # a projection returns (points, the fitted estimator); a clustering the cluster labels
+    run: Callable[[np.ndarray, dict[str, Any]], Any]
 
 
-def _pca(vectors: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+def _pca(vectors: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, Any]:
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=params["n_components"], whiten=params["whiten"],
-               random_state=0).fit_transform(vectors)
+    estimator = PCA(n_components=params["n_components"], whiten=params["whiten"],
+                    random_state=0)
+    return estimator.fit_transform(vectors), estimator
 
 
-def _umap(vectors: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+def _umap(vectors: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, Any]:
     import umap
 
-    return umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
-                     min_dist=params["min_dist"], metric=params["metric"],
-                     random_state=params["seed"], n_jobs=1).fit_transform(vectors)
+    estimator = umap.UMAP(n_components=params["n_components"],
+                          n_neighbors=params["n_neighbors"], min_dist=params["min_dist"],
+                          metric=params["metric"], random_state=params["seed"], n_jobs=1)
+    return estimator.fit_transform(vectors), estimator
 
 
 def _kmeans(data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -96,14 +100,22 @@ def check_method(registry: dict[str, Method], method: Any, params: dict[str, Any
         raise DomainError(str(error).replace(error.field, field, 1), field) from error
 
 
-def project(vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:
-    """float32 (n, n_components) coordinates of the rows of ``vectors``."""
+def fit_projection(vectors: np.ndarray, method: str,
+                   params: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    """(float32 (n, n_components) coordinates of the rows of ``vectors``, the fitted
+    estimator that can place further vectors)."""
     checked = check_method(PROJECTIONS, method, params)
     data = np.asarray(vectors, dtype=np.float32)
     if len(data) <= checked["n_components"]:
         raise ValueError(f"{len(data)} vectors are too few for a {checked['n_components']}-D "
                          "projection")
-    return np.ascontiguousarray(PROJECTIONS[method].run(data, checked), dtype=np.float32)
+    points, estimator = PROJECTIONS[method].run(data, checked)
+    return np.ascontiguousarray(points, dtype=np.float32), estimator
+
+
+def project(vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:
+    """float32 (n, n_components) coordinates of the rows of ``vectors``."""
+    return fit_projection(vectors, method, params)[0]
 
 
 def cluster(points_or_vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:

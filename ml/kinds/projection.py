@@ -5,8 +5,9 @@ Parameters: ``feature_job_id``, ``method`` (pca | umap) with that method's param
 (``n_components``, ...), an optional ``clustering`` object ``{"method": kmeans | dbscan |
 hdbscan, "params": {...}, "space": "projection" | "features"}``, and the heat-map images'
 ``heatmap_size``, ``log``, ``pmin``, ``pmax``. Files: points.npy (float32 n×k),
-item_ids.npy, clusters.npy (int32, -1 noise) when clustered, images.npy (uint8 n×s×s)
-and readable.npy.
+item_ids.npy, the fitted transform that places new items later (ml/projection_place.py:
+pca_mean.npy and pca_components.npy, or umap_model.joblib), clusters.npy (int32, -1 noise)
+when clustered, images.npy (uint8 n×s×s) and readable.npy.
 """
 from __future__ import annotations
 
@@ -23,15 +24,18 @@ from data.transforms import Transform
 from db.jobs import list_jobs
 from db.models import Job
 from errors import DomainError
-from ml.features import feature_job, load_vectors
+from ml.features import feature_job, load_vectors, rows_of
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.params import Choice, Flag, Param, params_checker
-from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, project
+from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, fit_projection
+from ml.projection_place import PLACEMENTS, save_transform
 
 KIND = "projection"
 FILES = {"points": "points.npy", "item_ids": "item_ids.npy", "clusters": "clusters.npy",
-         "images": "images.npy", "readable": "readable.npy"}
+         "images": "images.npy", "readable": "readable.npy",
+         **{key: name for placement in PLACEMENTS.values()
+            for key, name in placement.files.items()}}
 POINT_FILES = ("points", "item_ids")
 IMAGE_FILES = ("images", "readable")
 HEATMAP_PARAMS = {"heatmap_size": Param(int, 64, 8, 256), "log": Flag(True),
@@ -103,14 +107,23 @@ def _point_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("feature_job_id", "method", *method_params(params))
 
 
+def _point_files(params: dict[str, Any]) -> tuple[str, ...]:
+    """The points and what places new ones: an earlier job without the transform is not
+    reused, so every new job can place items that arrive later."""
+    return (*POINT_FILES, *PLACEMENTS[params["method"]].files)
+
+
 def _link_earlier(context: JobContext, keys: tuple[str, ...], names: tuple[str, ...],
-                  what: str) -> bool:
+                  what: str, item_ids: Optional[np.ndarray] = None) -> bool:
     """Hard-link the files ``names`` of the newest earlier projection whose parameters
-    ``keys`` equal this job's, if any: e.g. the images are read once per feature job, and
-    a new clustering of a projection does not compute the projection again."""
+    ``keys`` equal this job's (and whose items are ``item_ids`` when given), if any: e.g.
+    the images are read once per feature job, and a new clustering of a projection does
+    not compute the projection again."""
     def same(job: Job) -> bool:
+        folder = Path(job.artifact_dir)
         return all(job.params.get(key) == context.params[key] for key in keys) and all(
-            (Path(job.artifact_dir) / FILES[name]).exists() for name in names)
+            (folder / FILES[name]).exists() for name in names) and (
+            item_ids is None or np.array_equal(np.load(folder / FILES["item_ids"]), item_ids))
 
     with context.session_factory() as session:
         earlier = next((job for job in list_jobs(session, context.dataset.id, KIND)
@@ -151,13 +164,21 @@ def run_projection(context: JobContext) -> dict[str, Any]:
     vectors = np.asarray(vectors, dtype=np.float32)
     context.log(f"{params['method']} of {vectors.shape[0]} × {vectors.shape[1]} vectors "
                 f"from job {source.id}")
-    if _link_earlier(context, _point_keys(params), POINT_FILES, "points"):
+    point_files = _point_files(params)
+    if _link_earlier(context, _point_keys(params), point_files, "points"):
         points = np.load(context.artifact_dir / FILES["points"])
+        # the feature job may have gained rows since (a live data set): keep to the items
+        # of the shared points; the newer ones are placed on them like any later arrival
+        shared = np.load(context.artifact_dir / FILES["item_ids"])
+        if not np.array_equal(shared, item_ids):
+            vectors = vectors[rows_of(item_ids, shared)[0]]
+            item_ids = shared
     else:
-        points = project(vectors, params["method"], method_params(params))
+        points, fitted = fit_projection(vectors, params["method"], method_params(params))
         np.save(context.artifact_dir / FILES["points"], points)
         np.save(context.artifact_dir / FILES["item_ids"], item_ids)
-    files = {name: FILES[name] for name in (*POINT_FILES, *IMAGE_FILES)}
+        save_transform(context.artifact_dir, params["method"], fitted)
+    files = {name: FILES[name] for name in (*point_files, *IMAGE_FILES)}
     result: dict[str, Any] = {"items": len(item_ids), "n_components": points.shape[1],
                               "feature_job_id": source.id, "files": files}
     context.report(0.3)
@@ -173,7 +194,7 @@ def run_projection(context: JobContext) -> dict[str, Any]:
         result.update(clusters=int(clusters.max(initial=-1)) + 1,
                       noise=int((clusters < 0).sum()))
     context.report(0.5)
-    if not _link_earlier(context, IMAGE_KEYS, IMAGE_FILES, "heat-map images"):
+    if not _link_earlier(context, IMAGE_KEYS, IMAGE_FILES, "heat-map images", item_ids):
         _build_images(context, item_ids)
     unreadable = int((~np.load(context.artifact_dir / FILES["readable"])).sum())
     result["unreadable"] = unreadable
