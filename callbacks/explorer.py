@@ -5,6 +5,11 @@ A projection is always a ``projection`` job, so it is computed once and reopened
 job table. Small PCA projections run right here in the callback; the rest go to a worker
 and open when the jobs panel sees them finish. The selection store holds only a key of a
 selection saved beside its projection (or a cluster number), never thousands of ids.
+
+Items that reach the feature job after the projection was fitted (a live data set) are
+placed on it by its fitted transform and drawn as a trace of their own, without fitting
+again: an interval looks whether rows were appended to the feature job, and only then
+redraws.
 """
 from __future__ import annotations
 
@@ -20,8 +25,8 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import (error_alert, fields_of, on_refusal, read_session,
                               register_dataset_dropdown, register_jobs_filter, shown_group,
                               tagger_or_default, thumbnail_url, write_session)
-from callbacks.explorer_figure import (cluster_groups, label_groups, plotted_traces,
-                                       scatter_figure)
+from callbacks.explorer_figure import (cluster_groups, drawn_traces, label_groups,
+                                       plotted_traces, scatter_figure)
 from callbacks.explorer_points import event_rows, load_traces, save_traces
 from callbacks.ids import Explorer as ids
 from callbacks.ids import JobsPanel, Label
@@ -31,9 +36,10 @@ from db.lookups import find_item, find_job
 from errors import DomainError
 from ml.features import feature_sources
 from ml.projection_results import (COLOURINGS, available_colourings, current_label_ids,
-                                   feature_values, finished_projections, heatmap,
-                                   label_selection, load_projection, projection_title,
-                                   save_selection, selection_items, summarize)
+                                   feature_state, feature_values, finished_projections,
+                                   heatmap, label_selection, load_projection, place_arrivals,
+                                   projection_title, save_selection, selection_items,
+                                   summarize)
 from ml.projection_start import open_or_start_projection
 from services import current_services
 
@@ -171,19 +177,37 @@ def _colour_groups(session, projection, colour: str):
     return codes, label_groups(codes, labels)
 
 
-def _coloured_figure(session, projection, colour: str,
+def _coloured_figure(session, projection, arrivals, colour: str,
                      highlight: np.ndarray) -> tuple[go.Figure, dict]:
-    """The figure, and the store naming which item each of its points is."""
+    """The figure (the projection's points, then the ``arrivals`` placed on it), and the
+    store naming which item each of its points is and the feature rows it shows."""
     codes, groups = _colour_groups(session, projection, colour)
-    key = save_traces(projection.folder, plotted_traces(len(projection.item_ids), codes, groups))
-    common = dict(revision=projection.job.id, highlight=highlight)
+    traces = drawn_traces(plotted_traces(len(projection.item_ids), codes, groups), groups,
+                          len(arrivals.item_ids))
+    key = save_traces(projection.folder, traces, arrivals.item_ids)
+    common = dict(revision=projection.job.id, highlight=highlight,
+                  placed=(arrivals.item_ids, arrivals.points))
     if groups is None:
         figure = scatter_figure(projection.points, projection.item_ids,
                                 values=feature_values(session, projection, colour),
                                 value_name=COLOURINGS[colour], **common)
     else:
         figure = scatter_figure(projection.points, projection.item_ids, codes, groups, **common)
-    return figure, {"projection": projection.job.id, "traces": key}
+    return figure, {"projection": projection.job.id, "traces": key,
+                    "features": arrivals.feature_state}
+
+
+def _placed_note(arrivals):
+    if arrivals.unplaced:
+        return dbc.Alert(f"{arrivals.unplaced:,} items arrived after this projection was "
+                         "computed, and its job saved no fitted transform: refit to place new "
+                         "items (compute the projection again).", color="warning",
+                         className="py-2 mt-2")
+    if len(arrivals.item_ids):
+        return html.Div(f"{len(arrivals.item_ids):,} items that arrived after the fit are "
+                        "drawn as 'new (placed)', where the fitted projection places them.",
+                        className="text-muted")
+    return None
 
 
 def _highlighted(projection, selection: Optional[dict], requested: Optional[dict]):
@@ -199,32 +223,52 @@ def _highlighted(projection, selection: Optional[dict], requested: Optional[dict
 
 @callback(Output(ids.GRAPH, "figure"), Output(ids.PLOTTED, "data"),
           Output(ids.COLOUR, "options"), Output(ids.COLOUR, "value"),
-          Output(ids.CLUSTER, "options"),
+          Output(ids.CLUSTER, "options"), Output(ids.PLACED_NOTE, "children"),
           Input(ids.PROJECTION, "value"), Input(ids.COLOUR, "value"),
-          Input(ids.REVISION, "data"), State(ids.REQUESTED, "data"),
-          State(ids.SELECTION, "data"))
-def show_projection(job_id, colour, _revision, requested, selection):
+          Input(ids.REVISION, "data"), Input(ids.FEATURE_ROWS, "data"),
+          State(ids.REQUESTED, "data"), State(ids.SELECTION, "data"))
+def show_projection(job_id, colour, _revision, _rows, requested, selection):
     if job_id is None:
         return (_empty_figure("Compute a projection, or open a stored one"), None,
-                [{"label": COLOURINGS["label"], "value": "label"}], "label", [])
+                [{"label": COLOURINGS["label"], "value": "label"}], "label", [], None)
     with read_session() as session:
         projection = load_projection(session, job_id)
         colourings = available_colourings(session, projection)
         colour = colour if colour in colourings else "label"
         highlight = _highlighted(projection, selection, requested)
-        figure, plotted = _coloured_figure(session, projection, colour, highlight)
+        arrivals = place_arrivals(session, projection)
+        figure, plotted = _coloured_figure(session, projection, arrivals, colour, highlight)
     clusters = [] if projection.clusters is None else [
         {"label": f"{'noise' if k < 0 else f'cluster {k}'} ({n:,})", "value": str(k)}
         for k, n in zip(*map(np.ndarray.tolist, np.unique(projection.clusters,
                                                           return_counts=True)))]
     return (figure, plotted, [{"label": COLOURINGS[c], "value": c} for c in colourings],
-            colour, clusters)
+            colour, clusters, _placed_note(arrivals))
 
 
-def _event_items(projection, plotted: Optional[dict], event: Optional[dict]) -> np.ndarray:
-    """Item ids of the points a graph event names, in the figure ``plotted`` describes."""
-    traces = load_traces(projection.folder, (plotted or {}).get("traces"))
-    return projection.item_ids[event_rows(traces, event)]
+@callback(Output(ids.FEATURE_ROWS, "data"), Input(ids.ARRIVALS_POLL, "n_intervals"),
+          State(ids.PROJECTION, "value"), State(ids.PLOTTED, "data"),
+          prevent_initial_call=True)
+@on_refusal(no_update)
+def watch_arrivals(_tick, job_id, plotted):
+    """Rows appended to the shown projection's feature job (items arrived on a live data
+    set) redraw the plot; when none were, a tick costs a folder listing."""
+    if not _shows(plotted, job_id):
+        raise PreventUpdate
+    with read_session() as session:
+        state = feature_state(session, job_id)
+    if state == plotted.get("features"):
+        raise PreventUpdate
+    return {"projection": job_id, "features": state}
+
+
+def _event_items(projection, plotted: Optional[dict],
+                 event: Optional[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids of the points a graph event names, in the figure ``plotted`` describes;
+    the ids of the items placed on it after the fit)."""
+    traces, placed = load_traces(projection.folder, (plotted or {}).get("traces"))
+    drawn = np.concatenate([projection.item_ids, placed])
+    return drawn[event_rows(traces, event)], placed
 
 
 def _drawn_by_user(selected: Any) -> bool:
@@ -257,17 +301,18 @@ def select(selected, _clicks, job_id, cluster, requested, plotted):
             raise PreventUpdate
         members = projection.cluster_items(int(cluster))
         return {"projection": job_id, "cluster": int(cluster), "count": len(members)}, None
+    placed = np.empty(0, dtype=np.int64)
     if ctx.triggered_id == ids.GRAPH:
         if not _shows(plotted, job_id) or not _drawn_by_user(selected):
             raise PreventUpdate
-        chosen = _event_items(projection, plotted, selected).tolist()
+        chosen, placed = _event_items(projection, plotted, selected)
     else:  # a projection opened: the items the URL asked for, if any
         chosen = _requested_items(requested, projection.job.dataset_id)
-    rows = projection.rows_of(chosen)
-    if len(rows) == 0:
+    members = projection.members(chosen, placed)
+    if len(members) == 0:
         return None, None
-    return ({"projection": job_id, "key": save_selection(projection, chosen),
-             "count": int(len(rows))}, None)
+    return ({"projection": job_id, "key": save_selection(projection, members, placed),
+             "count": int(len(members))}, None)
 
 
 def _selection(session, selection):
@@ -325,7 +370,9 @@ def show_selection(selection, _revision):
                       *_badges(summary.per_label, {-1: "unlabeled", **names}, "secondary")],
                      className="mt-1"),
             html.Div(["clusters: ", *_badges(summary.per_cluster, clusters, "info")],
-                     className="mt-1") if summary.per_cluster else None]
+                     className="mt-1") if summary.per_cluster else None,
+            html.Div(f"{summary.arrived:,} of them arrived after the fit (new, placed)",
+                     className="mt-1") if summary.arrived else None]
     thumbs = _thumbs(projection, item_ids) + (
         [html.Div(f"and {more:,} more", className="small text-muted")] if more else [])
     return text, thumbs, gallery_href(projection, selection), link_class
@@ -393,7 +440,7 @@ def show_hovered(hover, job_id, plotted):
         return False, no_update, no_update
     with read_session() as session:
         projection = load_projection(session, job_id)
-        hovered = _event_items(projection, plotted, {"points": [point]})
+        hovered, _placed = _event_items(projection, plotted, {"points": [point]})
         if len(hovered) == 0:
             return False, no_update, no_update
         item_id = int(hovered[0])

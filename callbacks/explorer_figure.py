@@ -3,8 +3,10 @@
 Plotly sends numpy arrays as base64 typed arrays, so 100,000 points cost a few bytes each
 (float32 coordinates) instead of decimal text. Groups (labels, clusters) are one trace each,
 so the legend names and toggles them; continuous values (confidence, reconstruction error)
-are one trace with a colour bar. The figure carries no item ids: events name a point by its
-trace and its place in it, which ``plotted_traces`` fixes (see callbacks/explorer_points.py).
+are one trace with a colour bar. Items placed on the fitted projection after it was
+computed (arrivals on a live data set) are one more trace, "new (placed)", drawn last. The
+figure carries no item ids: events name a point by its trace and its place in it, which
+``plotted_traces`` and ``drawn_traces`` fix (see callbacks/explorer_points.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ import plotly.graph_objects as go
 
 UNLABELED_COLOR = "#b8b8b8"
 NOISE_COLOR = "#6c757d"
+PLACED_NAME = "new (placed)"
+PLACED_MARKER = dict(color="#000000", symbol="diamond", opacity=0.9,
+                     line=dict(width=1, color="#ffffff"))
 # Okabe-Ito, then plotly's defaults: distinguishable, also for colour-blind readers.
 CLUSTER_COLORS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
                   "#f0e442", "#000000", "#636efa", "#ef553b", "#00cc96", "#ab63fa",
@@ -56,6 +61,15 @@ def plotted_traces(n_points: int, codes: Optional[np.ndarray] = None,
     return traces
 
 
+def drawn_traces(traces: np.ndarray, groups: Optional[list[Group]],
+                 placed: int) -> np.ndarray:
+    """The trace of every drawn point: the projection's (``plotted_traces``), then the
+    ``placed`` points' trace, which follows the groups' (or the one coloured by value)."""
+    placed_trace = len(groups) if groups is not None else 1
+    return np.concatenate([np.asarray(traces, dtype=np.int32),
+                           np.full(placed, placed_trace, dtype=np.int32)])
+
+
 def _trace(points: np.ndarray, item_ids: np.ndarray, name: str, marker: dict,
            highlight: Sequence[int], showlegend: bool = True):
     coords = {axis: np.ascontiguousarray(points[:, i], dtype=np.float32)
@@ -77,10 +91,12 @@ def marker_size(n_points: int) -> int:
 def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
                    codes: Optional[np.ndarray] = None, groups: Optional[list[Group]] = None,
                    values: Optional[np.ndarray] = None, value_name: str = "",
-                   revision: object = None, highlight: Sequence[int] = ()) -> go.Figure:
+                   revision: object = None, highlight: Sequence[int] = (),
+                   placed: Optional[tuple[np.ndarray, np.ndarray]] = None) -> go.Figure:
     """Points coloured by group (``codes`` with their ``groups``) or by ``values``, in the
-    traces ``plotted_traces`` gives; the ``highlight`` items show as selected. Zoom and
-    drag mode stay while ``revision`` does."""
+    traces ``plotted_traces`` gives, then the ``placed`` (item ids, points) in a trace of
+    their own (``drawn_traces``); the ``highlight`` items show as selected. Zoom and drag
+    mode stay while ``revision`` does."""
     points = np.asarray(points)
     size = marker_size(len(points))
     if values is not None:
@@ -95,6 +111,11 @@ def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
             mask = in_trace == number
             traces.append(_trace(points[mask], item_ids[mask], f"{group.name} ({mask.sum():,})",
                                  dict(size=size, color=group.color, opacity=0.85), highlight))
+    if placed is not None and len(placed[0]):
+        placed_ids, placed_points = placed
+        traces.append(_trace(np.asarray(placed_points), placed_ids,
+                             f"{PLACED_NAME} ({len(placed_ids):,})",
+                             dict(size=size + 2, **PLACED_MARKER), highlight))
     figure = go.Figure(traces)
     figure.update_layout(
         margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso", uirevision=revision,

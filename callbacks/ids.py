@@ -261,6 +261,9 @@ class Explorer:
     TOOLTIP = "explorer-tooltip"
     PLOTTED = "explorer-plotted"  # store: {projection, traces}: which item each point is
     PLOT_FEEDBACK = "explorer-plot-feedback"  # a refused lasso, box or click shows here
+    ARRIVALS_POLL = "explorer-arrivals-poll"  # interval: has the feature job gained rows?
+    FEATURE_ROWS = "explorer-feature-rows"  # store: {projection, features}: rows appended
+    PLACED_NOTE = "explorer-placed-note"  # how many arrivals are placed, or why none
     SELECTION = "explorer-selection"  # store: {projection, key or cluster, count}
     SUMMARY = "explorer-summary"
     CLUSTER = "explorer-cluster"

@@ -1,11 +1,14 @@
 """What the explorer reads and writes around a finished ``projection`` job: its points and
-clusters, colour values, saved selections, their summaries and heat maps, and labeling a
-selection as one ``cluster`` tagging event. numpy-level only: the web process imports it.
+clusters, the items its feature job gained since, placed on its axes, colour values, saved
+selections, their summaries and heat maps, and labeling a selection as one ``cluster``
+tagging event. numpy-level only: the web process imports it.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -19,8 +22,10 @@ from db.guided import BatchPlan, apply_batch, plan_batch
 from db.models import CurrentLabel, Job, TaggingEvent
 from db.store import TagIn, apply_event
 from errors import DomainError
-from ml.features import feature_job, load_probabilities, rows_of
+from ml.features import (feature_item_ids, feature_job, feature_version, load_probabilities,
+                         load_vectors, rows_of)
 from ml.kinds.projection import KIND
+from ml.projection_place import can_place, place_new_points
 
 COLOURINGS = {"label": "current label", "cluster": "cluster",
               "confidence": "classifier confidence", "error": "reconstruction error"}
@@ -44,6 +49,13 @@ class Projection:
     def rows_of(self, item_ids: Sequence[int]) -> np.ndarray:
         """Rows (sorted) of the given items; items not in the projection are left out."""
         return rows_in(self.item_ids, item_ids)
+
+    def members(self, item_ids: Sequence[int], arrived: Sequence[int] = ()) -> np.ndarray:
+        """The given items (sorted, once each) that the projection holds or that are among
+        ``arrived``, the items its feature job gained after it was fitted."""
+        wanted = np.asarray(item_ids, dtype=np.int64)
+        return np.union1d(self.item_ids[self.rows_of(wanted)],
+                          np.intersect1d(wanted, np.asarray(arrived, dtype=np.int64)))
 
     def cluster_items(self, cluster_id: int) -> np.ndarray:
         if self.clusters is None:
@@ -70,14 +82,21 @@ def _is_whole_number(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = None,
-                    field: str = "projection_job_id") -> Projection:
-    """A finished projection job's points (memory-mapped), or a DomainError naming ``field``."""
+def projection_job(session: Session, job_id: int, dataset_id: Optional[int] = None,
+                   field: str = "projection_job_id") -> Job:
+    """A finished projection job, or a DomainError naming ``field``."""
     job = session.get(Job, job_id) if _is_whole_number(job_id) else None
     if job is None or job.kind != KIND or job.status != "succeeded":
         raise DomainError(f"{field}: job {job_id} is not a finished projection job", field)
     if dataset_id is not None and job.dataset_id != dataset_id:
         raise DomainError(f"{field}: job {job_id} belongs to data set {job.dataset_id}", field)
+    return job
+
+
+def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = None,
+                    field: str = "projection_job_id") -> Projection:
+    """A finished projection job's points (memory-mapped), or a DomainError naming ``field``."""
+    job = projection_job(session, job_id, dataset_id, field)
     folder, files = Path(job.artifact_dir), job.result["files"]
     clusters = np.load(folder / files["clusters"]) if "clusters" in files else None
     return Projection(job, np.load(folder / files["item_ids"]).astype(np.int64, copy=False),
@@ -85,11 +104,13 @@ def load_projection(session: Session, job_id: int, dataset_id: Optional[int] = N
 
 
 def find_projection(session: Session, dataset_id: int, params: dict[str, Any]) -> Optional[Job]:
-    """A queued, running or finished projection with exactly these (checked) parameters."""
+    """A queued, running or finished projection with exactly these (checked) parameters;
+    not a finished one that saved no transform to place new items (asking again refits)."""
     jobs = session.scalars(select(Job).where(
         Job.kind == KIND, Job.dataset_id == dataset_id,
         Job.status.in_(("queued", "running", "succeeded"))).order_by(Job.id.desc()))
-    return next((job for job in jobs if job.params == params), None)
+    return next((job for job in jobs if job.params == params
+                 and (job.status != "succeeded" or can_place(job))), None)
 
 
 def finished_projections(session: Session, dataset_id: int) -> list[Job]:
@@ -105,6 +126,97 @@ def projection_title(job: Job) -> str:
     if clustering:
         text += f" · {clustering['method']}: {job.result.get('clusters', '?')} clusters"
     return text
+
+
+# --- items that arrived after the fit --------------------------------------------------------
+
+PLACED_FILE = "placed.npz"
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    item_ids: np.ndarray  # int64: the placed items, in the feature job's order
+    points: np.ndarray  # float32 (n, n_components) where the fitted projection places them
+    feature_state: Optional[list]  # ``feature_state`` before they were read
+    unplaced: int  # items that arrived but cannot be placed: the job saved no transform
+
+
+def _feature_source(session: Session, job: Job) -> Optional[Job]:
+    source = session.get(Job, job.params["feature_job_id"])
+    return source if source is not None and source.status == "succeeded" else None
+
+
+def _source_of(session: Session, projection: Projection) -> Optional[Job]:
+    return _feature_source(session, projection.job)
+
+
+def _state_of(source: Optional[Job]) -> Optional[list]:
+    return None if source is None else list(feature_version(source))
+
+
+def feature_state(session: Session, job_id: int) -> Optional[list]:
+    """What changes when the feature job of projection ``job_id`` gains rows (items that
+    arrived on a live data set), as JSON; None when that job is gone. Cheap: it lists the
+    job's appended chunks, it reads no rows."""
+    return _state_of(_feature_source(session, projection_job(session, job_id)))
+
+
+def arrived_items(session: Session, projection: Projection) -> np.ndarray:
+    """Items the feature job gained after the projection was fitted, in its order."""
+    source = _source_of(session, projection)
+    if source is None:
+        return np.empty(0, dtype=np.int64)
+    item_ids = feature_item_ids(source)
+    return item_ids[~rows_of(projection.item_ids, item_ids)[1]]
+
+
+def _none_placed(projection: Projection, state: Optional[list], unplaced: int) -> Arrivals:
+    return Arrivals(np.empty(0, np.int64), np.empty((0, projection.points.shape[1]), np.float32),
+                    state, unplaced)
+
+
+def _stored_places(projection: Projection) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(projection.folder / PLACED_FILE) as stored:
+            return stored["item_ids"], stored["points"]
+    except FileNotFoundError:
+        return (np.empty(0, np.int64),
+                np.empty((0, projection.points.shape[1]), np.float32))
+
+
+def _store_places(projection: Projection, item_ids: np.ndarray, points: np.ndarray) -> None:
+    """Written under a temporary name, then renamed: a reader sees the old or the new file."""
+    handle, temporary = tempfile.mkstemp(suffix=".npz", dir=projection.folder)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, item_ids=item_ids, points=points)
+        os.replace(temporary, projection.folder / PLACED_FILE)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def place_arrivals(session: Session, projection: Projection) -> Arrivals:
+    """The items the feature job gained since the fit, placed by the fitted transform.
+    An item keeps the place it was given first (UMAP places a batch together, so placing
+    it again beside later arrivals could move it); only the newer ones are placed."""
+    source = _source_of(session, projection)
+    state = _state_of(source)  # before reading: rows appended meanwhile show next time
+    if source is None:
+        return _none_placed(projection, state, 0)
+    item_ids, vectors = load_vectors(source)
+    new = np.flatnonzero(~rows_of(projection.item_ids, item_ids)[1])
+    if not can_place(projection.job):
+        return _none_placed(projection, state, len(new))
+    placed_ids, placed_points = _stored_places(projection)
+    rows, known = rows_of(placed_ids, item_ids[new])
+    if not known.all():
+        fresh = new[~known]
+        placed_ids = np.concatenate([placed_ids, item_ids[fresh]])
+        placed_points = np.concatenate([placed_points,
+                                        place_new_points(projection.job, vectors[fresh])])
+        _store_places(projection, placed_ids, placed_points)
+        rows, known = rows_of(placed_ids, item_ids[new])
+    return Arrivals(item_ids[new], placed_points[rows], state, 0)
 
 
 # --- colours ---------------------------------------------------------------------------------
@@ -145,10 +257,11 @@ def feature_values(session: Session, projection: Projection, colouring: str) -> 
 
 # --- selections ------------------------------------------------------------------------------
 
-def save_selection(projection: Projection, item_ids: Sequence[int]) -> str:
-    """Store a selection beside its projection; its key names it in links and events."""
-    ids = projection.item_ids[projection.rows_of(item_ids)]
-    ids.sort()
+def save_selection(projection: Projection, item_ids: Sequence[int],
+                   arrived: Sequence[int] = ()) -> str:
+    """Store a selection beside its projection (of its items and the ``arrived`` ones
+    among ``item_ids``); its key names it in links and events."""
+    ids = projection.members(item_ids, arrived)
     key = hashlib.sha1(ids.tobytes()).hexdigest()[:16]
     path = projection.folder / "selections" / f"{key}.npy"
     if not path.exists():
@@ -184,6 +297,7 @@ class SelectionSummary:
     count: int
     per_label: dict[int, int]  # label id (-1: unlabeled) -> items
     per_cluster: dict[int, int]  # cluster (-1: noise) -> items; empty when not clustered
+    arrived: int = 0  # items that arrived after the fit (placed, in no cluster)
 
 
 def _counts(values: np.ndarray) -> dict[int, int]:
@@ -193,15 +307,17 @@ def _counts(values: np.ndarray) -> dict[int, int]:
 
 def summarize(session: Session, projection: Projection,
               item_ids: Sequence[int]) -> SelectionSummary:
-    rows = projection.rows_of(item_ids)
-    labels = current_label_ids(session, projection.job.dataset_id, projection.item_ids[rows])
+    ids = projection.members(item_ids, arrived_items(session, projection))
+    rows = projection.rows_of(ids)
+    labels = current_label_ids(session, projection.job.dataset_id, ids)
     clusters = _counts(projection.clusters[rows]) if projection.clusters is not None else {}
-    return SelectionSummary(len(rows), _counts(labels), clusters)
+    return SelectionSummary(len(ids), _counts(labels), clusters, len(ids) - len(rows))
 
 
 def heatmap(projection: Projection, item_ids: Sequence[int]) -> SelectionStats:
     """Mean and standard deviation of the selection's transformed images (unreadable
-    images left out)."""
+    images, and items that arrived after the fit, which have none in the stack, left
+    out)."""
     files = projection.job.result["files"]
     readable = np.load(projection.folder / files["readable"])
     rows = projection.rows_of(item_ids)
@@ -215,14 +331,15 @@ def label_selection(session: Session, projection: Projection, item_ids: Sequence
     """One ``cluster`` event giving the selected items ``label_id``; like every batch,
     items that carry a label keep it unless ``overwrite`` (None unlabels every selected
     item). Its parameters name the projection job, the cluster if a whole one, and the
-    selection. The event is None when nothing was left to tag."""
-    rows = projection.rows_of(item_ids)
-    if len(rows) == 0:
+    selection. Items that arrived after the fit are labeled too. The event is None when
+    nothing was left to tag."""
+    arrived = arrived_items(session, projection)
+    ids = projection.members(item_ids, arrived)
+    if len(ids) == 0:
         raise DomainError("the selection is empty; select points first", "selection")
-    ids = projection.item_ids[rows]
     params = {"projection_job_id": projection.job.id,
               "feature_job_id": projection.job.params["feature_job_id"],
-              "cluster": cluster_id, "selection": save_selection(projection, ids),
+              "cluster": cluster_id, "selection": save_selection(projection, ids, arrived),
               "count": int(len(ids)), "overwrite": overwrite}
     if len(ids) <= LISTED_IDS:
         params["item_ids"] = [int(i) for i in ids]

@@ -101,6 +101,9 @@ def _plot():
                                   config={"scrollZoom": True, "displaylogo": False}),
                         delay_show=300),
             dcc.Store(id=ids.PLOTTED, data=None),
+            dcc.Store(id=ids.FEATURE_ROWS, data=None),
+            dcc.Interval(id=ids.ARRIVALS_POLL, interval=3000),
+            html.Div(id=ids.PLACED_NOTE, className="small"),
             dcc.Tooltip(id=ids.TOOLTIP, direction="right"),
             html.Div(id=ids.PLOT_FEEDBACK),
             html.Div("Drag a lasso around points (2-D; the box is on the plot's toolbar), click "

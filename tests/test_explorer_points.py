@@ -3,7 +3,7 @@ and place in it, through the traces saved beside the projection."""
 import numpy as np
 import pytest
 
-from callbacks.explorer_figure import label_groups, plotted_traces, scatter_figure
+from callbacks.explorer_figure import drawn_traces, label_groups, plotted_traces, scatter_figure
 from callbacks.explorer_points import event_rows, load_traces, save_traces
 from errors import DomainError
 
@@ -56,8 +56,25 @@ def test_traces_are_saved_once_by_their_content_and_a_bad_key_is_refused(tmp_pat
     key = save_traces(tmp_path, traces)
     assert save_traces(tmp_path, traces.copy()) == key
     assert len(list((tmp_path / "plots").iterdir())) == 1
-    assert load_traces(tmp_path, key).tolist() == traces.tolist()
+    assert load_traces(tmp_path, key)[0].tolist() == traces.tolist()
     assert save_traces(tmp_path, plotted_traces(len(ITEMS))) != key
     for bad in ("../../etc/passwd", "0" * 16, None, 42, key.upper()):
         with pytest.raises(DomainError, match="open the projection again"):
             load_traces(tmp_path, bad)
+
+
+def test_points_placed_after_the_fit_are_a_last_trace_that_names_their_items(tmp_path):
+    points = np.arange(12, dtype=np.float32).reshape(6, 2)
+    placed_ids, placed_points = np.array([20, 21]), np.array([[50, 51], [60, 61]], np.float32)
+    figure = scatter_figure(points, ITEMS, CODES, GROUPS, placed=(placed_ids, placed_points))
+    assert [trace.name for trace in figure.data] == ["peaks (1)", "rings (2)", "unlabeled (2)",
+                                                     "new (placed) (2)"]
+    traces = drawn_traces(plotted_traces(len(ITEMS), CODES, GROUPS), GROUPS, len(placed_ids))
+    key = save_traces(tmp_path, traces, placed_ids)
+    assert save_traces(tmp_path, traces) != key  # the placed items are part of the plot
+    stored, stored_placed = load_traces(tmp_path, key)
+    drawn = np.concatenate([ITEMS, stored_placed])
+    assert drawn[event_rows(stored, event((3, 1), (0, 0), (3, 0)))].tolist() == [13, 20, 21]
+    for place, x in enumerate(figure.data[3].x):
+        (row,) = event_rows(stored, event((3, place)))
+        assert np.concatenate([points, placed_points])[row, 0] == x

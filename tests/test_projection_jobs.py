@@ -16,16 +16,19 @@ from data.sources.directory import DirectorySource
 from data.transforms import Transform
 from db import jobs as job_store
 from db.labels import create_label
-from db.models import Item, TaggingEvent
+from db.models import Item, Job, TaggingEvent
 from db.session import transaction
 from db.store import TagIn, apply_event, current_labels
 from errors import DomainError
+from ml.features import load_vectors
 from ml.jobs import create_job, execute_job
-from ml.projection_results import (explorer_order, feature_values, heatmap, label_selection,
-                                   load_projection, load_selection, save_selection,
-                                   selection_items, summarize)
+from ml.projection_place import place_new_points
+from ml.projection_results import (explorer_order, feature_state, feature_values, find_projection,
+                                   heatmap, label_selection, load_projection, load_selection,
+                                   place_arrivals, save_selection, selection_items, summarize)
 from tests.databases import DemoDataset, demo_dataset, make_dataset
 from tests.feature_jobs import make_feature_job
+from tests.growing_features import append_feature_rows
 
 CLASSES = ("empty", "rings", "peaks")
 N_IMAGES, SIZE = 45, 32
@@ -244,13 +247,12 @@ def test_projections_start_and_are_refused_through_the_rest_api(lab):
     execute_job(lab.session_factory, lab.settings.artifacts_dir, answer.json["id"])
     job = client.get(f"/api/v1/jobs/{answer.json['id']}").json
     assert job["status"] == "succeeded", job["error"]
-    assert set(job["result"]["files"]) == {"points", "item_ids", "clusters", "images",
-                                           "readable"}
+    assert set(job["result"]["files"]) == {"points", "item_ids", "pca_mean", "pca_components",
+                                           "clusters", "images", "readable"}
     server.extensions["beamlabel"].engine.dispose()
 
 
 def test_an_autoencoder_source_colours_by_reconstruction_error_not_confidence(lab):
-    from db.models import Job
     from ml.projection_results import available_colourings
 
     rng = np.random.default_rng(1)
@@ -294,3 +296,117 @@ def test_a_selection_or_cluster_opens_in_the_gallery_as_an_order(lab):
         assert gone.item_ids == [] and "does not exist" in gone.title
     assert explorer_order("1", "x", key, None) is None
     assert explorer_order("1", "2", None, None) is None
+
+
+# --- items that arrive after the fit (a live data set's feature job gains rows) ------------
+
+FITTED = 36  # the feature job holds the first items when the projection is fitted
+
+
+def growing_source(lab: Lab) -> tuple[int, np.ndarray]:
+    """A feature job of the first FITTED items (same vectors as the lab's); and the
+    vectors of all items, for the rows that arrive later."""
+    with lab.session_factory() as session:
+        _ids, vectors = load_vectors(session.get(Job, lab.feature_job_id))
+    vectors = np.array(vectors)
+    job_id = make_feature_job(lab.session_factory, lab.dataset_id, lab.settings.artifacts_dir,
+                              lab.item_ids[:FITTED], vectors[:FITTED])
+    return job_id, vectors
+
+
+def project_source(lab: Lab, source_id: int, **params):
+    with transaction(lab.session_factory) as session:
+        job_id = create_job(session, "projection", lab.dataset_id,
+                            {"feature_job_id": source_id, "heatmap_size": 8, **params},
+                            "tester").id
+    assert execute_job(lab.session_factory, lab.settings.artifacts_dir, job_id) == "succeeded"
+    with lab.session_factory() as session:
+        return job_store.get_job(session, job_id)
+
+
+def test_a_pca_job_saves_its_transform_and_places_items_that_arrive_later(lab):
+    source_id, vectors = growing_source(lab)
+    job = project_source(lab, source_id, method="pca")
+    assert {"pca_mean", "pca_components"} <= set(job.result["files"])
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        assert place_arrivals(session, projection).item_ids.tolist() == []
+    assert np.allclose(place_new_points(job, vectors[:FITTED]), projection.points, atol=1e-4)
+
+    arrived = lab.item_ids[FITTED:]
+    with lab.session_factory() as session:
+        before = feature_state(session, job.id)
+    append_feature_rows(lab.session_factory, source_id, arrived, vectors[FITTED:])
+    with transaction(lab.session_factory) as session:
+        assert feature_state(session, job.id) != before
+        placed = place_arrivals(session, projection)
+        assert placed.item_ids.tolist() == arrived.tolist() and placed.unplaced == 0
+        assert placed.feature_state == feature_state(session, job.id)
+        assert np.allclose(placed.points, place_new_points(job, vectors[FITTED:]))
+        # a placed item keeps its place; only the fitted points are the projection's
+        assert np.array_equal(place_arrivals(session, projection).points, placed.points)
+        assert len(load_projection(session, job.id).item_ids) == FITTED
+
+        # a selection and its label take the arrived items too
+        label_id = create_label(session, lab.dataset_id, "group").id
+        chosen = [int(arrived[0]), int(arrived[1]), int(lab.item_ids[0]), 10**9]
+        assert summarize(session, projection, chosen).count == 3
+        assert summarize(session, projection, chosen).arrived == 2
+        event, _plan = label_selection(session, projection, chosen, label_id, "tester")
+        assert sorted(event.params["item_ids"]) == sorted(chosen[:3])
+    assert save_selection(projection, chosen) != save_selection(projection, chosen, arrived)
+
+
+def test_a_new_clustering_of_a_grown_feature_job_keeps_to_the_fitted_points(lab):
+    source_id, vectors = growing_source(lab)
+    first = project_source(lab, source_id, method="pca")
+    append_feature_rows(lab.session_factory, source_id, lab.item_ids[FITTED:],
+                        vectors[FITTED:])
+    second = project_source(lab, source_id, method="pca",
+                            clustering={"method": "kmeans", "params": {"n_clusters": 3},
+                                        "space": "features"})
+    assert inode(first, "points.npy") == inode(second, "points.npy")
+    assert second.result["items"] == FITTED
+    with lab.session_factory() as session:
+        projection = load_projection(session, second.id)
+        assert len(projection.clusters) == len(projection.points) == FITTED
+        assert place_arrivals(session, projection).item_ids.tolist() == \
+            lab.item_ids[FITTED:].tolist()
+
+
+def test_an_older_job_without_a_transform_places_nothing_and_is_refitted_when_asked_again(lab):
+    source_id, vectors = growing_source(lab)
+    job = project_source(lab, source_id, method="pca")
+    with transaction(lab.session_factory) as session:  # as jobs wrote it before
+        older = session.get(Job, job.id)
+        for key in ("pca_mean", "pca_components"):
+            (Path(older.artifact_dir) / older.result["files"][key]).unlink()
+        older.result = {**older.result, "files": {
+            key: name for key, name in older.result["files"].items()
+            if key not in ("pca_mean", "pca_components")}}
+    append_feature_rows(lab.session_factory, source_id, lab.item_ids[FITTED:],
+                        vectors[FITTED:])
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        placed = place_arrivals(session, projection)
+        assert placed.item_ids.tolist() == [] and placed.unplaced == N_IMAGES - FITTED
+        assert find_projection(session, lab.dataset_id, job.params) is None
+    refitted = project_source(lab, source_id, method="pca")
+    assert refitted.result["items"] == N_IMAGES
+    assert inode(refitted, "points.npy") != inode(job, "points.npy")
+
+
+def test_a_umap_job_saves_its_model_and_places_arrivals_among_their_class(lab):
+    source_id, vectors = growing_source(lab)
+    job = project_source(lab, source_id, method="umap", n_neighbors=8, seed=2)
+    assert "umap_model" in job.result["files"]
+    append_feature_rows(lab.session_factory, source_id, lab.item_ids[FITTED:],
+                        vectors[FITTED:])
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        placed = place_arrivals(session, projection)
+    assert placed.item_ids.tolist() == lab.item_ids[FITTED:].tolist()
+    # the fitted point nearest each placed one on the map is of its class
+    distances = np.linalg.norm(placed.points[:, None] - projection.points[None], axis=2)
+    nearest = lab.classes[:FITTED][distances.argmin(axis=1)]
+    assert nearest.tolist() == lab.classes[FITTED:].tolist()
