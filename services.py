@@ -41,6 +41,7 @@ LABELED_DATASETS = "labeled_datasets"  # Session.info key: data set id -> tagger
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 MAX_OPEN_SOURCES = 32
 LIVE_STOP_SECONDS = 30  # a watch in the middle of reading headers finishes its batch
+LIVE_CHECK_SECONDS = 10.0  # how often a process looks for data sets marked live elsewhere
 
 
 def cache_config(cache_url: str) -> dict:
@@ -80,6 +81,7 @@ class Services:
     _live_watches: dict[int, tuple[threading.Thread, threading.Event]] = field(
         default_factory=dict)
     _live_lock: threading.Lock = field(default_factory=threading.Lock)
+    _live_checker: Optional[tuple[threading.Thread, threading.Event]] = None
     watcher_name: str = field(default_factory=lambda: (
         f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"))
 
@@ -186,14 +188,37 @@ class Services:
             running[1].set()
 
     def resume_live_watches(self) -> None:
-        """Watch the data sets marked live (at the app's start)."""
-        with self.session_factory() as session:
-            ids = live_dataset_ids(session)
-        for dataset_id in ids:
-            self.watch_live(dataset_id)
+        """Watch the data sets marked live, now (at the app's start) and every
+        LIVE_CHECK_SECONDS: another process of the server may have marked one, and each
+        process keeps a watch waiting to take over when the lease holder stops."""
+        with self._live_lock:
+            if self._live_checker is not None:
+                return
+            stop = threading.Event()
+            thread = threading.Thread(target=self._check_live_datasets, args=(stop,),
+                                      name="live-check", daemon=True)
+            self._live_checker = (thread, stop)
+            thread.start()
+
+    def _check_live_datasets(self, stop: threading.Event) -> None:
+        while True:
+            try:
+                with self.session_factory() as session:
+                    ids = live_dataset_ids(session)
+                for dataset_id in ids:
+                    self.watch_live(dataset_id)
+            except Exception:  # noqa: BLE001 - the next check may find the database again
+                log.exception("cannot look for live data sets")
+            if stop.wait(LIVE_CHECK_SECONDS):
+                return
 
     def stop_live_watches(self) -> None:
         """Stop every watch and wait for them (their leases are given back)."""
+        with self._live_lock:
+            checker, self._live_checker = self._live_checker, None
+        if checker is not None:
+            checker[1].set()
+            checker[0].join(timeout=LIVE_STOP_SECONDS)
         with self._live_lock:
             running, self._live_watches = list(self._live_watches.values()), {}
         for _thread, stop in running:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.catalog import insert_items, scan_dataset, source_of
 from data.live import FolderWatcher, TiledPoller
 from data.sources.base import Listing
-from db.models import Dataset, Item, as_utc, utcnow
+from db.models import FRAME_BITS, Dataset, Item, as_utc, utcnow
 from db.session import take_write_lock, transaction
 from db.store import get_dataset
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # also the settling time of files found without a close event
 LEASE_SECONDS = 30.0
 ARRIVAL_WINDOW = timedelta(minutes=1)
+LOOKUP_BATCH = 5000  # paths per "already registered?" query
 
 
 def set_live(session: Session, dataset_id: int, live: bool) -> Dataset:
@@ -67,18 +68,22 @@ def register_arrivals(session_factory: sessionmaker[Session], dataset_id: int,
         take_write_lock(session, dataset_id)
         session.execute(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update())
         paths = [listing.path for listing in listings]
-        registered = set(session.scalars(select(Item.path).where(
-            Item.dataset_id == dataset_id, Item.frame == 0, Item.path.in_(paths))))
-        fresh, seen = [], set(registered)
+        seen: set[str] = set()
+        for start in range(0, len(paths), LOOKUP_BATCH):  # within SQLite's variable limit
+            seen.update(session.scalars(select(Item.path).where(
+                Item.dataset_id == dataset_id, Item.frame == 0,
+                Item.path.in_(paths[start:start + LOOKUP_BATCH]))))
+        fresh = []
         for listing in listings:
             if listing.path not in seen:
                 seen.add(listing.path)
                 fresh.append(listing)
         if not fresh:
             return 0
-        last = session.scalar(select(func.max(Item.file_index))
-                              .where(Item.dataset_id == dataset_id))
-        insert_items(session, dataset_id, fresh, first_file_index=(last or 0) + 1,
+        last_key = session.scalar(select(func.max(Item.sort_key))  # an index look-up
+                                  .where(Item.dataset_id == dataset_id))
+        next_file = 0 if last_key is None else (last_key >> FRAME_BITS) + 1
+        insert_items(session, dataset_id, fresh, first_file_index=next_file,
                      arrived_at=utcnow())
         session.execute(update(Dataset).where(Dataset.id == dataset_id).values(
             total_files=Dataset.total_files + len(fresh), status="scanning"))
