@@ -13,6 +13,7 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Optional
 from urllib.parse import urlparse
 
@@ -30,7 +31,8 @@ from db.models import Dataset, TaggingEvent
 from db.session import open_database, transaction
 from ml import retrain_loop
 from ml.job_queue import LostJobs
-from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel
+from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel, submit_job
+from ml.live_features import extend_attached_features
 from ml.similarity import IndexCache
 from settings import Settings
 from worker import LocalWorker, make_celery
@@ -177,9 +179,17 @@ class Services:
             stop = threading.Event()
             thread = threading.Thread(
                 target=watch_dataset, name=f"live-{dataset_id}", daemon=True,
-                args=(self.session_factory, dataset_id, self.watcher_name, stop))
+                args=(self.session_factory, dataset_id, self.watcher_name, stop),
+                kwargs={"on_arrivals": partial(self.run_attached_models, dataset_id)})
             self._live_watches[dataset_id] = (thread, stop)
             thread.start()
+
+    def run_attached_models(self, dataset_id: int, item_ids: list[int]) -> None:
+        """Queue the data set's attached feature jobs on newly arrived items (small
+        live_features jobs), so suggestions and similarity include them at once."""
+        extend_attached_features(
+            self.session_factory, dataset_id, item_ids,
+            submit=partial(submit_job, self.celery(), self.session_factory))
 
     def unwatch_live(self, dataset_id: int) -> None:
         with self._live_lock:

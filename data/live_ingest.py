@@ -145,11 +145,29 @@ def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_e
     return poller.poll, (lambda: None)
 
 
+def _newest_item_id(session_factory: sessionmaker[Session], dataset_id: int) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.max(Item.id))
+                              .where(Item.dataset_id == dataset_id)) or 0
+
+
+def _readable_items_after(session_factory: sessionmaker[Session], dataset_id: int,
+                          item_id: int) -> list[int]:
+    """The readable items registered after ``item_id`` (frames of a stack included)."""
+    with session_factory() as session:
+        return list(session.scalars(select(Item.id).where(
+            Item.dataset_id == dataset_id, Item.id > item_id, Item.status == "ok")
+            .order_by(Item.id)))
+
+
 def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
                   stop: threading.Event, poll_seconds: float = POLL_SECONDS,
-                  use_events: bool = True) -> None:
+                  use_events: bool = True,
+                  on_arrivals: Callable[[list[int]], None] = lambda item_ids: None) -> None:
     """Register a live data set's arrivals and read their headers until ``stop`` is set or
-    the data set is no longer live; waits while another process holds the lease."""
+    the data set is no longer live; waits while another process holds the lease.
+    ``on_arrivals`` hears the ids of each look's new readable items (e.g. to run the
+    attached models on them)."""
     arrivals, end = None, (lambda: None)
     waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
     try:
@@ -162,10 +180,13 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                     if arrivals is None:
                         arrivals, end = _open_watcher(session_factory, dataset_id, use_events)
                     waiting += arrivals()
+                    newest = _newest_item_id(session_factory, dataset_id)
                     registered = register_arrivals(session_factory, dataset_id, waiting)
                     waiting = []
                     if registered:
                         scan_dataset(session_factory, dataset_id)
+                        on_arrivals(_readable_items_after(session_factory, dataset_id,
+                                                          newest))
                 elif arrivals is not None:  # our lease ran out; another process took over
                     end()
                     arrivals, end = None, (lambda: None)

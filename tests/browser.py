@@ -51,10 +51,11 @@ def save_screenshot(dash_duo, name: str) -> None:
     dash_duo.driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
-def call_api(base: str, path: str, payload=None):
-    """A JSON request to the app's REST API (GET, or POST when ``payload`` is given)."""
+def call_api(base: str, path: str, payload=None, method: str | None = None):
+    """A JSON request to the app's REST API (GET, or POST when ``payload`` is given, unless
+    ``method`` says otherwise)."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(base + path, data=data,
+    request = urllib.request.Request(base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         body = answer.read()
