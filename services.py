@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,12 +24,16 @@ from flask_caching import Cache
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.catalog import scan_dataset, source_of
+from data.catalog import (check_name_free, free_name, register_dataset, scan_dataset,
+                          source_of)
 from data.live_ingest import live_dataset_ids, set_live, watch_dataset
+from data.replay import check_rate, replay, replay_items
 from data.sources.base import DataSource
 from db import jobs as job_store
 from db.models import Dataset, TaggingEvent
 from db.session import open_database, transaction
+from db.store import get_dataset
+from errors import DomainError
 from ml import retrain_loop
 from ml.job_queue import LostJobs
 from ml.jobs import CANCEL_GRACE_SECONDS, STALE_AFTER_SECONDS, enforce_cancel, submit_job
@@ -44,6 +49,9 @@ THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 MAX_OPEN_SOURCES = 32
 LIVE_STOP_SECONDS = 30  # a watch in the middle of reading headers finishes its batch
 LIVE_CHECK_SECONDS = 10.0  # how often a process looks for data sets marked live elsewhere
+REPLAYS_DIR = "replays"  # in the data home: the folders replays write into
+REPLAY_CHECK_SECONDS = 1.0  # how often a replay looks whether its data set is still live
+REPLAY_WATCH_WAIT_SECONDS = 30.0  # the longest a replay waits for its folder's watch
 
 
 def cache_config(cache_url: str) -> dict:
@@ -84,6 +92,8 @@ class Services:
         default_factory=dict)
     _live_lock: threading.Lock = field(default_factory=threading.Lock)
     _live_checker: Optional[tuple[threading.Thread, threading.Event]] = None
+    # Replays writing into a live data set's folder (data.replay), by that data set's id.
+    _replays: dict[int, tuple[threading.Thread, threading.Event]] = field(default_factory=dict)
     watcher_name: str = field(default_factory=lambda: (
         f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"))
 
@@ -170,8 +180,9 @@ class Services:
             self.unwatch_live(dataset_id)
         return name
 
-    def watch_live(self, dataset_id: int) -> None:
-        """Start watching a live data set (once; again if its watch ended)."""
+    def watch_live(self, dataset_id: int, watching: Optional[threading.Event] = None) -> None:
+        """Start watching a live data set (once; again if its watch ended); ``watching`` is
+        set when the watcher runs."""
         with self._live_lock:
             running = self._live_watches.get(dataset_id)
             if running is not None and running[0].is_alive() and not running[1].is_set():
@@ -180,7 +191,8 @@ class Services:
             thread = threading.Thread(
                 target=watch_dataset, name=f"live-{dataset_id}", daemon=True,
                 args=(self.session_factory, dataset_id, self.watcher_name, stop),
-                kwargs={"on_arrivals": partial(self.run_attached_models, dataset_id)})
+                kwargs={"on_arrivals": partial(self.run_attached_models, dataset_id),
+                        "watching": watching})
             self._live_watches[dataset_id] = (thread, stop)
             thread.start()
 
@@ -190,6 +202,58 @@ class Services:
         extend_attached_features(
             self.session_factory, dataset_id, item_ids,
             submit=partial(submit_job, self.celery(), self.session_factory))
+
+    def start_replay(self, dataset_id: int, rate: float, name: Optional[str] = None) -> int:
+        """Replay a data set as a new live one: its readable frames are written, in arrival
+        order at ``rate`` images per second, into a new folder under the data home that the
+        new data set watches, so they take the path of a running experiment's images.
+        Returns the new data set's id; the replay stops early when it is no longer live."""
+        try:
+            rate = check_rate(rate)
+        except ValueError as error:
+            raise DomainError(str(error), "rate") from error
+        with self.session_factory() as session:
+            original = get_dataset(session, dataset_id)
+            items, originals = replay_items(session, original)
+            if not items:
+                raise DomainError(f"data set {dataset_id} has no readable images to replay",
+                                  "dataset_id")
+            name = (name or "").strip() or free_name(session, f"{original.name} (replay)")
+            check_name_free(session, name)
+            source = self.source(original)
+        folder = self.settings.home / REPLAYS_DIR / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
+        replayed = register_dataset(self.session_factory, self.settings.file_roots, name,
+                                    "directory", str(folder), live=True).id
+        watching, stop = threading.Event(), threading.Event()
+        self.watch_live(replayed, watching)
+
+        looked = [time.monotonic()]
+
+        def should_stop() -> bool:
+            if stop.is_set():
+                return True
+            if time.monotonic() - looked[0] < REPLAY_CHECK_SECONDS:
+                return False
+            looked[0] = time.monotonic()
+            with self.session_factory() as session:
+                dataset = session.get(Dataset, replayed)
+                return dataset is None or not dataset.live
+
+        def replay_once_watched() -> None:
+            # Written before the watcher runs, a file would be found by its first walk and
+            # could be registered after later ones that arrive by their events.
+            watching.wait(REPLAY_WATCH_WAIT_SECONDS)
+            replay(source, items, folder, rate, should_stop=should_stop,
+                   original_of=lambda item: originals.get(item.path) if item.frame == 0
+                   else None)
+
+        thread = threading.Thread(target=replay_once_watched, name=f"replay-{replayed}",
+                                  daemon=True)
+        with self._live_lock:
+            self._replays[replayed] = (thread, stop)
+        thread.start()
+        return replayed
 
     def unwatch_live(self, dataset_id: int) -> None:
         with self._live_lock:
@@ -230,7 +294,8 @@ class Services:
             checker[1].set()
             checker[0].join(timeout=LIVE_STOP_SECONDS)
         with self._live_lock:
-            running, self._live_watches = list(self._live_watches.values()), {}
+            running = [*self._live_watches.values(), *self._replays.values()]
+            self._live_watches, self._replays = {}, {}
         for _thread, stop in running:
             stop.set()
         for thread, _stop in running:

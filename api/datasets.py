@@ -7,7 +7,8 @@ from flask_openapi3 import Tag
 from api.blueprints import resource_blueprint
 from api.error_answers import responses
 from api.models import (DatasetDetailOut, DatasetIn, DatasetListOut, DatasetOut, DatasetPatchIn,
-                        DatasetPath, ItemOut, ItemPageOut, ItemsQuery, ProblemOut, SourceOut)
+                        DatasetPath, ItemOut, ItemPageOut, ItemsQuery, ProblemOut, ReplayIn,
+                        SourceOut)
 from data.catalog import (count_problems, dataset_problems, dataset_summaries,
                           register_dataset, shown_location)
 from data.live_ingest import arrived_last_minute
@@ -68,12 +69,14 @@ def create_dataset(body: DatasetIn):
         dataset = register_dataset(services.session_factory, services.settings.data_roots,
                                    body.name, source.kind, location,
                                    getattr(source, "api_key", None),
-                                   tiled_hosts=services.settings.tiled_hosts)
+                                   tiled_hosts=services.settings.tiled_hosts, live=body.live)
     except DomainError as error:
         if error.field == "source":
             error.field = SOURCE_FIELDS[source.kind]
         raise
     services.start_scan(dataset.id)
+    if body.live:
+        services.watch_live(dataset.id)
     return _dataset_detail(dataset.id).model_dump(mode="json"), 201
 
 
@@ -93,6 +96,19 @@ def get_dataset(path: DatasetPath):
 def update_dataset(path: DatasetPath, body: DatasetPatchIn):
     current_services().mark_live(path.dataset_id, body.live)
     return _dataset_detail(path.dataset_id).model_dump(mode="json")
+
+
+@blueprint.post("/datasets/<int:dataset_id>/replay", tags=[DATASETS],
+                summary="Replay a data set as a new live one, at a chosen rate",
+                description="Its readable frames are written in arrival order, `rate` per "
+                            "second, into a new folder under the data home that the new live "
+                            "data set watches: they take the path of a running experiment's "
+                            "images (registration, attached models, the live views). Marking "
+                            "the new data set not live stops the replay.",
+                responses=responses(201, DatasetDetailOut, 400, 404, 415))
+def replay_dataset(path: DatasetPath, body: ReplayIn):
+    replayed = current_services().start_replay(path.dataset_id, body.rate, body.name)
+    return _dataset_detail(replayed).model_dump(mode="json"), 201
 
 
 @blueprint.get("/datasets/<int:dataset_id>/items", tags=[ITEMS],

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from data.export import EXPORT_FORMATS
 from data.label_import import LISTED
+from data.replay import MAX_RATE as MAX_REPLAY_RATE
 from db.models import MAX_ROW_ID, as_utc
 from db.store import METHODS
 
@@ -107,6 +108,8 @@ UNION_TAGS = {"source": {"directory", "tiled"}}
 class DatasetIn(Body):
     name: str = Field(min_length=1, max_length=200)
     source: SourceIn
+    live: bool = Field(False, description="watch it from the start (it may then be empty: a "
+                                          "folder the experiment is about to fill)")
 
 
 class SourceOut(BaseModel):
@@ -142,6 +145,13 @@ class DatasetDetailOut(DatasetOut):
 class DatasetPatchIn(Body):
     live: bool = Field(description="true: watch the folder (Tiled container) and register "
                                    "new images as they arrive; false: stop watching")
+
+
+class ReplayIn(Body):
+    rate: float = Field(gt=0, le=MAX_REPLAY_RATE, description="images per second")
+    name: Optional[str] = Field(None, min_length=1, max_length=200,
+                                description="the new data set's name (default: "
+                                            "'<name> (replay)')")
 
 
 class DatasetListOut(BaseModel):

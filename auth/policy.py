@@ -36,6 +36,7 @@ WRITE_ROUTES = {
     "api.accounts.revoke_token": "viewer",
     "api.datasets.create_dataset": "admin",
     "api.datasets.update_dataset": "admin",  # marks it live: the server watches its folder
+    "api.datasets.replay_dataset": "admin",  # writes files into the data home, a new data set
     "api.labels.create_label": "admin",
     "api.labels.update_label": "admin",
     "api.labels.delete_label": "admin",
@@ -62,6 +63,7 @@ CALLBACK_MODULES = {
     "callbacks.jobs_panel": "viewer",
     "callbacks.label": "viewer",
     "callbacks.label_classes": "admin",
+    "callbacks.label_follow": "viewer",  # reads counts of arrivals
     "callbacks.label_guided": "viewer",
     "callbacks.label_history": "viewer",
     "callbacks.label_retrain_loop": "viewer",

@@ -103,10 +103,17 @@ def _count_new_items(session: Session, dataset_id: int, count: int) -> None:
                     .values(item_count=Dataset.item_count + count))
 
 
+def check_name_free(session: Session, name: str) -> None:
+    if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
+        raise DomainError(f"a data set named '{name}' exists already; pick another name",
+                          "name", status=409)
+
+
 def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequence[Path],
                      name: str, kind: str, location: str, api_key: Optional[str] = None,
-                     tiled_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Dataset:
-    """Create a data set and its items from a listing; the header scan comes after."""
+                     tiled_hosts: Sequence[str] = LOOPBACK_HOSTS, live: bool = False) -> Dataset:
+    """Create a data set and its items from a listing; the header scan comes after. A
+    live one may start empty (a folder the experiment is about to fill)."""
     name = (name or "").strip()
     if not name:
         raise DomainError("a data set needs a name", "name")
@@ -118,11 +125,9 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
     # A Tiled key given inside the URI moves to the api_key column, out of the location.
     location, api_key = source.location, getattr(source, "api_key", api_key)
     with transaction(session_factory) as session:
-        if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
-            raise DomainError(f"a data set named '{name}' exists already; pick another name",
-                              "name", status=409)
+        check_name_free(session, name)
         dataset = Dataset(name=name, source_kind=kind, location=location, api_key=api_key,
-                          status="scanning")
+                          status="scanning", live=live)
         session.add(dataset)
         session.flush()
         problems: list[tuple[str, str]] = []
@@ -130,7 +135,7 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
             listings = list(source.list_items(lambda path, msg: problems.append((path, msg))))
         except SourceError as error:
             raise DomainError(str(error), "source") from error
-        if not listings:
+        if not listings and not live:
             raise DomainError(f"no images (PNG, JPEG, TIFF or Tiled arrays) found in {location}",
                               "source")
         insert_items(session, dataset.id, listings)
@@ -229,7 +234,8 @@ def _dataset_at(session: Session, kind: str, location: str) -> Optional[int]:
                                                    Dataset.location == location))
 
 
-def _free_name(session: Session, wanted: str) -> str:
+def free_name(session: Session, wanted: str) -> str:
+    """``wanted``, or ``wanted (2)``, ``(3)``... when a data set has that name already."""
     name, number = wanted, 1
     while session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
         number += 1
@@ -244,7 +250,7 @@ def ensure_directory_dataset(session_factory: sessionmaker[Session], settings: S
     with session_factory() as session:
         if (existing := _dataset_at(session, "directory", location)) is not None:
             return existing
-        name = _free_name(session, name or Path(location).name or location)
+        name = free_name(session, name or Path(location).name or location)
     return register_dataset(session_factory, settings.data_roots, name, "directory",
                             location).id
 

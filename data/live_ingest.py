@@ -163,11 +163,13 @@ def _readable_items_after(session_factory: sessionmaker[Session], dataset_id: in
 def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
                   stop: threading.Event, poll_seconds: float = POLL_SECONDS,
                   use_events: bool = True,
-                  on_arrivals: Callable[[list[int]], None] = lambda item_ids: None) -> None:
+                  on_arrivals: Callable[[list[int]], None] = lambda item_ids: None,
+                  watching: Optional[threading.Event] = None) -> None:
     """Register a live data set's arrivals and read their headers until ``stop`` is set or
     the data set is no longer live; waits while another process holds the lease.
     ``on_arrivals`` hears the ids of each look's new readable items (e.g. to run the
-    attached models on them)."""
+    attached models on them); ``watching`` is set once the watcher runs (files written
+    from then on arrive by their events, in order)."""
     arrivals, end = None, (lambda: None)
     waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
     try:
@@ -179,6 +181,8 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                 if held:
                     if arrivals is None:
                         arrivals, end = _open_watcher(session_factory, dataset_id, use_events)
+                        if watching is not None:
+                            watching.set()
                     waiting += arrivals()
                     newest = _newest_item_id(session_factory, dataset_id)
                     registered = register_arrivals(session_factory, dataset_id, waiting)

@@ -17,7 +17,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import tifffile
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from data.sources.base import DataSource
+from db.models import Dataset, Item
 
 MAX_RATE = 1000.0  # images per second
 PARTIAL_SUFFIX = ".part"
@@ -41,6 +45,23 @@ def arrival_names(paths_and_frames: Sequence[tuple[str, int]]) -> list[ReplayIte
         suffix = f"_f{frame}" if frame else ""
         items.append(ReplayItem(path, frame, f"{position:0{width}d}_{stem}{suffix}.tif"))
     return items
+
+
+def replay_items(session: Session, dataset: Dataset
+                 ) -> tuple[list[ReplayItem], dict[str, Path]]:
+    """A data set's readable frames in arrival order (its file order: what arrived live
+    was numbered after what was there) and, for a folder data set, the files that are one
+    frame each (they can be hard-linked)."""
+    rows = session.execute(select(Item.path, Item.frame).where(
+        Item.dataset_id == dataset.id, Item.status == "ok").order_by(Item.sort_key)).all()
+    items = arrival_names([(path, frame) for path, frame in rows])
+    originals: dict[str, Path] = {}
+    if dataset.source_kind == "directory":
+        stacks = set(session.scalars(select(Item.path).where(
+            Item.dataset_id == dataset.id).group_by(Item.path).having(func.count() > 1)))
+        originals = {item.path: Path(dataset.location) / item.path
+                     for item in items if item.path not in stacks}
+    return items, originals
 
 
 def check_rate(rate: object) -> float:

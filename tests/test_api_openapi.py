@@ -27,6 +27,7 @@ ROUTES = {
     "/api/v1/datasets/{dataset_id}/retrain-loop": {"get", "put"},
     "/api/v1/datasets/{dataset_id}/retrain-loop/run": {"post"},
     "/api/v1/datasets/{dataset_id}/live-features": {"get", "put"},
+    "/api/v1/datasets/{dataset_id}/replay": {"post"},
     "/api/v1/me": {"get"},
     "/api/v1/me/tokens": {"get", "post"},
     "/api/v1/me/tokens/{token_id}": {"delete"},
@@ -46,6 +47,7 @@ REQUEST_SCHEMAS = {
     ("/api/v1/models/{model_id}", "patch"): "ModelPatchIn",
     ("/api/v1/datasets/{dataset_id}/retrain-loop", "put"): "RetrainLoopIn",
     ("/api/v1/datasets/{dataset_id}/live-features", "put"): "LiveFeaturesIn",
+    ("/api/v1/datasets/{dataset_id}/replay", "post"): "ReplayIn",
     ("/api/v1/me/tokens", "post"): "TokenIn",
     ("/api/v1/users", "post"): "UserIn",
 }
@@ -57,7 +59,7 @@ def test_openapi_document_describes_every_route(api):
     doc = response.json
     assert doc["info"]["title"] == "beamlabel API"
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
-    assert len(set(operation_ids)) == len(operation_ids) == 49
+    assert len(set(operation_ids)) == len(operation_ids) == 50
     assert "create_event" in operation_ids
     paths = doc["paths"]
     for path, methods in ROUTES.items():

@@ -293,3 +293,18 @@ def test_of_two_server_processes_one_watches_and_the_other_takes_over(api, datas
     finally:
         second.stop_live_watches()
         second.engine.dispose()
+
+
+def test_an_empty_folder_registered_live_fills_as_files_arrive(api, tmp_path: Path):
+    empty = tmp_path / "beamtime"
+    empty.mkdir()
+    refused = api.post("/datasets", {"name": "later", "source": {"kind": "directory",
+                                                                 "path": str(empty)}})
+    assert_error(refused, 400, "source.path", "no images")
+    answer = api.post("/datasets", {"name": "beamtime", "live": True,
+                                    "source": {"kind": "directory", "path": str(empty)}})
+    assert answer.status_code == 201, answer.json
+    assert answer.json["live"] is True and answer.json["item_count"] == 0
+    write_image(empty / "first.tif", 21)
+    until(lambda: api.get(f"/datasets/{answer.json['id']}").json["item_count"] == 1,
+          timeout=WAIT_S)
