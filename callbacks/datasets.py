@@ -5,7 +5,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.common import clicked_index, error_alert, on_refusal, read_session
+from callbacks.common import (clicked_index, dataset_choices, error_alert, on_refusal,
+                              read_session)
 from callbacks.ids import Datasets as ids
 from data.catalog import dataset_summaries, ensure_demo_dataset, register_dataset
 from data.live_ingest import arrived_last_minute
@@ -162,6 +163,31 @@ def switch_live(values):
     text = (f"'{name}' is live: new images are registered as they arrive." if live
             else f"'{name}' is no longer live.")
     return dbc.Alert(text, color="info", dismissable=True)
+
+
+@callback(Output(ids.REPLAY_SOURCE, "options"), Output(ids.REPLAY_SOURCE, "value"),
+          Input(ids.FEEDBACK, "children"), State(ids.REPLAY_SOURCE, "value"))
+def list_replayable(_feedback, chosen):
+    """The data sets to replay, again after each registration or replay."""
+    return dataset_choices(chosen)
+
+
+@callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
+          Input(ids.REPLAY, "n_clicks"), State(ids.REPLAY_SOURCE, "value"),
+          State(ids.REPLAY_RATE, "value"), prevent_initial_call=True)
+@on_refusal(error_alert)
+def replay(_clicks, dataset_id, rate):
+    """Replay the chosen data set into a new live one (services.start_replay)."""
+    if dataset_id is None:
+        raise DomainError("choose a data set to replay", "dataset")
+    if rate is None:
+        raise DomainError("give the images per second: above 0 and at most 1000", "rate")
+    replayed = current_services().start_replay(int(dataset_id), rate)
+    with read_session() as session:
+        name = get_dataset(session, replayed).name
+    return dbc.Alert([f"Replaying into '{name}' at {rate:g} images per second. ",
+                      html.A("Open it for labeling", href=label_page(replayed))],
+                     color="success", dismissable=True)
 
 
 @callback(Output(ids.FOLDER, "value", allow_duplicate=True), Input(ids.FOLDER, "id"),

@@ -21,6 +21,9 @@ class Datasets:
     DEMO_CARD = "datasets-demo-card"
     OPEN_PAGE = "datasets-open-page"  # location: a page to open (the demo's label page)
     LIVE = "datasets-live"  # pattern-matching type, index = data set id: the Live switch
+    REPLAY_SOURCE = "datasets-replay-source"
+    REPLAY_RATE = "datasets-replay-rate"
+    REPLAY = "datasets-replay"
 
 
 class Label:
@@ -172,6 +175,15 @@ class Label:
     LOOP_STATE = "label-loop-state"  # store: {"enabled", "source_job_id"} of the loop
     LOOP_FOLLOWED = "label-loop-followed"  # store: the loop model the source last moved to
     EFFICIENCY = "label-efficiency"
+    # following a live data set (callbacks/label_follow.py)
+    FOLLOW = "label-follow"  # checkbox, shown with newest first: page 1 shows arrivals
+    FOLLOW_BOX = "label-follow-box"  # wraps FOLLOW, hidden in other orders
+    ARRIVALS_POLL = "label-arrivals-poll"  # interval: has the data set gained items?
+    ARRIVALS_MARK = "label-arrivals-mark"  # store: item count, newest sort key, feature rows
+    FOLLOW_REFRESH = "label-follow-refresh"  # store: bumped when page 1 should show arrivals
+    ARRIVALS_PANEL = "label-arrivals-panel"  # shown for a live data set only
+    ARRIVALS_GRAPH = "label-arrivals-graph"  # arrivals (and suggested classes) per minute
+    ARRIVALS_NOTE = "label-arrivals-note"
     SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)
 
 

@@ -31,6 +31,23 @@ def _tiled_tab():
     ]))
 
 
+def _replay_card():
+    return dbc.Card([
+        dbc.CardHeader("Replay a data set as live"),
+        dbc.CardBody([
+            html.P("Its images arrive again one by one, in the order they came, in a new live "
+                   "data set: to try the live views and attached models, or to go through an "
+                   "experiment as it ran.", className="small text-muted"),
+            dbc.Label("Data set", html_for=ids.REPLAY_SOURCE),
+            dcc.Dropdown(id=ids.REPLAY_SOURCE, clearable=False),
+            dbc.Label("Images per second", html_for=ids.REPLAY_RATE, className="mt-2"),
+            dbc.Input(id=ids.REPLAY_RATE, type="number", min=0.1, max=1000, step="any",
+                      value=10),
+            dbc.Button("Replay", id=ids.REPLAY, color="secondary", className="mt-3"),
+        ]),
+    ], className="mt-3")
+
+
 def layout(**_query):
     register_card = dbc.Card([
         dbc.CardHeader("Register a data set"),
@@ -53,7 +70,7 @@ def layout(**_query):
     return dbc.Row([
         dbc.Col([html.H3("Data sets"), demo_card,
                  dcc.Loading(html.Div(id=ids.TABLE))], lg=7),
-        dbc.Col(register_card, lg=5),
+        dbc.Col([register_card, _replay_card()], lg=5),
         dcc.Interval(id=ids.REFRESH, interval=1500, disabled=False),
         dcc.Location(id=ids.OPEN_PAGE, refresh="callback-nav"),
     ])

@@ -35,3 +35,34 @@ def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
     browser.wait_for_contains_text("#datasets-feedback", "'beamtime' is no longer live")
     assert call_api(browser.server_url, f"/api/v1/datasets/{dataset_id}")["live"] is False
     assert browser.get_logs() == [], "the browser console shows errors"
+
+
+def test_a_replay_started_on_the_page_fills_a_new_live_data_set(browser, tmp_path: Path):
+    folder = tmp_path / "past-run"
+    for seed in range(4):
+        write_image(folder / f"img_{seed}.tif", seed)
+    dataset_id = call_api(browser.server_url, "/api/v1/datasets", {
+        "name": "past run", "source": {"kind": "directory", "path": str(folder)}})["id"]
+    until(lambda: call_api(browser.server_url,
+                           f"/api/v1/datasets/{dataset_id}")["status"] == "ready", timeout=30)
+
+    browser.driver.get(browser.server_url + "/")
+    browser.wait_for_contains_text("#datasets-replay-source", "past run", timeout=30)
+    rate = browser.find_element("#datasets-replay-rate")
+    rate.clear()
+    rate.send_keys("0")
+    click(browser, browser.find_element("#datasets-replay"))
+    browser.wait_for_contains_text("#datasets-feedback", "give the images per second")
+    rate.clear()
+    rate.send_keys("20")
+    click(browser, browser.find_element("#datasets-replay"))
+    browser.wait_for_contains_text("#datasets-feedback", "Replaying into 'past run (replay)'")
+    browser.wait_for_contains_text("#datasets-table", "past run (replay)", timeout=30)
+    replayed = [d for d in call_api(browser.server_url, "/api/v1/datasets")["datasets"]
+                if d["name"] == "past run (replay)"][0]
+    assert replayed["live"] is True
+    until(lambda: call_api(browser.server_url,
+                           f"/api/v1/datasets/{replayed['id']}")["item_count"] == 4, timeout=30)
+    browser.wait_for_contains_text("#datasets-table", "4 new in the last minute", timeout=30)
+    save_screenshot(browser, "replay-dataset")
+    assert browser.get_logs() == [], "the browser console shows errors"
