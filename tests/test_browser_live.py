@@ -8,14 +8,21 @@ from tests.browser import by_pattern_id, call_api, click, save_screenshot, text_
 from tests.test_live_datasets import write_image
 
 
-def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
-    folder = tmp_path / "beamtime"
-    for seed in range(3):
+def registered_folder(browser, folder: Path, name: str, n_images: int) -> int:
+    """``n_images`` TIFFs in ``folder``, registered in the app and scanned; the data set's
+    id."""
+    for seed in range(n_images):
         write_image(folder / f"img_{seed}.tif", seed)
     dataset_id = call_api(browser.server_url, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
+        "name": name, "source": {"kind": "directory", "path": str(folder)}})["id"]
     until(lambda: call_api(browser.server_url,
                            f"/api/v1/datasets/{dataset_id}")["status"] == "ready", timeout=30)
+    return dataset_id
+
+
+def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
+    folder = tmp_path / "beamtime"
+    dataset_id = registered_folder(browser, folder, "beamtime", 3)
 
     browser.driver.get(browser.server_url + "/")
     browser.wait_for_contains_text("#datasets-table", "beamtime", timeout=30)
@@ -38,13 +45,7 @@ def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
 
 
 def test_a_replay_started_on_the_page_fills_a_new_live_data_set(browser, tmp_path: Path):
-    folder = tmp_path / "past-run"
-    for seed in range(4):
-        write_image(folder / f"img_{seed}.tif", seed)
-    dataset_id = call_api(browser.server_url, "/api/v1/datasets", {
-        "name": "past run", "source": {"kind": "directory", "path": str(folder)}})["id"]
-    until(lambda: call_api(browser.server_url,
-                           f"/api/v1/datasets/{dataset_id}")["status"] == "ready", timeout=30)
+    registered_folder(browser, tmp_path / "past-run", "past run", 4)
 
     browser.driver.get(browser.server_url + "/")
     browser.wait_for_contains_text("#datasets-replay-source", "past run", timeout=30)

@@ -3,6 +3,7 @@ data set read frames strided on the server, and inference streams them without a
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -38,18 +39,29 @@ def test_frames_are_read_from_the_copy_once_made(tmp_path):
     assert list((tmp_path / "copy").rglob("*.part")) == []
 
 
-def test_training_on_tiled_fetches_the_frames_once(tiled_server, tmp_path):
-    root = tiled_server.new_container("training")
-    rng = np.random.default_rng(0)
-    tiled_server.write_array(f"{root}/stack", rng.integers(0, 4000, (10, 16, 16), np.uint16))
+@contextmanager
+def remote_dataset(tiled_server, tmp_path: Path, frames: np.ndarray):
+    """A data set of ``frames`` (one stack) on the Tiled server, read through a
+    byte-counting relay: (settings, session factory, relay, data set)."""
+    root = tiled_server.new_container("remote")
+    tiled_server.write_array(f"{root}/stack", frames)
     settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
     engine, session_factory = open_database(settings)
-    with ByteCountingProxy(tiled_server.port) as proxy:
-        dataset = register_dataset(session_factory, settings.data_roots, "remote", "tiled",
-                                   tiled_server.metadata_uri(root, port=proxy.port),
-                                   api_key=tiled_server.api_key)
-        scan_dataset(session_factory, dataset.id)
+    try:
+        with ByteCountingProxy(tiled_server.port) as proxy:
+            dataset = register_dataset(session_factory, settings.data_roots, "remote", "tiled",
+                                       tiled_server.metadata_uri(root, port=proxy.port),
+                                       api_key=tiled_server.api_key)
+            scan_dataset(session_factory, dataset.id)
+            yield settings, session_factory, proxy, dataset
+    finally:
+        engine.dispose()
 
+
+def test_training_on_tiled_fetches_the_frames_once(tiled_server, tmp_path):
+    frames = np.random.default_rng(0).integers(0, 4000, (10, 16, 16), np.uint16)
+    with remote_dataset(tiled_server, tmp_path, frames) as (settings, session_factory, proxy,
+                                                            dataset):
         def train() -> tuple[str, str]:
             proxy.reset()
             with transaction(session_factory) as session:
@@ -60,7 +72,6 @@ def test_training_on_tiled_fetches_the_frames_once(tiled_server, tmp_path):
 
         first_status, first_requests = train()
         second_status, second_requests = train()
-    engine.dispose()
     assert first_status == second_status == "succeeded"
     assert first_requests.count("/array/") >= 10  # every frame came over the network ...
     assert "/array/" not in second_requests  # ... once: the second run read the copy
@@ -80,16 +91,9 @@ def test_jobs_on_tiled_read_reduced_frames_and_inference_copies_nothing(tiled_se
     """256 x 256 frames and a model of 16 x 16 inputs: training and inference ask the
     server for every 8th pixel (32 x 32, twice the model's side) and inference streams
     them, leaving the training copy as it was."""
-    root = tiled_server.new_container("reduced")
     frames = np.random.default_rng(1).integers(0, 4000, (6, 256, 256), np.uint16)
-    tiled_server.write_array(f"{root}/stack", frames)
-    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,))
-    engine, session_factory = open_database(settings)
-    with ByteCountingProxy(tiled_server.port) as proxy:
-        dataset = register_dataset(session_factory, settings.data_roots, "remote", "tiled",
-                                   tiled_server.metadata_uri(root, port=proxy.port),
-                                   api_key=tiled_server.api_key)
-        scan_dataset(session_factory, dataset.id)
+    with remote_dataset(tiled_server, tmp_path, frames) as (settings, session_factory, proxy,
+                                                            dataset):
         trained, model_id = _run(session_factory, settings, "autoencoder_train", dataset.id,
                                  TINY_TRAINING)
         copies = Path(settings.artifacts_dir) / TRAINING_COPIES / f"dataset-{dataset.id}"
@@ -99,7 +103,6 @@ def test_jobs_on_tiled_read_reduced_frames_and_inference_copies_nothing(tiled_se
                            {"model_job_id": model_id})
         inference_bytes = proxy.bytes_to_client
         requests = unquote(proxy.sent_by_client().decode("latin-1"))
-    engine.dispose()
     assert trained == inferred == "succeeded"
     assert [np.load(path).shape for path in copied if path.suffix == ".npy"] == [(32, 32)] * 6
     frame_reads = re.findall(r"GET /api/v1/array/full/\S+ ", requests)
