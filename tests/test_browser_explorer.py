@@ -23,27 +23,33 @@ CLASSES = ("empty", "rings", "peaks")
 N_IMAGES = 36
 
 
-def make_data(app_url, settings, folder):
-    """Demo images, a label class, and a feature job whose vectors know the classes;
-    (data set id, label id, feature job id, item ids by class)."""
+def clustered_items(app_url, folder):
+    """Demo images registered in the app, a label class, and vectors that know the classes;
+    (data set id, label id, item ids, class index of each, vectors) in file order."""
     truth = generate_demo(folder, n_images=N_IMAGES, size=64, seed=3, classes=CLASSES)
     dataset = call_api(app_url, "/api/v1/datasets", {
         "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})
     label = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/labels", {"name": "rings"})
     page = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/items?limit={N_IMAGES}")
     ids = {item["uri"]: item["id"] for item in page["items"]}
-    item_ids = [ids[path] for path, _label in truth]
+    item_ids = np.array([ids[path] for path, _label in truth])
     classes = np.array([CLASSES.index(name) for _path, name in truth])
     rng = np.random.default_rng(0)
     vectors = rng.normal(scale=5.0, size=(len(CLASSES), 8))[classes] + rng.normal(
         size=(len(classes), 8))
+    return dataset["id"], label["id"], item_ids, classes, vectors
+
+
+def make_data(app_url, settings, folder):
+    """Demo images, a label class, and a feature job whose vectors know the classes;
+    (data set id, label id, feature job id, item ids by class)."""
+    dataset_id, label_id, item_ids, classes, vectors = clustered_items(app_url, folder)
     engine, session_factory = open_database(settings)
-    feature_job = make_feature_job(session_factory, dataset["id"], settings.artifacts_dir,
-                                   item_ids, vectors)
+    feature_job = make_feature_job(session_factory, dataset_id, settings.artifacts_dir,
+                                   item_ids.tolist(), vectors)
     engine.dispose()
-    by_class = {name: [item_id for item_id, c in zip(item_ids, classes) if CLASSES[c] == name]
-                for name in CLASSES}
-    return dataset["id"], label["id"], feature_job, by_class
+    by_class = {name: item_ids[classes == CLASSES.index(name)].tolist() for name in CLASSES}
+    return dataset_id, label_id, feature_job, by_class
 
 
 def open_explorer(browser, app_url, dataset_id, feature_job) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 from dash.testing.wait import until
 from selenium.webdriver.support.select import Select
 
-from data.demo import generate_demo
 from db.session import open_database
 from ml.projection_place import place_new_points
 from ml.projection_results import load_projection
@@ -16,11 +15,9 @@ from tests.browser import call_api, save_screenshot
 from tests.feature_jobs import make_feature_job
 from tests.growing_features import append_feature_rows
 from tests.plot_pointer import scroll_into_view
-from tests.test_browser_explorer import (GRAPH, drag_around, open_explorer, selected_thumbs,
-                                         trace_names)
+from tests.test_browser_explorer import (CLASSES, GRAPH, N_IMAGES, clustered_items, drag_around,
+                                         open_explorer, selected_thumbs, trace_names)
 
-CLASSES = ("empty", "rings", "peaks")
-N_IMAGES = 36
 LATE = 3  # items of a class that arrive after the fit, for rings and for peaks
 
 
@@ -28,22 +25,12 @@ def make_growing_data(app_url, settings, folder):
     """Demo images, a label class, a feature job of all but LATE rings and LATE peaks, and
     the rows of those late items; (data set, label, feature job, fitted items by class,
     late item ids by class, late vectors by class)."""
-    truth = generate_demo(folder, n_images=N_IMAGES, size=64, seed=3, classes=CLASSES)
-    dataset = call_api(app_url, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})
-    label = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/labels", {"name": "rings"})
-    page = call_api(app_url, f"/api/v1/datasets/{dataset['id']}/items?limit={N_IMAGES}")
-    ids = {item["uri"]: item["id"] for item in page["items"]}
-    item_ids = np.array([ids[path] for path, _label in truth])
-    classes = np.array([CLASSES.index(name) for _path, name in truth])
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(scale=5.0, size=(len(CLASSES), 8))[classes] + rng.normal(
-        size=(len(classes), 8))
+    dataset_id, label_id, item_ids, classes, vectors = clustered_items(app_url, folder)
     late = np.zeros(len(item_ids), dtype=bool)
     for name in ("rings", "peaks"):
         late[np.flatnonzero(classes == CLASSES.index(name))[-LATE:]] = True
     engine, session_factory = open_database(settings)
-    feature_job = make_feature_job(session_factory, dataset["id"], settings.artifacts_dir,
+    feature_job = make_feature_job(session_factory, dataset_id, settings.artifacts_dir,
                                    item_ids[~late], vectors[~late])
     engine.dispose()
 
@@ -53,7 +40,7 @@ def make_growing_data(app_url, settings, folder):
     fitted = {name: item_ids[of_class(~late, name)].tolist() for name in CLASSES}
     late_ids = {name: item_ids[of_class(late, name)] for name in ("rings", "peaks")}
     late_vectors = {name: vectors[of_class(late, name)] for name in ("rings", "peaks")}
-    return dataset["id"], label["id"], feature_job, fitted, late_ids, late_vectors
+    return dataset_id, label_id, feature_job, fitted, late_ids, late_vectors
 
 
 def drawn_points(settings, app_url, late_ids, late_vectors):
