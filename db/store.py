@@ -206,21 +206,28 @@ def label_counts(session: Session, dataset_id: int) -> LabelCounts:
 _PAGE_COLUMNS = (Item.id, Item.uri, Item.path, Item.frame, Item.status, CurrentLabel.label_id)
 
 
-def _label_page(dataset_id: int, label_id: int, offset: int, limit: int) -> Select:
+def _label_page(dataset_id: int, label_id: int, offset: int, limit: int,
+                newest_first: bool) -> Select:
     """Skip ``offset`` entries of the label's index first, then join only ``limit`` items."""
+    key = CurrentLabel.sort_key.desc() if newest_first else CurrentLabel.sort_key
     page = (select(CurrentLabel.item_id, CurrentLabel.sort_key)
             .where(CurrentLabel.dataset_id == dataset_id, CurrentLabel.label_id == label_id)
-            .order_by(CurrentLabel.sort_key).offset(offset).limit(limit).subquery())
+            .order_by(key).offset(offset).limit(limit).subquery())
+    page_key = page.c.sort_key.desc() if newest_first else page.c.sort_key
     return (select(*_PAGE_COLUMNS).join(page, page.c.item_id == Item.id)
-            .join(CurrentLabel, CurrentLabel.item_id == Item.id).order_by(page.c.sort_key))
+            .join(CurrentLabel, CurrentLabel.item_id == Item.id).order_by(page_key))
 
 
-ORDERS = ("name", "label", "unlabeled_first")
+# "newest" is arrival order reversed: a live data set numbers arrivals after its last file
+# (data/live_ingest.py), so for any data set it is the file order backwards.
+ORDERS = ("name", "newest", "label", "unlabeled_first")
 
 
 def _ordered(query: Select, order: str) -> Select:
     if order == "name":
         return query.order_by(Item.sort_key)
+    if order == "newest":
+        return query.order_by(Item.sort_key.desc())
     if order == "unlabeled_first":
         return query.order_by(CurrentLabel.item_id.is_not(None), Item.sort_key)
     if order == "label":  # in the order of the label list, unlabeled items last
@@ -241,7 +248,8 @@ def _labeled_by(query: Select, labeled_by: str) -> Select:
 def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 48,
                label_id: Optional[int] = None, unlabeled: bool = False,
                order: str = "name", labeled_by: Optional[str] = None) -> list[ItemRow]:
-    """One page of items (file-name order unless ``order`` says otherwise), optionally only
+    """One page of items (file-name order unless ``order`` says otherwise: ``ORDERS``;
+    within one label, file order or newest first), optionally only
     one label, only unlabeled items, or only items labeled by a model or by hand."""
     if label_id is not None and unlabeled:
         raise DomainError("ask for one label or for unlabeled items, not both", "unlabeled")
@@ -253,7 +261,9 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
             labeled_by)
         query = _ordered(query, order).offset(offset).limit(limit)
     elif label_id is not None:
-        query = _label_page(dataset_id, label_id, offset, limit)
+        if order not in ORDERS:
+            raise DomainError(f"order '{order}' is not one of {', '.join(ORDERS)}", "order")
+        query = _label_page(dataset_id, label_id, offset, limit, order == "newest")
     else:
         query = (select(*_PAGE_COLUMNS).outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id)
                  .where(Item.dataset_id == dataset_id))
@@ -261,6 +271,11 @@ def items_page(session: Session, dataset_id: int, offset: int = 0, limit: int = 
             query = query.where(CurrentLabel.item_id.is_(None))
         query = _ordered(query, order).offset(offset).limit(limit)
     return [ItemRow(*row) for row in session.execute(query)]
+
+
+def newest_item(session: Session, dataset_id: int) -> Optional[int]:
+    """The largest sort key of the data set (its newest arrival): an index look-up."""
+    return session.scalar(select(func.max(Item.sort_key)).where(Item.dataset_id == dataset_id))
 
 
 def count_items(session: Session, dataset_id: int, label_id: Optional[int] = None,

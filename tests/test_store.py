@@ -2,11 +2,13 @@
 import pytest
 
 from db.labels import create_label, list_labels
-from db.models import Dataset, Tag, TaggingEvent
+from data.live_ingest import register_arrivals
+from data.sources.base import Listing
+from db.models import Dataset, Item, Tag, TaggingEvent
 from db.session import transaction
 from tests.databases import make_dataset
 from db.store import (TagIn, apply_event, count_items, current_labels, items_page, label_counts,
-                      label_methods, labels_as_of, list_events)
+                      label_methods, labels_as_of, list_events, newest_item)
 from db.undo import last_undoable_event, undo_event
 from errors import DomainError
 
@@ -148,6 +150,33 @@ def test_page_orders(session_factory, dataset):
         with pytest.raises(DomainError) as raised:
             page("size")
         assert raised.value.field == "order"
+
+
+def test_newest_first_pages_arrival_order_backwards(session_factory, dataset):
+    dataset_id, ids, ring, peak = dataset
+    with transaction(session_factory) as session:
+        apply_event(session, dataset_id, "ana", "manual",
+                    [TagIn(ids[1], peak), TagIn(ids[17], peak), TagIn(ids[18], ring)])
+    # a live arrival is numbered after the last file: it comes first
+    register_arrivals(session_factory, dataset_id, [Listing("late.tif")])
+    with session_factory() as session:
+        def pages(size=6, **filters):
+            shown, offset = [], 0
+            while page := items_page(session, dataset_id, offset=offset, limit=size,
+                                     order="newest", **filters):
+                shown.append([row.uri for row in page])
+                offset += size
+            return shown
+        every = pages()
+        assert [len(page) for page in every] == [6, 6, 6, 3]
+        assert every[0][:3] == ["late.tif", "img_19.tif", "img_18.tif"]
+        assert sum(every, []) == ["late.tif"] + [f"img_{i:02d}.tif" for i in range(19, -1, -1)]
+        assert pages(unlabeled=True)[0][:3] == ["late.tif", "img_19.tif", "img_16.tif"]
+        assert pages(size=1, label_id=peak) == [["img_17.tif"], ["img_01.tif"]]
+        newest = session.get(Item, items_page(session, dataset_id, limit=1,
+                                              order="newest")[0].id)
+        assert newest_item(session, dataset_id) == newest.sort_key
+        assert newest.arrived_at is not None
 
 
 def test_labels_a_model_chose_are_told_from_hand_labels(session_factory, dataset):
