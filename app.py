@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     # Importing a callbacks module registers its callbacks with dash.callback.
     from callbacks import (autoencoder, classifier, datasets, explorer,  # noqa: F401
                            feature_sources, jobs, jobs_panel, label, label_classes,
-                           label_guided, label_history, label_retrain_loop,
+                           label_follow, label_guided, label_history, label_retrain_loop,
                            label_similarity, label_suggestions, label_viewer, models,
                            profile)
     from auth import guard

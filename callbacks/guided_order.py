@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from db.guided import items_in_order
 from db.labels import get_label, list_labels
+from db.store import items_page
 from errors import DomainError
 from ml import rankings
 from ml.class_mapping import probability_columns
@@ -112,6 +114,8 @@ def suggestion_page(session: Session, dataset_id: int, spec: dict, limit: int,
 
 
 def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    if spec.get("newest"):
+        return _newest_suggestions(session, dataset_id, spec)
     if spec["label_id"] is None:
         try:
             model = rankings.suggestion_model(session, current_services().feature_indexes,
@@ -128,12 +132,45 @@ def _suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
         page = suggestion_page(session, dataset_id, spec, MAX_ORDERED)
         item_ids, label_ids, confidences = page.item_ids, page.label_ids, page.confidences
         title = f"suggested as '{get_label(session, dataset_id, spec['label_id']).name}'"
+    return _with_suggestions(session, dataset_id, item_ids.tolist(), item_ids, label_ids,
+                             confidences, f"{title}, by the labels so far on job "
+                             f"{spec['job_id']}, most confident first")
+
+
+def _with_suggestions(session: Session, dataset_id: int, order: list[int], item_ids,
+                      label_ids, confidences, title: str) -> GuidedOrder:
+    """The items of ``order``, those of ``item_ids`` showing their suggestion on the tile."""
     names = {label.id: label.name for label in list_labels(session, dataset_id, True)}
     notes = {int(item): f"→ {names.get(int(label), '?')} {confidence:.2f}"
              for item, label, confidence in zip(item_ids, label_ids, confidences)}
-    return GuidedOrder(item_ids.tolist(), f"{title}, by the labels so far on job "
-                       f"{spec['job_id']}, most confident first", notes,
-                       suggested=dict(zip(item_ids.tolist(), label_ids.tolist())))
+    return GuidedOrder(order, title, notes,
+                       suggested=dict(zip(np.asarray(item_ids).tolist(),
+                                          np.asarray(label_ids).tolist())))
+
+
+def _newest_suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
+    """Unlabeled items newest first (a live data set's arrivals on top), each with its
+    suggestion once the feature job holds its row (an item just arrived shows none yet)."""
+    newest = np.array([row.id for row in items_page(
+        session, dataset_id, limit=MAX_ORDERED, unlabeled=True, order="newest")], np.int64)
+    try:
+        model = rankings.suggestion_model(session, current_services().feature_indexes,
+                                          dataset_id, spec["job_id"])
+    except DomainError as error:  # fewer than two classes carry labels
+        return GuidedOrder(newest.tolist(), f"unlabeled items, newest first; {error}")
+    found, label_ids, confidences = model.suggestions_of(newest)
+    suggested_ids = newest[found]
+    order, title = newest, "unlabeled items, newest first"
+    if spec["label_id"] is not None:  # only those suggested as the chosen class
+        chosen = label_ids == spec["label_id"]
+        suggested_ids, label_ids, confidences = (suggested_ids[chosen], label_ids[chosen],
+                                                 confidences[chosen])
+        order = suggested_ids
+        name = get_label(session, dataset_id, spec["label_id"]).name
+        title = f"suggested as '{name}', newest first"
+    return _with_suggestions(session, dataset_id, order.tolist(), suggested_ids, label_ids,
+                             confidences, f"{title}, with the suggestions of the labels so far "
+                             f"on job {spec['job_id']}")
 
 
 def _typical(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:

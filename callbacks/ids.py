@@ -183,6 +183,7 @@ class Label:
     FOLLOW_REFRESH = "label-follow-refresh"  # store: bumped when page 1 should show arrivals
     ARRIVALS_PANEL = "label-arrivals-panel"  # shown for a live data set only
     ARRIVALS_GRAPH = "label-arrivals-graph"  # arrivals (and suggested classes) per minute
+    ARRIVALS_PLOT_POLL = "label-arrivals-plot-poll"  # interval: redraws the graph
     ARRIVALS_NOTE = "label-arrivals-note"
     SESSION_START = "label-session-start"  # store: when the page was opened (ISO, UTC)
 

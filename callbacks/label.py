@@ -122,10 +122,12 @@ def _page_state(revision, items: list[int], labels: dict, hotkeys: dict, editabl
           Input(ids.LOG, "value"), Input(ids.PERCENTILES, "value"), Input(ids.COLORMAP, "value"),
           Input(ids.FIRST, "n_clicks"), Input(ids.PREVIOUS, "n_clicks"),
           Input(ids.NEXT, "n_clicks"), Input(ids.LAST, "n_clicks"),
-          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"))
+          Input(ids.REVISION, "data"), Input(ids.AS_OF, "data"), Input(ids.GUIDED_ORDER, "data"),
+          Input(ids.FOLLOW_REFRESH, "data"))
 def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percentiles,
-              colormap, _first, _previous, _next, _last, revision, as_of, guided):
-    """The page of tiles; the keyboard script marks the selected ones after each draw."""
+              colormap, _first, _previous, _next, _last, revision, as_of, guided, _arrived):
+    """The page of tiles; the keyboard script marks the selected ones after each draw.
+    Following a live data set (label_follow.py) draws page 1 again when items arrive."""
     if dataset_id is None:
         return ([html.P("Register a data set first.", className="text-muted")], 1, "of 1", "",
                 [], {}, no_update)

@@ -62,8 +62,10 @@ def list_choices(dataset_id, mode, _classes, loop, job_id, followed):
 @callback(Output(ids.GUIDED_ORDER, "data", allow_duplicate=True),
           Input(ids.MODE, "value"), Input(ids.SUGGESTION_JOB, "value"),
           Input(ids.SUGGESTION_LABEL, "value"), Input(ids.PAGE_SIZE, "value"),
-          State(ids.DATASET, "value"), prevent_initial_call=True)
-def choose_order(mode, job_id, label_choice, page_size, dataset_id):
+          Input(ids.SORT, "value"), State(ids.DATASET, "value"), prevent_initial_call=True)
+def choose_order(mode, job_id, label_choice, page_size, sort, dataset_id):
+    """The suggestion review's order: surest first, or (sorting newest first) the newest
+    unlabeled items, each with its suggestion, to follow a live data set."""
     if mode != "suggestions":
         raise PreventUpdate
     if dataset_id is None or job_id is None:
@@ -71,7 +73,8 @@ def choose_order(mode, job_id, label_choice, page_size, dataset_id):
     if label_choice == TYPICAL:
         return {"kind": "typical", "job_id": job_id, "page_size": int(page_size)}
     return {"kind": "suggestions", "job_id": job_id, "page_size": int(page_size),
-            "label_id": None if label_choice in (None, BEST) else int(label_choice)}
+            "label_id": None if label_choice in (None, BEST) else int(label_choice),
+            "newest": sort == "newest"}
 
 
 @callback(Output(ids.SUGGESTION_INFO, "children"),
@@ -91,8 +94,10 @@ def describe_model(spec, _revision, dataset_id):
     if accuracy is not None:
         parts.append(f"right on {percent(accuracy)} of them when each is held out")
     precision = page.expected_precision
-    parts.append(f"this page: expected precision {percent(precision)}" if precision is not None
-                 else "this page: precision cannot be estimated yet (label more by hand)")
+    if not spec.get("newest"):  # the precision is of the surest page, not of the newest
+        parts.append(f"this page: expected precision {percent(precision)}"
+                     if precision is not None
+                     else "this page: precision cannot be estimated yet (label more by hand)")
     weak = accuracy is not None and accuracy < WEAK_ACCURACY
     warning = (html.Div("These features hardly separate the classes labeled so far: try "
                         "another feature source, or label more by hand.",

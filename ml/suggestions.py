@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from errors import DomainError
+from ml.features import rows_of
 
 FOLDS = 5
 # The held-out check uses at most this many labeled items (a seeded sample), so that a page
@@ -60,6 +61,14 @@ class SuggestionModel:
         columns = self.probabilities.argmax(axis=1)
         rows = np.arange(len(columns))
         return self.label_ids[columns], self.probabilities[rows, columns]
+
+    def suggestions_of(self, item_ids: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of the items ``item_ids``: which the model suggests a label for (unlabeled ones
+        with a feature row), and for those the suggested label id and its probability."""
+        rows, found = rows_of(self.item_ids, np.asarray(item_ids, dtype=np.int64))
+        labels, confidence = self.suggested()
+        return found, labels[rows[found]], confidence[rows[found]]
 
     def page(self, label_id: int, limit: int, offset: int = 0
              ) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,11 @@ from pages._label_viewer import viewer_modal
 dash.register_page(__name__, path="/label", title="Label · beamlabel", name="Label", order=1)
 
 PAGE_SIZES = (12, 24, 48, 96, 200)
+# How often the page asks whether the data set gained items (a count and a maximum, both
+# index look-ups); an arrival shows within about this long.
+ARRIVALS_POLL_MS = 2000
+# The arrivals graph reads up to an hour of arrivals (0.2 s at 20 a second): less often.
+ARRIVALS_PLOT_MS = 10_000
 THUMB_SIZES = (64, 96, 128, 192, 256)
 SHORTCUTS = (
     ("1 … 9", "label the selection with the class of that hotkey"),
@@ -108,8 +113,12 @@ def _toolbar():
         _pager(),
         html.Div(id=ids.SUMMARY, className="label-summary text-muted small"),
         _select("sort", ids.SORT, [
-            {"label": "file name", "value": "name"}, {"label": "label", "value": "label"},
+            {"label": "file name", "value": "name"}, {"label": "newest first", "value": "newest"},
+            {"label": "label", "value": "label"},
             {"label": "unlabeled first", "value": "unlabeled_first"}], "name"),
+        html.Div(dbc.Checkbox(id=ids.FOLLOW, label="follow", value=True),
+                 id=ids.FOLLOW_BOX, title="page 1 shows new items as they arrive",
+                 style={"display": "none"}),
         _select("show", ids.FILTER, [{"label": "all", "value": "all"},
                                      {"label": "unlabeled", "value": "unlabeled"}], "all"),
         dbc.Button([html.I(className="bi bi-sliders me-1"), "View"], id=ids.VIEW_BUTTON,
@@ -123,6 +132,15 @@ def _toolbar():
                id=Explorer.FROM_GALLERY, href="/explorer", className="small ms-auto text-nowrap",
                title="the selected tiles (or this page) in the latent space explorer"),
     ], className="label-toolbar")
+
+
+def _arrivals_panel():
+    """A live data set's arrivals per minute over the last hour (callbacks/label_follow.py)."""
+    graph = dcc.Graph(id=ids.ARRIVALS_GRAPH, config={"displayModeBar": False},
+                      style={"height": "180px"})
+    return html.Div([html.H6("Arrivals"), graph,
+                     html.Div(id=ids.ARRIVALS_NOTE, className="small text-muted")],
+                    id=ids.ARRIVALS_PANEL, className="mb-3", style={"display": "none"})
 
 
 def _side_panel():
@@ -149,6 +167,7 @@ def _side_panel():
         html.H6("Progress"),
         html.Div(id=ids.PROGRESS, className="mb-3"),
         *efficiency_panel(),
+        _arrivals_panel(),
         html.H6("History"),
         html.Div(id=ids.HISTORY, className="history-list mb-3"),
         html.H6("Export and import"),
@@ -204,6 +223,10 @@ def layout(dataset=None, projection=None, selection=None, cluster=None, **_query
         dcc.Store(id=ids.AS_OF, data=None),
         dcc.Store(id=ids.DATASET_REQUESTED, data=int(dataset) if dataset else None),
         dcc.Store(id=ids.TAGGER_SAVED, storage_type="local"),
+        dcc.Store(id=ids.ARRIVALS_MARK),
+        dcc.Store(id=ids.FOLLOW_REFRESH, data=0),
+        dcc.Interval(id=ids.ARRIVALS_POLL, interval=ARRIVALS_POLL_MS, disabled=True),
+        dcc.Interval(id=ids.ARRIVALS_PLOT_POLL, interval=ARRIVALS_PLOT_MS, disabled=True),
         *guided_stores(explorer_order(dataset, projection, selection, cluster)),
     ]
     gallery = html.Div([

@@ -32,6 +32,19 @@ def test_suggestions_follow_the_groups_and_skip_labeled_items(groups):
     assert (np.diff(page_confidence) <= 0).all()  # most confident first
 
 
+def test_suggestions_of_given_items_skip_labeled_and_unknown_ones(groups):
+    item_ids, vectors, truth = groups
+    labeled = np.concatenate([np.flatnonzero(truth == label)[:3] for label in range(10, 14)])
+    model = fit_suggestions(item_ids, vectors, item_ids[labeled], truth[labeled])
+    suggested, confidence = model.suggested()
+    asked = np.array([item_ids[-1], item_ids[labeled[0]], 5, model.item_ids[0]])
+    found, label_ids, confidences = model.suggestions_of(asked)
+    assert found.tolist() == [True, False, False, True]
+    at = [model.item_ids.tolist().index(item) for item in asked[found]]
+    assert label_ids.tolist() == suggested[at].tolist()
+    assert confidences.tolist() == confidence[at].tolist()
+
+
 def test_the_review_page_takes_the_surest_of_any_class_grouped_by_class(groups):
     item_ids, vectors, truth = groups
     labeled = np.concatenate([np.flatnonzero(truth == label)[:3] for label in range(10, 14)])
