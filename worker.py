@@ -37,6 +37,9 @@ VISIBILITY_TIMEOUT_SECONDS = 48 * 3600
 GPU_QUEUE, CPU_QUEUE = "gpu", "cpu"
 ROOT = Path(__file__).resolve().parent
 STOP_TIMEOUT_SECONDS = 10.0
+# How often the worker lists the local broker's queue folder (kombu's default: 1 s, which
+# an arriving live image's small job would wait half of on average); a listing is cheap.
+LOCAL_BROKER_POLL_SECONDS = 0.1
 WORKER_LOG = "worker.log"  # in the data home
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ def broker_options(settings: Settings) -> dict:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"), "store_processed": False,
-            "control_folder": str(folder / "control")}
+            "control_folder": str(folder / "control"),
+            "polling_interval": LOCAL_BROKER_POLL_SECONDS}
 
 
 def run_job(task, job_id: int):
