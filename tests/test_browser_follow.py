@@ -23,10 +23,10 @@ def test_following_newest_first_shows_an_arrival_first_and_a_key_labels_it(
         write_image(folder / f"img_{seed}.tif", seed)
     base = browser.server_url
     dataset_id = call_api(base, "/api/v1/datasets", {
-        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)}})["id"]
+        "name": "beamtime", "source": {"kind": "directory", "path": str(folder)},
+        "live": True})["id"]
     until(lambda: call_api(base, f"/api/v1/datasets/{dataset_id}")["status"] == "ready",
           timeout=30)
-    call_api(base, f"/api/v1/datasets/{dataset_id}", {"live": True}, method="PATCH")
 
     browser.driver.get(f"{base}/label?dataset={dataset_id}")
     browser.wait_for_contains_text("#label-summary", "items 1–3 of 3", timeout=30)
