@@ -140,8 +140,14 @@ def choose_order(mode, feature_job, query, match, unlabeled_only, classifier_job
     if spec and spec["kind"] == "checkpoint" and not spec["items"]:
         return None, note("Nothing is labeled yet: a checkpoint re-labels labeled items.",
                           "warning")
-    result = None if ctx.triggered_id != ids.START_CHECKPOINT else note(
-        "Label the items shown (hotkeys or class buttons), then score the checkpoint.", "info")
+    # A checkpoint's score stays until another checkpoint, mode or data set: the other
+    # inputs also fire after labels are written, which must not wipe what was just scored.
+    result = no_update
+    if ctx.triggered_id == ids.START_CHECKPOINT:
+        result = note("Label the items shown (hotkeys or class buttons), then score the "
+                      "checkpoint.", "info")
+    elif ctx.triggered_id in (ids.MODE, ids.DATASET):
+        result = None
     return (no_update if spec == current else spec), result
 
 

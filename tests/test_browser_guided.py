@@ -221,6 +221,8 @@ def test_active_learning_order_suspected_mistakes_and_a_checkpoint(guided_page, 
     press(browser, "a")
     press(browser, "1")
     until(lambda: captions(browser) == ["rings"] * 3, timeout=10)
+    # as a person does: score once the toolbar says the answers are saved
+    until(lambda: text_of(browser, "#label-sync") == "saved", timeout=10)
     browser.find_element("#label-score-checkpoint").click()
     browser.wait_for_contains_text("#label-checkpoint-agreement", "33 %: 1 of 3")
     result = text_of(browser, "#label-checkpoint-result")
