@@ -108,8 +108,9 @@ def _problems(summary):
 
 
 def _live(summary, arrived: int):
-    switch = dbc.Switch(id={"type": ids.LIVE, "index": summary.id}, value=summary.live,
-                        label="Live", className="mb-0")
+    # "shown": the state the switch was drawn with, so that only a flip counts (below)
+    switch = dbc.Switch(id={"type": ids.LIVE, "index": summary.id, "shown": summary.live},
+                        value=summary.live, label="Live", className="mb-0")
     if not summary.live:
         return switch
     return html.Div([switch, html.Small(f"{arrived:,} new in the last minute",
@@ -146,19 +147,22 @@ def show_datasets(_tick, _feedback):
 
 
 @callback(Output(ids.FEEDBACK, "children", allow_duplicate=True),
-          Input({"type": ids.LIVE, "index": ALL}, "value"), prevent_initial_call=True)
+          Input({"type": ids.LIVE, "index": ALL, "shown": ALL}, "value"),
+          prevent_initial_call=True)
 @on_refusal(error_alert)
 def switch_live(values):
     """Mark the data set whose switch was flipped live or not. A re-drawn table fires this
-    too, with the values just read from the database: only a value that differs counts."""
+    too, with the values it was drawn with: only a value that differs from the one its
+    switch was drawn with is a flip (comparing with the database instead would let a table
+    drawn just before a change elsewhere undo that change)."""
     if not ctx.triggered_id:
         raise PreventUpdate
-    dataset_id = ctx.triggered_id["index"]
+    switch = ctx.triggered_id
     live = next(bool(value) for entry, value in zip(ctx.inputs_list[0], values)
-                if entry["id"]["index"] == dataset_id)
-    with read_session() as session:
-        if get_dataset(session, dataset_id).live == live:
-            raise PreventUpdate
+                if entry["id"] == switch)
+    if live == switch["shown"]:
+        raise PreventUpdate
+    dataset_id = switch["index"]
     name = current_services().mark_live(dataset_id, live)
     text = (f"'{name}' is live: new images are registered as they arrive." if live
             else f"'{name}' is no longer live.")

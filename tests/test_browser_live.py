@@ -27,7 +27,7 @@ def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
     browser.driver.get(browser.server_url + "/")
     browser.wait_for_contains_text("#datasets-table", "beamtime", timeout=30)
     assert "new in the last minute" not in text_of(browser, "#datasets-table")
-    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live"))
+    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live", shown=False))
     browser.wait_for_contains_text("#datasets-feedback", "'beamtime' is live")
     browser.wait_for_contains_text("#datasets-table", "0 new in the last minute")
     assert call_api(browser.server_url, f"/api/v1/datasets/{dataset_id}")["live"] is True
@@ -38,7 +38,7 @@ def test_a_live_folder_counts_a_dropped_file(browser, tmp_path: Path):
                            f"/api/v1/datasets/{dataset_id}")["item_count"] == 4, timeout=30)
     save_screenshot(browser, "live-dataset")
 
-    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live"))
+    click(browser, by_pattern_id(browser, index=dataset_id, type="datasets-live", shown=True))
     browser.wait_for_contains_text("#datasets-feedback", "'beamtime' is no longer live")
     assert call_api(browser.server_url, f"/api/v1/datasets/{dataset_id}")["live"] is False
     assert browser.get_logs() == [], "the browser console shows errors"
