@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 RECENT_CHANGE_NS = 2_000_000_000
 
 FileState = tuple[int, int]  # size, modification time (ns)
+# A file found by looking (no close event) is taken once it kept its size and time this long.
+SETTLE_SECONDS = 2.0
 # File systems whose files other machines write: inotify reports only local writes there
 # ("fuse.sshfs" and the like count by their first part).
 NETWORK_FILE_SYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs",
@@ -47,15 +49,18 @@ class FolderWatcher:
     then ``poll`` now and then (its interval is the settling time), and ``stop``.
     """
 
-    def __init__(self, root: Path, known: Iterable[str] = (), use_events: bool = True):
+    def __init__(self, root: Path, known: Iterable[str] = (), use_events: bool = True,
+                 settle_seconds: float = SETTLE_SECONDS):
         self.root = Path(root).expanduser().resolve()
         self.mode = "events" if use_events else "poll"
+        self.settle_seconds = settle_seconds
         self._known = set(known)
         self._lock = threading.Lock()
         self._complete: list[str] = []  # closed or renamed into the tree, in event order
         self._folders_to_walk: list[str] = []  # created or moved into the tree by events
         self._walk_everything = True
-        self._candidates: dict[str, Optional[FileState]] = {}  # seen, not yet settled
+        # seen, not yet settled: the state last looked at, and since when it has been so
+        self._candidates: dict[str, tuple[Optional[FileState], float]] = {}
         self._folders: dict[Path, tuple[int, int, list[str]]] = {}  # poll: see _look_into
         self._observer = None
 
@@ -149,7 +154,7 @@ class FolderWatcher:
 
     def _consider(self, relpath: str) -> None:
         if relpath not in self._known:
-            self._candidates.setdefault(relpath, None)
+            self._candidates.setdefault(relpath, (None, time.monotonic()))
 
     def _look_into_changed_folders(self) -> None:
         """Poll mode: list again only the folders whose modification time moved (an entry
@@ -200,17 +205,19 @@ class FolderWatcher:
         return status.st_size, status.st_mtime_ns
 
     def _settled(self) -> list[str]:
-        """Candidates whose size (not 0) and time did not change since the last look, oldest
-        first; the others are looked at again next time, vanished ones forgotten."""
+        """Candidates whose size (not 0) and time did not change since the last look nor for
+        ``settle_seconds``, oldest first; the others are looked at again next time, vanished
+        ones forgotten."""
         settled = []
-        for relpath, before in list(self._candidates.items()):
-            now = self._file_state(relpath)
-            if now is None:
+        now = time.monotonic()
+        for relpath, (before, since) in list(self._candidates.items()):
+            state = self._file_state(relpath)
+            if state is None:
                 del self._candidates[relpath]
-            elif now == before and now[0] > 0:
-                settled.append((now[1], relpath))
-            else:
-                self._candidates[relpath] = now
+            elif state != before:
+                self._candidates[relpath] = (state, now)
+            elif state[0] > 0 and now - since >= self.settle_seconds:
+                settled.append((state[1], relpath))
         return [relpath for _, relpath in sorted(settled)]
 
 

@@ -26,7 +26,8 @@ from db.session import take_write_lock, transaction
 from db.store import get_dataset
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 2.0  # also the settling time of files found without a close event
+POLL_SECONDS = 2.0  # between looks at a polled folder or Tiled container
+EVENT_LOOK_SECONDS = 0.25  # between looks at a folder's file events: cheap, and latency
 LEASE_SECONDS = 30.0
 ARRIVAL_WINDOW = timedelta(minutes=1)
 LOOKUP_BATCH = 5000  # paths per "already registered?" query
@@ -129,8 +130,9 @@ def release_lease(session_factory: sessionmaker[Session], dataset_id: int, owner
 # -- the watch -------------------------------------------------------------------------------
 
 def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_events: bool
-                  ) -> tuple[Callable[[], list[Listing]], Callable[[], None]]:
-    """The data set's arrivals (a function giving the new listings) and how to stop."""
+                  ) -> tuple[Callable[[], list[Listing]], Callable[[], None], float]:
+    """The data set's arrivals (a function giving the new listings), how to stop, and how
+    often to look."""
     with session_factory() as session:
         dataset = get_dataset(session, dataset_id)
         known = list(session.scalars(select(Item.path).where(Item.dataset_id == dataset_id,
@@ -140,9 +142,10 @@ def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_e
     if source is None:
         watcher = FolderWatcher(folder, known, use_events=use_events)
         watcher.start()
-        return (lambda: [Listing(path) for path in watcher.poll()]), watcher.stop
+        return ((lambda: [Listing(path) for path in watcher.poll()]), watcher.stop,
+                EVENT_LOOK_SECONDS if watcher.mode == "events" else POLL_SECONDS)
     poller = TiledPoller(source, known)
-    return poller.poll, (lambda: None)
+    return poller.poll, (lambda: None), POLL_SECONDS
 
 
 def _newest_item_id(session_factory: sessionmaker[Session], dataset_id: int) -> int:
@@ -161,7 +164,7 @@ def _readable_items_after(session_factory: sessionmaker[Session], dataset_id: in
 
 
 def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner: str,
-                  stop: threading.Event, poll_seconds: float = POLL_SECONDS,
+                  stop: threading.Event, poll_seconds: Optional[float] = None,
                   use_events: bool = True,
                   on_arrivals: Callable[[list[int]], None] = lambda item_ids: None,
                   watching: Optional[threading.Event] = None) -> None:
@@ -169,8 +172,9 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
     the data set is no longer live; waits while another process holds the lease.
     ``on_arrivals`` hears the ids of each look's new readable items (e.g. to run the
     attached models on them); ``watching`` is set once the watcher runs (files written
-    from then on arrive by their events, in order)."""
-    arrivals, end = None, (lambda: None)
+    from then on arrive by their events, in order). ``poll_seconds`` overrides how often
+    it looks (by default: often where file events say what arrived, else POLL_SECONDS)."""
+    arrivals, end, look_every = None, (lambda: None), POLL_SECONDS
     waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
     try:
         while not stop.is_set():
@@ -180,11 +184,13 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                     return
                 if held:
                     if arrivals is None:
-                        arrivals, end = _open_watcher(session_factory, dataset_id, use_events)
+                        arrivals, end, look_every = _open_watcher(session_factory,
+                                                                  dataset_id, use_events)
                         if watching is not None:
                             watching.set()
                     waiting += arrivals()
-                    newest = _newest_item_id(session_factory, dataset_id)
+                    if waiting:
+                        newest = _newest_item_id(session_factory, dataset_id)
                     registered = register_arrivals(session_factory, dataset_id, waiting)
                     waiting = []
                     if registered:
@@ -196,7 +202,7 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                     arrivals, end = None, (lambda: None)
             except Exception:  # noqa: BLE001 - a server or database hiccup ends no watch
                 log.exception("live watch of data set %s: this look failed", dataset_id)
-            stop.wait(poll_seconds)
+            stop.wait(look_every if poll_seconds is None else poll_seconds)
     finally:
         end()
         try:

@@ -106,7 +106,8 @@ def test_links_out_of_the_folder_are_not_reported(watched, tmp_path: Path):
 def test_polling_takes_a_file_only_once_it_stopped_changing(tmp_path: Path):
     root = tmp_path / "nfs"
     write_image(root / "old.tif", 0)
-    watcher = FolderWatcher(root, known=["old.tif"], use_events=False)
+    # settle_seconds=0: settled means unchanged between two looks, whatever their interval
+    watcher = FolderWatcher(root, known=["old.tif"], use_events=False, settle_seconds=0)
     watcher.start()
     assert watcher.mode == "poll" and watcher.poll() == []
     content = tiff_bytes(11)
@@ -125,6 +126,17 @@ def test_polling_takes_a_file_only_once_it_stopped_changing(tmp_path: Path):
     assert watcher.poll() == ["sub/early.tif", "slow.tif"]
     assert watcher.poll() == []
     assert (root / "slow.tif").read_bytes() == content
+
+
+def test_a_polled_file_is_taken_only_once_it_stayed_unchanged_for_the_settling_time(
+        tmp_path: Path):
+    root = tmp_path / "nfs"
+    root.mkdir()
+    watcher = FolderWatcher(root, use_events=False, settle_seconds=0.5)
+    watcher.start()
+    write_image(root / "new.tif", 3)
+    assert watcher.poll() == [] and watcher.poll() == []  # looked at twice, but just now
+    until(lambda: watcher.poll() == ["new.tif"], timeout=WAIT_S)
 
 
 def test_folders_on_network_file_systems_are_polled():
