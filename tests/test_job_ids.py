@@ -62,17 +62,22 @@ def test_a_job_that_must_not_run_leaves_no_folder(session_factory, tmp_path: Pat
     assert list((tmp_path / "artifacts").iterdir()) == []
 
 
-def test_an_older_sqlite_database_migrates_keeping_jobs_and_retrain_loops(tmp_path: Path):
+def test_an_older_sqlite_database_migrates_keeping_items_jobs_and_retrain_loops(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = make_engine(url)
     with engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
+        # the columns of 0004's datasets table (the model has gained some since)
+        connection.execute(text(
+            "INSERT INTO datasets (id, name, source_kind, location, status, item_count, "
+            "scanned_files, total_files, created_at) "
+            "VALUES (1, 'd', 'directory', '/nowhere', 'ready', 1, 1, 1, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO items (id, dataset_id, uri, path, file_index, frame, sort_key, status) "
+            "VALUES (1, 1, 'a.tif', 'a.tif', 0, 0, 0, 'ok')"))
     session_factory = make_session_factory(engine)
-    with transaction(session_factory) as session:
-        session.add(Dataset(id=1, name="d", source_kind="directory", location="/nowhere",
-                            status="ready"))
     for _ in range(3):
         _add_job(session_factory, 1)
     with transaction(session_factory) as session:
@@ -91,6 +96,8 @@ def test_an_older_sqlite_database_migrates_keeping_jobs_and_retrain_loops(tmp_pa
         loop = session.get(RetrainLoop, 1)
         assert (loop.train_job_id, loop.infer_job_id, loop.source_job_id) == (1, 2, 2)
         assert [job.id for job in job_store.list_jobs(session)] == [2, 1]
+    with engine.connect() as connection:  # later migrations add columns in place
+        assert connection.execute(text("SELECT uri FROM items")).scalars().all() == ["a.tif"]
     newest = _add_job(session_factory, 1)
     _delete_job(session_factory, newest)
     assert _add_job(session_factory, 1) == newest + 1

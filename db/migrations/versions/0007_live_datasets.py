@@ -17,24 +17,24 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never batch mode: on SQLite a batch copies the table and drops the old
+# one, and with foreign keys on that drop deletes every row that refers to it (items, jobs,
+# labels...). SQLite adds a column with a constant default and drops one (3.35+) in place.
+
 def upgrade() -> None:
-    with op.batch_alter_table('datasets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('live', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.add_column(sa.Column('live_watcher', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('live_watcher_until', sa.DateTime(timezone=True),
-                                      nullable=True))
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('arrived_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_items_dataset_arrived', ['dataset_id', 'arrived_at'],
-                              unique=False)
+    op.add_column('datasets', sa.Column('live', sa.Boolean(), nullable=False,
+                                        server_default=sa.false()))
+    op.add_column('datasets', sa.Column('live_watcher', sa.String(length=100), nullable=True))
+    op.add_column('datasets', sa.Column('live_watcher_until', sa.DateTime(timezone=True),
+                                        nullable=True))
+    op.add_column('items', sa.Column('arrived_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_items_dataset_arrived', 'items', ['dataset_id', 'arrived_at'],
+                    unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_index('ix_items_dataset_arrived')
-        batch_op.drop_column('arrived_at')
-    with op.batch_alter_table('datasets', schema=None) as batch_op:
-        batch_op.drop_column('live_watcher_until')
-        batch_op.drop_column('live_watcher')
-        batch_op.drop_column('live')
+    op.drop_index('ix_items_dataset_arrived', table_name='items')
+    op.drop_column('items', 'arrived_at')
+    op.drop_column('datasets', 'live_watcher_until')
+    op.drop_column('datasets', 'live_watcher')
+    op.drop_column('datasets', 'live')

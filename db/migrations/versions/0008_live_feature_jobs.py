@@ -15,12 +15,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never batch mode (see 0007: a batch copy would delete the rows that
+# refer to the data sets on SQLite).
+
 def upgrade() -> None:
-    with op.batch_alter_table('datasets') as batch:
-        batch.add_column(sa.Column('live_feature_jobs', sa.JSON(), nullable=False,
-                                   server_default='[]'))
+    op.add_column('datasets', sa.Column('live_feature_jobs', sa.JSON(), nullable=False,
+                                        server_default='[]'))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('datasets') as batch:
-        batch.drop_column('live_feature_jobs')
+    op.drop_column('datasets', 'live_feature_jobs')
