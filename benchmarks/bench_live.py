@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.goals import verdict  # noqa: E402
 from benchmarks.labeling_oracle import RestClient  # noqa: E402
+from benchmarks.waiting import wait_until  # noqa: E402
 from data.demo import demo_path, generate_demo  # noqa: E402
 from settings import Settings  # noqa: E402
 # The launcher as the tests start it, and JSON requests of any method.
@@ -78,16 +79,6 @@ def write_arrivals(source_folder: str, live_folder: str, rate: float, count: int
 
 # -- the app -----------------------------------------------------------------------------------
 
-def wait_for(check, timeout: float, what: str, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = check()
-        if answer:
-            return answer
-        time.sleep(interval)
-    raise RuntimeError(f"{what} did not happen within {timeout:.0f} s")
-
-
 def prepare_live_dataset(url: str, folder: Path) -> tuple[int, int]:
     """Register ``folder``, label its images, run scattering_features over it, attach the
     job and mark the data set live: (data set id, feature job id)."""
@@ -96,8 +87,8 @@ def prepare_live_dataset(url: str, folder: Path) -> tuple[int, int]:
         truth = {row["path"]: row["label"] for row in csv.DictReader(handle)}
     dataset_id = api.post("/datasets", {"name": "live", "source": {
         "kind": "directory", "path": str(folder)}})["id"]
-    wait_for(lambda: api.get(f"/datasets/{dataset_id}")["status"] == "ready", SCAN_TIMEOUT_S,
-             "the first scan")
+    wait_until(lambda: api.get(f"/datasets/{dataset_id}")["status"] == "ready", SCAN_TIMEOUT_S,
+               "the first scan")
     label_ids = {name: api.post(f"/datasets/{dataset_id}/labels", {"name": name})["id"]
                  for name in CLASSES}
     items = api.get(f"/datasets/{dataset_id}/items", limit=PAGE)["items"]
@@ -107,8 +98,8 @@ def prepare_live_dataset(url: str, folder: Path) -> tuple[int, int]:
                  for item in items]})
     job_id = api.post("/jobs", {"kind": "scattering_features", "dataset_id": dataset_id,
                                 "params": {}})["id"]
-    job = wait_for(lambda: (job := api.get(f"/jobs/{job_id}"))["status"] not in
-                   ("queued", "running") and job, JOB_TIMEOUT_S, "the feature job")
+    job = wait_until(lambda: (job := api.get(f"/jobs/{job_id}"))["status"] not in
+                     ("queued", "running") and job, JOB_TIMEOUT_S, "the feature job")
     if job["status"] != "succeeded":
         raise RuntimeError(f"the feature job {job['status']}: {job['error']}")
     call_api(url, f"/api/v1/datasets/{dataset_id}/live-features",

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.goals import verdict  # noqa: E402
 from benchmarks.headless_chromium import start_chromium  # noqa: E402
 from benchmarks.labeling_oracle import RestClient  # noqa: E402
+from benchmarks.waiting import wait_until  # noqa: E402
 from data.demo import generate_demo  # noqa: E402
 from db.session import open_database  # noqa: E402
 from ml.projection_results import load_projection, selection_items  # noqa: E402
@@ -53,16 +54,6 @@ REGION_POINTS = 50
 IMAGE_SIDE = 32
 JOB_TIMEOUT_SECONDS = 3600
 PAGE_TIMEOUT_SECONDS = 300
-
-
-def wait_until(condition, timeout: float, what: str, poll: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
 
 
 def run_job(api: RestClient, kind: str, dataset_id: int, params: dict) -> dict:
