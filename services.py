@@ -192,6 +192,7 @@ class Services:
                 target=watch_dataset, name=f"live-{dataset_id}", daemon=True,
                 args=(self.session_factory, dataset_id, self.watcher_name, stop),
                 kwargs={"on_arrivals": partial(self.run_attached_models, dataset_id),
+                        "ready_for_arrivals": partial(self.no_arrivals_queued, dataset_id),
                         "watching": watching})
             self._live_watches[dataset_id] = (thread, stop)
             thread.start()
@@ -254,6 +255,14 @@ class Services:
             self._replays[replayed] = (thread, stop)
         thread.start()
         return replayed
+
+    def no_arrivals_queued(self, dataset_id: int) -> bool:
+        """Whether no live_features job of the data set waits for the worker: until then the
+        watch gathers arrivals into the next job (one job's start costs more than a few
+        more images in it, so a busy worker gets fewer, larger jobs)."""
+        with self.session_factory() as session:
+            return not job_store.list_jobs(session, dataset_id, "live_features",
+                                           statuses=["queued"], limit=1)
 
     def unwatch_live(self, dataset_id: int) -> None:
         with self._live_lock:

@@ -167,15 +167,19 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                   stop: threading.Event, poll_seconds: Optional[float] = None,
                   use_events: bool = True,
                   on_arrivals: Callable[[list[int]], None] = lambda item_ids: None,
-                  watching: Optional[threading.Event] = None) -> None:
+                  watching: Optional[threading.Event] = None,
+                  ready_for_arrivals: Callable[[], bool] = lambda: True) -> None:
     """Register a live data set's arrivals and read their headers until ``stop`` is set or
     the data set is no longer live; waits while another process holds the lease.
     ``on_arrivals`` hears the ids of each look's new readable items (e.g. to run the
-    attached models on them); ``watching`` is set once the watcher runs (files written
+    attached models on them), as one batch of everything that arrived while
+    ``ready_for_arrivals()`` said no (e.g. while the last batch still waits for the worker);
+    ``watching`` is set once the watcher runs (files written
     from then on arrive by their events, in order). ``poll_seconds`` overrides how often
     it looks (by default: often where file events say what arrived, else POLL_SECONDS)."""
     arrivals, end, look_every = None, (lambda: None), POLL_SECONDS
     waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
+    unsent: list[int] = []  # registered items not yet handed to on_arrivals
     try:
         while not stop.is_set():
             try:
@@ -195,8 +199,10 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                     waiting = []
                     if registered:
                         scan_dataset(session_factory, dataset_id)
-                        on_arrivals(_readable_items_after(session_factory, dataset_id,
-                                                          newest))
+                        unsent += _readable_items_after(session_factory, dataset_id, newest)
+                    if unsent and ready_for_arrivals():
+                        on_arrivals(unsent)
+                        unsent = []
                 elif arrivals is not None:  # our lease ran out; another process took over
                     end()
                     arrivals, end = None, (lambda: None)
