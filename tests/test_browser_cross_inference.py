@@ -27,7 +27,7 @@ def test_a_classifier_of_another_data_set_classifies_this_one(worker_browser,
                                            ("peaks", "rings", "streaks"))
 
     browser.driver.get(f"{app}/classifier?dataset={target}")
-    click(browser, browser.find_element("#classifier-apply-model"))
+    click(browser, browser.wait_for_element("#classifier-apply-model", timeout=30))
 
     def offered():
         return [option for option in browser.find_elements(".dash-dropdown-option")
