@@ -44,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.goals import verdict  # noqa: E402
-from benchmarks.labeling_oracle import RestClient  # noqa: E402
+from benchmarks.labeling_oracle import ApiError, RestClient  # noqa: E402
 from benchmarks.waiting import wait_until  # noqa: E402
 from data.demo import demo_path, generate_demo  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -284,6 +284,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def tail(path: Path, lines: int = 80) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return str(error)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     count = round(args.rate * args.seconds)
@@ -299,14 +306,19 @@ def main(argv=None) -> int:
         settings = Settings(home=root / "home", data_roots=(root,), tagger="bench")
         with launched_app(settings, root, with_worker=True) as url:
             api = RestClient(url)
-            dataset_id, job_id = prepare_live_dataset(url, root / "live")
-            print(f"writing {count} images at {args.rate:g}/s into a live folder "
-                  f"(scattering_features job {job_id} attached)")
-            started = time.time()
-            arrivals, writing_ended = measure(api, dataset_id, job_id, root / "source",
-                                              root / "live", args)
-            elapsed = time.time() - started
-            stages = stage_breakdown(api, arrivals)
+            try:
+                dataset_id, job_id = prepare_live_dataset(url, root / "live")
+                print(f"writing {count} images at {args.rate:g}/s into a live folder "
+                      f"(scattering_features job {job_id} attached)")
+                started = time.time()
+                arrivals, writing_ended = measure(api, dataset_id, job_id, root / "source",
+                                                  root / "live", args)
+                elapsed = time.time() - started
+                stages = stage_breakdown(api, arrivals)
+            except ApiError:  # the app's side of it, before its folder is deleted
+                for log in (root / "beamlabel.log", settings.home / "worker.log"):
+                    print(f"--- the end of {log.name} ---\n{tail(log)}", file=sys.stderr)
+                raise
     figures = figures_of(arrivals, writing_ended, args.rate)
     ok = report(figures, stages, arrivals, elapsed)
     if args.json:

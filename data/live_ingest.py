@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -19,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.catalog import insert_items, scan_dataset, source_of
-from data.live import FolderWatcher, TiledPoller
+from data.live import FolderWatcher, TiledWatcher
 from data.sources.base import Listing
 from db.models import FRAME_BITS, Dataset, Item, as_utc, utcnow
 from db.session import take_write_lock, transaction
@@ -27,7 +29,10 @@ from db.store import get_dataset
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # between looks at a polled folder or Tiled container
-EVENT_LOOK_SECONDS = 0.25  # between looks at a folder's file events: cheap, and latency
+EVENT_LOOK_SECONDS = 0.25  # at most between looks at a folder's file events (and its walks)
+GATHER_SECONDS = 0.02  # after a file event, for the rest of a burst of files
+STOP_CHECK_SECONDS = 0.25  # at most, for a watch waiting for news to notice it should stop
+HURRY_SECONDS = 0.05  # between asks whether registered items may go to the models
 LEASE_SECONDS = 30.0
 ARRIVAL_WINDOW = timedelta(minutes=1)
 LOOKUP_BATCH = 5000  # paths per "already registered?" query
@@ -129,10 +134,30 @@ def release_lease(session_factory: sessionmaker[Session], dataset_id: int, owner
 
 # -- the watch -------------------------------------------------------------------------------
 
-def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_events: bool
-                  ) -> tuple[Callable[[], list[Listing]], Callable[[], None], float]:
-    """The data set's arrivals (a function giving the new listings), how to stop, and how
-    often to look."""
+@dataclass
+class _Watch:
+    arrivals: Callable[[], list[Listing]]  # the new listings since the last call
+    end: Callable[[], None]
+    look_every: float
+    news: Optional[threading.Event] = None  # set by file events: look now, not on a timer
+
+    def wait(self, stop: threading.Event, seconds: float) -> None:
+        """Until there is news (and a little longer, for the rest of a burst), ``seconds``
+        have passed or ``stop`` is set."""
+        if self.news is None:
+            stop.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self.news.wait(min(left, STOP_CHECK_SECONDS)):  # a news wait misses stop
+                stop.wait(GATHER_SECONDS)
+                self.news.clear()
+                return
+
+
+def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int,
+                  use_events: bool) -> _Watch:
+    """The watch of the data set's source."""
     with session_factory() as session:
         dataset = get_dataset(session, dataset_id)
         known = list(session.scalars(select(Item.path).where(Item.dataset_id == dataset_id,
@@ -142,10 +167,13 @@ def _open_watcher(session_factory: sessionmaker[Session], dataset_id: int, use_e
     if source is None:
         watcher = FolderWatcher(folder, known, use_events=use_events)
         watcher.start()
-        return ((lambda: [Listing(path) for path in watcher.poll()]), watcher.stop,
-                EVENT_LOOK_SECONDS if watcher.mode == "events" else POLL_SECONDS)
-    poller = TiledPoller(source, known)
-    return poller.poll, (lambda: None), POLL_SECONDS
+        events = watcher.mode == "events"
+        return _Watch(lambda: [Listing(path) for path in watcher.poll()], watcher.stop,
+                      EVENT_LOOK_SECONDS if events else POLL_SECONDS,
+                      watcher.news if events else None)
+    tiled = TiledWatcher(source, known)
+    tiled.start()  # subscriptions say when to look; a look every POLL_SECONDS regardless
+    return _Watch(tiled.poll, tiled.stop, POLL_SECONDS, tiled.news)
 
 
 def _newest_item_id(session_factory: sessionmaker[Session], dataset_id: int) -> int:
@@ -176,8 +204,11 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
     ``ready_for_arrivals()`` said no (e.g. while the last batch still waits for the worker);
     ``watching`` is set once the watcher runs (files written
     from then on arrive by their events, in order). ``poll_seconds`` overrides how often
-    it looks (by default: often where file events say what arrived, else POLL_SECONDS)."""
-    arrivals, end, look_every = None, (lambda: None), POLL_SECONDS
+    it looks (by default: often where file events say what arrived, else POLL_SECONDS).
+    Arrivals' headers are read here, not by the app's scan pool: a few files a look need
+    no other process, whose low priority (and start after it stood idle) would delay them;
+    their thumbnails are drawn when a page asks."""
+    watch: Optional[_Watch] = None
     waiting: list[Listing] = []  # seen by the watcher, not yet registered (a failed look)
     unsent: list[int] = []  # registered items not yet handed to on_arrivals
     try:
@@ -187,12 +218,11 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                 if held is None:
                     return
                 if held:
-                    if arrivals is None:
-                        arrivals, end, look_every = _open_watcher(session_factory,
-                                                                  dataset_id, use_events)
+                    if watch is None:
+                        watch = _open_watcher(session_factory, dataset_id, use_events)
                         if watching is not None:
                             watching.set()
-                    waiting += arrivals()
+                    waiting += watch.arrivals()
                     if waiting:
                         newest = _newest_item_id(session_factory, dataset_id)
                     registered = register_arrivals(session_factory, dataset_id, waiting)
@@ -203,14 +233,21 @@ def watch_dataset(session_factory: sessionmaker[Session], dataset_id: int, owner
                     if unsent and ready_for_arrivals():
                         on_arrivals(unsent)
                         unsent = []
-                elif arrivals is not None:  # our lease ran out; another process took over
-                    end()
-                    arrivals, end = None, (lambda: None)
+                elif watch is not None:  # our lease ran out; another process took over
+                    watch.end()
+                    watch = None
             except Exception:  # noqa: BLE001 - a server or database hiccup ends no watch
                 log.exception("live watch of data set %s: this look failed", dataset_id)
-            stop.wait(look_every if poll_seconds is None else poll_seconds)
+            seconds = poll_seconds or (watch.look_every if watch else POLL_SECONDS)
+            if unsent:  # the models are busy: ask again soon
+                seconds = min(seconds, HURRY_SECONDS)
+            if watch is None:
+                stop.wait(seconds)
+            else:
+                watch.wait(stop, seconds)
     finally:
-        end()
+        if watch is not None:
+            watch.end()
         try:
             release_lease(session_factory, dataset_id, owner)
         except Exception:  # noqa: BLE001 - the database may be gone at shutdown

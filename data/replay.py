@@ -8,6 +8,7 @@ single-frame file of a folder data set is hard-linked instead of copied when it 
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ import tifffile
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from data.sources.base import DataSource
+from data.sources.base import DataSource, SourceError, UnreadableImage
 from db.models import Dataset, Item
 
+log = logging.getLogger(__name__)
 MAX_RATE = 1000.0  # images per second
 PARTIAL_SUFFIX = ".part"
 
@@ -108,7 +110,8 @@ def replay(source: DataSource, items: Sequence[ReplayItem], folder: Path, rate: 
 
     ``original_of`` gives the file of an item that is a whole single-frame file (to
     hard-link), None for the others; ``on_written`` hears
-    each one written (its count and path); ``should_stop`` ends the replay early.
+    each one written (its count and path); ``should_stop`` ends the replay early. An
+    image that cannot be read any more is left out (and logged): the experiment goes on.
     """
     rate = check_rate(rate)
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +123,11 @@ def replay(source: DataSource, items: Sequence[ReplayItem], folder: Path, rate: 
             sleep(delay)
         if should_stop():
             break
-        path = write_arrival(source, item, folder, original_of(item))
+        try:
+            path = write_arrival(source, item, folder, original_of(item))
+        except (UnreadableImage, SourceError) as error:
+            log.warning("replay into %s leaves out %s: %s", folder, item.path, error)
+            continue
         written += 1
         on_written(written, path)
     return written

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Job, as_utc, utcnow
@@ -99,19 +99,22 @@ def finished_job(session: Session, job_id: int, kind: str,
 def mark_running(session: Session, job_id: int, celery_task_id: Optional[str],
                  artifact_dir: Optional[Path] = None) -> bool:
     """Queued → running; False (and no change) when the job is no longer queued, or when
-    the job was sent again since this message (``ml.job_queue``): only the newest runs."""
-    job = get_job(session, job_id)
-    if job.status != "queued":
-        return False
-    if celery_task_id and job.celery_task_id and celery_task_id != job.celery_task_id:
-        return False
-    now = utcnow()
-    job.status, job.started_at, job.heartbeat_at = "running", now, now
-    if artifact_dir is not None:
-        job.artifact_dir = str(artifact_dir)
+    the job was sent again since this message (``ml.job_queue``): only the newest runs.
+    One conditional update, so of two processes that try at once (a message and a worker
+    process taking queued live batches itself) one wins."""
+    get_job(session, job_id)  # a DomainError when there is none
+    wanted = [Job.id == job_id, Job.status == "queued"]
     if celery_task_id:
-        job.celery_task_id = celery_task_id
-    return True
+        wanted.append(or_(Job.celery_task_id.is_(None), Job.celery_task_id == celery_task_id))
+    now = utcnow()
+    changes = {"status": "running", "started_at": now, "heartbeat_at": now}
+    if artifact_dir is not None:
+        changes["artifact_dir"] = str(artifact_dir)
+    if celery_task_id:
+        changes["celery_task_id"] = celery_task_id
+    taken = session.execute(update(Job).where(*wanted).values(**changes)
+                            .execution_options(synchronize_session="fetch")).rowcount
+    return taken == 1
 
 
 def report_progress(session: Session, job_id: int, progress: float,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Job
 from errors import DomainError
-from ml.feature_chunks import chunk_arrays, chunk_folders
+from ml.feature_chunks import first_rows, newest_number, read_chunks
 
 VECTOR_KEYS = ("features", "latents")
 
@@ -96,23 +96,19 @@ def _with_chunks(job: Job, keys: tuple[str, ...]) -> list[np.ndarray]:
     racing writers keeps its first row."""
     own = [np.load(_artifact(job, key), mmap_mode="r" if key in VECTOR_KEYS else None)
            for key in keys]
-    chunks = chunk_folders(job.artifact_dir)
-    if not chunks:
+    chunks = read_chunks(job.artifact_dir, keys)
+    if not chunks[0]:
         return own
-    arrays = [np.concatenate([first, *chunk_arrays(job.artifact_dir, key)])
-              for first, key in zip(own, keys)]
-    _unique, first_rows = np.unique(arrays[0], return_index=True)
-    if len(first_rows) < len(arrays[0]):
-        keep = np.sort(first_rows)
-        arrays = [values[keep] for values in arrays]
-    return arrays
+    joined = {key: np.concatenate([first, *parts])
+              for key, first, parts in zip(keys, own, chunks)}
+    return list(first_rows(joined).values())
 
 
 def feature_version(job: Job) -> tuple:
     """What tells cached results of a feature job apart: the job (its finish time too,
-    since SQLite may give a deleted job's id to the next job) and how many chunks of
-    rows were appended to it since."""
-    return job.id, str(job.finished_at), len(chunk_folders(job.artifact_dir))
+    since SQLite may give a deleted job's id to the next job) and the newest chunk of rows
+    appended to it since."""
+    return job.id, str(job.finished_at), newest_number(job.artifact_dir)
 
 
 def feature_item_ids(job: Job) -> np.ndarray:

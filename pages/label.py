@@ -15,7 +15,7 @@ dash.register_page(__name__, path="/label", title="Label · beamlabel", name="La
 PAGE_SIZES = (12, 24, 48, 96, 200)
 # How often the page asks whether the data set gained items (a count and a maximum, both
 # index look-ups); an arrival shows within about this long.
-ARRIVALS_POLL_MS = 2000
+ARRIVALS_POLL_MS = 1000
 # The arrivals graph reads up to an hour of arrivals (0.2 s at 20 a second): less often.
 ARRIVALS_PLOT_MS = 10_000
 THUMB_SIZES = (64, 96, 128, 192, 256)

@@ -2,6 +2,7 @@
 once, and counted; the REST route marks a data set live."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -13,9 +14,9 @@ import tifffile
 from dash.testing.wait import until
 from sqlalchemy import select
 
-from data import live_ingest
+from data import live, live_ingest
 from data.catalog import register_dataset
-from data.live import FolderWatcher, TiledPoller, network_file_system
+from data.live import FolderWatcher, TiledPoller, TiledWatcher, network_file_system
 from data.live_ingest import (arrived_last_minute, hold_lease, register_arrivals, set_live,
                               watch_dataset)
 from data.sources.base import Listing
@@ -26,8 +27,10 @@ from db.session import transaction
 from tests.api_client import assert_error, wait_until_scanned
 from tests.api_client import api, dataset, folder, server, settings  # noqa: F401 (fixtures)
 from tests.databases import make_dataset
+from tests.tiled_server import ByteCountingProxy, WebsocketRefusingProxy
 
 WAIT_S = 30  # how long a file event or a watch's next look may take on a busy machine
+SUBSCRIBED_WAIT_S = 5  # for a Tiled arrival when subscribed (its polls are 30 s apart)
 
 
 def tiff_bytes(seed: int, frames: int = 1) -> bytes:
@@ -171,40 +174,168 @@ def test_a_tiled_container_reports_new_arrays_in_creation_order(tiled_server):
     assert poller.poll() == []
 
 
-def test_a_live_tiled_data_set_gains_items(tiled_server, tmp_path: Path):
+@contextlib.contextmanager
+def live_tiled_dataset(tiled_server, home: Path, uri: str, **watch_options):
+    """A live data set of the Tiled container at ``uri``, watched on a thread while in the
+    block; yields a function that lists its items (uri, status, height) in file order, the
+    session factory and the data set's id."""
     from db.session import open_database
     from settings import Settings
 
-    root = tiled_server.new_container("live")
-    tiled_server.write_array(f"{root}/a", np.zeros((8, 8), np.uint16))
-    engine, session_factory = open_database(Settings(home=tmp_path / "home"))
-    dataset = register_dataset(session_factory, (), "beam", "tiled",
-                               tiled_server.metadata_uri(root), tiled_server.api_key)
+    engine, session_factory = open_database(Settings(home=home))
+    registered = register_dataset(session_factory, (), "beam", "tiled", uri,
+                                  tiled_server.api_key)
     with transaction(session_factory) as session:
-        set_live(session, dataset.id, True)
-    stop = threading.Event()
-    watch = threading.Thread(target=watch_dataset, args=(session_factory, dataset.id, "me",
-                                                         stop), kwargs={"poll_seconds": 0.1})
+        set_live(session, registered.id, True)
+
+    def items():
+        with session_factory() as session:
+            return session.execute(select(Item.uri, Item.status, Item.height)
+                                   .where(Item.dataset_id == registered.id)
+                                   .order_by(Item.sort_key)).all()
+    stop, watching = threading.Event(), threading.Event()
+    watch = threading.Thread(target=watch_dataset,
+                             args=(session_factory, registered.id, "me", stop),
+                             kwargs={"watching": watching, **watch_options})
     watch.start()
     try:
-        tiled_server.write_array(f"{root}/c", np.ones((2, 8, 8), np.uint16))
-        tiled_server.write_array(f"{root}/b", np.ones((8, 8), np.uint16))
-
-        def items():
-            with session_factory() as session:
-                return session.execute(select(Item.uri, Item.status, Item.height)
-                                       .where(Item.dataset_id == dataset.id)
-                                       .order_by(Item.sort_key)).all()
-        until(lambda: len(items()) == 4 and all(status != "pending" for _, status, _ in items()),
-              timeout=WAIT_S)
-        assert [uri for uri, _, _ in items()] == ["a", "c", "c#frame=1", "b"]
-        assert [height for _, _, height in items()[1:]] == [8, 8, 8]
-        with session_factory() as session:
-            assert arrived_last_minute(session, dataset.id) == 2
+        assert watching.wait(WAIT_S)
+        yield items, session_factory, registered.id
     finally:
         stop.set()
         watch.join()
         engine.dispose()
+
+
+def uris(items) -> list[str]:
+    return [uri for uri, _, _ in items()]
+
+
+def subscription_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate()
+            if thread.name.startswith("tiled-subscription")]
+
+
+def test_a_live_tiled_data_set_gains_items(tiled_server, tmp_path: Path):
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/a", np.zeros((8, 8), np.uint16))
+    with live_tiled_dataset(tiled_server, tmp_path / "home", tiled_server.metadata_uri(root),
+                            poll_seconds=0.1) as (items, session_factory, dataset_id):
+        tiled_server.write_array(f"{root}/c", np.ones((2, 8, 8), np.uint16))
+        tiled_server.write_array(f"{root}/b", np.ones((8, 8), np.uint16))
+        until(lambda: len(items()) == 4 and all(status != "pending" for _, status, _ in items()),
+              timeout=WAIT_S)
+        assert uris(items) == ["a", "c", "c#frame=1", "b"]
+        assert [height for _, _, height in items()[1:]] == [8, 8, 8]
+        with session_factory() as session:
+            assert arrived_last_minute(session, dataset_id) == 2
+
+
+def test_a_subscribed_tiled_data_set_gains_arrays_long_before_its_next_poll(
+        tiled_server, tmp_path: Path):
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/a", np.zeros((8, 8), np.uint16))
+    with live_tiled_dataset(tiled_server, tmp_path / "home", tiled_server.metadata_uri(root),
+                            poll_seconds=30) as (items, _, _):
+        # One by one, each within seconds: the first look and the looks on connecting
+        # explain one each at most, the polls (every 30 s) none.
+        expected = ["a"]
+        for path in ["b", "c", "run/d", "run/e", "run/f"]:
+            tiled_server.write_array(f"{root}/{path}", np.ones((8, 8), np.uint16))
+            expected.append(path)
+            until(lambda: uris(items) == expected, timeout=SUBSCRIBED_WAIT_S)
+        assert len(subscription_threads()) == 2  # the container and run/
+    assert subscription_threads() == []  # stopping the watch disconnected them
+
+
+def test_a_tiled_watcher_follows_sub_containers_up_to_its_limit(tiled_server):
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/one/a", np.zeros((8, 8), np.uint16))
+    source = TiledSource(tiled_server.metadata_uri(root), api_key=tiled_server.api_key)
+    watcher = TiledWatcher(source, max_subscriptions=2, write_grace_seconds=0)
+    watcher.start()
+    try:
+        assert watcher.poll() == [Listing("one/a", 1)]
+        until(lambda: watcher.subscribed == ["", "one"], timeout=WAIT_S)
+        watcher.news.clear()
+        tiled_server.write_array(f"{root}/one/b", np.zeros((8, 8), np.uint16))
+        assert watcher.news.wait(SUBSCRIBED_WAIT_S)  # told; poll finds it
+        assert watcher.poll() == [Listing("one/b", 1)]
+        tiled_server.write_array(f"{root}/two/c", np.zeros((8, 8), np.uint16))
+        assert watcher.poll() == [Listing("two/c", 1)]  # beyond the limit: only polled
+        assert watcher.subscribed == ["", "one"] and len(subscription_threads()) == 2
+    finally:
+        watcher.stop()
+    assert watcher.subscribed == [] and subscription_threads() == []
+
+
+def test_a_new_tiled_array_is_reported_only_a_while_after_it_was_first_listed(tiled_server):
+    from tiled.structures.array import ArrayStructure
+    from tiled.structures.core import StructureFamily
+    from tiled.structures.data_source import DataSource
+
+    root = tiled_server.new_container("live")
+    source = TiledSource(tiled_server.metadata_uri(root), api_key=tiled_server.api_key)
+    watcher = TiledWatcher(source, write_grace_seconds=2)
+    watcher.start()
+    try:
+        assert watcher.poll() == []
+        values = np.full((8, 8), 7, np.uint16)
+        # What a writer does: make the array, then send its values (it reads 0 meanwhile).
+        array = tiled_server.client()[root].new(StructureFamily.array, [DataSource(
+            structure=ArrayStructure.from_array(values), structure_family="array")],
+            key="new")
+        assert watcher.poll() == []  # listed, held
+        array.write(values)
+        until(lambda: watcher.poll() == [Listing("new", 1)], timeout=WAIT_S)
+        assert (source.read("new") == values).all()
+    finally:
+        watcher.stop()
+
+
+def test_a_tiled_subscription_that_the_server_ends_is_made_again(tiled_server, monkeypatch):
+    import httpx
+
+    monkeypatch.setattr(live, "RETRY_SECONDS", (0.2, 1.0))
+    root = tiled_server.new_container("live")
+    with ByteCountingProxy(tiled_server.port) as proxy:
+        source = TiledSource(tiled_server.metadata_uri(root, port=proxy.port),
+                             api_key=tiled_server.api_key)
+        watcher = TiledWatcher(source, write_grace_seconds=0)
+        watcher.start()
+
+        def subscriptions_made():
+            watcher.poll()
+            return proxy.sent_by_client().count(b"GET /api/v1/stream/single/")
+        try:
+            until(lambda: subscriptions_made() == 1 and watcher.subscribed == [""],
+                  timeout=WAIT_S)
+            closed = httpx.delete(f"{tiled_server.uri}/stream/close/{root}",
+                                  headers={"Authorization": f"Apikey {tiled_server.api_key}"})
+            assert closed.status_code == 200
+            until(lambda: subscriptions_made() == 2 and watcher.subscribed == [""],
+                  timeout=WAIT_S)
+            watcher.news.clear()
+            tiled_server.write_array(f"{root}/b", np.ones((8, 8), np.uint16))
+            assert watcher.news.wait(SUBSCRIBED_WAIT_S)
+            assert watcher.poll() == [Listing("b", 1)]
+        finally:
+            watcher.stop()
+
+
+def test_a_tiled_server_without_streaming_is_polled(tiled_server, tmp_path: Path):
+    root = tiled_server.new_container("live")
+    tiled_server.write_array(f"{root}/a", np.zeros((8, 8), np.uint16))
+    with WebsocketRefusingProxy(tiled_server.port) as proxy, \
+            live_tiled_dataset(tiled_server, tmp_path / "home",
+                               tiled_server.metadata_uri(root, port=proxy.port),
+                               poll_seconds=0.2) as (items, _, _):
+        until(lambda: proxy.refused >= 1, timeout=WAIT_S)
+        tiled_server.write_array(f"{root}/b", np.ones((8, 8), np.uint16))
+        tiled_server.write_array(f"{root}/run/c", np.ones((8, 8), np.uint16))
+        until(lambda: uris(items) == ["a", "b", "run/c"], timeout=WAIT_S)
+        assert subscription_threads() == []  # refused: none runs, none waits forever
+    assert subscription_threads() == []
 
 
 # --- registration and the lease ----------------------------------------------------------------

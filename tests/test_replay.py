@@ -67,3 +67,15 @@ def test_arrivals_keep_to_the_schedule_and_stop_when_asked(folder_source, tmp_pa
 def test_a_rate_out_of_range_is_refused_naming_the_range(rate):
     with pytest.raises(ValueError, match="rate must be a number of images per second"):
         check_rate(rate)
+
+
+def test_an_image_that_became_unreadable_is_left_out_and_the_rest_arrive(
+        folder_source, tmp_path):
+    source, entries, originals = folder_source
+    broken = entries[1][0]
+    (originals / broken).write_bytes(b"no longer an image")
+    items = arrival_names(entries[:3])
+    written = replay(source, items, tmp_path / "live", rate=500)
+    assert written == 2
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == \
+        [items[0].arrival_name, items[2].arrival_name]

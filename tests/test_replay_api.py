@@ -70,3 +70,5 @@ def test_bad_replay_requests_are_refused_naming_the_field(api, dataset):
     taken = api.post(url, {"rate": 5, "name": "beam"})
     assert_error(taken, 409, "name", "exists already")
     assert [d["name"] for d in api.get("/datasets").json["datasets"]] == ["beam"]
+    replays = api.client.application.extensions["beamlabel"].settings.home / "replays"
+    assert not replays.exists() or not list(replays.iterdir())  # no folder left behind

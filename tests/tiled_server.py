@@ -193,3 +193,33 @@ class ByteCountingProxy:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class WebsocketRefusingProxy(ByteCountingProxy):
+    """A ``ByteCountingProxy`` that answers every websocket upgrade (a Tiled subscription)
+    with 404, like a Tiled server without streaming; ``refused`` counts them."""
+
+    NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.refused = 0
+        super().__init__(target_port, target_host)
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_server: bool) -> None:
+        if to_server:
+            try:
+                opening = source.recv(65536, socket.MSG_PEEK)
+            except OSError:
+                opening = b""
+            if b"upgrade: websocket" in opening.lower():
+                with self._lock:
+                    self.refused += 1
+                try:
+                    source.recv(65536)  # read, so that closing sends no reset over the answer
+                    source.sendall(self.NOT_FOUND)
+                    source.shutdown(socket.SHUT_WR)
+                    sink.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+        super()._pump(source, sink, to_server)

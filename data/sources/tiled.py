@@ -13,14 +13,15 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from typing import Iterator, Optional
+from contextlib import nullcontext
+from typing import ContextManager, Iterator, Optional
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 
-from data.sources.base import (ImageInfo, Listing, ProblemCallback, SourceError,
-                               UnreadableImage, split_api_key)
+from data.sources.base import (ImageInfo, Listing, ProbedOnDemand, ProblemCallback,
+                               SourceError, UnreadableImage, split_api_key)
 
 # Tiled servers of the 0.2 series serve at most 300 entries per page (100 by default).
 LISTING_PAGE_SIZE = 300
@@ -88,6 +89,13 @@ class TiledSource:
             raise self._error_for(error, path, reading=True) from None
         values = np.asarray(values)
         return values if values.flags.writeable else values.copy()
+
+    def preview(self, path: str, frame: int, max_size: int) -> np.ndarray:
+        """What a thumbnail is rendered from: the frame strided on the server."""
+        return self.read(path, frame, max_size)
+
+    def open_file(self, path: str) -> ContextManager[ProbedOnDemand]:
+        return nullcontext(ProbedOnDemand(self, path))
 
     # -- connecting and looking up --------------------------------------------------------
 
@@ -187,6 +195,12 @@ class TiledSource:
             if len(self._clients) < CLIENT_CACHE_SIZE:
                 self._clients[path] = child
 
+    def container(self, prefix: str):
+        """The client of the container at ``prefix`` ('' is the top), authenticated as
+        this source is (KeyError when there is none; tiled's errors otherwise)."""
+        root = self._connect()
+        return root[tuple(prefix.split("/"))] if prefix else root
+
     def new_entries(self, prefix: str, offset: int, on_problem: ProblemCallback
                     ) -> tuple[list[Listing], list[str], int]:
         """The entries of the container at ``prefix`` ('' is the top) from position
@@ -199,8 +213,7 @@ class TiledSource:
         images: list[Listing] = []
         containers: list[str] = []
         try:
-            root = self._connect()
-            container = root[tuple(prefix.split("/"))] if prefix else root
+            container = self.container(prefix)
             container.refresh()  # the client holds the listing it was made with
             total = len(container)
             offset = offset if offset <= total else 0

@@ -4,7 +4,8 @@ similarity and probability tools include them at once.
 
 A small job (at most MAX_ITEMS items) on the cpu queue: it must not wait behind a training
 run on the one-at-a-time gpu queue, and its few images need no GPU. Items the job already
-holds are skipped; the rows are written as one chunk (``ml.feature_chunks``).
+holds are skipped; the rows are written as one chunk (``ml.feature_chunks``), and small
+chunks are merged once there are many.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.models import MAX_ROW_ID, Item, Job
 from errors import DomainError
-from ml.feature_chunks import append_chunk
+from ml.feature_chunks import append_chunk, merge_small_chunks
 from ml.features import feature_item_ids, feature_job
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JOB_KINDS, Extension, JobCancelled, JobKind, register_kind
@@ -105,6 +106,8 @@ def run_live_features(context: JobContext) -> dict[str, Any]:
         raise JobCancelled()
     added = len(rows["item_ids"])
     chunk = append_chunk(job.artifact_dir, rows) if added else None
+    if chunk is not None:
+        merge_small_chunks(job.artifact_dir)
     present = len(wanted) - len(new)
     context.log(f"{added} items added to job {job.id}, {present} it had already, "
                 f"{len(new) - added} unreadable")
