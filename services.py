@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Optional
-from urllib.parse import urlparse
 
 from celery import Celery
 from flask import Flask, current_app
@@ -28,7 +27,9 @@ from data.catalog import (check_name_free, free_name, register_dataset, scan_dat
                           source_of)
 from data.live_ingest import live_dataset_ids, set_live, watch_dataset
 from data.replay import check_rate, replay, replay_items
+from data.scan_pool import ScanPool
 from data.sources.base import DataSource
+from data.thumbnail_cache import open_cache
 from db import jobs as job_store
 from db.models import Dataset, TaggingEvent
 from db.session import open_database, transaction
@@ -45,7 +46,6 @@ from worker import LocalWorker, make_celery
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel"
 LABELED_DATASETS = "labeled_datasets"  # Session.info key: data set id -> tagger, until commit
-THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 MAX_OPEN_SOURCES = 32
 LIVE_STOP_SECONDS = 30  # a watch in the middle of reading headers finishes its batch
 LIVE_CHECK_SECONDS = 10.0  # how often a process looks for data sets marked live elsewhere
@@ -54,27 +54,14 @@ REPLAY_CHECK_SECONDS = 1.0  # how often a replay looks whether its data set is s
 REPLAY_WATCH_WAIT_SECONDS = 30.0  # the longest a replay waits for its folder's watch
 
 
-def cache_config(cache_url: str) -> dict:
-    """flask-caching settings for ``filesystem://DIR``, ``redis://...`` or ``null://``."""
-    scheme = urlparse(cache_url).scheme
-    if scheme == "filesystem":
-        return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": cache_url[len("filesystem://"):],
-                "CACHE_THRESHOLD": 200_000, "CACHE_DEFAULT_TIMEOUT": THUMBNAIL_CACHE_SECONDS}
-    if scheme in ("redis", "rediss"):
-        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": cache_url,
-                "CACHE_KEY_PREFIX": "beamlabel:", "CACHE_DEFAULT_TIMEOUT": THUMBNAIL_CACHE_SECONDS}
-    if scheme == "null":
-        return {"CACHE_TYPE": "NullCache"}
-    raise ValueError(f"BEAMLABEL_CACHE_URL '{cache_url}' is not filesystem://DIR, redis://HOST "
-                     "or null://")
-
-
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
     cache: Cache
+    # Worker processes reading headers and rendering first thumbnails (data.scan_pool).
+    scan_pool: Optional[ScanPool] = None
     _scans: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="scan"))
     # Open sources by data set, so a Tiled connection is made once, not per thumbnail.
@@ -157,8 +144,10 @@ class Services:
             return self._sources[key]
 
     def start_scan(self, dataset_id: int) -> Future:
-        """Read the headers of a data set's files in the background."""
-        future = self._scans.submit(scan_dataset, self.session_factory, dataset_id)
+        """Read the headers of a data set's files in the background (and render their
+        first thumbnails)."""
+        future = self._scans.submit(scan_dataset, self.session_factory, dataset_id,
+                                    self.scan_pool)
         future.add_done_callback(_log_failure)
         return future
 
@@ -224,8 +213,12 @@ class Services:
             source = self.source(original)
         folder = self.settings.home / REPLAYS_DIR / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
-        replayed = register_dataset(self.session_factory, self.settings.file_roots, name,
-                                    "directory", str(folder), live=True).id
+        try:
+            replayed = register_dataset(self.session_factory, self.settings.file_roots, name,
+                                        "directory", str(folder), live=True).id
+        except BaseException:
+            folder.rmdir()  # still empty: nothing was written into it
+            raise
         watching, stop = threading.Event(), threading.Event()
         self.watch_live(replayed, watching)
 
@@ -245,13 +238,18 @@ class Services:
             # Written before the watcher runs, a file would be found by its first walk and
             # could be registered after later ones that arrive by their events.
             watching.wait(REPLAY_WATCH_WAIT_SECONDS)
-            replay(source, items, folder, rate, should_stop=should_stop,
-                   original_of=lambda item: originals.get(item.path) if item.frame == 0
-                   else None)
+            try:
+                replay(source, items, folder, rate, should_stop=should_stop,
+                       original_of=lambda item: originals.get(item.path) if item.frame == 0
+                       else None)
+            except Exception:  # noqa: BLE001 - e.g. the data home's disk is full
+                log.exception("the replay into data set %s stopped", replayed)
 
         thread = threading.Thread(target=replay_once_watched, name=f"replay-{replayed}",
                                   daemon=True)
         with self._live_lock:
+            self._replays = {dataset: running for dataset, running in self._replays.items()
+                             if running[0].is_alive()}
             self._replays[replayed] = (thread, stop)
         thread.start()
         return replayed
@@ -318,8 +316,9 @@ def _log_failure(future: Future) -> None:
 
 def build_services(settings: Settings, server: Flask) -> Services:
     engine, session_factory = open_database(settings)
-    cache = Cache(server, config=cache_config(settings.cache_url))
-    services = Services(settings, engine, session_factory, cache)
+    cache = open_cache(settings.cache_url, server)
+    services = Services(settings, engine, session_factory, cache,
+                        ScanPool(settings.scan_workers, settings.cache_url))
     services.step_retrain_loops_after_label_writes()
     server.extensions[EXTENSION_KEY] = services
     return services

@@ -21,6 +21,13 @@ def _default_home() -> Path:
     return Path.home() / ".beamlabel"
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (taskset and cpusets included), else all of them."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS or Windows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _split_paths(value: str) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser().resolve() for p in value.split(os.pathsep) if p.strip())
 
@@ -45,6 +52,7 @@ class Settings:
     secure_cookies: bool = False  # session cookie only over HTTPS
     max_request_mb: float = 32.0
     max_job_memory_gb: float = 16.0  # a job estimated to need more is refused
+    scan_workers: int = field(default_factory=usable_cores)  # processes reading headers
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -139,11 +147,14 @@ SETTINGS_TABLE = (
     ("BEAMLABEL_MAX_REQUEST_MB", "--max-request-mb", "largest request body accepted (MB)", "32"),
     ("BEAMLABEL_MAX_JOB_MEMORY_GB", "--max-job-memory-gb", "jobs estimated to need more memory "
      "are refused", "16"),
+    ("BEAMLABEL_SCAN_WORKERS", "--scan-workers", "processes (at a lower priority) that read new "
+     "files' headers and render their first thumbnails", "the number of cores"),
 )
 # Settings read from the environment as text, and how to turn that text into the value.
 _TEXT_SETTINGS = ("home", "database_url", "broker_url", "cache_url", "tagger", "secret_key",
                   "auth", "proxy_user_header", "allowed_hosts", "tiled_hosts")
 _NUMBER_SETTINGS = ("max_request_mb", "max_job_memory_gb")
+_COUNT_SETTINGS = ("scan_workers",)
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -153,7 +164,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
     """
     env = os.environ if env is None else env
     values: dict = {}
-    for name in (*_TEXT_SETTINGS, *_NUMBER_SETTINGS, "secure_cookies", "data_roots"):
+    for name in (*_TEXT_SETTINGS, *_NUMBER_SETTINGS, *_COUNT_SETTINGS, "secure_cookies",
+                 "data_roots"):
         if env.get(ENV_PREFIX + name.upper()):
             values[name] = env[ENV_PREFIX + name.upper()]
     values.update({name: value for name, value in overrides.items() if value is not None})
@@ -170,6 +182,11 @@ def _parsed(name: str, value):
         if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
             raise ValueError(f"BEAMLABEL_SECURE_COOKIES '{value}' is not 1 or 0")
         return value.strip().lower() in ("1", "true", "yes")
+    if name in _COUNT_SETTINGS:
+        if not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"BEAMLABEL_{name.upper()} '{value}' is not a whole number of 1 "
+                             "or more")
+        return int(value)
     if name in _NUMBER_SETTINGS:
         try:
             number = float(value)
@@ -198,4 +215,5 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         ENV_PREFIX + "SECURE_COOKIES": "1" if settings.secure_cookies else "0",
         ENV_PREFIX + "MAX_REQUEST_MB": repr(settings.max_request_mb),
         ENV_PREFIX + "MAX_JOB_MEMORY_GB": repr(settings.max_job_memory_gb),
+        ENV_PREFIX + "SCAN_WORKERS": str(settings.scan_workers),
     }

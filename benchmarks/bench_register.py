@@ -18,6 +18,7 @@ import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.folders import copies_folder  # noqa: E402
 from data.catalog import register_dataset  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.session import make_engine, make_session_factory  # noqa: E402
@@ -28,17 +29,8 @@ GOAL_SECONDS = 30.0
 
 def write_folder(folder: Path, n_files: int) -> None:
     """Small 16x16 uint16 TIFFs, 1,000 per sub-folder (one encoded, the rest copies)."""
-    payload = None
-    for i in range(n_files):
-        sub = folder / f"run_{i // 1000:03d}"
-        if i % 1000 == 0:
-            sub.mkdir(parents=True)
-        path = sub / f"img_{i:06d}.tif"
-        if payload is None:
-            tifffile.imwrite(path, np.arange(256, dtype=np.uint16).reshape(16, 16))
-            payload = path.read_bytes()
-        else:
-            path.write_bytes(payload)
+    copies_folder(folder, n_files, "tif", lambda path: tifffile.imwrite(
+        path, np.arange(256, dtype=np.uint16).reshape(16, 16)))
 
 
 def main() -> int:

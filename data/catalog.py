@@ -6,18 +6,19 @@ item per extra frame of multi-frame files and records unreadable files as proble
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from functools import partial
+from typing import Callable, Iterable, Optional, Sequence
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.demo import generate_demo
-from data.sources import Listing, SourceError, UnreadableImage, item_uri, open_source
+from data.scan_pool import FileResult, ScanPool, read_files
+from data.sources import Listing, SourceError, item_uri, open_source
 from data.sources.base import DataSource, split_api_key
 from data.sources.directory import check_inside_roots
 from db.models import CurrentLabel, Dataset, DatasetProblem, Item, sort_key_of
@@ -25,11 +26,7 @@ from db.session import take_write_lock, transaction
 from errors import DomainError
 from settings import LOOPBACK_HOSTS, Settings
 
-SCAN_BATCH = 500
-# SQLite's busy handler retries a waiting writer at most every 100 ms: a scanner that began
-# its next batch at once would hold the one write lock for minutes and starve every other
-# writer (labels, jobs, the audit trail) past its busy timeout.
-SQLITE_WRITER_GAP_SECONDS = 0.12
+SCAN_BATCH = 1000
 _INSERT_BATCH = 20_000
 
 
@@ -147,15 +144,25 @@ def register_dataset(session_factory: sessionmaker[Session], data_roots: Sequenc
     return dataset
 
 
-def _pending_files(session: Session, dataset_id: int) -> list[Item]:
-    """The next files to scan, none of them in another process's batch: several processes
-    of a server may resume one scan (PostgreSQL skips the rows others have locked; SQLite
-    lets one writer at a time in), and each file is then read and counted once."""
-    take_write_lock(session, dataset_id)
-    return list(session.scalars(
-        select(Item).where(Item.dataset_id == dataset_id, Item.status == "pending",
-                           Item.frame == 0)
-        .order_by(Item.file_index).limit(SCAN_BATCH).with_for_update(skip_locked=True)))
+def _pending_files(session: Session, dataset_id: int, lock: bool
+                   ) -> list[tuple[int, str, int]]:
+    """The next files to scan (item id, path, file index). With ``lock`` (PostgreSQL) none
+    of them is in another process's batch: several processes of a server may resume one
+    scan, each skipping the rows the others have locked, and each file is read once."""
+    query = select(Item.id, Item.path, Item.file_index).where(
+        Item.dataset_id == dataset_id, Item.status == "pending", Item.frame == 0
+    ).order_by(Item.file_index).limit(SCAN_BATCH)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def _still_pending(session: Session, files: Sequence[tuple[int, str, int]]
+                   ) -> list[tuple[int, str, int]]:
+    """The files of a batch no other process has recorded meanwhile."""
+    pending = set(session.scalars(select(Item.id).where(
+        Item.id.in_([item_id for item_id, _, _ in files]), Item.status == "pending")))
+    return [file for file in files if file[0] in pending]
 
 
 def _has_pending_files(session: Session, dataset_id: int) -> bool:
@@ -163,24 +170,56 @@ def _has_pending_files(session: Session, dataset_id: int) -> bool:
                                                 Item.status == "pending").limit(1)) is not None
 
 
-def _record_info(session: Session, source: DataSource, item: Item) -> None:
-    try:
-        info = source.probe(item.path)
-    except (UnreadableImage, SourceError) as error:
-        mark_unreadable(session, item, str(error))
-        return
-    frames = {"height": info.height, "width": info.width, "dtype": info.dtype, "status": "ok"}
-    # The frames of one file are a range of sort keys: an index range, not a path look-up.
-    of_this_file = (Item.dataset_id == item.dataset_id,
-                    Item.sort_key.between(sort_key_of(item.file_index, 0),
-                                          sort_key_of(item.file_index + 1, 0) - 1))
-    session.execute(update(Item).where(*of_this_file).values(**frames))
-    known = session.scalar(select(func.count()).select_from(Item).where(*of_this_file)) or 0
-    if info.n_frames > known:
-        session.execute(Item.__table__.insert(), [
-            _item_row(item.dataset_id, item.path, item.file_index, frame, **frames)
-            for frame in range(known, info.n_frames)])
-        _count_new_items(session, item.dataset_id, info.n_frames - known)
+def _frames_known(session: Session, dataset_id: int, file_indexes: Sequence[int]
+                  ) -> dict[int, int]:
+    """How many items each of these files has (one per frame known so far); the frames of
+    the files of a batch are one range of sort keys: an index range, not path look-ups."""
+    return dict(session.execute(
+        select(Item.file_index, func.count()).where(
+            Item.dataset_id == dataset_id,
+            Item.sort_key.between(sort_key_of(min(file_indexes), 0),
+                                  sort_key_of(max(file_indexes) + 1, 0) - 1))
+        .group_by(Item.file_index)).all())
+
+
+def _record_results(session: Session, dataset_id: int, files: Sequence[tuple[int, str, int]],
+                    results: Sequence[FileResult]) -> None:
+    """Write a batch's headers in a few statements: shape and dtype on every frame of each
+    readable file, items for the frames found, unreadable files marked with their problem."""
+    by_id = {item_id: (path, file_index) for item_id, path, file_index in files}
+    readable = [r for r in results if r.info is not None]
+    known = _frames_known(session, dataset_id, [index for _, _, index in files]) \
+        if readable else {}
+    items = Item.__table__
+    # every frame of one file known so far: a range of sort keys
+    of_file = (items.c.dataset_id == dataset_id,
+               items.c.sort_key.between(bindparam("first"), bindparam("last")))
+
+    def file_range(result: FileResult) -> dict[str, int]:
+        file_index = by_id[result.item_id][1]
+        return {"first": sort_key_of(file_index, 0), "last": sort_key_of(file_index + 1, 0) - 1}
+
+    if readable:
+        session.execute(
+            update(items).where(*of_file)
+            .values(height=bindparam("h"), width=bindparam("w"), dtype=bindparam("t"),
+                    status="ok"),
+            [{**file_range(r), "h": r.info.height, "w": r.info.width, "t": r.info.dtype}
+             for r in readable])
+    new_frames = [
+        _item_row(dataset_id, *by_id[r.item_id], frame, height=r.info.height,
+                  width=r.info.width, dtype=r.info.dtype, status="ok")
+        for r in readable for frame in range(known.get(by_id[r.item_id][1], 0), r.info.n_frames)]
+    if new_frames:
+        session.execute(items.insert(), new_frames)
+        _count_new_items(session, dataset_id, len(new_frames))
+    unreadable = [r for r in results if r.problem is not None]
+    if unreadable:  # no frame of an unreadable file stays pending
+        session.execute(update(items).where(*of_file).values(status="unreadable"),
+                        [file_range(r) for r in unreadable])
+        session.execute(DatasetProblem.__table__.insert(), [
+            {"dataset_id": dataset_id, "path": by_id[r.item_id][0], "message": r.problem,
+             "item_id": r.item_id} for r in unreadable])
 
 
 def mark_unreadable(session: Session, item: Item, message: str) -> None:
@@ -191,31 +230,69 @@ def mark_unreadable(session: Session, item: Item, message: str) -> None:
     add_problem(session, item.dataset_id, item.uri, message, item_id=item.id)
 
 
-def scan_dataset(session_factory: sessionmaker[Session], dataset_id: int) -> None:
-    """Read every pending file's header; resumable (it picks up pending items only)."""
+def scan_dataset(session_factory: sessionmaker[Session], dataset_id: int,
+                 pool: Optional[ScanPool] = None) -> None:
+    """Read every pending file's header; resumable (it picks up pending items only). A
+    ``pool`` reads them in its worker processes and renders their default thumbnails into
+    the cache while each file is open; without one they are read here, headers only."""
     with session_factory() as session:
         dataset = session.get(Dataset, dataset_id)
         if dataset is None:
             return
         source = source_of(dataset)
-    while True:
-        with transaction(session_factory) as session:
-            batch = _pending_files(session, dataset_id)
-            for item in batch:
-                _record_info(session, source, item)
-            if batch:
-                progress = {"scanned_files": Dataset.scanned_files + len(batch),
-                            "status": "scanning"}
-            elif _has_pending_files(session, dataset_id):
-                return  # the last batches are another process's: it says when all are done
-            else:
-                progress = {"status": "ready"}
-            session.execute(update(Dataset).where(Dataset.id == dataset_id).values(**progress))
-            on_sqlite = session.get_bind().dialect.name == "sqlite"
-        if not batch:
-            return
-        if on_sqlite:
-            time.sleep(SQLITE_WRITER_GAP_SECONDS)  # let the writers waiting meanwhile in
+        on_sqlite = session.get_bind().dialect.name == "sqlite"
+    read = pool.read if pool is not None else read_files
+    scan_batch = _scan_batch_unlocked if on_sqlite else _scan_batch_locked
+    while scan_batch(session_factory, dataset_id, partial(read, source)):
+        pass
+
+
+def _scan_batch_locked(session_factory: sessionmaker[Session], dataset_id: int,
+                       read: Callable) -> bool:
+    """One batch, its rows locked while its files are read (PostgreSQL: row locks, which
+    stop no other writer). False when nothing was left to scan."""
+    with transaction(session_factory) as session:
+        files = _pending_files(session, dataset_id, lock=True)
+        if files:
+            _record_results(session, dataset_id, files, read(_paths(files)))
+        return _record_progress(session, dataset_id, files)
+
+
+def _scan_batch_unlocked(session_factory: sessionmaker[Session], dataset_id: int,
+                         read: Callable) -> bool:
+    """One batch read with no lock held (SQLite has one write lock for the whole database:
+    held while files are read, it would keep label writes waiting), then recorded for the
+    files still pending; another process that scans the same data set meanwhile reads the
+    same files, and whichever records a file first counts it."""
+    with session_factory() as session:
+        files = _pending_files(session, dataset_id, lock=False)
+    results = read(_paths(files)) if files else []
+    with transaction(session_factory) as session:
+        take_write_lock(session, dataset_id)
+        if files:
+            files = _still_pending(session, files)
+            kept = {item_id for item_id, _, _ in files}
+            _record_results(session, dataset_id, files,
+                            [r for r in results if r.item_id in kept])
+        return _record_progress(session, dataset_id, files) or bool(results)
+
+
+def _paths(files: Sequence[tuple[int, str, int]]) -> list[tuple[int, str]]:
+    return [(item_id, path) for item_id, path, _ in files]
+
+
+def _record_progress(session: Session, dataset_id: int,
+                     files: Sequence[tuple[int, str, int]]) -> bool:
+    """Count a batch's files scanned, or mark the data set ready when none is left; False
+    when this process has nothing left to scan."""
+    if files:
+        progress = {"scanned_files": Dataset.scanned_files + len(files), "status": "scanning"}
+    elif _has_pending_files(session, dataset_id):
+        return False  # the last batches are another process's: it says when all are done
+    else:
+        progress = {"status": "ready"}
+    session.execute(update(Dataset).where(Dataset.id == dataset_id).values(**progress))
+    return bool(files)
 
 
 def dataset_problems(session: Session, dataset_id: int, limit: int = 200) -> list[DatasetProblem]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing
-import os
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -22,6 +21,7 @@ import tifffile
 
 from data.demo_patterns import (DEMO_CLASSES, DTYPES, CountingNoise, Geometry, draw_pattern,
                                 features_of, module_gaps)
+from settings import usable_cores
 
 FILES_PER_FOLDER = 1000
 CHUNK = 250  # images per task of the process pool
@@ -41,13 +41,6 @@ def _write_images(folder: str, size: int, seed: int, gaps: bool, dtype: str,
         image = draw_pattern(label, geometry, noise, np.random.default_rng([seed, index]),
                              dtype, gap_mask)
         tifffile.imwrite(Path(folder) / demo_path(index), image)
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (taskset and cpusets included), else all of them."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def demo_labels(n_images: int, seed: int, classes: Sequence[str]) -> list[str]:
@@ -81,7 +74,7 @@ def generate_demo(folder: Path, n_images: int = 600, size: int = 256, seed: int 
         (folder / demo_path(start)).parent.mkdir(exist_ok=True)
     chunks = [(str(folder), size, seed, gaps, dtype, jobs[start:start + CHUNK])
               for start in range(0, n_images, CHUNK)]
-    processes = min(processes or _usable_cpus(), len(chunks))
+    processes = min(processes or usable_cores(), len(chunks))
     # Daemonic processes (e.g. some task-queue workers) may not start children.
     if processes > 1 and not multiprocessing.current_process().daemon:
         # spawn, not fork: the web server may call this from one of its threads.

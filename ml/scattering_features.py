@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.transforms import percentiles
+
 WORK_SIDE = 128  # images are binned down to at most this side first
 Q_BINS = 24
 AZIMUTH_BINS = 32
@@ -70,7 +72,7 @@ def _log_intensity(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not valid.any():
         return np.zeros_like(values), valid
     logs = np.log(np.where(valid, values, 1.0))
-    low, high = np.percentile(logs[valid], (1, 99.5))
+    low, high = percentiles(logs[valid], (1, 99.5))
     scaled = np.clip((logs - low) / max(high - low, 1e-9), 0.0, 1.0)
     return np.where(valid, scaled, 0.0), valid
 

@@ -140,8 +140,11 @@ def test_probe_and_read_delegate_to_the_readers(tmp_path):
     assert source.kind == "directory" and source.location == str(tmp_path)
     assert source.probe("run/s.tif") == ImageInfo(2, 30, 40, "uint16")
     np.testing.assert_array_equal(source.read("run/s.tif", 1), stack[1])
-    # Local files come whole even for thumbnails: striding would drop one-pixel peaks.
+    # Local files come whole even with max_size: striding would drop one-pixel peaks.
     np.testing.assert_array_equal(source.read("run/s.tif", 1, max_size=10), stack[1])
+    # A 10 px preview of 30x40 comes whole: 4x4 means would make a 7x10 thumbnail, not 8x10
+    # (block means of larger images: tests/test_readers_preview.py).
+    np.testing.assert_array_equal(source.preview("run/s.tif", 1, 10), stack[1])
     touch(tmp_path, "bad.tif")
     with pytest.raises(UnreadableImage, match="bad.tif"):
         source.probe("bad.tif")

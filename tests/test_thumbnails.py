@@ -98,3 +98,31 @@ def test_unreadable_tile(size):
     assert red > green + 40  # dark red
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1  # the cross and the word
     assert decode(render_unreadable(size, "webp")).size == (size, size)
+
+
+@pytest.mark.parametrize("shape, size", [((64, 64), 128), ((32, 64), 128), ((40, 60), 120),
+                                         ((16, 16), 192), ((50, 50), 100), ((30, 45), 128)])
+def test_enlarging_repeats_values_as_pillow_box_does(shape, size):
+    raw = np.random.default_rng(3).random(shape, dtype=np.float32) * 1000
+    height, width = downscale(raw, size).shape
+    pillow = np.asarray(Image.fromarray(raw).resize((width, height), Image.Resampling.BOX))
+    np.testing.assert_array_equal(downscale(raw, size), pillow)
+
+
+def test_png_holds_the_colour_map_and_one_index_per_pixel():
+    png = render_thumbnail(horizontal_ramp(), 128, LINEAR, "viridis")
+    image = decode(png)
+    assert image.mode == "P" and image.size == (128, 75)
+    palette = np.array(image.getpalette()[:768]).reshape(256, 3)
+    np.testing.assert_array_equal(palette, colormap_lut("viridis"))
+    indices = np.asarray(image)
+    assert indices[:, 0].max() <= 2 and indices[:, -1].min() >= 253
+
+
+def test_a_small_image_is_enlarged_after_its_transform():
+    """A tile larger than the image repeats the levels of the image's own thumbnail: its
+    percentiles are those of its own pixels, not of the repeated ones."""
+    raw = np.random.default_rng(5).integers(0, 4000, (40, 60)).astype(np.uint16)
+    own = np.asarray(decode(render_thumbnail(raw, 60, Transform(log=True))))
+    enlarged = np.asarray(decode(render_thumbnail(raw, 120, Transform(log=True))))
+    np.testing.assert_array_equal(enlarged, np.repeat(np.repeat(own, 2, axis=0), 2, axis=1))

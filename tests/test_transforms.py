@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data.transforms import LOG_EPSILON, Transform, apply_transform
+from data.transforms import LOG_EPSILON, Transform, apply_transform, percentiles
 
 FULL_RANGE = Transform(pmin=0, pmax=100)
 
@@ -115,3 +115,30 @@ def test_log_range_is_not_eaten_by_beam_stop_zeros():
     signal = out[8:]
     assert signal.min() == 0.0 and signal.max() == 1.0  # the data use the whole grey range
     assert np.median(signal) > 0.5
+
+
+@pytest.mark.parametrize("raw", [
+    np.eye(8, dtype=bool).astype(np.uint8), np.where(np.eye(8), 255, 0).astype(np.uint8),
+    np.where(np.eye(8), 7.0, 3.0).astype(np.float32)])
+def test_two_level_images_show_both_levels_under_log(raw):
+    """Above the minimum there is one value: its range is empty (it divided by zero, and a
+    mask image stopped the whole header scan that renders thumbnails)."""
+    out = apply_transform(raw, Transform(log=True))
+    np.testing.assert_array_equal(out, np.eye(8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_percentiles_are_numpys_bit_for_bit(dtype):
+    rng = np.random.default_rng(11)
+    for trial in range(3000):
+        count = int(rng.integers(1, 3000))
+        values = [rng.random(count), rng.integers(0, 4, count),  # ties
+                  np.log(rng.random(count) + LOG_EPSILON) * 1e3][trial % 3].astype(dtype)
+        if trial % 4 == 0:
+            values = values.reshape(1, count)  # any shape: all values count
+        percents = [(1.0, 99.0), (0.0, 100.0), (50.0, 99.999), tuple(rng.uniform(0, 100, 2))][
+            trial % 4]
+        expected = np.percentile(values, percents)
+        found = percentiles(values, percents)
+        assert found.dtype == expected.dtype and np.array_equal(found, expected), \
+            (count, percents)

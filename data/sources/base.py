@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Protocol
+from typing import Callable, ContextManager, Iterator, Optional, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -66,6 +66,41 @@ class DataSource(Protocol):
         larger than ``max_size`` (thumbnails); None means full resolution.
         Raises UnreadableImage.
         """
+
+    def preview(self, path: str, frame: int, max_size: int) -> np.ndarray:
+        """The values a thumbnail whose longer side is ``max_size`` is rendered from: the
+        frame reduced as cheaply as the source allows (block means of a local file, a
+        strided read from a server). Only for thumbnails: jobs read with ``read``, whose
+        values do not depend on how thumbnails are made. Raises UnreadableImage,
+        TooLargeForPreview for an image too large to decode for a preview.
+        """
+
+    def open_file(self, path: str) -> ContextManager["OpenedImage"]:
+        """``path`` opened once for ``probe`` and ``preview`` both (the header scan renders
+        a thumbnail while it reads a header). Raises UnreadableImage, as ``probe`` does.
+        """
+
+
+class OpenedImage(Protocol):
+    def info(self) -> ImageInfo:
+        """What the source's ``probe`` gives."""
+
+    def preview(self, frame: int, max_size: int) -> np.ndarray:
+        """What the source's ``preview`` gives."""
+
+
+class ProbedOnDemand:
+    """An ``OpenedImage`` of a source with nothing to keep open (a server): ``info`` and
+    ``preview`` are the source's ``probe`` and ``preview`` of the path."""
+
+    def __init__(self, source: DataSource, path: str):
+        self.source, self.path = source, path
+
+    def info(self) -> ImageInfo:
+        return self.source.probe(self.path)
+
+    def preview(self, frame: int, max_size: int) -> np.ndarray:
+        return self.source.preview(self.path, frame, max_size)
 
 
 def split_api_key(location: str) -> tuple[str, Optional[str]]:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Optional, Sequence
+from typing import ContextManager, Iterator, Optional, Sequence
 
 import numpy as np
 
-from data.readers import is_supported, probe_file, read_frame
+from data.readers import (OpenedFile, is_supported, open_file, probe_file, read_frame,
+                          read_preview)
 from data.sources.base import ImageInfo, Listing, ProblemCallback, SourceError
 
 _ROOTS_HINT = ("add it to BEAMLABEL_DATA_ROOTS (or --data-roots), or start beamlabel with "
@@ -140,6 +141,14 @@ class DirectorySource:
         return probe_file(self._resolve(path))
 
     def read(self, path: str, frame: int = 0, max_size: Optional[int] = None) -> np.ndarray:
-        # A local file is decoded whole anyway, so striding would save nothing and would drop
-        # one-pixel Bragg peaks; the thumbnail renderer block-averages instead.
+        # Local files come whole even with ``max_size``: striding would drop one-pixel Bragg
+        # peaks, and jobs that pass it (scattering features) compute from the full frame.
         return read_frame(self._resolve(path), frame)
+
+    def preview(self, path: str, frame: int, max_size: int) -> np.ndarray:
+        # Block-averaged, never strided, as the pieces of the file are decoded: the
+        # thumbnail is the full frame's.
+        return read_preview(self._resolve(path), frame, max_size)
+
+    def open_file(self, path: str) -> ContextManager[OpenedFile]:
+        return open_file(self._resolve(path))
