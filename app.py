@@ -1,42 +1,53 @@
-"""The beamlabel Dash app factory and the ``beamlabel`` launcher."""
+"""The beamlabel Dash app factory and the ``beamlabel`` launcher.
+
+As the main module, this one is imported again by the forkserver that the render and scan
+workers fork from: the web stack (Dash, the API, Celery) is imported inside the functions
+that build the app, so that the workers are ready in a fraction of a second, not after
+the 1.4 s those imports take.
+"""
 from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import os
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dash
-import flask_bootstrap
-from flask import send_from_directory
-from flask_openapi3 import Info, OpenAPI
-
-from data.catalog import ensure_demo_dataset, ensure_directory_dataset
+from data.render_workers import WORKER_MODULES as RENDER_WORKER_MODULES
+from data.scan_pool import WORKER_MODULES as SCAN_WORKER_MODULES
 from data.sources import SourceError
-from db.session import open_database
+from data.worker_processes import start_forkserver
 from errors import DomainError
-from services import build_services
 from settings import (DEFAULT_SECRET_KEY, LOOPBACK_HOSTS, SETTINGS_TABLE, Settings, load_settings,
                       settings_environment)
-from worker import LocalWorker
+
+if TYPE_CHECKING:
+    import dash
+    from flask_openapi3 import OpenAPI
+
+    from worker import LocalWorker
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent
 DEMO_IMAGES = 600
-# Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
-VENDOR_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
 STYLESHEETS = ["/vendor/css/bootstrap.min.css", "/vendor/css/font/bootstrap-icons.min.css"]
 
 
 def create_server(settings: Settings) -> OpenAPI:
     """The Flask server: REST API (with its OpenAPI document), thumbnails, job images, CSS."""
+    import flask_bootstrap
+    from flask import send_from_directory
+    from flask_openapi3 import Info, OpenAPI
+
     import api
     from api.blueprints import SECURITY_SCHEMES
     from api.error_answers import domain_error_answer
     from auth import guard, login
+    from services import build_services
 
     if settings.auth != "none" and settings.secret_key == DEFAULT_SECRET_KEY:
         raise ValueError("with accounts the login cookie is signed with the secret key: set "
@@ -53,15 +64,20 @@ def create_server(settings: Settings) -> OpenAPI:
     # a refusal that a page's callback does not show itself still answers 4xx, as the API does
     server.register_error_handler(DomainError, domain_error_answer)
 
+    # Bootstrap's CSS and icons ship inside the Bootstrap-Flask package: pages work offline.
+    vendor_dir = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5"
+
     @server.route("/vendor/<path:filename>")
     def vendor(filename: str):
-        return send_from_directory(VENDOR_DIR, filename, max_age=30 * 24 * 3600)
+        return send_from_directory(vendor_dir, filename, max_age=30 * 24 * 3600)
 
     return server
 
 
 def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -> dash.Dash:
     """Build the whole app (call once per process: Dash keeps pages in a global registry)."""
+    import dash
+
     settings = settings or load_settings()
     server = create_server(settings)
     app = dash.Dash(__name__, server=server, use_pages=True, pages_folder=str(ROOT / "pages"),
@@ -80,6 +96,8 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     server.extensions[guard.DASH_EXTENSION] = app  # for the guard: callbacks, inline scripts
     services = server.extensions["beamlabel"]
     services.check_jobs()  # jobs left running by a worker that died while the app was down
+    if services.scan_pool is not None:
+        atexit.register(services.scan_pool.close)  # its processes end with the app
     if resume_scans:
         services.resume_scans()
         services.resume_live_watches()
@@ -122,6 +140,9 @@ def _open_target(args: argparse.Namespace, settings: Settings) -> str:
     """Register ``--data`` / ``--demo`` and return the path of the page to open."""
     if not (args.demo or args.data):
         return "/"
+    from data.catalog import ensure_demo_dataset, ensure_directory_dataset
+    from db.session import open_database
+
     engine, session_factory = open_database(settings)
     try:
         if args.demo:
@@ -159,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve_gunicorn(args, settings)
-    app = create_app(settings)
+    app = serving_app(settings)
     print(f"beamlabel {__version__}: open http://{args.host}:{args.port}{target}  "
           f"(data home {settings.home}; Ctrl+C stops)", flush=True)
     worker = None if args.no_worker else _start_local_worker(app, settings)
@@ -214,6 +235,8 @@ def check_port_free(host: str, port: int) -> None:
 def _start_local_worker(app: dash.Dash, settings: Settings) -> LocalWorker:
     """The one Celery worker of a local app, watched (the jobs panel shows what its watch
     says)."""
+    from worker import LocalWorker
+
     services = app.server.extensions["beamlabel"]
     services.local_worker = LocalWorker(settings, services.session_factory)
     return services.local_worker
@@ -231,7 +254,26 @@ def _serve_gunicorn(args: argparse.Namespace, settings: Settings) -> int:
 
 def create_wsgi():
     """Entry point for ``gunicorn 'app:create_wsgi()'`` (settings from the environment)."""
-    return create_app().server
+    return serving_app().server
+
+
+def serving_app(settings: Settings | None = None) -> dash.Dash:
+    """The app built to serve, as the launcher and gunicorn do."""
+    # What the render and scan workers fork from starts first, so that they run when the
+    # app serves: they were ready 1.4 s after, and the first pages' thumbnails rendered in
+    # the web process's threads meanwhile (bench_cold_page: PNG pages 150-160 ms, 100 once
+    # the workers ran).
+    start_forkserver(RENDER_WORKER_MODULES + SCAN_WORKER_MODULES)
+    from api.thumbnail_renders import start_renders
+
+    app = create_app(settings)
+    start_renders(app.server)  # the first page's thumbnails need not wait for their workers
+    # What start-up made (modules, Dash's registries and layouts; kept for the process's
+    # life) leaves the garbage collector's view: each full collection walked it all, an
+    # 80 ms pause in the middle of a page's thumbnail requests.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 if __name__ == "__main__":

@@ -13,12 +13,18 @@
 (function () {
   const NAMESPACE = "beamlabel_label";
   const REDRAW_AFTER_MS = 700;  // a pause in the labeling this long redraws from the database
-  let anchor = null;  // the tile a shift-click range starts from
+  // the item a shift-click range starts from: an id, since a redraw replaces the tiles
+  let anchor = null;
   // the selected items: kept here, not in the tiles' classes, which a redraw may reset
   let selection = new Set();
   // what the server said of the page shown (callbacks/label.py, _page_state)
   let page = {labels: {}, hotkeys: {}, editable: true, filtered: false, prefetch: []};
   const queue = [];  // actions given but not yet sent, in order
+  // A key no class of the page has may be a class's added since the page was drawn: it
+  // is sent as it is, and the keys after it wait until its answer says which class it
+  // gave (or that none has it), so that each still acts on the tiles it was meant for.
+  let unresolved = null;
+  const heldKeys = [];
   let sending = null;  // the action the server is writing now
   let lastSeq = 0;
   let revisionBumped = null;  // the revision asked for when the queue last emptied
@@ -102,18 +108,33 @@
   }
 
   function act(key) {
+    if (unresolved) { heldKeys.push(key); return; }
     const action = {seq: ++lastSeq, key: key, items: [], before: new Map()};
     if (key !== "undo") {
       action.items = selectedTiles().map(itemOf);
       const labelId = labelOfKey(key);
-      if (page.editable && action.items.length && labelId !== undefined) {
-        action.items.forEach(item => { action.before.set(item, labelShown(item)); paint(item, labelId); });
-        finishedPage(action.items) || select(nextAfter(action.items));
+      if (page.editable && action.items.length) {
+        if (labelId === undefined) { unresolved = action; } else { show(action, labelId); }
       }
     }
     queue.push(action);
     send();
     showSync();
+  }
+  function show(action, labelId) {
+    // the action's label on its tiles, and the selection moved on past them
+    action.items.forEach(item => { action.before.set(item, labelShown(item)); paint(item, labelId); });
+    finishedPage(action.items) || select(nextAfter(action.items));
+  }
+  function resolve(action, answer) {
+    // the answer to a key the page did not know: show the class it gave, then the keys held
+    unresolved = null;
+    const label = answer.ok && answer.hotkey_class;
+    if (label) {
+      page.labels[String(label.id)] = {name: label.name, color: label.color, text: label.text};
+      page.hotkeys[label.hotkey] = label.id;
+      show(action, label.id);
+    }
   }
   function finishedPage(items) {
     // a page labeled to the end turns by itself (when asked to), with its first tile
@@ -145,9 +166,11 @@
     // the answer to the action sent: the next one goes out; a refused one is taken back
     if (answer && sending && answer.seq === sending.seq) {
       lastAdvance = answer.advance;
-      if (!answer.ok) { takeBack(sending); }
+      const wasUnresolved = sending === unresolved;
+      if (wasUnresolved) { resolve(sending, answer); } else if (!answer.ok) { takeBack(sending); }
       sending = null;
       send();
+      if (wasUnresolved) { heldKeys.splice(0).forEach(act); }
     }
     if (!sending) { redrawWhenIdle(); }
     return syncText();
@@ -187,16 +210,36 @@
       });
       if (newPage && selectFirstOnNewPage && tiles().length) {
         selectFirstOnNewPage = false;
-        anchor = tiles()[0];
-        select([anchor]);
+        anchor = itemOf(tiles()[0]);
+        select([tiles()[0]]);
       }
-    });
-    prefetched = (state.prefetch || []).map(url => {
-      const image = new Image();
-      image.src = url;
-      return image;
+      prefetchWhenShown(state.prefetch || []);
     });
     return window.dash_clientside.no_update;
+  }
+  // The next page's thumbnails are fetched ahead only once the page shown has all of its
+  // own: fetched together, they would share the browser's few connections to the server
+  // and the page shown would finish later.
+  let prefetchTurn = 0;
+  function prefetchWhenShown(urls) {
+    const turn = ++prefetchTurn;
+    const loading = tiles().map(t => t.querySelector("img")).filter(i => i && !i.complete);
+    let left = loading.length;
+    const start = () => {
+      if (turn !== prefetchTurn) { return; }  // another page was shown meanwhile
+      prefetchTurn += 1;
+      prefetched = urls.map(url => {
+        const image = new Image();
+        image.src = url;
+        return image;
+      });
+    };
+    if (!left) { start(); return; }
+    const done = () => { left -= 1; if (!left) { start(); } };
+    loading.forEach(image => {
+      image.addEventListener("load", done, {once: true});
+      image.addEventListener("error", done, {once: true});
+    });
   }
   window.dash_clientside = Object.assign(window.dash_clientside || {}, {
     [NAMESPACE]: {written: written, pageShown: pageShown},
@@ -223,16 +266,17 @@
     if (!tile) { return; }
     const all = tiles();
     const item = itemOf(tile);
-    if (event.shiftKey && anchor && all.includes(anchor)) {
-      const [from, to] = [all.indexOf(anchor), all.indexOf(tile)].sort((a, b) => a - b);
+    const anchorTile = anchor === null ? null : tileOf(anchor);
+    if (event.shiftKey && anchorTile) {
+      const [from, to] = [all.indexOf(anchorTile), all.indexOf(tile)].sort((a, b) => a - b);
       if (!(event.ctrlKey || event.metaKey)) { selection.clear(); }
       all.slice(from, to + 1).forEach(t => selection.add(itemOf(t)));
     } else if (event.ctrlKey || event.metaKey) {
       if (!selection.delete(item)) { selection.add(item); }
-      anchor = tile;
+      anchor = item;
     } else {
       selection = new Set([item]);
-      anchor = tile;
+      anchor = item;
     }
     publishSelection();
   });
@@ -247,7 +291,7 @@
   document.addEventListener("dblclick", function (event) {
     const tile = event.target.closest && event.target.closest("#label-grid .thumb-tile");
     if (!tile) { return; }
-    anchor = tile;
+    anchor = itemOf(tile);
     select([tile]);
     openSelected();
   });

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import (ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx,
                   html, no_update)
 
+from api.thumbnails import prefetch as prefetch_thumbnails
 from callbacks.common import (error_alert, read_session, register_dataset_dropdown,
                               tagger_or_default, thumbnail_url, write_session)
 from callbacks.colours import pill_style, text_color_on
@@ -18,6 +19,7 @@ from callbacks.ids import Label as ids
 from callbacks.label_actions import items_of, label_of_action, read_action, undo_last
 from data.transforms import Transform
 from db.labels import list_labels
+from db.models import LabelClass
 from db.store import (AUTO_METHODS, TagIn, apply_event, count_items, items_page,
                       label_methods, labels_as_of)
 from errors import DomainError
@@ -150,22 +152,23 @@ def show_page(dataset_id, page, page_size, thumb_size, order, show, log, percent
         if ordered:  # a guided mode's order (similarity, uncertainty, review)
             items = ordered.page(session, dataset_id, offset, page_size)
         else:
-            rows = items_page(session, dataset_id, offset=offset, limit=page_size,
+            # with the page → shows next, whose thumbnails are fetched ahead: one skip
+            # through the index, not two (each is most of a deep page's cost at 1M items)
+            wanted = page_size * (2 if page < pages else 1)
+            rows = items_page(session, dataset_id, offset=offset, limit=wanted,
                               order=order or "name", **filters)
             items = [{"id": r.id, "uri": r.uri, "status": r.status, "label_id": r.label_id}
-                     for r in rows]
-            if page < pages:  # the page → shows next: its thumbnails are fetched ahead
-                prefetch = [url(r.id) for r in items_page(
-                    session, dataset_id, offset=offset + page_size, limit=page_size,
-                    order=order or "name", **filters)]
+                     for r in rows[:page_size]]
+            prefetch = [url(r.id) for r in rows[page_size:]]
+        # the tiles' renders start now, before the browser has their addresses
+        prefetch_thumbnails(dataset_id, [url(item["id"]) for item in items])
         classes = list_labels(session, dataset_id, include_archived=True)
         past = labels_as_of(session, dataset_id, as_of) if as_of else None
         # who chose a label is known for the current labels only (not "as of", not answers)
         current = past is None and not (ordered and ordered.answers is not None)
         methods = label_methods(session, [item["id"] for item in items]) if current else {}
         items = [{**item, "method": methods.get(item["id"])} for item in items]
-    labels = {label.id: {"name": label.name, "color": label.color,
-                         "text": text_color_on(label.color)} for label in classes}
+    labels = {label.id: _drawn_class(label) for label in classes}
     hotkeys = {label.hotkey: label.id for label in classes
                if label.hotkey and not label.archived}
     if past is not None:
@@ -198,14 +201,21 @@ def label_selection(key_press, selection, dataset_id, tagger, advance, as_of, gu
     if (guided or {}).get("kind") == "checkpoint":
         return {**answer, "ok": True}, no_update  # answers, not labels: label_guided.py
     try:
-        note = _write_action(key_press, selection, dataset_id, tagger, as_of)
+        note, hotkey_class = _write_action(key_press, selection, dataset_id, tagger, as_of)
     except DomainError as error:
         return {**answer, "ok": False, "error": str(error)}, error_alert(error)
-    return {**answer, "ok": True}, note
+    return {**answer, "ok": True, "hotkey_class": hotkey_class}, note
+
+
+def _drawn_class(label: LabelClass) -> dict:
+    """What the page's keyboard script draws a class with."""
+    return {"name": label.name, "color": label.color, "text": text_color_on(label.color)}
 
 
 def _write_action(key_press, selection, dataset_id, tagger, as_of):
-    """Record the action as a tagging event; a note to show, or no_update."""
+    """Record the action as a tagging event; (a note to show or no_update, and for a
+    hotkey the class it gave, as the page draws classes: a key pressed before the page
+    knew of a class just added is shown once the answer says which class it is)."""
     if dataset_id is None:
         raise DomainError("choose a data set first", "dataset")
     action, argument = read_action(ids.KEY, key_press)
@@ -217,12 +227,15 @@ def _write_action(key_press, selection, dataset_id, tagger, as_of):
         if action == "undo":
             undone = undo_last(session, dataset_id, tagger)
             return dbc.Alert(f"Undid event {undone}.", color="success", duration=3000,
-                             className="py-1 mb-0")
+                             className="py-1 mb-0"), None
         items = items_of(key_press, selection)
         label_id = label_of_action(session, dataset_id, action, argument)
         apply_event(session, dataset_id, tagger, "manual",
                     [TagIn(item_id, label_id) for item_id in items])
-    return no_update
+        label = session.get(LabelClass, label_id) if action == "hotkey" else None
+        hotkey_class = None if label is None else {
+            "id": label.id, "hotkey": label.hotkey, **_drawn_class(label)}
+    return no_update, hotkey_class
 
 
 @callback(Output(ids.PERCENTILES, "value"), Output(ids.PERCENTILE_LOW, "value"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from dash.testing.wait import until
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
@@ -184,11 +184,13 @@ def press(browser, *keys) -> None:
 
 
 def by_pattern_id(browser, **component_id):
-    """An element by its pattern-matching id (Dash writes dict ids as sorted JSON)."""
+    """An element by its pattern-matching id (Dash writes dict ids as sorted JSON);
+    NoSuchElementException, as ``find_element`` raises, where the page has none (yet)."""
     element_id = json.dumps(dict(sorted(component_id.items())), separators=(",", ":"))
     element = browser.driver.execute_script("return document.getElementById(arguments[0])",
                                             element_id)
-    assert element is not None, f"no element {element_id}"
+    if element is None:
+        raise NoSuchElementException(f"no element {element_id}")
     return element
 
 
@@ -243,11 +245,12 @@ def finished_job(app: str, job_id: int) -> dict:
 
 def wait_for(condition, timeout: float, message: str) -> None:
     """Wait until ``condition()`` holds; a poll that meets an element the page redrew
-    meanwhile counts as "not yet" (the next poll finds the new one)."""
+    meanwhile, or one it has not drawn yet (a dialog opened by a callback still on its
+    way), counts as "not yet"."""
     def holds() -> bool:
         try:
             return condition()
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, NoSuchElementException):
             return False
     until(holds, timeout=timeout, msg=message)
 

@@ -141,8 +141,8 @@ def test_rename_delete_in_use_undo_and_view_as_of(label_page):
     browser, _ = label_page
     add_class(browser, "rings")
     add_class(browser, "peaks")
-    tiles(browser)[0].click()
-    click_with(browser, tiles(browser)[1], Keys.SHIFT)
+    click_tile(browser, 0)
+    click_tile(browser, 1, Keys.SHIFT)
     press(browser, "2")
     browser.wait_for_contains_text("#label-progress-text", f"2 / {N_IMAGES} labeled")
 
@@ -249,6 +249,25 @@ def test_keys_typed_fast_all_land_in_order_and_a_refused_key_is_taken_back(
     until(lambda: captions(browser)[5] == names[5], timeout=10)
     assert tile_positions(browser) == positions
     save_screenshot(browser, "label-typed-fast")
+
+
+def test_a_class_added_elsewhere_takes_its_key_at_once_and_the_keys_after_it_follow(
+        label_page, running_app):
+    """A colleague adds a class (here over REST) the open page has not drawn yet: its key
+    labels the selected tile with it and moves on, and the keys typed right after it act
+    on the tiles after it, in order."""
+    browser, dataset_id = label_page
+    click_tile(browser, 0)
+    until(lambda: len(selected(browser)) == 1, timeout=5)
+    label = call_api(running_app, f"/api/v1/datasets/{dataset_id}/labels", {"name": "halo"})
+    press(browser, f"{label['hotkey']}{label['hotkey']}u")
+    until(lambda: captions(browser)[:3] == ["halo", "halo", "img_000002.tif"], timeout=10)
+    assert without_stale(lambda: selected(browser) == [
+        tiles(browser)[3].get_attribute("data-item")])
+    browser.wait_for_contains_text("#label-sync", "saved")
+    rows = call_api(running_app, f"/api/v1/datasets/{dataset_id}/current-labels")["labels"]
+    assert sorted(row["uri"].rsplit("/", 1)[-1] for row in rows) == [
+        "img_000000.tif", "img_000001.tif"]
 
 
 def thumbnail_sources(browser) -> list[str]:
