@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.goals import check_times  # noqa: E402
+from benchmarks.goals import check_times, exit_code  # noqa: E402
 from data.catalog import insert_items  # noqa: E402
 from data.sources.base import Listing  # noqa: E402
 from db.labels import create_label  # noqa: E402
@@ -93,11 +93,7 @@ def main() -> int:
             finally:
                 drop()
             missed += [f"{name} {what}" for what in check_times(figures, GOALS, "  ")]
-    if missed:
-        print("missed: " + ", ".join(missed))
-        return 1
-    print("all goals met")
-    return 0
+    return exit_code(missed)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Exports of a data set's current labels: CSV, JSON, and a ZIP of the labeled images.
 
-Every export is a generator that reads the labels a page at a time (each page in its own
-short session) and hands out pieces as it goes, so a download of a million labels or of
-many gigabytes of images never holds the data set in memory.
+Every export is a generator that hands out pieces as it goes, so a download of a million
+labels or of many gigabytes of images never holds the data set in memory. CSV and JSON read
+the labels from one streaming cursor, a block of plain rows at a time, and format what the
+rows of a block share (a class name, an event's tagger and time) once; the ZIP, whose time
+goes into reading files, reads a page of labels at a time, each page in its own session.
 """
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.catalog import shown_location
 from data.sources.base import DataSource, SourceError, UnreadableImage
 from db.labels import list_labels
-from db.store import LabeledItem, get_dataset, label_counts, labeled_items
+from db.store import (LabeledItem, LabeledRow, event_stamps, get_dataset, label_counts,
+                      labeled_items, labeled_rows)
 
-PAGE_ROWS = 5_000
+PAGE_ROWS = 5_000  # labels read at a time; a block's events are looked up in one IN list
 COPY_CHUNK = 1 << 20  # bytes read from an original file at a time
 CSV_COLUMNS = ("uri", "label", "tagger", "event_id", "time")
 LABELS_MEMBER = "labels.csv"
@@ -50,12 +53,11 @@ def _pages(session_factory: SessionFactory, dataset_id: int) -> Iterator[list[La
         after = page[-1].sort_key
 
 
-def _label_names(session_factory: SessionFactory, dataset_id: int) -> dict[int, str]:
+def _label_names(session: Session, dataset_id: int) -> dict[int, str]:
     """Every class's name by id, deleted ones too, in display order."""
-    with session_factory() as session:
-        get_dataset(session, dataset_id)
-        return {label.id: label.name
-                for label in list_labels(session, dataset_id, include_archived=True)}
+    get_dataset(session, dataset_id)
+    return {label.id: label.name
+            for label in list_labels(session, dataset_id, include_archived=True)}
 
 
 # A cell starting with one of these is a formula to a spreadsheet (a label named
@@ -84,14 +86,47 @@ def _csv_text(rows: Iterable[Iterable]) -> str:
     return text.getvalue()
 
 
+# A value that csv.writer would quote, or that spreadsheet_safe would change.
+_CELL_NEEDS_CARE = re.compile(
+    "[" + re.escape(',"\r\n') + "]|^[" + re.escape("".join(FORMULA_STARTS)) + "]")
+
+
+def _csv_cell(value: str) -> str:
+    """``value`` as a cell of a CSV row (not its only cell) that ``_csv_text`` writes."""
+    if _CELL_NEEDS_CARE.search(value):
+        return _csv_text([(value, "")])[:-2]
+    return value
+
+
+def _blocks(session: Session, dataset_id: int
+            ) -> Iterator[tuple[list[LabeledRow], dict[int, tuple[str, str]]]]:
+    """The labeled rows in file order a block at a time, each block with the tagger and
+    the time (ISO 8601, UTC) of its rows' events: formatted once per event, not per row."""
+    for rows in labeled_rows(session, dataset_id, PAGE_ROWS):
+        events = event_stamps(session, {event_id for _, _, event_id, _ in rows})
+        yield rows, {event_id: (tagger, _iso(time)) for event_id, (tagger, time) in events.items()}
+
+
 def export_csv(session_factory: SessionFactory, dataset_id: int) -> Iterator[str]:
-    """``uri,label,tagger,event_id,time`` of every labeled item in file order, a page of
+    """``uri,label,tagger,event_id,time`` of every labeled item in file order, a block of
     rows per piece; ``time`` is when the label was given (ISO 8601, UTC)."""
-    names = _label_names(session_factory, dataset_id)
-    yield _csv_text([CSV_COLUMNS])
-    for page in _pages(session_factory, dataset_id):
-        yield _csv_text((row.uri, names[row.label_id], row.tagger, row.event_id, _iso(row.time))
-                        for row in page)
+    with session_factory() as session:
+        labels = {label_id: "," + _csv_cell(name)
+                  for label_id, name in _label_names(session, dataset_id).items()}
+        yield _csv_text([CSV_COLUMNS])
+        for rows, events in _blocks(session, dataset_id):
+            line_ends = {event_id: "," + _csv_text([(tagger, event_id, time)])
+                         for event_id, (tagger, time) in events.items()}
+            yield "".join([_csv_cell(uri) + labels[label_id] + line_ends[event_id]
+                           for uri, label_id, event_id, _ in rows])
+
+
+_JSON = json.JSONEncoder()  # json.dumps' own encoder, without its per-call set-up
+
+
+def _json_number(value: Optional[float]) -> str:
+    # json.dumps writes a finite number as its repr (the store keeps confidences in 0..1)
+    return "null" if value is None else repr(value)
 
 
 def _json_head(session_factory: SessionFactory, dataset_id: int) -> dict:
@@ -111,19 +146,25 @@ def _json_head(session_factory: SessionFactory, dataset_id: int) -> dict:
 
 
 def export_json(session_factory: SessionFactory, dataset_id: int) -> Iterator[str]:
-    """One JSON document ``{"dataset", "labels", "items"}``, handed out a page of items
+    """One JSON document ``{"dataset", "labels", "items"}``, handed out a block of items
     at a time; ``items`` are the labeled items in file order."""
     head = _json_head(session_factory, dataset_id)
-    names = _label_names(session_factory, dataset_id)
     yield (f'{{"dataset": {json.dumps(head["dataset"])}, '
            f'"labels": {json.dumps(head["labels"])}, "items": [')
-    separator = ""
-    for page in _pages(session_factory, dataset_id):
-        items = (json.dumps({"uri": row.uri, "label": names[row.label_id], "tagger": row.tagger,
-                             "event_id": row.event_id, "time": _iso(row.time),
-                             "confidence": row.confidence}) for row in page)
-        yield separator + ",".join(items)
-        separator = ","
+    with session_factory() as session:
+        # An item's keys as json.dumps writes them, the ones that rows share made once.
+        labels = {label_id: json.dumps({"label": name})[1:-1]
+                  for label_id, name in _label_names(session, dataset_id).items()}
+        separator = ""
+        for rows, events in _blocks(session, dataset_id):
+            stamps = {event_id: json.dumps({"tagger": tagger, "event_id": event_id,
+                                            "time": time})[1:-1]
+                      for event_id, (tagger, time) in events.items()}
+            items = ",".join([f'{{"uri": {_JSON.encode(uri)}, {labels[label_id]}, '
+                              f'{stamps[event_id]}, "confidence": {_json_number(confidence)}}}'
+                              for uri, label_id, event_id, confidence in rows])
+            yield separator + items
+            separator = ","
     yield "]}"
 
 
@@ -284,7 +325,8 @@ def export_zip(session_factory: SessionFactory, dataset_id: int,
     images (original files byte for byte from folders; frames after the first of a file,
     and Tiled items, as ``<path>__frame<N>.tif`` with the raw values), then
     ``problems.txt`` listing the items that could not be read, if any."""
-    folders = label_folders(_label_names(session_factory, dataset_id))
+    with session_factory() as session:
+        folders = label_folders(_label_names(session, dataset_id))
     pipe, problems = _Pipe(), _Problems()
     try:
         with zipfile.ZipFile(pipe, "w", allowZip64=True) as archive:

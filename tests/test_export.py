@@ -14,17 +14,20 @@ import pytest
 import tifffile
 from PIL import Image
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 
 import data.export
 from data.catalog import insert_items, register_dataset, scan_dataset, source_of
-from data.export import export_csv, export_json, export_zip, label_folders, safe_name
+from data.export import (CSV_COLUMNS, export_csv, export_json, export_zip, label_folders, safe_name,
+                         spreadsheet_safe)
 from data.label_import import import_labels_csv
 from data.sources.base import Listing
 from data.sources.tiled import TiledSource
-from db.labels import create_label, list_labels
-from db.models import Dataset, LabelClass, TaggingEvent
+from db.labels import create_label, delete_label, list_labels
+from db.models import CurrentLabel, Dataset, Item, LabelClass, TaggingEvent, as_utc
 from db.session import transaction
 from db.store import TagIn, apply_event, current_labels, items_page
+from db.undo import undo_event
 from errors import DomainError
 
 
@@ -130,6 +133,89 @@ def test_exports_of_a_data_set_without_labels(session_factory, folder):
     assert (document["labels"], document["items"]) == ([], [])
     with pytest.raises(DomainError):
         list(export_csv(session_factory, 99_999))
+
+
+# --- the export against the database, row for row -----------------------------------------
+
+ODD_PATHS = ["comma,name.png", 'quote"d.png', "line\nbreak.png", "carriage\rreturn.png",
+             "=cmd.png", "+plus.png", "-minus.png", "@at.png", "\ttab.png", " space.png",
+             "'quoted.png", "ünï/çødé.png", "衍射/图像.tif", "emoji 🔬.png"]
+ODD_LABELS = ["=SUM(A1:A9)", "+x", "-y", "@z", 'comma, "quoted"', "Bragg peak (2θ) 衍射"]
+CONFIDENCES = [None, 0.1, 1.0, 1, 1 / 3, 1e-07, 0.0, 0.999999]
+
+
+@pytest.fixture
+def many_labels(session_factory):
+    """A data set with odd uris, labels and taggers, many events (relabels, an unlabel, one
+    at a whole second), a deleted class, and one whose deletion was undone."""
+    paths = ODD_PATHS + [f"run/img_{i:03d}.png" for i in range(40)]
+    with transaction(session_factory) as session:
+        dataset = Dataset(name="odd", source_kind="directory", location="/odd", status="ready")
+        session.add(dataset)
+        session.flush()
+        insert_items(session, dataset.id, [Listing(path) for path in paths] +
+                     [Listing("stack.tif", 3)])
+        labels = [create_label(session, dataset.id, name).id for name in ODD_LABELS]
+        old = create_label(session, dataset.id, "old class").id
+    ids = list(item_ids(session_factory, dataset.id).values())
+    with transaction(session_factory) as session:
+        apply_event(session, dataset.id, "ana", "manual",
+                    [TagIn(item, labels[n % len(labels)]) for n, item in enumerate(ids)])
+        apply_event(session, dataset.id, "@model", "probability",
+                    [TagIn(item, labels[n % 2], CONFIDENCES[n % len(CONFIDENCES)])
+                     for n, item in enumerate(ids[::3])])
+        for n, item in enumerate(ids[5:9]):
+            whole_second = apply_event(session, dataset.id, "José =1", "manual",
+                                       [TagIn(item, labels[n])])
+        whole_second.created_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        apply_event(session, dataset.id, "ana", "manual", [TagIn(i, None) for i in ids[10:13]])
+        apply_event(session, dataset.id, "ana", "manual", [TagIn(i, old) for i in ids[-2:]])
+        delete_label(session, dataset.id, old, "ana", confirm=True)  # unlabels its 2 items
+        deletion = delete_label(session, dataset.id, labels[-1], "ana", confirm=True)
+        undo_event(session, deletion.id, "ana")  # the class and its labels come back
+    return dataset.id
+
+
+def database_rows(session_factory, dataset_id) -> list[tuple]:
+    """(uri, label, tagger, event id, time, confidence) of each labeled item in file order,
+    read with the ORM and formatted one row at a time, as the export did before it
+    streamed."""
+    with session_factory() as session:
+        rows = session.execute(
+            select(Item.uri, LabelClass.name, TaggingEvent.tagger, TaggingEvent.id,
+                   TaggingEvent.created_at, CurrentLabel.confidence)
+            .join(CurrentLabel, CurrentLabel.item_id == Item.id)
+            .join(LabelClass, LabelClass.id == CurrentLabel.label_id)
+            .join(TaggingEvent, TaggingEvent.id == CurrentLabel.event_id)
+            .where(Item.dataset_id == dataset_id).order_by(Item.sort_key)).all()
+    return [(uri, label, tagger, event_id,
+             as_utc(time).astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+             confidence) for uri, label, tagger, event_id, time, confidence in rows]
+
+
+@pytest.mark.parametrize("page_rows", [7, 5_000])
+def test_export_matches_the_database_row_for_row(
+        session_factory, many_labels, monkeypatch, page_rows):
+    monkeypatch.setattr(data.export, "PAGE_ROWS", page_rows)
+    rows = database_rows(session_factory, many_labels)
+    assert len(rows) == 57 - 3 - 2  # every item but those unlabeled and deleted
+    assert {row[1] for row in rows} == set(ODD_LABELS)
+    assert "2026-01-02T03:04:05Z" in {row[4] for row in rows}
+    assert {type(row[5]) for row in rows} == {type(None), float}
+
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(
+        [[spreadsheet_safe(cell) for cell in row[:5]] for row in [CSV_COLUMNS, *rows]])
+    pieces = list(export_csv(session_factory, many_labels))
+    assert "".join(pieces) == text.getvalue()
+    assert len(pieces) == 1 + -(-len(rows) // page_rows)
+
+    items = ",".join(json.dumps({"uri": uri, "label": label, "tagger": tagger,
+                                 "event_id": event_id, "time": time, "confidence": confidence})
+                     for uri, label, tagger, event_id, time, confidence in rows)
+    document = "".join(export_json(session_factory, many_labels))
+    assert document.endswith(f', "items": [{items}]}}')
+    assert [item["uri"] for item in json.loads(document)["items"]] == [row[0] for row in rows]
 
 
 # --- ZIP ----------------------------------------------------------------------------------
