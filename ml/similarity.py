@@ -1,7 +1,9 @@
 """Exact cosine ranking of items by their feature vectors (numpy only: the web process uses it).
 
-A :class:`SimilarityIndex` holds the row-normalised vectors of one feature job, rows sorted
-by item id, so ranking is a matrix product and a partial sort. Two match rules compare
+A :class:`SimilarityIndex` holds the vectors of one feature job as 16-bit codes
+(``ml.cosine_codes``: half the memory of float32, cosines within a few 1e-6 of it), rows
+sorted by item id, so ranking is a product scored in threads and a partial sort, exact for
+the stored vectors; equal scores keep the item id order. Two match rules compare
 items with several query items: ``any`` scores an item by its nearest query item (query
 items of one class spread over the feature space each pull in their own neighbours), ``mean``
 by the mean of the query items (whose neighbours, between them, may be of another class).
@@ -23,19 +25,20 @@ from typing import Callable, Hashable, Optional, Sequence
 import numpy as np
 
 from errors import DomainError
+from ml import cosine_codes
+from ml.cosine_codes import CodedVectors
 
 # How many times more candidates than asked for the sampled threshold aims to keep.
 SAMPLE_MARGIN = 4
 SAMPLE_SIZE = 20_000
 # Item ids spread over at most this many times their count get a direct id → row table.
 DENSE_SPAN = 8
-# Rule "any" compares every item with every query item: a chunk of rows times the query
-# items holds at most this many scores (64 MiB of float32), whatever the two numbers are.
-CHUNK_SCORES = 16 * 2**20
-# ... and uses at most this many query items: a million items of 256 features take 0.8 s
-# with 64 query items on two cores (3 items: 0.25 s; the mean: 0.1 s), 256 items would take
-# about 3 s, too slow for a page turn (it ranks again), and 64 neighbourhoods are already
-# more than a page of 48 tiles can show.
+# Rule "any" compares every item with every query item, and uses at most this many query
+# items: a million items of 256 features took 0.8 s with 64 query items on two idle cores
+# in float32 (3 items: 0.25 s; the mean: 0.1 s; as 16-bit codes on the same two cores busy
+# with other work: 0.7 s against 0.9 s in float32, 3 items 0.18 s against 0.2 s), 256 items
+# would take about 3 s, too slow for a page turn (it ranks again), and 64 neighbourhoods
+# are already more than a page of 48 tiles can show.
 MAX_QUERY_ITEMS = 64
 QUERY_SAMPLE_SEED = 0
 # The rule chosen from the labels compares the rules on at most this many labeled items (a
@@ -68,7 +71,7 @@ class Ranking:
 @dataclass(frozen=True)
 class SimilarityIndex:
     item_ids: np.ndarray  # int64, ascending
-    matrix: np.ndarray  # float32 rows of length 1 (all-zero vectors stay zero)
+    coded: CodedVectors  # the rows scaled to length 1, as codes (zero rows stay zero)
     # row of item id ``first_id + i`` at [i] (-1: none), when the ids are dense enough;
     # a binary search per id would miss the cache on every step after a ranking
     rows_by_id: Optional[np.ndarray] = None
@@ -77,7 +80,7 @@ class SimilarityIndex:
     @property
     def nbytes(self) -> int:
         extra = self.rows_by_id.nbytes if self.rows_by_id is not None else 0
-        return self.matrix.nbytes + self.item_ids.nbytes + extra
+        return self.coded.nbytes + self.item_ids.nbytes + extra
 
     def positions(self, item_ids: Sequence[int]) -> np.ndarray:
         """Rows of ``item_ids`` that the index holds (others are left out)."""
@@ -94,28 +97,21 @@ class SimilarityIndex:
         return rows[self.item_ids[rows] == wanted]
 
 
-def normalised(vectors: np.ndarray) -> np.ndarray:
-    """float32 copy with rows scaled to length 1; zero rows stay zero (similar to nothing)."""
-    matrix = np.array(vectors, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    np.divide(matrix, norms, out=matrix, where=norms > 0)
-    return matrix
-
-
 def build_index(item_ids: np.ndarray, vectors: np.ndarray) -> SimilarityIndex:
     item_ids = np.asarray(item_ids, dtype=np.int64)
+    vectors = np.asarray(vectors)
     if len(item_ids) != len(vectors):
         raise ValueError(f"{len(item_ids)} item ids for {len(vectors)} vectors")
-    if np.all(item_ids[1:] > item_ids[:-1]):  # inference writes rows in item order: no copy
-        matrix = normalised(vectors)
+    if np.all(item_ids[1:] > item_ids[:-1]):  # inference writes rows in item order
+        coded = cosine_codes.encode(vectors)
     else:
         order = np.argsort(item_ids, kind="stable")
-        item_ids, matrix = item_ids[order], normalised(np.asarray(vectors)[order])
+        item_ids, coded = item_ids[order], cosine_codes.encode(vectors, order)
     if len(item_ids) == 0 or item_ids[-1] - item_ids[0] >= DENSE_SPAN * len(item_ids):
-        return SimilarityIndex(item_ids, matrix)
+        return SimilarityIndex(item_ids, coded)
     rows_by_id = np.full(int(item_ids[-1] - item_ids[0]) + 1, -1, dtype=np.int32)
     rows_by_id[item_ids - item_ids[0]] = np.arange(len(item_ids), dtype=np.int32)
-    return SimilarityIndex(item_ids, matrix, rows_by_id, int(item_ids[0]))
+    return SimilarityIndex(item_ids, coded, rows_by_id, int(item_ids[0]))
 
 
 def _query_rows(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:
@@ -129,7 +125,7 @@ def _query_rows(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.nda
 
 def query_vector(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:
     """The normalised mean of the query items' normalised vectors."""
-    mean = index.matrix[_query_rows(index, query_item_ids)].mean(axis=0)
+    mean = index.coded.decode(_query_rows(index, query_item_ids)).mean(axis=0)
     length = np.linalg.norm(mean)
     if length == 0:
         raise DomainError("the query items' vectors cancel out (or are zero); pick other "
@@ -150,7 +146,7 @@ def query_matrix(index: SimilarityIndex, query_item_ids: Sequence[int],
     if len(rows) > max_items:
         sample = np.random.default_rng(QUERY_SAMPLE_SEED).choice(rows, max_items, replace=False)
         rows = np.sort(sample)
-    vectors = index.matrix[rows]
+    vectors = index.coded.decode(rows)
     vectors = vectors[np.any(vectors != 0, axis=1)]
     if len(vectors) == 0:
         raise DomainError("the query items' vectors are zero; pick other query items",
@@ -158,25 +154,12 @@ def query_matrix(index: SimilarityIndex, query_item_ids: Sequence[int],
     return vectors
 
 
-def nearest_query_scores(matrix: np.ndarray, queries: np.ndarray,
-                         chunk_scores: int = CHUNK_SCORES) -> np.ndarray:
-    """Each row's highest cosine similarity to any of the ``queries`` (rows of length 1),
-    computed a chunk of rows at a time so memory stays at ``chunk_scores`` scores."""
-    scores = np.empty(len(matrix), dtype=np.float32)
-    step = max(1, chunk_scores // len(queries))
-    for start in range(0, len(matrix), step):
-        # queries × rows, then the maximum down each column: an element-wise maximum of
-        # rows, several times faster than reducing along rows of a few query items each
-        np.max(queries @ matrix[start:start + step].T, axis=0, out=scores[start:start + step])
-    return scores
-
-
 def _nearest_to_any(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:
-    return nearest_query_scores(index.matrix, query_matrix(index, query_item_ids))
+    return cosine_codes.nearest_scores(index.coded, query_matrix(index, query_item_ids))
 
 
 def _nearest_to_mean(index: SimilarityIndex, query_item_ids: Sequence[int]) -> np.ndarray:
-    return index.matrix @ query_vector(index, query_item_ids)
+    return cosine_codes.scores(index.coded, query_vector(index, query_item_ids))
 
 
 # How an item's cosine similarity to several query items is scored, by name.
@@ -185,28 +168,30 @@ MATCH_RULES: dict[str, Callable[[SimilarityIndex, Sequence[int]], np.ndarray]] =
 
 
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``k`` highest scores, highest first; exact.
+    """Rows of the ``k`` highest scores, highest first, equal scores in row order; exact.
 
     A threshold from a strided sample usually leaves a few thousand candidates, so the
     partial sort runs on those instead of on every row; when the threshold keeps too few,
-    the full partial sort runs.
+    it runs on every row.
     """
     n = len(scores)
-    if k >= n:
-        candidates = np.arange(n)
-    else:
-        candidates = None
-        step = n // SAMPLE_SIZE
-        if step > 1:
-            sample = scores[::step]
-            rank = min(len(sample) - 1, SAMPLE_MARGIN * k // step + 1)
-            threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
-            kept = np.flatnonzero(scores >= threshold)
-            if len(kept) >= k:
-                candidates = kept[np.argpartition(scores[kept], len(kept) - k)[len(kept) - k:]]
-        if candidates is None:
-            candidates = np.argpartition(scores, n - k)[n - k:]
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
+    candidates = np.arange(n)
+    step = n // SAMPLE_SIZE
+    if k < n and step > 1:
+        sample = scores[::step]
+        rank = min(len(sample) - 1, SAMPLE_MARGIN * k // step + 1)
+        threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+        kept = np.flatnonzero(scores >= threshold)
+        if len(kept) >= k:
+            candidates = kept
+    if k < len(candidates):
+        candidate_scores = scores[candidates]
+        kth = np.partition(candidate_scores, len(candidates) - k)[len(candidates) - k]
+        above = candidates[candidate_scores > kth]
+        # of the rows scoring exactly the k-th score, the first ones (candidates ascend)
+        tied = candidates[candidate_scores == kth][:k - len(above)]
+        candidates = np.concatenate([above, tied])
+    return candidates[np.lexsort((candidates, -scores[candidates]))]
 
 
 def rank(index: SimilarityIndex, query_item_ids: Sequence[int], limit: Optional[int] = None,
@@ -270,9 +255,9 @@ def _labeled_sample(index: SimilarityIndex, labeled_item_ids: Sequence[int],
         item_ids, labels = item_ids[keep], labels[keep]
     order = np.argsort(item_ids, kind="stable")
     item_ids, labels = item_ids[order], labels[order]
-    matrix = index.matrix[np.searchsorted(index.item_ids, item_ids)]
-    nonzero = np.any(matrix != 0, axis=1)
-    return SimilarityIndex(item_ids[nonzero], matrix[nonzero]), labels[nonzero]
+    coded = index.coded.take(np.searchsorted(index.item_ids, item_ids))
+    nonzero = coded.scales > 0
+    return SimilarityIndex(item_ids[nonzero], coded.take(nonzero)), labels[nonzero]
 
 
 def compare_match_rules(index: SimilarityIndex, labeled_item_ids: Sequence[int],
