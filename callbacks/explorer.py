@@ -6,6 +6,11 @@ job table. Small PCA projections run right here in the callback; the rest go to 
 and open when the jobs panel sees them finish. The selection store holds only a key of a
 selection saved beside its projection (or a cluster number), never thousands of ids.
 
+A large projection is drawn as it is seen: more points in view than the page's limit are
+drawn as their density (a grid of counts, recomputed on every zoom and pan), fewer as the
+points themselves; over a density, a lasso or box selects the items inside it by their
+stored coordinates (callbacks/explorer_view.py).
+
 Items that reach the feature job after the projection was fitted (a live data set) are
 placed on it by its fitted transform and drawn as a trace of their own, without fitting
 again: an interval looks whether rows were appended to the feature job, and only then
@@ -13,6 +18,7 @@ redraws.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlencode
 
@@ -25,9 +31,10 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import (error_alert, fields_of, on_refusal, read_session,
                               register_dataset_dropdown, register_jobs_filter, shown_group,
                               tagger_or_default, thumbnail_url, write_session)
-from callbacks.explorer_figure import (cluster_groups, drawn_traces, label_groups,
-                                       plotted_traces, scatter_figure)
+from callbacks.explorer_figure import cluster_groups, label_groups
 from callbacks.explorer_points import event_rows, load_traces, save_traces
+from callbacks.explorer_view import (Drawable, Plot, density_plot, points_limit, points_plot,
+                                     region_items, rows_to_draw)
 from callbacks.ids import Explorer as ids
 from callbacks.ids import JobsPanel, Label
 from db import jobs as job_store
@@ -38,12 +45,14 @@ from ml.features import feature_sources
 from ml.projection_results import (COLOURINGS, available_colourings, current_label_ids,
                                    feature_state, feature_values, finished_projections,
                                    heatmap, label_selection, load_projection, place_arrivals,
-                                   projection_title, save_selection, selection_items,
+                                   placed_points, projection_title, save_selection, selection_items,
                                    summarize)
 from ml.projection_start import open_or_start_projection
+from ml.projection_view import View, view_after, view_from_list
 from services import current_services
 
 THUMBS_SHOWN = 48
+DRAGMODES = ("lasso", "select", "zoom", "pan")  # of a 2-D plot, kept when it is drawn again
 GALLERY_LINK_CLASS = "btn btn-outline-secondary btn-sm mb-3"
 PANEL_CHANGED = JobsPanel.id(JobsPanel.CHANGED, ids.SCOPE)
 PANEL_POLL = JobsPanel.id(JobsPanel.POLL, ids.SCOPE)
@@ -164,37 +173,82 @@ def _requested_items(requested: Optional[dict], dataset_id: int) -> list[int]:
     return requested.get("items", []) if requested.get("dataset") == dataset_id else []
 
 
-def _colour_groups(session, projection, colour: str):
-    """(codes, groups) of a colouring by group; (None, None) for one by value."""
+def _colour_groups(session, projection, colour: str, rows: np.ndarray):
+    """(codes, groups) of the points of ``rows`` for a colouring by group; (None, None)
+    for one by value."""
     if colour in ("confidence", "error"):
         return None, None
     if colour == "cluster":
-        return projection.clusters, cluster_groups(projection.clusters)
+        codes = projection.clusters[rows]
+        return codes, cluster_groups(codes)
     dataset_id = projection.job.dataset_id
-    codes = current_label_ids(session, dataset_id, projection.item_ids)
+    codes = current_label_ids(session, dataset_id, projection.item_ids[rows])
     labels = {label.id: (label.name, label.color)
               for label in list_labels(session, dataset_id, include_archived=True)}
     return codes, label_groups(codes, labels)
 
 
-def _coloured_figure(session, projection, arrivals, colour: str,
-                     highlight: np.ndarray) -> tuple[go.Figure, dict]:
-    """The figure (the projection's points, then the ``arrivals`` placed on it), and the
-    store naming which item each of its points is and the feature rows it shows."""
-    codes, groups = _colour_groups(session, projection, colour)
-    traces = drawn_traces(plotted_traces(len(projection.item_ids), codes, groups), groups,
-                          len(arrivals.item_ids))
-    key = save_traces(projection.folder, traces, arrivals.item_ids)
-    common = dict(revision=projection.job.id, highlight=highlight,
-                  placed=(arrivals.item_ids, arrivals.points))
-    if groups is None:
-        figure = scatter_figure(projection.points, projection.item_ids,
-                                values=feature_values(session, projection, colour),
-                                value_name=COLOURINGS[colour], **common)
-    else:
-        figure = scatter_figure(projection.points, projection.item_ids, codes, groups, **common)
-    return figure, {"projection": projection.job.id, "traces": key,
-                    "features": arrivals.feature_state}
+@dataclass(frozen=True)
+class Shown:
+    """How the page shows a projection: which part, up to how many points, and the drag
+    mode the user chose."""
+    view: Optional[View]  # None: all of it
+    limit: int
+    dragmode: str
+
+
+def _plot(session, projection, arrivals, colour: str, highlight: np.ndarray,
+          shown: Shown) -> Plot:
+    """The projection's points and the ``arrivals`` placed on it, as they are drawn in
+    the view: coloured points, or their density."""
+    drawable = Drawable.of(projection.points, projection.item_ids, arrivals.item_ids,
+                           arrivals.points)
+    rows = rows_to_draw(drawable, shown.view, shown.limit)
+    if rows is None:
+        return density_plot(drawable, shown.view, shown.limit, revision=projection.job.id)
+    own = rows[rows < drawable.fitted]
+    codes, groups = _colour_groups(session, projection, colour, own)
+    values = None if groups is not None else feature_values(session, projection, colour)[own]
+    return points_plot(drawable, rows, codes, groups, values, COLOURINGS[colour],
+                       revision=projection.job.id, highlight=highlight, view=shown.view)
+
+
+def _coloured_figure(session, projection, arrivals, colour: str, highlight: np.ndarray,
+                     shown: Shown) -> tuple[go.Figure, dict]:
+    """The figure as ``shown``, and the store naming which item each of its points is, the
+    feature rows it shows, what it draws (explorer_view.MODES), the view and the drag mode."""
+    plot = _plot(session, projection, arrivals, colour, highlight, shown)
+    if projection.points.shape[1] == 2:
+        plot.figure.update_layout(dragmode=shown.dragmode)
+    key = save_traces(projection.folder, plot.traces, arrivals.item_ids)
+    return plot.figure, {"projection": projection.job.id, "traces": key,
+                         "features": arrivals.feature_state, "mode": plot.mode,
+                         "view": shown.view.as_list() if shown.view is not None else None,
+                         "dragmode": shown.dragmode}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    projection: Any  # ml.projection_results.Projection
+    arrivals: Any  # ml.projection_results.Arrivals
+    colourings: list[str]
+    colour: str  # the one used: "label" when the one asked for is not available
+    figure: go.Figure
+    plotted: dict  # the PLOTTED store
+
+
+def draw_projection(session, job_id: int, colour: str, shown: Shown,
+                    selection: Optional[dict] = None,
+                    requested: Optional[dict] = None) -> Drawn:
+    """Everything the plot shows of projection ``job_id`` as ``shown``: what the page does
+    on opening, recolouring, a zoom or a pan (benchmarks/bench_explorer.py times it)."""
+    projection = load_projection(session, job_id)
+    colourings = available_colourings(session, projection)
+    colour = colour if colour in colourings else "label"
+    highlight = _highlighted(projection, selection, requested)
+    arrivals = place_arrivals(session, projection)
+    figure, plotted = _coloured_figure(session, projection, arrivals, colour, highlight, shown)
+    return Drawn(projection, arrivals, colourings, colour, figure, plotted)
 
 
 def _placed_note(arrivals):
@@ -221,23 +275,54 @@ def _highlighted(projection, selection: Optional[dict], requested: Optional[dict
     return np.asarray(_requested_items(requested, projection.job.dataset_id), dtype=np.int64)
 
 
+def _after_relayout(relayout: Any, plotted: dict) -> tuple[dict, bool]:
+    """(the store with the drag mode and view a relayout of its figure leaves, whether the
+    figure must be drawn again: a zoom or pan must unless every point is drawn already).
+    The drag mode is kept because a figure drawn again starts in its own one."""
+    remembered = dict(plotted)
+    if isinstance(relayout, dict) and relayout.get("dragmode") in DRAGMODES:
+        remembered["dragmode"] = relayout["dragmode"]
+    moved, view = view_after(relayout, view_from_list(plotted.get("view")))
+    remembered["view"] = view.as_list() if view is not None else None
+    return remembered, moved and plotted.get("mode") != "all"
+
+
 @callback(Output(ids.GRAPH, "figure"), Output(ids.PLOTTED, "data"),
           Output(ids.COLOUR, "options"), Output(ids.COLOUR, "value"),
           Output(ids.CLUSTER, "options"), Output(ids.PLACED_NOTE, "children"),
           Input(ids.PROJECTION, "value"), Input(ids.COLOUR, "value"),
           Input(ids.REVISION, "data"), Input(ids.FEATURE_ROWS, "data"),
-          State(ids.REQUESTED, "data"), State(ids.SELECTION, "data"))
-def show_projection(job_id, colour, _revision, _rows, requested, selection):
+          Input(ids.GRAPH, "relayoutData"), Input(ids.POINTS_LIMIT, "value"),
+          State(ids.REQUESTED, "data"), State(ids.SELECTION, "data"),
+          State(ids.PLOTTED, "data"))
+def show_projection(job_id, colour, _revision, _rows, relayout, limit, requested, selection,
+                    plotted):
+    """The projection's figure; a zoom or pan draws the view again (its points, or their
+    density when more than the points limit are in it)."""
     if job_id is None:
         return (_empty_figure("Compute a projection, or open a stored one"), None,
                 [{"label": COLOURINGS["label"], "value": "label"}], "label", [], None)
+    # plotly's first relayout of the empty figure can come in one request with the new
+    # projection: only a relayout on its own is a zoom or pan of the figure shown
+    moved = set(ctx.triggered_prop_ids.values()) == {ids.GRAPH}
+    remembered = plotted if _shows(plotted, job_id) else {}
+    if moved:
+        if not remembered:
+            raise PreventUpdate  # an event of the figure before
+        remembered, redraw = _after_relayout(relayout, plotted)
+        if not redraw:
+            if remembered == plotted:
+                raise PreventUpdate
+            return (no_update, remembered, *[no_update] * 4)
+    dragmode = remembered.get("dragmode")  # the store comes back from the browser
+    shown = Shown(view_from_list(remembered.get("view")), points_limit(limit),
+                  dragmode if dragmode in DRAGMODES else "lasso")
     with read_session() as session:
-        projection = load_projection(session, job_id)
-        colourings = available_colourings(session, projection)
-        colour = colour if colour in colourings else "label"
-        highlight = _highlighted(projection, selection, requested)
-        arrivals = place_arrivals(session, projection)
-        figure, plotted = _coloured_figure(session, projection, arrivals, colour, highlight)
+        drawn = draw_projection(session, job_id, colour, shown, selection, requested)
+    projection, arrivals, colour = drawn.projection, drawn.arrivals, drawn.colour
+    figure, plotted, colourings = drawn.figure, drawn.plotted, drawn.colourings
+    if moved:
+        return (figure, plotted, *[no_update] * 4)
     clusters = [] if projection.clusters is None else [
         {"label": f"{'noise' if k < 0 else f'cluster {k}'} ({n:,})", "value": str(k)}
         for k, n in zip(*map(np.ndarray.tolist, np.unique(projection.clusters,
@@ -271,6 +356,20 @@ def _event_items(projection, plotted: Optional[dict],
     return drawn[event_rows(traces, event)], placed
 
 
+def selected_items(projection, plotted: dict, selected: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids the user selected, the ids of the items placed after the fit): over a
+    density, those inside the drawn lasso or box by their stored coordinates; else the
+    points plotly reports."""
+    if plotted.get("mode") == "density":
+        _traces, placed = load_traces(projection.folder, plotted.get("traces"))
+        drawable = Drawable.of(projection.points, projection.item_ids, placed,
+                               placed_points(projection, placed))
+        inside = region_items(drawable, selected)
+        if inside is not None:
+            return inside, placed
+    return _event_items(projection, plotted, selected)
+
+
 def _drawn_by_user(selected: Any) -> bool:
     """Whether a graph's selectedData is the user's: plotly also reports an empty selection,
     with no region drawn, when it redraws the figure (after labeling, recolouring)."""
@@ -282,7 +381,8 @@ def _drawn_by_user(selected: Any) -> bool:
 def _shows(plotted: Optional[dict], job_id) -> bool:
     """Whether the drawn figure is the one of projection ``job_id`` (an event may come from
     the figure before)."""
-    return job_id is not None and (plotted or {}).get("projection") == job_id
+    return job_id is not None and isinstance(plotted, dict) \
+        and plotted.get("projection") == job_id
 
 
 @callback(Output(ids.SELECTION, "data"), Output(ids.PLOT_FEEDBACK, "children"),
@@ -305,14 +405,20 @@ def select(selected, _clicks, job_id, cluster, requested, plotted):
     if ctx.triggered_id == ids.GRAPH:
         if not _shows(plotted, job_id) or not _drawn_by_user(selected):
             raise PreventUpdate
-        chosen, placed = _event_items(projection, plotted, selected)
+        chosen, placed = selected_items(projection, plotted, selected)
     else:  # a projection opened: the items the URL asked for, if any
         chosen = _requested_items(requested, projection.job.dataset_id)
+    return saved_selection(projection, chosen, placed), None
+
+
+def saved_selection(projection, chosen: np.ndarray, placed: np.ndarray) -> Optional[dict]:
+    """The selection store of the ``chosen`` items of the projection (or of the ``placed``
+    ones), saved beside it; None when none is."""
     members = projection.members(chosen, placed)
     if len(members) == 0:
-        return None, None
-    return ({"projection": job_id, "key": save_selection(projection, members, placed),
-             "count": int(len(members))}, None)
+        return None
+    return {"projection": projection.job.id, "key": save_selection(projection, members, placed),
+            "count": int(len(members))}
 
 
 def _selection(session, selection):
@@ -378,6 +484,15 @@ def show_selection(selection, _revision):
     return text, thumbs, gallery_href(projection, selection), link_class
 
 
+def heatmap_title(found, statistic: str) -> str:
+    """What the heat map shows: of a data set's sample of images, how many of the selected
+    items it counts."""
+    what = "mean" if statistic == "mean" else "standard deviation"
+    if not found.sampled:
+        return f"{what} of {found.stats.count:,} images"
+    return f"{what} of {found.stats.count:,} of {found.selected:,} selected (sample)"
+
+
 @callback(Output(ids.HEATMAP, "figure"), Input(ids.SELECTION, "data"),
           Input(ids.STATISTIC, "value"))
 @on_refusal(lambda error: _empty_figure(str(error)))
@@ -386,11 +501,11 @@ def show_heatmap(selection, statistic):
         return _empty_figure("the mean image of a selection shows here")
     with read_session() as session:
         projection, item_ids = _selection(session, selection)
-    stats = heatmap(projection, item_ids)
-    image = stats.mean if statistic == "mean" else stats.std
+        found = heatmap(session, projection, item_ids)
+    image = found.stats.mean if statistic == "mean" else found.stats.std
     figure = go.Figure(go.Heatmap(z=image, colorscale="Viridis",
                                   colorbar=dict(thickness=10)))
-    title = f"{'mean' if statistic == 'mean' else 'standard deviation'} of {stats.count:,} images"
+    title = heatmap_title(found, statistic)
     figure.update_layout(margin=dict(l=10, r=10, t=30, b=10), title=dict(text=title, x=0.02,
                                                                          font=dict(size=12)))
     figure.update_xaxes(visible=False, constrain="domain")

@@ -4,9 +4,11 @@ Plotly sends numpy arrays as base64 typed arrays, so 100,000 points cost a few b
 (float32 coordinates) instead of decimal text. Groups (labels, clusters) are one trace each,
 so the legend names and toggles them; continuous values (confidence, reconstruction error)
 are one trace with a colour bar. Items placed on the fitted projection after it was
-computed (arrivals on a live data set) are one more trace, "new (placed)", drawn last. The
-figure carries no item ids: events name a point by its trace and its place in it, which
-``plotted_traces`` and ``drawn_traces`` fix (see callbacks/explorer_points.py).
+computed (arrivals on a live data set) are one more trace, "new (placed)", drawn last. Too
+many points in view for WebGL to stay fluid are drawn as their density instead
+(``density_figure``, one byte a cell). The figure carries no item ids: events name a point
+by its trace and its place in it, which ``plotted_traces`` and ``drawn_traces`` fix (see
+callbacks/explorer_points.py).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+
+from ml.projection_view import Density
 
 UNLABELED_COLOR = "#b8b8b8"
 NOISE_COLOR = "#6c757d"
@@ -25,6 +29,9 @@ PLACED_MARKER = dict(color="#000000", symbol="diamond", opacity=0.9,
 CLUSTER_COLORS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
                   "#f0e442", "#000000", "#636efa", "#ef553b", "#00cc96", "#ab63fa",
                   "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
+# level 0 (no point) transparent, then light to dark blue by the log of the count
+DENSITY_COLOURS = [[0.0, "rgba(255,255,255,0)"], [0.5 / 255, "rgba(255,255,255,0)"],
+                   [0.5 / 255, "#c6dbef"], [0.5, "#4292c6"], [1.0, "#08306b"]]
 
 
 @dataclass(frozen=True)
@@ -116,14 +123,47 @@ def scatter_figure(points: np.ndarray, item_ids: np.ndarray,
         traces.append(_trace(np.asarray(placed_points), placed_ids,
                              f"{PLACED_NAME} ({len(placed_ids):,})",
                              dict(size=size + 2, **PLACED_MARKER), highlight))
-    figure = go.Figure(traces)
+    return _laid_out(go.Figure(traces), revision, points.shape[1])
+
+
+def _laid_out(figure: go.Figure, revision: object, dimensions: int) -> go.Figure:
     figure.update_layout(
         margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso", uirevision=revision,
         plot_bgcolor="white",
         legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.01, x=0),
         clickmode="event+select", hovermode="closest")
-    if points.shape[1] == 2:
+    if dimensions == 2:
         figure.update_xaxes(showgrid=False, zeroline=False, showticklabels=False)
         figure.update_yaxes(showgrid=False, zeroline=False, showticklabels=False,
                             scaleanchor="x")
+    return figure
+
+
+def density_levels(counts: np.ndarray) -> np.ndarray:
+    """uint8 per cell: 0 where empty, else 1 to 255 by the log of the count (one byte a
+    cell travels to the browser)."""
+    scale = np.log1p(max(int(counts.max(initial=0)), 1))
+    return np.ceil(255 * np.log1p(counts) / scale).astype(np.uint8)  # 1 point: 1 or more
+
+
+def density_figure(density: Density, sample: np.ndarray, limit: int,
+                   revision: object = None) -> go.Figure:
+    """The ``density`` as a heat map (empty cells transparent), with the ``sample`` points
+    (n × 2) over it as one invisible trace: hovering them shows their images, and plotly
+    offers the lasso and the box only over a plot with selectable points."""
+    levels = density_levels(density.counts)
+    heat = go.Heatmap(z=levels, x0=density.x0 + density.dx / 2, dx=density.dx,
+                      y0=density.y0 + density.dy / 2, dy=density.dy, zmin=0, zmax=255,
+                      colorscale=DENSITY_COLOURS, showscale=False, hoverinfo="skip",
+                      name="density")
+    hover = go.Scattergl(x=np.ascontiguousarray(sample[:, 0], dtype=np.float32),
+                         y=np.ascontiguousarray(sample[:, 1], dtype=np.float32),
+                         mode="markers", marker=dict(size=8, opacity=0), hoverinfo="none",
+                         name="sample", showlegend=False)
+    figure = _laid_out(go.Figure([heat, hover]), revision, 2)
+    figure.update_layout(annotations=[dict(
+        text=f"density of {density.in_view:,} points: zoom in to fewer than {limit:,} "
+             "to see them", xref="paper", yref="paper", x=0, y=1, xanchor="left",
+        yanchor="bottom", showarrow=False, font=dict(size=11, color="#6c757d"))],
+        margin=dict(t=24))
     return figure

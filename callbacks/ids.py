@@ -277,6 +277,7 @@ class Explorer:
     ARRIVALS_POLL = "explorer-arrivals-poll"  # interval: has the feature job gained rows?
     FEATURE_ROWS = "explorer-feature-rows"  # store: {projection, features}: rows appended
     PLACED_NOTE = "explorer-placed-note"  # how many arrivals are placed, or why none
+    POINTS_LIMIT = "explorer-points-limit"  # more points in view are drawn as their density
     SELECTION = "explorer-selection"  # store: {projection, key or cluster, count}
     SUMMARY = "explorer-summary"
     CLUSTER = "explorer-cluster"

@@ -3,11 +3,13 @@
 Reading thousands of detector frames takes far longer than a click may, so the images are
 read once into a *stack*: every item downscaled (block means, as for thumbnails) to a
 fixed square size, transformed (log, percentile clipping) and stored as uint8 in a
-memory-mapped ``.npy`` file. A selection's statistics are then a gather of its rows.
+memory-mapped ``.npy`` file. A selection's statistics are then a gather of its rows
+(plus, for a stack of a sample of the items, a few images read on demand).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -33,13 +35,18 @@ def square_image(raw: np.ndarray, size: int, transform: Transform) -> np.ndarray
     return apply_transform(image, transform)
 
 
-def build_stack(source: DataSource, items: Sequence, size: int, transform: Transform,
-                path: Path, on_progress: Optional[Callable[[int], None]] = None,
-                should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
-    """Write the uint8 (n, size, size) stack of ``items`` (objects with path and frame) to
-    ``path``; returns a bool array, False for the items that could not be read (zeros)."""
-    stack = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
-                                      shape=(len(items), size, size))
+def stack_image(raw: np.ndarray, size: int, transform: Transform) -> np.ndarray:
+    """A raw frame as one uint8 (size, size) row of a stack."""
+    return (square_image(raw, size, transform) * 255.0 + 0.5).astype(np.uint8)
+
+
+def read_into(stack: np.ndarray, source: DataSource, items: Sequence, transform: Transform,
+              on_progress: Optional[Callable[[int], None]] = None,
+              should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """Fill the uint8 (n, size, size) ``stack`` with the images of ``items`` (objects with
+    path and frame); returns a bool array, False for the items that could not be read
+    (their rows are left as they were)."""
+    size = stack.shape[1]
     readable = np.ones(len(items), dtype=bool)
     for row, item in enumerate(items):
         if row % 256 == 0:
@@ -48,11 +55,20 @@ def build_stack(source: DataSource, items: Sequence, size: int, transform: Trans
             if on_progress is not None:
                 on_progress(row)
         try:
-            image = square_image(source.read(item.path, item.frame), size, transform)
+            stack[row] = stack_image(source.read(item.path, item.frame), size, transform)
         except READ_ERRORS:
             readable[row] = False
-            continue
-        stack[row] = (image * 255.0 + 0.5).astype(np.uint8)
+    return readable
+
+
+def build_stack(source: DataSource, items: Sequence, size: int, transform: Transform,
+                path: Path, on_progress: Optional[Callable[[int], None]] = None,
+                should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """Write the uint8 (n, size, size) stack of ``items`` to ``path``; returns a bool
+    array, False for the items that could not be read (zeros)."""
+    stack = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
+                                      shape=(len(items), size, size))
+    readable = read_into(stack, source, items, transform, on_progress, should_stop)
     stack.flush()
     return readable
 
@@ -64,25 +80,33 @@ class SelectionStats:
     count: int  # images that went into the statistics
 
 
-def selection_stats(stack: np.ndarray, rows: np.ndarray) -> SelectionStats:
+def selection_stats(stack: np.ndarray, rows: np.ndarray,
+                    extra: Optional[np.ndarray] = None) -> SelectionStats:
     """Mean and standard deviation over the ``rows`` of a uint8 stack (rows sorted here, so
-    a memory-mapped stack is read front to back)."""
+    a memory-mapped stack is read front to back) and the uint8 images ``extra`` of the
+    same size, read apart from the stack."""
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     shape = stack.shape[1:]
-    if len(rows) == 0:
+    extra = np.empty((0, *shape), dtype=np.uint8) if extra is None else extra
+    count = len(rows) + len(extra)
+    if count == 0:
         empty = np.zeros(shape, dtype=np.float32)
         return SelectionStats(empty, empty, 0)
+    chunks = chain((stack[rows[start:start + GATHER_ROWS]]  # gathered one at a time
+                    for start in range(0, len(rows), GATHER_ROWS)),
+                   (extra[start:start + GATHER_ROWS]
+                    for start in range(0, len(extra), GATHER_ROWS)))
     # Integer sums: exact, and several times faster than summing float copies.
     total = np.zeros(int(np.prod(shape)), dtype=np.uint64)
     squares = np.zeros_like(total)
-    for start in range(0, len(rows), GATHER_ROWS):
-        chunk = stack[rows[start:start + GATHER_ROWS]].reshape(-1, total.size)
+    for chunk in chunks:
+        chunk = chunk.reshape(-1, total.size)
         total += chunk.sum(axis=0, dtype=np.uint32)  # GATHER_ROWS * 255 fits
         wide = chunk.astype(np.uint16)
         squares += np.multiply(wide, wide, out=wide).sum(axis=0, dtype=np.uint32)
-    mean = total / len(rows)
-    variance = np.maximum(squares / len(rows) - mean * mean, 0.0)
+    mean = total / count
+    variance = np.maximum(squares / count - mean * mean, 0.0)
     scale = 1.0 / 255.0
     return SelectionStats((mean * scale).astype(np.float32).reshape(shape),
                           (np.sqrt(variance) * scale).astype(np.float32).reshape(shape),
-                          len(rows))
+                          count)

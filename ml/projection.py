@@ -2,14 +2,15 @@
 
 Methods are chosen by name from two registries, each entry with its parameter spec, so a
 new method is one entry. ``project`` (``fit_projection`` when the fitted estimator is wanted
-too, to place new vectors later: ml/projection_place.py) and ``cluster`` are the public
-functions; the web process imports this module for the specs only (scikit-learn and umap
-load when a method runs).
+too, to place new vectors later: ml/projection_place.py; ``fit_on_sample`` for a million
+vectors: fit on a seeded sample, place the rest chunk by chunk) and ``cluster`` are the
+public functions; the web process imports this module for the specs only (scikit-learn and
+umap load when a method runs).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -111,6 +112,45 @@ def fit_projection(vectors: np.ndarray, method: str,
                          "projection")
     points, estimator = PROJECTIONS[method].run(data, checked)
     return np.ascontiguousarray(points, dtype=np.float32), estimator
+
+
+FIT_SAMPLE = 20_000  # vectors a projection is fitted on; the rest are placed by its transform
+PLACE_CHUNK = 50_000  # vectors placed at a time: memory stays bounded at any size
+
+
+@dataclass(frozen=True)
+class SampledFit:
+    points: np.ndarray  # float32 (n, n_components), one per vector
+    estimator: Any  # fitted on the sample only
+    sample_rows: np.ndarray  # sorted rows of the vectors it was fitted on
+
+
+def fit_on_sample(vectors: np.ndarray, method: str, params: dict[str, Any],
+                  sample: int = FIT_SAMPLE, seed: int = 0, chunk: int = PLACE_CHUNK,
+                  on_chunk: Optional[Callable[[int, int], None]] = None) -> SampledFit:
+    """A projection of every row of ``vectors`` (which may be memory-mapped) fitted on
+    ``sample`` rows drawn with ``seed`` (all rows when there are no more), the others
+    placed ``chunk`` rows at a time by the fitted transform, as items arriving later are
+    (ml/projection_place.py). ``on_chunk(placed, to_place)`` follows each chunk (it may
+    raise to stop)."""
+    from ml.projection_place import fitted_transform
+
+    total = len(vectors)
+    if total <= sample:
+        points, estimator = fit_projection(vectors, method, params)
+        return SampledFit(points, estimator, np.arange(total))
+    rows = np.sort(np.random.default_rng(seed).choice(total, sample, replace=False))
+    fitted, estimator = fit_projection(np.asarray(vectors[rows]), method, params)
+    points = np.empty((total, fitted.shape[1]), dtype=np.float32)
+    points[rows] = fitted
+    rest = np.setdiff1d(np.arange(total), rows, assume_unique=True)
+    place = fitted_transform(method, estimator)
+    for start in range(0, len(rest), chunk):
+        part = rest[start:start + chunk]
+        points[part] = place(np.asarray(vectors[part]))
+        if on_chunk is not None:
+            on_chunk(start + len(part), len(rest))
+    return SampledFit(points, estimator, rows)
 
 
 def project(vectors: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarray:

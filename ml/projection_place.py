@@ -22,25 +22,40 @@ from errors import DomainError
 class Placement:
     files: dict[str, str]  # result["files"] key -> file name in the job's artifact folder
     save: Callable[[Any, dict[str, Path]], None]  # (fitted estimator, paths by key)
-    place: Callable[[dict[str, Path], np.ndarray], np.ndarray]  # (paths by key, vectors)
+    load: Callable[[dict[str, Path]], Any]  # (paths by key) -> the transform
+    of: Callable[[Any], Any]  # (fitted estimator) -> the same transform, without files
+    transform: Callable[[Any, np.ndarray], np.ndarray]  # (transform, vectors) -> points
 
 
-def _save_pca(estimator, paths: dict[str, Path]) -> None:
+def _pca_of(estimator) -> tuple[np.ndarray, np.ndarray]:
     # sklearn's PCA.transform: (x - mean) @ components.T, divided per component by
     # sqrt(explained variance) when whitened; that scale is folded into the components.
     components = np.asarray(estimator.components_, dtype=np.float64)
     if estimator.whiten:
         components = components / np.sqrt(estimator.explained_variance_)[:, None]
-    np.save(paths["pca_mean"], np.asarray(estimator.mean_, dtype=np.float64))
+    return np.asarray(estimator.mean_, dtype=np.float64), components
+
+
+def _save_pca(estimator, paths: dict[str, Path]) -> None:
+    mean, components = _pca_of(estimator)
+    np.save(paths["pca_mean"], mean)
     np.save(paths["pca_components"], components)
 
 
-def _place_pca(paths: dict[str, Path], vectors: np.ndarray) -> np.ndarray:
-    mean = np.load(paths["pca_mean"], allow_pickle=False)
-    components = np.load(paths["pca_components"], allow_pickle=False)
-    if vectors.shape[1] != len(mean):
+def _load_pca(paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.load(paths["pca_mean"], allow_pickle=False),
+            np.load(paths["pca_components"], allow_pickle=False))
+
+
+def _dimensions_check(vectors: np.ndarray, fitted: int) -> None:
+    if vectors.shape[1] != fitted:
         raise DomainError(f"vectors have {vectors.shape[1]} dimensions, the projection was "
-                          f"fitted on {len(mean)}", "vectors")
+                          f"fitted on {fitted}", "vectors")
+
+
+def _place_pca(transform: tuple[np.ndarray, np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    mean, components = transform
+    _dimensions_check(vectors, len(mean))
     return (vectors.astype(np.float64) - mean) @ components.T
 
 
@@ -53,21 +68,31 @@ def _save_umap(estimator, paths: dict[str, Path]) -> None:
     joblib.dump(estimator, paths["umap_model"])
 
 
-def _place_umap(paths: dict[str, Path], vectors: np.ndarray) -> np.ndarray:
+def _load_umap(paths: dict[str, Path]):
     import joblib
 
-    model = joblib.load(paths["umap_model"])
-    if vectors.shape[1] != model._raw_data.shape[1]:
-        raise DomainError(f"vectors have {vectors.shape[1]} dimensions, the projection was "
-                          f"fitted on {model._raw_data.shape[1]}", "vectors")
+    return joblib.load(paths["umap_model"])
+
+
+def _place_umap(model, vectors: np.ndarray) -> np.ndarray:
+    _dimensions_check(vectors, model._raw_data.shape[1])
     return model.transform(vectors)
 
 
 PLACEMENTS: dict[str, Placement] = {
     "pca": Placement({"pca_mean": "pca_mean.npy", "pca_components": "pca_components.npy"},
-                     _save_pca, _place_pca),
-    "umap": Placement({"umap_model": "umap_model.joblib"}, _save_umap, _place_umap),
+                     _save_pca, _load_pca, _pca_of, _place_pca),
+    "umap": Placement({"umap_model": "umap_model.joblib"}, _save_umap, _load_umap,
+                      lambda estimator: estimator, _place_umap),
 }
+
+
+def fitted_transform(method: str, estimator) -> Callable[[np.ndarray], np.ndarray]:
+    """float32 points of vectors by the fitted ``estimator``, by the very arithmetic that
+    places new items later from the saved files (``place_new_points``)."""
+    placement, transform = PLACEMENTS[method], PLACEMENTS[method].of(estimator)
+    return lambda vectors: np.ascontiguousarray(
+        placement.transform(transform, np.asarray(vectors, dtype=np.float32)), np.float32)
 
 
 def save_transform(folder: Path, method: str, estimator) -> dict[str, str]:
@@ -100,6 +125,6 @@ def place_new_points(projection_job, vectors: np.ndarray) -> np.ndarray:
         return np.empty((0, components), dtype=np.float32)
     placement = PLACEMENTS[projection_job.params["method"]]
     folder = Path(projection_job.artifact_dir)
-    points = placement.place({key: folder / name for key, name in placement.files.items()},
-                             data)
+    transform = placement.load({key: folder / name for key, name in placement.files.items()})
+    points = placement.transform(transform, data)
     return np.ascontiguousarray(points, dtype=np.float32)

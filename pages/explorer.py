@@ -1,5 +1,6 @@
 """The latent space explorer: project a feature job's vectors, find clusters, select points
-with the lasso and label them as a group."""
+with the lasso and label them as a group. Zoomed out over many points, the plot shows their
+density; zoomed in, the points."""
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -7,6 +8,7 @@ from dash import dcc, html
 from callbacks.ids import Explorer as ids
 from ml.kinds.projection import HEATMAP_PARAMS, SPACES
 from ml.projection import CLUSTERINGS, PROJECTIONS
+from ml.projection_view import POINTS_LIMIT
 from pages._job_form import FIELD_TEXTS, dataset_picker, spec_input
 from pages._jobs_panel import jobs_panel
 
@@ -104,6 +106,12 @@ def _plot():
             dcc.Store(id=ids.FEATURE_ROWS, data=None),
             dcc.Interval(id=ids.ARRIVALS_POLL, interval=3000),
             html.Div(id=ids.PLACED_NOTE, className="small"),
+            dbc.InputGroup([
+                dbc.InputGroupText("draw points while at most"),
+                dbc.Input(id=ids.POINTS_LIMIT, type="number", min=1, step=1,
+                          value=POINTS_LIMIT, debounce=True),
+                dbc.InputGroupText("are in view, else their density"),
+            ], size="sm", className="my-1"),
             dcc.Tooltip(id=ids.TOOLTIP, direction="right"),
             html.Div(id=ids.PLOT_FEEDBACK),
             html.Div("Drag a lasso around points (2-D; the box is on the plot's toolbar), click "

@@ -22,10 +22,12 @@ from db.store import TagIn, apply_event, current_labels
 from errors import DomainError
 from ml.features import load_vectors
 from ml.jobs import create_job, execute_job
+from callbacks.explorer import heatmap_title
 from ml.projection_place import place_new_points
-from ml.projection_results import (explorer_order, feature_state, feature_values, find_projection,
-                                   heatmap, label_selection, load_projection, load_selection,
-                                   place_arrivals, save_selection, selection_items, summarize)
+from ml.projection_results import (ON_DEMAND, explorer_order, feature_state, feature_values,
+                                   find_projection, heatmap, label_selection, load_projection,
+                                   load_selection, place_arrivals, save_selection,
+                                   selection_items, summarize)
 from tests.databases import DemoDataset, demo_dataset, make_dataset
 from tests.feature_jobs import make_feature_job
 from tests.growing_features import append_feature_rows
@@ -86,17 +88,67 @@ def test_projection_job_stores_points_clusters_and_transformed_images(lab):
     assert projection.item_ids.tolist() == lab.item_ids.tolist()
     assert adjusted_rand_score(lab.classes, projection.clusters) > 0.9
 
-    # the heat map of a selection is the mean / std of its transformed images
+    # the heat map of a selection is the mean / std of its transformed images: all of
+    # them, as the data set is no larger than the heat-map sample
+    assert job.result["heatmap"] == {"items": N_IMAGES, "of": N_IMAGES, "seed": 0}
     chosen = lab.item_ids[lab.classes == 1]
-    stats = heatmap(projection, chosen)
-    source = DirectorySource(str(lab.settings.data_roots[0] / "images"))
     with lab.session_factory() as session:
-        paths = dict(session.execute(select(Item.id, Item.path)).all())
-    images = np.stack([square_image(source.read(paths[int(i)]), SIZE, Transform(log=True))
-                       for i in chosen])
+        found = heatmap(session, projection, chosen)
+    stats, images = found.stats, transformed_images(lab, chosen)
+    assert not found.sampled and found.selected == len(chosen)
     assert stats.count == len(chosen) and stats.mean.shape == (SIZE, SIZE)
     assert np.abs(stats.mean - images.mean(axis=0)).max() < 1 / 255
     assert np.abs(stats.std - images.std(axis=0)).max() < 2 / 255
+    assert heatmap_title(found, "mean") == f"mean of {len(chosen)} images"
+
+
+def transformed_images(lab: Lab, item_ids) -> np.ndarray:
+    source = DirectorySource(str(lab.settings.data_roots[0] / "images"))
+    with lab.session_factory() as session:
+        paths = dict(session.execute(select(Item.id, Item.path)).all())
+    return np.stack([square_image(source.read(paths[int(i)]), SIZE, Transform(log=True))
+                     for i in item_ids])
+
+
+def test_the_heat_maps_of_a_large_data_set_read_a_seeded_sample_and_say_so(lab):
+    job = run_projection(lab, method="pca", heatmap_size=SIZE, heatmap_sample=20)
+    assert job.status == "succeeded", job.error
+    assert job.result["heatmap"] == {"items": 20, "of": N_IMAGES, "seed": 0}
+    folder = Path(job.artifact_dir)
+    sample = np.load(folder / "heatmap_item_ids.npy")
+    assert np.load(folder / "images.npy").shape == (20, SIZE, SIZE)
+    assert len(set(sample.tolist())) == 20 and set(sample) <= set(lab.item_ids)
+    assert sample.tolist() == [i for i in lab.item_ids if i in set(sample)]  # in job order
+    again = run_projection(lab, method="umap", n_neighbors=10, heatmap_size=SIZE,
+                           heatmap_sample=20)
+    assert np.array_equal(np.load(Path(again.artifact_dir) / "heatmap_item_ids.npy"), sample)
+    assert inode(again, "images.npy") == inode(job, "images.npy")
+    other = run_projection(lab, method="pca", heatmap_size=SIZE, heatmap_sample=30)
+    assert inode(other, "images.npy") != inode(job, "images.npy")
+
+    chosen = lab.item_ids[lab.classes == 1]
+    in_sample = chosen[np.isin(chosen, sample)]
+    assert 0 < len(in_sample) < len(chosen)
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+        # a selection the sample holds enough of: the statistics of its sampled items
+        found = heatmap(session, projection, chosen, on_demand=2)
+        images = transformed_images(lab, in_sample)
+        assert found.sampled and found.selected == len(chosen)
+        assert found.stats.count == len(in_sample)
+        assert np.abs(found.stats.mean - images.mean(axis=0)).max() < 1 / 255
+        assert heatmap_title(found, "std") == \
+            f"standard deviation of {len(in_sample)} of {len(chosen)} selected (sample)"
+        # one it holds too few of: up to on_demand of its images are read now
+        assert ON_DEMAND >= len(chosen)
+        found = heatmap(session, projection, chosen)
+        assert found.stats.count == len(chosen)
+        images = transformed_images(lab, chosen)
+        assert np.abs(found.stats.mean - images.mean(axis=0)).max() < 1 / 255
+        assert np.abs(found.stats.std - images.std(axis=0)).max() < 2 / 255
+        outside = lab.item_ids[~np.isin(lab.item_ids, sample)]
+        found = heatmap(session, projection, outside, on_demand=3)
+        assert found.stats.count == 3 and found.selected == len(outside)
 
 
 def inode(job, name: str) -> int:
@@ -211,11 +263,18 @@ def test_projections_that_cannot_run_are_refused_before_they_are_queued(lab):
     assert refusal(lab).field == "params.feature_job_id"
     assert refusal(lab, feature_job_id=lab.feature_job_id, method="umap",
                    n_neighbors=N_IMAGES).field == "params.n_neighbors"
+    assert refusal(lab, feature_job_id=lab.feature_job_id, method="umap", n_neighbors=12,
+                   fit_sample=12).field == "params.n_neighbors"
+    assert refusal(lab, feature_job_id=lab.feature_job_id, fit_sample=5).field == \
+        "params.fit_sample"
     assert refusal(lab, feature_job_id=lab.feature_job_id,
                    clustering={"method": "kmeans", "params": {"n_clusters": 1}}
                    ).field == "params.clustering.params.n_clusters"
     assert refusal(lab, feature_job_id=lab.feature_job_id, pmin=99, pmax=1).field == \
         "params.pmin"
+    for sample in (0, 10**9, "all"):
+        assert refusal(lab, feature_job_id=lab.feature_job_id,
+                       heatmap_sample=sample).field == "params.heatmap_sample"
     other_id, other_items, _labels = make_dataset(lab.session_factory, 5, name="other")
     other_job = make_feature_job(lab.session_factory, other_id, lab.settings.artifacts_dir,
                                  other_items, np.zeros((5, 4)))
@@ -248,7 +307,8 @@ def test_projections_start_and_are_refused_through_the_rest_api(lab):
     job = client.get(f"/api/v1/jobs/{answer.json['id']}").json
     assert job["status"] == "succeeded", job["error"]
     assert set(job["result"]["files"]) == {"points", "item_ids", "pca_mean", "pca_components",
-                                           "clusters", "images", "readable"}
+                                           "clusters", "images", "readable",
+                                           "heatmap_ids"}
     server.extensions["beamlabel"].engine.dispose()
 
 
@@ -355,6 +415,23 @@ def test_a_pca_job_saves_its_transform_and_places_items_that_arrive_later(lab):
         event, _plan = label_selection(session, projection, chosen, label_id, "tester")
         assert sorted(event.params["item_ids"]) == sorted(chosen[:3])
     assert save_selection(projection, chosen) != save_selection(projection, chosen, arrived)
+
+
+def test_a_job_fitted_on_a_sample_places_the_rest_by_its_transform_and_says_so(lab):
+    job = run_projection(lab, method="umap", n_neighbors=8, seed=5, fit_sample=20,
+                         heatmap_size=SIZE)
+    assert job.status == "succeeded", job.error
+    assert job.result["fit"] == {"sample": 20, "seed": 5, "placed": N_IMAGES - 20}
+    with lab.session_factory() as session:
+        projection = load_projection(session, job.id)
+    assert projection.points.shape == (N_IMAGES, 2) and np.isfinite(projection.points).all()
+    # each class stays together on the map, sampled and placed points alike
+    centres = np.stack([projection.points[lab.classes == k].mean(axis=0)
+                        for k in range(len(CLASSES))])
+    nearest = np.linalg.norm(projection.points[:, None] - centres[None], axis=2).argmin(axis=1)
+    assert (nearest == lab.classes).all()
+    assert run_projection(lab, method="pca", heatmap_size=SIZE).result["fit"] == \
+        {"sample": N_IMAGES, "seed": 0, "placed": 0}
 
 
 def test_a_new_clustering_of_a_grown_feature_job_keeps_to_the_fitted_points(lab):

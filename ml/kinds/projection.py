@@ -3,11 +3,16 @@ clustered, plus the stack of transformed images the explorer's selection heat ma
 
 Parameters: ``feature_job_id``, ``method`` (pca | umap) with that method's parameters
 (``n_components``, ...), an optional ``clustering`` object ``{"method": kmeans | dbscan |
-hdbscan, "params": {...}, "space": "projection" | "features"}``, and the heat-map images'
-``heatmap_size``, ``log``, ``pmin``, ``pmax``. Files: points.npy (float32 n×k),
-item_ids.npy, the fitted transform that places new items later (ml/projection_place.py:
-pca_mean.npy and pca_components.npy, or umap_model.joblib), clusters.npy (int32, -1 noise)
-when clustered, images.npy (uint8 n×s×s) and readable.npy.
+hdbscan, "params": {...}, "space": "projection" | "features"}``, the heat-map images'
+``heatmap_size``, ``log``, ``pmin``, ``pmax``, ``heatmap_sample`` (of more items, the
+heat-map stack holds that many, drawn with seed 0: the result's ``heatmap`` says so), and
+``fit_sample``: of more items, that many are fitted, drawn with the method's seed (0 for
+PCA), and the rest are placed by the fitted transform chunk by chunk (the result's ``fit``
+says so). Files: points.npy (float32 n×k), item_ids.npy, the fitted transform that places
+new items later (ml/projection_place.py: pca_mean.npy and pca_components.npy, or
+umap_model.joblib), clusters.npy (int32, -1 noise) when clustered, images.npy (uint8
+m×s×s of the m heat-map items), readable.npy and heatmap_item_ids.npy (the m items, in
+the feature job's order).
 """
 from __future__ import annotations
 
@@ -16,30 +21,38 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.catalog import source_of
 from data.selection_stats import build_stack
 from data.transforms import Transform
 from db.jobs import list_jobs
-from db.models import Job
+from db.models import Item, Job
 from errors import DomainError
 from ml.features import feature_job, load_vectors, rows_of
 from ml.kinds.context import JobContext
 from ml.kinds.spec import JobCancelled, JobKind, register_kind
 from ml.params import Choice, Flag, Param, params_checker
-from ml.projection import CLUSTERINGS, PROJECTIONS, check_method, cluster, fit_projection
+from ml.projection import (CLUSTERINGS, FIT_SAMPLE, PROJECTIONS, check_method, cluster,
+                           fit_on_sample)
 from ml.projection_place import PLACEMENTS, save_transform
 
 KIND = "projection"
 FILES = {"points": "points.npy", "item_ids": "item_ids.npy", "clusters": "clusters.npy",
          "images": "images.npy", "readable": "readable.npy",
+         "heatmap_ids": "heatmap_item_ids.npy",
          **{key: name for placement in PLACEMENTS.values()
             for key, name in placement.files.items()}}
 POINT_FILES = ("points", "item_ids")
-IMAGE_FILES = ("images", "readable")
+IMAGE_FILES = ("images", "readable", "heatmap_ids")
 HEATMAP_PARAMS = {"heatmap_size": Param(int, 64, 8, 256), "log": Flag(True),
                   "pmin": Param(float, 1.0, 0.0, 100.0), "pmax": Param(float, 99.0, 0.0, 100.0)}
+# A million 64-px images are 4 GB and a million file reads: the heat maps read a sample.
+HEATMAP_SAMPLE = 20_000
+HEATMAP_SEED = 0
+SAMPLE_PARAMS = {"heatmap_sample": Param(int, HEATMAP_SAMPLE, 1, 200_000)}
+FIT_PARAMS = {"fit_sample": Param(int, FIT_SAMPLE, 10, 100_000_000)}
 SPACES = Choice(("projection", "features"))
 FEATURE_JOB = params_checker({"feature_job_id": Param(int, 0, 1, None)})
 
@@ -73,8 +86,12 @@ def check_projection_params(params: dict[str, Any]) -> dict[str, Any]:
                                               if name in rest})
     if heatmap["pmin"] >= heatmap["pmax"]:
         raise DomainError("params.pmin must be below params.pmax", "params.pmin")
+    fit = params_checker(FIT_PARAMS)({name: rest.pop(name) for name in FIT_PARAMS
+                                      if name in rest})
+    sample = params_checker(SAMPLE_PARAMS)({name: rest.pop(name) for name in SAMPLE_PARAMS
+                                            if name in rest})
     checked.update(method=method, **check_method(PROJECTIONS, method, rest, "params"))
-    return {**checked, **heatmap, "clustering": clustering}
+    return {**checked, **fit, **heatmap, **sample, "clustering": clustering}
 
 
 def method_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -90,21 +107,41 @@ def check_projection_dataset(session: Session, dataset_id: int,
     if items <= params["n_components"] + 1:
         raise DomainError(f"params.feature_job_id: job {job.id} has {items} items, too few "
                           "to project", "params.feature_job_id")
-    if params["method"] == "umap" and params["n_neighbors"] >= items:
-        raise DomainError(f"params.n_neighbors must be below the number of items ({items})",
+    fitted = min(items, params["fit_sample"])
+    if params["method"] == "umap" and params["n_neighbors"] >= fitted:
+        raise DomainError(f"params.n_neighbors must be below the number of items fitted "
+                          f"({fitted}: the items, at most params.fit_sample)",
                           "params.n_neighbors")
 
 
-def _items_in_order(context: JobContext, item_ids) -> list:
-    by_id = {item.id: item for item in context.items(readable_only=False)}
+ID_CHUNK = 10_000  # ids per IN (...) query: below SQLite's limit on bound values
+
+
+def _items_in_order(context: JobContext, item_ids: np.ndarray) -> list:
+    """The items ``item_ids``, looked up by id (not the data set's every item)."""
+    by_id = {}
+    with context.session_factory() as session:
+        for start in range(0, len(item_ids), ID_CHUNK):
+            part = item_ids[start:start + ID_CHUNK].tolist()
+            by_id.update((item.id, item) for item in session.scalars(select(Item).where(
+                Item.dataset_id == context.dataset.id, Item.id.in_(part))))
     return [by_id[int(item_id)] for item_id in item_ids]
 
 
-IMAGE_KEYS = ("feature_job_id", *HEATMAP_PARAMS)
+def heatmap_sample(item_ids: np.ndarray, limit: int) -> np.ndarray:
+    """The items whose images the heat maps read: all of them up to ``limit``, else
+    ``limit`` of them drawn with HEATMAP_SEED; in the order of ``item_ids``."""
+    if len(item_ids) <= limit:
+        return item_ids
+    rows = np.random.default_rng(HEATMAP_SEED).choice(len(item_ids), limit, replace=False)
+    return item_ids[np.sort(rows)]
+
+
+IMAGE_KEYS = ("feature_job_id", *HEATMAP_PARAMS, *SAMPLE_PARAMS)
 
 
 def _point_keys(params: dict[str, Any]) -> tuple[str, ...]:
-    return ("feature_job_id", "method", *method_params(params))
+    return ("feature_job_id", "method", *FIT_PARAMS, *method_params(params))
 
 
 def _point_files(params: dict[str, Any]) -> tuple[str, ...]:
@@ -141,10 +178,13 @@ def _link_earlier(context: JobContext, keys: tuple[str, ...], names: tuple[str, 
     return True
 
 
-def _build_images(context: JobContext, item_ids) -> None:
+def _build_images(context: JobContext, item_ids: np.ndarray) -> None:
     params = context.params
-    items = _items_in_order(context, item_ids)
-    context.log(f"reading {len(items)} images for the selection heat maps")
+    sample = heatmap_sample(item_ids, params["heatmap_sample"])
+    items = _items_in_order(context, sample)
+    context.log(f"reading {len(items):,} images for the selection heat maps"
+                + (f" (a sample of the {len(item_ids):,} items, seed {HEATMAP_SEED})"
+                   if len(sample) < len(item_ids) else ""))
     readable = build_stack(
         source_of(context.dataset), items, params["heatmap_size"],
         Transform.of(params),
@@ -154,6 +194,35 @@ def _build_images(context: JobContext, item_ids) -> None:
     if context.should_stop():
         raise JobCancelled()
     np.save(context.artifact_dir / FILES["readable"], readable)
+    np.save(context.artifact_dir / FILES["heatmap_ids"], sample)
+
+
+def _fit_note(params: dict[str, Any], items: int) -> dict[str, int]:
+    """How the points were fitted: on ``sample`` items drawn with ``seed``, the ``placed``
+    others by the fitted transform."""
+    sample = min(params["fit_sample"], items)
+    return {"sample": sample, "seed": int(params.get("seed", 0)), "placed": items - sample}
+
+
+def _fit(context: JobContext, vectors: np.ndarray) -> np.ndarray:
+    """The points of every vector, saved with the fitted transform: fitted on all vectors,
+    or on a seeded sample with the rest placed in chunks."""
+    params = context.params
+    seed = _fit_note(params, len(vectors))["seed"]
+
+    def placed(done: int, to_place: int) -> None:
+        context.report(0.3 * done / to_place)
+        if context.should_stop():
+            raise JobCancelled()
+
+    fitted = fit_on_sample(vectors, params["method"], method_params(params),
+                           params["fit_sample"], seed, on_chunk=placed)
+    np.save(context.artifact_dir / FILES["points"], fitted.points)
+    save_transform(context.artifact_dir, params["method"], fitted.estimator)
+    if len(fitted.sample_rows) < len(vectors):
+        context.log(f"fitted on {len(fitted.sample_rows):,} of {len(vectors):,} vectors "
+                    f"(seed {seed}); the rest placed by the fitted transform")
+    return fitted.points
 
 
 def run_projection(context: JobContext) -> dict[str, Any]:
@@ -174,13 +243,12 @@ def run_projection(context: JobContext) -> dict[str, Any]:
             vectors = vectors[rows_of(item_ids, shared)[0]]
             item_ids = shared
     else:
-        points, fitted = fit_projection(vectors, params["method"], method_params(params))
-        np.save(context.artifact_dir / FILES["points"], points)
+        points = _fit(context, vectors)
         np.save(context.artifact_dir / FILES["item_ids"], item_ids)
-        save_transform(context.artifact_dir, params["method"], fitted)
     files = {name: FILES[name] for name in (*point_files, *IMAGE_FILES)}
     result: dict[str, Any] = {"items": len(item_ids), "n_components": points.shape[1],
-                              "feature_job_id": source.id, "files": files}
+                              "feature_job_id": source.id, "files": files,
+                              "fit": _fit_note(params, len(item_ids))}
     context.report(0.3)
     if context.should_stop():
         raise JobCancelled()
@@ -197,7 +265,9 @@ def run_projection(context: JobContext) -> dict[str, Any]:
     if not _link_earlier(context, IMAGE_KEYS, IMAGE_FILES, "heat-map images", item_ids):
         _build_images(context, item_ids)
     unreadable = int((~np.load(context.artifact_dir / FILES["readable"])).sum())
-    result["unreadable"] = unreadable
+    sampled = len(np.load(context.artifact_dir / FILES["heatmap_ids"]))
+    result["unreadable"] = unreadable  # of the heat-map items
+    result["heatmap"] = {"items": sampled, "of": len(item_ids), "seed": HEATMAP_SEED}
     if unreadable:
         context.log(f"{unreadable} images could not be read; they are left out of heat maps")
     return result
