@@ -17,3 +17,12 @@ def check_times(figures: dict[str, float], goals: dict[str, float], prefix: str 
         if not ok:
             missed.append(name)
     return missed
+
+
+def exit_code(missed: list[str]) -> int:
+    """Say which goals were missed (or that all were met): the benchmark's exit code."""
+    if missed:
+        print("missed: " + ", ".join(missed))
+        return 1
+    print("all goals met")
+    return 0
