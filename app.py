@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from data.render_workers import WORKER_MODULES as RENDER_WORKER_MODULES
 from data.scan_pool import WORKER_MODULES as SCAN_WORKER_MODULES
 from data.sources import SourceError
-from data.worker_processes import start_forkserver
+from data.worker_processes import at_exit_before_pools, start_forkserver
 from errors import DomainError
 from settings import (DEFAULT_SECRET_KEY, LOOPBACK_HOSTS, SETTINGS_TABLE, Settings, load_settings,
                       settings_environment)
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, *, resume_scans: bool = True) -
     services = server.extensions["beamlabel"]
     services.check_jobs()  # jobs left running by a worker that died while the app was down
     if services.scan_pool is not None:
-        atexit.register(services.scan_pool.close)  # its processes end with the app
+        at_exit_before_pools(services.scan_pool.close)  # its processes end with the app
     if resume_scans:
         services.resume_scans()
         services.resume_live_watches()

@@ -13,7 +13,6 @@ back in milliseconds, not the seconds of a fresh interpreter's imports.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -30,7 +29,7 @@ from data.render_workers import (WORKER_MODULES, KeptThumbnails, render_and_keep
                                  started)
 from data.sources.base import DataSource
 from data.thumbnails import Thumbnail
-from data.worker_processes import end_pool, worker_context
+from data.worker_processes import at_exit_before_pools, end_pool, worker_context
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "beamlabel_thumbnail_renders"
@@ -239,7 +238,7 @@ def renders_of(server: Flask) -> ThumbnailRenders:
                                 services.cache)
         renders = server.extensions.setdefault(EXTENSION_KEY, made)
         if renders is made:
-            atexit.register(renders.close)
+            at_exit_before_pools(renders.close)
     return renders
 
 

@@ -9,13 +9,14 @@ starts, so the list is the union of what every pool asked for until then.
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import multiprocessing.forkserver
 import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Sequence
+from typing import Callable, Sequence
 
 _lock = threading.Lock()
 _preload: list[str] = []
@@ -65,3 +66,15 @@ def end_pool(executor: ProcessPoolExecutor, grace_seconds: float) -> None:
             process.terminate()
             process.join()
 
+
+def at_exit_before_pools(close: Callable[[], None]) -> None:
+    """Run ``close`` (a pool's ``end_pool``) when the interpreter exits, before
+    ``concurrent.futures`` joins the pools' workers.
+
+    That join runs before ``atexit`` (it is one of ``threading``'s exit calls, which run
+    last registered first) and can wait forever: it counts the live workers without the
+    pool's lock, so a worker whose start is still under way (a pool starting as the server
+    stops) gets no stop message (3 hangs of `serve` in 14 SIGTERMs). A pool that
+    ``close`` has shut down starts no worker after, and ``end_pool`` ends the rest."""
+    register = getattr(threading, "_register_atexit", atexit.register)  # CPython 3.9+
+    register(close)

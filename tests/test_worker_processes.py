@@ -5,9 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import psutil
 import pytest
@@ -45,3 +48,51 @@ def test_ending_a_pool_lets_a_short_task_finish():
     end_pool(pool, grace_seconds=30)
     assert answer.result(timeout=0) == 6
 
+
+# A pool whose second worker is still starting when the interpreter exits: the main thread
+# returns while another thread's submit is inside the worker's start.
+_EXIT_WHILE_A_WORKER_STARTS = """
+import multiprocessing, sys, threading, time
+from concurrent.futures import ProcessPoolExecutor
+from data.worker_processes import at_exit_before_pools, end_pool
+
+spawn = multiprocessing.get_context("spawn")
+
+class SlowStart(spawn.Process):
+    def start(self):
+        time.sleep(1.0)
+        super().start()
+
+class SlowStartContext(type(spawn)):
+    Process = SlowStart
+
+pool = ProcessPoolExecutor(2, mp_context=SlowStartContext())
+at_exit_before_pools(lambda: end_pool(pool, 2.0))
+
+def submit_two():
+    pool.submit(time.sleep, 3)  # keeps the first worker busy, so the second starts
+    pool.submit(time.sleep, 0)
+
+threading.Thread(target=submit_two, daemon=True).start()
+while len(pool._processes) < 1:
+    time.sleep(0.01)
+time.sleep(0.3)  # the second worker's start is under way; the interpreter exits now
+"""
+
+
+def test_exit_while_a_worker_starts_does_not_hang(tmp_path):
+    """concurrent.futures' own exit counts the workers without the pool's lock and sent
+    the one still starting no stop message: `serve` hung on SIGTERM in 3 of 14 stops."""
+    script = tmp_path / "exit_while_starting.py"
+    script.write_text(_EXIT_WHILE_A_WORKER_STARTS)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, str(script)], env=env)
+    try:
+        assert process.wait(timeout=30) == 0
+    finally:
+        for child in psutil.Process(process.pid).children(recursive=True) \
+                if psutil.pid_exists(process.pid) else []:
+            child.kill()
+        process.kill()
+    assert time.monotonic() - started < 20
