@@ -43,8 +43,10 @@ from settings import usable_cores
 
 log = logging.getLogger(__name__)
 
-# ml.cosine_kernel's compiled kernel: (codes, scales, queries, out, begin, end)
-Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int], None]
+# ml.cosine_kernel's compiled kernel: (codes, scales, queries, chosen, out, begin, end)
+Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int],
+                  None]
+NO_CHOICE = np.empty(0, dtype=np.int32)  # the kernel takes every query's product
 
 # A row's largest component is stored as +-SCALE.
 SCALE = 32767
@@ -160,9 +162,18 @@ def nearest_scores(coded: CodedVectors, queries: np.ndarray) -> np.ndarray:
         raise ValueError(f"queries of shape {queries.shape} for vectors of "
                          f"{coded.codes.shape[1]} features")
     kernel = _kernel()
-    if kernel is not None and len(queries) <= FEW_QUERIES:
-        return _score_rows_compiled(coded, queries, kernel)
-    return _score_rows(coded, lambda block, out: np.max(block @ queries.T, axis=1, out=out))
+    if kernel is None:
+        return _score_rows(coded, lambda block, out: np.max(block @ queries.T, axis=1, out=out))
+    if len(queries) <= FEW_QUERIES:
+        return _score_rows_compiled(coded, queries, kernel, NO_CHOICE)
+    # BLAS's product finds each row's nearest query; the kernel scores the row with it.
+    # BLAS's own sums depend on where a row falls in its tiles (OpenBLAS 0.3.31: 35 of 60
+    # copies of one vector a float32 step below the other 25), the kernel's do not, so equal
+    # rows score equally and keep their order.
+    chosen = np.empty(len(coded), dtype=np.int32)
+    _score_rows(coded, lambda block, out: np.argmax(block @ queries.T, axis=1, out=out),
+                chosen, scaled=False)
+    return _score_rows_compiled(coded, queries, kernel, chosen)
 
 
 def _block_rows(dim: int, rows: int = 0) -> int:
@@ -174,25 +185,28 @@ def _block_rows(dim: int, rows: int = 0) -> int:
     return max(1, -(-wanted // BLOCK_ALIGN)) * BLOCK_ALIGN
 
 
-def _score_rows(coded: CodedVectors,
-                score: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
-    """``score(block, out)`` on float32 blocks of the codes, times the rows' scales, into
-    one float32 array; in the pool when there is more than one task's worth of rows, with
-    BLAS held to one thread either way.
+def _score_rows(coded: CodedVectors, score: Callable[[np.ndarray, np.ndarray], None],
+                out: Optional[np.ndarray] = None, scaled: bool = True) -> np.ndarray:
+    """``score(block, out)`` on float32 blocks of the codes, times the rows' scales
+    (``scaled``), into ``out`` (made float32 if not given); in the pool when there is more
+    than one task's worth of rows, with BLAS held to one thread either way.
     ``score`` must commute with a positive factor per row (products, their maximum)."""
     codes = coded.codes
     count, dim = codes.shape
-    out = np.empty(count, dtype=np.float32)
+    out = np.empty(count, dtype=np.float32) if out is None else out
     step = _block_rows(dim, count)
 
     def task(start: int) -> None:
         buffer = np.zeros((step, dim), dtype=np.float32)
-        scored = np.empty(step, dtype=np.float32)
+        scored = np.empty(step, dtype=out.dtype)
         for begin in range(start, min(start + TASK_BLOCKS * step, count), step):
             end = min(begin + step, count)
             np.copyto(buffer[:end - begin], codes[begin:end])
             score(buffer, scored)
-            np.multiply(scored[:end - begin], coded.scales[begin:end], out=out[begin:end])
+            if scaled:
+                np.multiply(scored[:end - begin], coded.scales[begin:end], out=out[begin:end])
+            else:
+                out[begin:end] = scored[:end - begin]
 
     # BLAS's own threads are as slow on the blocks of a small index, scored in this thread
     with _single_threaded_blas():
@@ -200,17 +214,18 @@ def _score_rows(coded: CodedVectors,
     return out
 
 
-def _score_rows_compiled(coded: CodedVectors, queries: np.ndarray, kernel: Kernel
-                         ) -> np.ndarray:
-    """Each row's highest product with ``queries`` times its scale, by the compiled kernel,
-    tasks of TASK_BLOCKS blocks' rows at a time (rows are scored alike wherever they are)."""
+def _score_rows_compiled(coded: CodedVectors, queries: np.ndarray, kernel: Kernel,
+                         chosen: np.ndarray) -> np.ndarray:
+    """Each row's highest product with ``queries`` (with ``chosen`` not empty: with query
+    ``chosen[row]``) times its scale, by the compiled kernel, tasks of TASK_BLOCKS blocks'
+    rows at a time (rows are scored alike wherever they are)."""
     codes, scales = np.ascontiguousarray(coded.codes), np.ascontiguousarray(coded.scales)
     count, dim = codes.shape
     out = np.empty(count, dtype=np.float32)
     task_rows = TASK_BLOCKS * _block_rows(dim, count)
 
     def task(start: int) -> None:
-        kernel(codes, scales, queries, out, start, min(start + task_rows, count))
+        kernel(codes, scales, queries, chosen, out, start, min(start + task_rows, count))
     _run_tasks(task, range(0, count, task_rows))
     return out
 

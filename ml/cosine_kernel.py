@@ -36,7 +36,7 @@ _PREFETCH_AHEAD_VALUES = PREFETCH_AHEAD_BYTES // 2  # of int16
 _CACHE_LINE_VALUES = CACHE_LINE_BYTES // 2
 
 SIGNATURE = numba.types.void(numba.int16[:, ::1], numba.float32[::1], numba.float32[:, ::1],
-                             numba.float32[::1], numba.intp, numba.intp)
+                             numba.int32[::1], numba.float32[::1], numba.intp, numba.intp)
 # reassociation (several sums at once, in vectors) and fused multiply-adds; no assumption
 # that values are finite
 OPTIONS = dict(nogil=True, fastmath={"reassoc", "contract"})
@@ -58,20 +58,24 @@ def prefetch(typingctx, array, index):
     return numba.types.void(array, index), codegen
 
 
-def nearest_products(codes, scales, queries, out, begin, end):
-    """out[begin:end]: each row's highest product with a query, times the row's scale."""
+def nearest_products(codes, scales, queries, chosen, out, begin, end):
+    """out[begin:end]: each row's highest product with a query, times the row's scale; with
+    ``chosen`` not empty, the product with query ``chosen[row]`` only (the one a matrix
+    product found highest: see ``ml.cosine_codes``)."""
     dim = codes.shape[1]
     flat = codes.reshape(-1)
+    every_query = chosen.shape[0] == 0
     for row in range(begin, end):
         ahead = row * dim + _PREFETCH_AHEAD_VALUES
         for value in range(ahead, min(ahead + dim, flat.shape[0]), _CACHE_LINE_VALUES):
             prefetch(flat, value)
         best = np.float32(0)
-        for query in range(queries.shape[0]):
+        first, last = (0, queries.shape[0]) if every_query else (chosen[row], chosen[row] + 1)
+        for query in range(first, last):
             total = np.float32(0)
             for j in range(dim):
                 total += np.float32(codes[row, j]) * queries[query, j]
-            if query == 0 or total > best:
+            if query == first or total > best:
                 best = total
         out[row] = best * scales[row]
 

@@ -134,7 +134,8 @@ COMPILE_AND_SCORE = textwrap.dedent("""
     kernel = cosine_kernel.compile_kernel()
     codes = np.arange(12, dtype=np.int16).reshape(3, 4)
     out = np.empty(3, dtype=np.float32)
-    kernel(codes, np.full(3, 0.5, np.float32), np.ones((1, 4), np.float32), out, 0, 3)
+    kernel(codes, np.full(3, 0.5, np.float32), np.ones((1, 4), np.float32),
+           np.empty(0, np.int32), out, 0, 3)
     assert out.tolist() == [3, 11, 19], out
     print(sum(kernel.stats.cache_hits.values()))
 """)
