@@ -151,11 +151,12 @@ def test_probe_and_read_delegate_to_the_readers(tmp_path):
 
 
 @pytest.mark.parametrize("path", ["../outside.tif", "run/../../outside.tif", "/etc/hostname",
-                                  "", "link/outside.tif"])
+                                  "", "link/outside.tif", "sibling/b.tif", "run/a\x00.tif"])
 def test_paths_that_escape_the_folder_are_refused(tmp_path, path):
     data = tmp_path / "data"
-    touch(tmp_path, "outside.tif", "data/run/a.tif")
+    touch(tmp_path, "outside.tif", "data/run/a.tif", "data2/b.tif")
     (data / "link").symlink_to(tmp_path)
+    (data / "sibling").symlink_to(tmp_path / "data2")  # a folder whose name begins alike
     source = DirectorySource(str(data))
     with pytest.raises(SourceError, match="outside the data set folder|not a path inside"):
         source.read(path)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import ContextManager, Iterator, Optional, Sequence
 
 import numpy as np
@@ -61,6 +61,8 @@ class DirectorySource:
     def __init__(self, location: str):
         self.location = location
         self.root = Path(location).expanduser().resolve()
+        self._root_text = str(self.root)
+        self._root_prefix = self._root_text.rstrip("/") + "/"  # what a path inside begins with
 
     def list_items(self, on_problem: ProblemCallback) -> Iterator[Listing]:
         """Image files in path order (folder by folder, names sorted), no file opened.
@@ -123,14 +125,14 @@ class DirectorySource:
         return True
 
     def _resolve(self, path: str) -> Path:
-        """The file of ``path``, refusing anything that leads outside the folder."""
-        relative = PurePosixPath(path)
-        if relative.is_absolute() or ".." in relative.parts or not path:
+        """The file of ``path``, refusing anything that leads outside the folder. (What
+        ``Path.resolve`` does, on strings: its Path objects were 9 % of a header scan.)"""
+        if not path or path.startswith("/") or ".." in path.split("/") or "\x00" in path:
             raise SourceError(f"'{path}' is not a path inside the data set folder")
-        full = (self.root / relative).resolve()
-        if not _inside(full, self.root):
+        full = os.path.realpath(os.path.join(self._root_text, path))
+        if not full.startswith(self._root_prefix):
             raise SourceError(f"'{path}' leads outside the data set folder {self.root}")
-        return full
+        return Path(full)
 
     def file_path(self, path: str) -> Path:
         """The file of ``path`` on disk (exports copy it byte for byte); SourceError when
