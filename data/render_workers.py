@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from data.sources import open_source
 from data.sources.base import DataSource
 from data.thumbnail_cache import ThumbnailWriter, open_cache
+from data.worker_processes import end_with_parent
 from data.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ _folders: dict[str, DataSource] = {}
 
 def start_worker(cache_url: str) -> None:
     global _kept
+    end_with_parent()
     _kept = KeptThumbnails(cache_url)
     # the stores not yet counted, when the pool ends: a pool process leaves by os._exit,
     # past atexit, but runs multiprocessing's finalizers that have an exit priority

@@ -23,7 +23,7 @@ from data.sources import SourceError, UnreadableImage, open_source
 from data.sources.base import DataSource, ImageInfo, OpenedImage
 from data.thumbnail_cache import ThumbnailWriter
 from data.thumbnails import DEFAULT_THUMBNAIL, Thumbnail
-from data.worker_processes import end_pool, worker_context
+from data.worker_processes import end_pool, end_with_parent, worker_context
 
 log = logging.getLogger(__name__)
 NICENESS = 10  # added to the workers' nice value: they yield the cores to the web server
@@ -88,6 +88,7 @@ _thumbnails: Optional[ThumbnailWriter] = None  # a worker process's, made at its
 
 def _start_worker(cache_url: str) -> None:
     global _thumbnails
+    end_with_parent()
     os.nice(NICENESS)
     _thumbnails = ThumbnailWriter(cache_url)
 

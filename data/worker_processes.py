@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.forkserver
+import os
 import sys
 import threading
 import time
@@ -78,3 +80,20 @@ def at_exit_before_pools(close: Callable[[], None]) -> None:
     ``close`` has shut down starts no worker after, and ``end_pool`` ends the rest."""
     register = getattr(threading, "_register_atexit", atexit.register)  # CPython 3.9+
     register(close)
+
+
+def end_with_parent() -> None:
+    """In a pool's worker, at its start: exit as soon as the process that made the pool has
+    ended, however it ended. A worker waits on its pool's queue, whose pipe ends it holds
+    itself, so after a SIGKILL of the web process (out of memory, gunicorn's worker timeout)
+    it waited for ever, and kept the forkserver running with it."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def exit_when_the_parent_has():
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=exit_when_the_parent_has, name="end-with-parent",
+                     daemon=True).start()

@@ -96,3 +96,35 @@ def test_exit_while_a_worker_starts_does_not_hang(tmp_path):
             child.kill()
         process.kill()
     assert time.monotonic() - started < 20
+
+
+_POOL_THEN_WAIT = """
+import os, time
+from concurrent.futures import ProcessPoolExecutor
+from data.worker_processes import end_with_parent, worker_context
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=worker_context([]), initializer=end_with_parent)
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="no forkserver on this platform")
+def test_a_worker_ends_when_the_process_that_made_its_pool_is_killed(tmp_path):
+    """Its pool's queue kept it waiting for ever after a SIGKILL of the web process."""
+    script = tmp_path / "pool_then_wait.py"
+    script.write_text(_POOL_THEN_WAIT)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    process = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        worker = psutil.Process(int(process.stdout.readline()))
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    gone, alive = psutil.wait_procs([worker], timeout=10)
+    for left in alive:
+        left.kill()
+    assert not alive, "the pool's worker outlived the process that made the pool"
