@@ -115,25 +115,35 @@ def probability_labels(path: DatasetPath, body: ProbabilityLabelsIn):
                description="A logistic-regression model on the feature job's vectors, fitted "
                            "on the current labels whenever they change. Without label_id: "
                            "the next page to review, the surest suggestions of any class "
-                           "grouped by class; with it, that label's page. The expected "
-                           "precision is measured on held-out labels.",
+                           "grouped by class; with it, that label's page. With order=newest: "
+                           "every unlabeled item newest first, as the label page follows a "
+                           "live data set. The expected precision is measured on held-out "
+                           "labels.",
                responses=responses(200, SuggestionsOut, 400, 404))
 def suggestions(path: DatasetPath, query: SuggestionsQuery):
     services = current_services()
     with services.session_factory() as session:
         store.get_dataset(session, path.dataset_id)
-        page = rankings.suggestion_page(session, services.feature_indexes, path.dataset_id,
-                                        query.feature_job_id, query.label_id, query.limit,
-                                        query.offset)
-        rows = guided.items_in_order(session, path.dataset_id, page.item_ids.tolist())
+        if query.order == "newest":
+            listed, _, page = rankings.newest_suggestion_page(
+                session, services.feature_indexes, path.dataset_id, query.feature_job_id,
+                query.limit, query.offset, query.label_id)
+        else:
+            page = rankings.suggestion_page(session, services.feature_indexes,
+                                            path.dataset_id, query.feature_job_id,
+                                            query.label_id, query.limit, query.offset)
+            listed = page.item_ids
+        rows = guided.items_in_order(session, path.dataset_id, listed.tolist())
     suggested = dict(zip(page.item_ids.tolist(), zip(page.label_ids.tolist(),
                                                      page.confidences.tolist())))
+    unsuggested = (None, None)
     return SuggestionsOut(
         feature_job_id=query.feature_job_id, labels_used=page.model.labels_used,
         held_out_accuracy=page.model.held_out_accuracy, suggested=page.model.counts(),
         expected_precision=page.expected_precision,
-        items=[SuggestedItemOut(item_id=r.id, uri=r.uri, label_id=suggested[r.id][0],
-                                confidence=suggested[r.id][1]) for r in rows]
+        items=[SuggestedItemOut(item_id=r.id, uri=r.uri,
+                                label_id=suggested.get(r.id, unsuggested)[0],
+                                confidence=suggested.get(r.id, unsuggested)[1]) for r in rows]
     ).model_dump(mode="json")
 
 

@@ -188,6 +188,9 @@ class ProbabilityLabelsOut(BaseModel):
     event_id: Optional[int] = Field(description="the probability event; null for a dry run")
 
 
+SUGGESTION_ORDERS = ("confidence", "newest")
+
+
 class SuggestionsQuery(BaseModel):
     feature_job_id: RowId = Field(description="a finished feature job of this data set "
                                               "(scattering_features, contrastive_features, "
@@ -197,6 +200,11 @@ class SuggestionsQuery(BaseModel):
                                                         "left out: the next page to review, the "
                                                         "surest suggestions of any class, "
                                                         "grouped by class")
+    order: Literal[SUGGESTION_ORDERS] = Field(
+        "confidence", description="confidence: the surest suggestions first; newest: every "
+                                  "unlabeled item, newest first (a live data set's arrivals "
+                                  "on top), with its suggestion once the job holds its "
+                                  "feature row")
     limit: int = Field(48, ge=1, le=MAX_PAGE)
     offset: Offset = 0
 
@@ -204,8 +212,10 @@ class SuggestionsQuery(BaseModel):
 class SuggestedItemOut(BaseModel):
     item_id: int
     uri: str
-    label_id: int = Field(description="the suggested label")
-    confidence: float = Field(description="the model's probability of that label")
+    label_id: Optional[int] = Field(description="the suggested label; null (order=newest "
+                                                "only): the job has no feature row of the "
+                                                "item yet")
+    confidence: Optional[float] = Field(description="the model's probability of that label")
 
 
 class SuggestionsOut(BaseModel):
@@ -221,7 +231,7 @@ class SuggestionsOut(BaseModel):
                     "of held-out suggestions of that class at least as confident as the "
                     "page's least confident one, weighted by its items; null when it cannot "
                     "be estimated yet")
-    items: list[SuggestedItemOut] = Field(description="most confident first")
+    items: list[SuggestedItemOut] = Field(description="most confident first, or newest first")
 
 
 class SuggestedLabelIn(Body):

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from db.guided import items_in_order
 from db.labels import get_label, list_labels
-from db.store import items_page
 from errors import DomainError
 from ml import rankings
 from ml.class_mapping import probability_columns
@@ -151,15 +150,14 @@ def _with_suggestions(session: Session, dataset_id: int, order: list[int], item_
 def _newest_suggestions(session: Session, dataset_id: int, spec: dict) -> GuidedOrder:
     """Unlabeled items newest first (a live data set's arrivals on top), each with its
     suggestion once the feature job holds its row (an item just arrived shows none yet)."""
-    newest = np.array([row.id for row in items_page(
-        session, dataset_id, limit=MAX_ORDERED, unlabeled=True, order="newest")], np.int64)
     try:
-        model = rankings.suggestion_model(session, current_services().feature_indexes,
-                                          dataset_id, spec["job_id"])
+        newest, _, page = rankings.newest_suggestion_page(
+            session, current_services().feature_indexes, dataset_id, spec["job_id"],
+            MAX_ORDERED)
     except DomainError as error:  # fewer than two classes carry labels
+        newest = rankings.newest_unlabeled(session, dataset_id, MAX_ORDERED)
         return GuidedOrder(newest.tolist(), f"unlabeled items, newest first; {error}")
-    found, label_ids, confidences = model.suggestions_of(newest)
-    suggested_ids = newest[found]
+    suggested_ids, label_ids, confidences = page.item_ids, page.label_ids, page.confidences
     order, title = newest, "unlabeled items, newest first"
     if spec["label_id"] is not None:  # only those suggested as the chosen class
         chosen = label_ids == spec["label_id"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from db import guided
 from db.labels import get_label
 from db.models import Job, TaggingEvent
-from db.store import get_dataset, last_event_id
+from db.store import get_dataset, items_page, last_event_id
 from errors import DomainError
 from ml.class_mapping import probability_columns
 from ml.features import (feature_job, feature_sources, feature_version, load_probabilities,
@@ -153,6 +153,30 @@ def suggestion_page(session: Session, cache: IndexCache, dataset_id: int, featur
         label_ids = np.full(len(item_ids), label_id)
     return SuggestionPage(model, item_ids, label_ids, confidences,
                           model.page_precision(label_ids, confidences))
+
+
+def newest_unlabeled(session: Session, dataset_id: int, limit: int,
+                     offset: int = 0) -> np.ndarray:
+    """Ids of unlabeled items, newest first: a live data set's arrivals on top."""
+    return np.array([row.id for row in items_page(session, dataset_id, offset, limit,
+                                                  unlabeled=True, order="newest")], np.int64)
+
+
+def newest_suggestion_page(session: Session, cache: IndexCache, dataset_id: int,
+                           feature_job_id: int, limit: int, offset: int = 0,
+                           label_id: Optional[int] = None
+                           ) -> tuple[np.ndarray, np.ndarray, SuggestionPage]:
+    """(unlabeled items newest first, which of them have a suggestion, the page of those
+    suggestions): an item whose feature row the job does not hold yet has none. Every class
+    is listed: a ``label_id`` is refused."""
+    if label_id is not None:
+        raise DomainError("newest first lists the unlabeled items of every class: leave "
+                          "label_id out, or ask for the most confident first", "label_id")
+    newest = newest_unlabeled(session, dataset_id, limit, offset)
+    model = suggestion_model(session, cache, dataset_id, feature_job_id)
+    found, label_ids, confidences = model.suggestions_of(newest)
+    return newest, found, SuggestionPage(model, newest[found], label_ids, confidences,
+                                         model.page_precision(label_ids, confidences))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Api:
     """The Flask test client, remembering every answer (to look for leaked secrets)."""
 
     def __init__(self, server):
+        self.server = server
         self.client = server.test_client()
         self.bodies: list[str] = []
 

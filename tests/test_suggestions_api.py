@@ -70,6 +70,29 @@ def test_the_next_page_holds_both_groups_each_with_its_suggestion(lab):
     assert len(runs) == 2  # grouped by class
 
 
+def test_newest_first_lists_every_unlabeled_item_with_its_suggestion_once_it_has_a_row(
+        lab, tmp_path):
+    api, dataset_id, ids, labels, _ = lab
+    # a job made before the last 4 items arrived: they have no feature row in it
+    vectors = np.stack([np.where(np.arange(N_ITEMS - 4) % 2, 0.0, 1.0),
+                        np.where(np.arange(N_ITEMS - 4) % 2, 1.0, 0.0)], axis=1)
+    older = make_feature_job(api.server.extensions["beamlabel"].session_factory, dataset_id,
+                             tmp_path / "older", ids[:-4], vectors)
+    base = f"/datasets/{dataset_id}/suggestions?feature_job_id={older}&order=newest"
+    answer = api.get(base + "&limit=10")
+    assert answer.status_code == 200, answer.json
+    items = answer.json["items"]
+    assert [i["item_id"] for i in items] == ids[::-1][:10]  # none of them labeled
+    assert all(i["label_id"] is None and i["confidence"] is None for i in items[:4])
+    for item in items[4:]:
+        group = "peak" if ids.index(item["item_id"]) % 2 else "ring"
+        assert item["label_id"] == labels[group] and 0.5 < item["confidence"] <= 1
+    rest = api.get(base + "&limit=1000&offset=10").json["items"]
+    assert [i["item_id"] for i in items + rest] == [i for i in ids[::-1] if ids.index(i) > 5]
+    assert_error(api.get(base + f"&label_id={labels['ring']}"), 400, "label_id", "leave label_id")
+    assert_error(api.get(base.replace("newest", "oldest")), 422, "order")
+
+
 def test_accepting_a_mixed_page_gives_each_item_its_label_in_one_event(lab):
     api, dataset_id, ids, labels, job = lab
     chosen = {ids[7]: labels["peak"], ids[8]: labels["ring"], ids[2]: labels["peak"]}
