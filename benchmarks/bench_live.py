@@ -8,14 +8,12 @@ set, and the folder is marked live. A writer process then replays pre-generated 
 images into the folder (data.replay: each written under a temporary name and renamed) at
 ``--rate`` images per second for ``--seconds``.
 
-An image counts as visible with a suggestion when both REST answers the label page's
-suggestion review is built from hold it: the items route lists it, and the suggestions
-route (every page of it) gives it a suggested label and confidence, which it can only do
-once the attached job's model has appended the image's feature row. Its latency runs from
-the writer's rename to the answer that showed it in both (an upper bound: looks are
-``--poll`` seconds apart; each asks the suggestions route for its counts, and fetches the
-items and every suggestions page only when the count grew. Looking every 0.25 s instead of
-0.5 s made the app itself slower on two shared cores).
+An image counts as visible with a suggestion when the suggestions route, asked as the
+label page following a live data set asks (unlabeled items newest first), lists it with a
+suggested label and confidence, which it can only give once the attached job's model has
+appended the image's feature row. Its latency runs from the writer's rename to the answer
+that showed it (an upper bound: looks are ``--poll`` seconds apart. Looking every 0.25 s
+instead of 0.5 s made the app itself slower on two shared cores).
 
 Goals: p95 latency at most 5 s, and backlog_s at most 1 s, where backlog_s is the number of
 written images not yet visible with a suggestion at the moment the writer's last rename
@@ -55,6 +53,7 @@ GOALS = {"latency_p95_s": 5.0, "backlog_s": 1.0}
 CLASSES = ("rings", "peaks", "arcs")
 FIRST_IMAGES = 30  # the folder's images before it goes live, all labeled
 PAGE = 1000  # api.models.MAX_PAGE
+LOOK = 100  # items a look at the gallery reads at a time: 5 s of arrivals at 20/s
 JOB_TIMEOUT_S = 600
 SCAN_TIMEOUT_S = 120
 
@@ -112,12 +111,11 @@ def prepare_live_dataset(url: str, folder: Path) -> tuple[int, int]:
 
 @dataclass
 class Arrivals:
-    """When each arrival was written, listed by the items route, and given a suggestion."""
+    """When each arrival was written, listed newest first, and given a suggestion."""
     written: dict[str, float] = field(default_factory=dict)  # arrival name -> rename time
     item_of: dict[str, int] = field(default_factory=dict)  # arrival name -> item id
     listed: dict[str, float] = field(default_factory=dict)
     suggested: dict[int, float] = field(default_factory=dict)  # item id -> time seen
-    items_listed: int = 0  # the data set's items the items route has given so far
     poll_seconds: float = 0.0  # time spent in the polls' requests
 
     def visible(self, name: str) -> float:
@@ -127,46 +125,34 @@ class Arrivals:
             return float("inf")
         return max(self.listed[name], self.suggested[item_id])
 
-    def pending(self) -> int:
-        return sum(1 for item_id in self.item_of.values() if item_id not in self.suggested)
+    def saw(self, item: dict, now: float) -> bool:
+        """Note one item of a newest-first page; whether it was not visible before."""
+        name, item_id = item["uri"], item["item_id"]
+        if not name.startswith("live_") or item_id in self.suggested:
+            return False
+        if name not in self.item_of:
+            self.item_of[name], self.listed[name] = item_id, now
+        if item["label_id"] is not None:
+            self.suggested[item_id] = now
+        return True
 
 
 def poll_gallery(api: RestClient, dataset_id: int, feature_job_id: int,
                  arrivals: Arrivals) -> None:
-    """One look: how many items have a suggestion (every unlabeled item with a feature row
-    has one; the first images are labeled); when more than were seen, the items listed since
-    the last such look, then every page of the suggestions."""
+    """One look, as the label page following the data set sees it: unlabeled items newest
+    first, each with its suggestion once it has one. Older pages are read only while a
+    page's oldest item was not visible before (arrivals are listed in arrival order)."""
     start = time.time()
-    path = f"/datasets/{dataset_id}/suggestions"
-    counts = api.get(path, feature_job_id=feature_job_id, limit=1)["suggested"]
-    if sum(counts.values()) > len(arrivals.suggested):
-        _look_at_items(api, dataset_id, arrivals)
-        offset = 0
-        while arrivals.pending():
-            page = api.get(path, feature_job_id=feature_job_id, limit=PAGE,
-                           offset=offset)["items"]
-            now = time.time()
-            for item in page:
-                arrivals.suggested.setdefault(item["item_id"], now)
-            if len(page) < PAGE:
-                break
-            offset += PAGE
-    arrivals.poll_seconds += time.time() - start
-
-
-def _look_at_items(api: RestClient, dataset_id: int, arrivals: Arrivals) -> None:
-    """The arrivals the items route lists past the items it gave before."""
+    offset = 0
     while True:
-        page = api.get(f"/datasets/{dataset_id}/items", offset=arrivals.items_listed,
-                       limit=PAGE)["items"]
+        page = api.get(f"/datasets/{dataset_id}/suggestions", feature_job_id=feature_job_id,
+                       order="newest", limit=LOOK, offset=offset)["items"]
         now = time.time()
-        arrivals.items_listed += len(page)
-        for item in page:
-            if item["uri"].startswith("live_"):
-                arrivals.item_of[item["uri"]] = item["id"]
-                arrivals.listed[item["uri"]] = now
-        if len(page) < PAGE:
+        news = [arrivals.saw(item, now) for item in page]
+        if len(page) < LOOK or not news[-1]:
             break
+        offset += LOOK
+    arrivals.poll_seconds += time.time() - start
 
 
 def measure(api: RestClient, dataset_id: int, feature_job_id: int, source: Path,
@@ -229,7 +215,8 @@ def stage_breakdown(api: RestClient, arrivals: Arrivals) -> dict[str, float]:
         for stage, start, end in zip(stages, times, times[1:]):
             stages[stage].append(end - start)
     jobs = {job["id"] for job in job_of.values()}
-    print(f"{len(jobs)} live_features jobs, {len(job_of) / max(len(jobs), 1):.1f} images each")
+    print(f"stages of the newest {len(job_of)} images, from the {len(jobs)} live_features "
+          f"jobs the app keeps ({len(job_of) / max(len(jobs), 1):.1f} images each)")
     return {stage: float(np.median(values)) for stage, values in stages.items() if values}
 
 
