@@ -127,7 +127,8 @@ SETTINGS_TABLE = (
      "sqlite:///$BEAMLABEL_HOME/beamlabel.db"),
     ("BEAMLABEL_BROKER_URL", "--broker-url", "Celery broker (redis://... on a shared server)",
      "filesystem:// under $BEAMLABEL_HOME/broker"),
-    ("BEAMLABEL_CACHE_URL", "--cache-url", "thumbnail cache: filesystem://DIR or redis://...",
+    ("BEAMLABEL_CACHE_URL", "--cache-url", "thumbnail cache: filesystem://DIR (one SQLite file "
+     "in DIR) or redis://...",
      "filesystem://$BEAMLABEL_HOME/cache"),
     ("BEAMLABEL_DATA_ROOTS", "--data-roots", f"the only directories data sets may be read from "
      f"('{os.pathsep}'-separated)", "your home directory and $BEAMLABEL_HOME"),

@@ -2,7 +2,7 @@
 
 Rendered in the web process's threads, a page of 48 thumbnails queues behind one GIL; here
 a few worker processes render them, each keeping what it renders in the thumbnail cache
-(uncounted, see ``data.render_workers``) and sending the bytes back to the request that waits.
+(``data.render_workers``) and sending the bytes back to the request that waits.
 A render is asked once per cache key: the label page's items callback starts the renders
 of its page (``prefetch``) and the route's requests for those tiles wait on them.
 
@@ -23,11 +23,10 @@ from functools import partial
 from typing import Optional
 
 from flask import Flask
-from flask_caching import Cache
 
-from data.render_workers import (WORKER_MODULES, KeptThumbnails, render_and_keep, start_worker,
-                                 started)
+from data.render_workers import WORKER_MODULES, render_and_keep, start_worker, started
 from data.sources.base import DataSource
+from data.thumbnail_cache import ThumbnailWriter
 from data.thumbnails import Thumbnail
 from data.worker_processes import at_exit_before_pools, end_pool, worker_context
 
@@ -56,12 +55,12 @@ class ThumbnailRenders:
     a time. Started by ``start`` (in the background) or by the first render asked;
     until they answer, ``submit`` returns None and the caller renders itself."""
 
-    def __init__(self, workers: int, cache_url: str, counted: Optional[Cache] = None):
+    def __init__(self, workers: int, cache_url: str):
         self.workers = max(1, min(workers, MAX_WORKERS))
         self.cache_url = cache_url
         # What the web process renders itself (workers not running, not a folder) is kept
-        # through this, ``counted`` being the app's own cache.
-        self.kept = KeptThumbnails(cache_url, counted)
+        # through this.
+        self.kept = ThumbnailWriter(cache_url)
         self._threads: Optional[ThreadPoolExecutor] = None
         self._lock = threading.Lock()
         self._executor: Optional[ProcessPoolExecutor] = None  # set once its workers answer
@@ -158,7 +157,7 @@ class ThumbnailRenders:
     def _render_here(self, source: DataSource, key: str, path: str, frame: int,
                      thumbnail: Thumbnail) -> bytes:
         body = thumbnail.render(source, path, frame)
-        self.kept.keep(key, body)
+        self.kept.set(key, body)
         return body
 
     def result(self, future: Future) -> Optional[bytes]:
@@ -226,7 +225,6 @@ class ThumbnailRenders:
                 end_pool(pool, CLOSE_SECONDS)
         if self._threads is not None:
             self._threads.shutdown(wait=True, cancel_futures=True)
-        self.kept.count_kept()
 
 
 def renders_of(server: Flask) -> ThumbnailRenders:
@@ -234,8 +232,7 @@ def renders_of(server: Flask) -> ThumbnailRenders:
     renders = server.extensions.get(EXTENSION_KEY)
     if renders is None:
         services = server.extensions["beamlabel"]
-        made = ThumbnailRenders(services.settings.scan_workers, services.settings.cache_url,
-                                services.cache)
+        made = ThumbnailRenders(services.settings.scan_workers, services.settings.cache_url)
         renders = server.extensions.setdefault(EXTENSION_KEY, made)
         if renders is made:
             at_exit_before_pools(renders.close)

@@ -71,14 +71,14 @@ def _render(item_id: int, thumbnail: Thumbnail, key: str, renders: ThumbnailRend
     item, dataset = row
     if item.status == "unreadable":
         body = render_unreadable(thumbnail.size, thumbnail.fmt)
-        renders.kept.keep(key, body)
+        renders.kept.set(key, body)
         return body
     source = services.source(dataset)
     future = renders.submit(source, key, item.path, item.frame, thumbnail)
     body = renders.result(future) if future is not None else None
     if body is None:  # no workers, or the render's worker died
         body = thumbnail.render(source, item.path, item.frame)
-        renders.kept.keep(key, body)
+        renders.kept.set(key, body)
     return body
 
 
@@ -101,7 +101,7 @@ def _body(item_id: int, thumbnail: Thumbnail, key: str) -> bytes:
             if item is not None:
                 mark_unreadable(session, item, str(error))
         body = render_unreadable(thumbnail.size, thumbnail.fmt)
-        renders.kept.keep(key, body)
+        renders.kept.set(key, body)
         return body
 
 

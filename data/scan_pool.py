@@ -50,28 +50,30 @@ def read_files(source: DataSource, files: Sequence[tuple[int, str]],
                cache: Optional[ThumbnailWriter] = None) -> list[FileResult]:
     """The header of each (item id, path) file; with a ``cache``, also the ``thumbnail`` of
     its first frame, kept there under the key the thumbnail route looks up. Each file is
-    opened once for both."""
-    results = []
+    opened once for both; the thumbnails are stored together at the end."""
+    results, rendered = [], {}
     for item_id, path in files:
         try:
             with source.open_file(path) as image:
                 info = image.info()
-                problem = None if cache is None else _keep_thumbnail(
-                    image, path, thumbnail, thumbnail.cache_key(item_id), cache)
+                problem = None if cache is None else _render_ahead(
+                    image, path, thumbnail, thumbnail.cache_key(item_id), rendered)
         except (UnreadableImage, SourceError) as error:
             results.append(FileResult(item_id, None, str(error)))
             continue
         results.append(FileResult(item_id, info, problem))
+    if cache is not None:
+        cache.set_many(rendered)
     return results
 
 
-def _keep_thumbnail(image: OpenedImage, path: str, thumbnail: Thumbnail, key: str,
-                    cache: ThumbnailWriter) -> Optional[str]:
-    """Render ``thumbnail`` of the opened file into ``cache``; what is wrong with the
+def _render_ahead(image: OpenedImage, path: str, thumbnail: Thumbnail, key: str,
+                  rendered: dict[str, bytes]) -> Optional[str]:
+    """Render ``thumbnail`` of the opened file into ``rendered``; what is wrong with the
     file's image data, if anything. No error gets out: a thumbnail is never the reason
     to stop a scan."""
     try:
-        cache.set(key, thumbnail.render_opened(image))
+        rendered[key] = thumbnail.render_opened(image)
     except UnreadableImage as error:
         return str(error)
     except SourceError as error:  # the source is away: the route renders it later
@@ -96,9 +98,7 @@ def _start_worker(cache_url: str) -> None:
 def _read_in_worker(source_kind: str, location: str, files: Sequence[tuple[int, str]],
                     thumbnail: Thumbnail) -> list[FileResult]:
     cache = _thumbnails if _thumbnails.has_room() else None
-    results = read_files(open_source(source_kind, location), files, thumbnail, cache)
-    _thumbnails.count_kept()
-    return results
+    return read_files(open_source(source_kind, location), files, thumbnail, cache)
 
 
 class ScanPool:

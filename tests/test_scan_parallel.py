@@ -17,6 +17,7 @@ from callbacks.common import thumbnail_url
 from data.catalog import dataset_summaries, register_dataset, scan_dataset
 from data.scan_pool import CHUNK_FILES, ScanPool, read_files
 from data.sources import open_source
+from data import thumbnail_cache
 from data.thumbnail_cache import ThumbnailWriter, open_cache
 from data.thumbnails import DEFAULT_THUMBNAIL, Thumbnail
 from db.models import DatasetProblem, Item
@@ -117,22 +118,19 @@ def test_parallel_scan_finds_what_one_worker_finds(session_factory, tmp_path, wo
     assert alone_counts[:2] == counts[:2] and alone_counts[3:] == counts[3:]
 
 
-def test_worker_writes_are_found_and_counted_by_the_web_apps_cache(tmp_path):
-    """The workers store uncounted, then add what they stored to the file count once: the
-    web app's cache finds the thumbnails and prunes past its threshold knowing of them."""
+def test_worker_writes_are_found_by_the_web_apps_cache(tmp_path):
+    """A worker's writer keeps a chunk's thumbnails in one store, in the web app's cache
+    file; nothing else is left in the cache's folder."""
     url = f"filesystem://{tmp_path / 'cache'}"
     web = open_cache(url)
     web.set("thumb:1:png:128:1:1:99:gray", b"first")
     writer = ThumbnailWriter(url)
-    for item_id in range(2, 7):
-        writer.set(f"thumb:{item_id}:png:128:1:1:99:gray", b"scanned %d" % item_id)
-    writer.count_kept()
+    writer.set_many({f"thumb:{item_id}:png:128:1:1:99:gray": b"scanned %d" % item_id
+                     for item_id in range(2, 7)})
     assert web.get("thumb:4:png:128:1:1:99:gray") == b"scanned 4"
-    assert web.cache._file_count == 6  # cachelib's count of the files it may prune
-    count_file = Path(web.cache._get_filename(web.cache._fs_count_file))
-    stored = [path for path in (tmp_path / "cache").iterdir() if path != count_file]
-    assert len(stored) == 6  # no temporary file left behind
-    assert {path.stat().st_mode & 0o777 for path in stored} == {0o600}  # as cachelib's own
+    assert web.get("thumb:1:png:128:1:1:99:gray") == b"first"
+    assert {path.name for path in (tmp_path / "cache").iterdir()} <= {
+        "thumbnails.sqlite3", "thumbnails.sqlite3-wal", "thumbnails.sqlite3-shm"}
 
 
 def test_scan_workers_setting():
@@ -187,14 +185,13 @@ def test_a_cache_that_is_down_costs_only_the_thumbnails(session_factory, tmp_pat
     assert [path for path, *_ in problems] == ["corrupt.tif", "cut.png", "empty.png", "text.png"]
 
 
-def test_the_scan_fills_a_file_cache_to_half_its_threshold_at_most(tmp_path):
-    """Past its threshold a file-system cache prunes on the next store, which would be a
-    page's: the scan renders ahead only while the cache is less than half full."""
+def test_the_scan_fills_a_local_cache_to_half_its_threshold_at_most(tmp_path, monkeypatch):
+    """Past its threshold the cache deletes its oldest thumbnails, which would be what the
+    pages kept: the scan renders ahead only while the cache is less than half full."""
+    monkeypatch.setattr(thumbnail_cache, "CACHE_THRESHOLD", 10)
     url = f"filesystem://{tmp_path / 'cache'}"
     writer = ThumbnailWriter(url)
-    web = open_cache(url)
-    threshold = web.cache._threshold
-    web.cache._update_count(value=threshold // 2 - 1)  # as if the pages had kept that many
+    open_cache(url).cache.set_many({f"page:{i}": b"kept by a page" for i in range(4)})
     assert writer.has_room()
     writer.set("thumb:1:png:128:1:1:99:gray", b"one more")
     assert not writer.has_room()

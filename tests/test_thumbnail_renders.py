@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from cachelib import FileSystemCache
 from PIL import Image
 from sqlalchemy import select
 
@@ -16,8 +15,6 @@ from api import thumbnail_renders
 from api.thumbnail_renders import ThumbnailRenders, renders_of
 from api.thumbnails import prefetch
 from callbacks.common import thumbnail_url
-from data import render_workers
-from data.render_workers import KeptThumbnails
 from data.sources import UnreadableImage, open_source
 from data.thumbnail_cache import open_cache
 from data.thumbnails import DEFAULT_THUMBNAIL, render_unreadable
@@ -104,30 +101,6 @@ def test_before_the_workers_answer_the_web_process_renders(tmp_path, folder, mon
     assert not renders.ready
     assert body == DEFAULT_THUMBNAIL.render(folder, "t2.tif")
     assert open_cache(renders.cache_url).get(key) == body
-
-
-def test_stores_are_counted_every_so_often_not_each_time(tmp_path, monkeypatch):
-    monkeypatch.setattr(render_workers, "COUNT_EVERY", 3)
-    url = f"filesystem://{tmp_path / 'cache'}"
-    kept = KeptThumbnails(url)
-    for i in range(5):
-        kept.keep(f"k{i}", b"x")
-
-    def count():  # what cachelib's count file says (a threshold of 0: not counted again)
-        return FileSystemCache(str(tmp_path / "cache"), threshold=0)._file_count
-    assert count() == 3
-    kept.count_kept()
-    assert count() == 5
-    assert [open_cache(url).get(f"k{i}") for i in range(5)] == [b"x"] * 5
-
-
-def test_a_workers_uncounted_stores_are_counted_when_its_pool_ends(tmp_path, folder):
-    renders = started(ThumbnailRenders(1, f"filesystem://{tmp_path / 'cache'}"))
-    for item_id, path in enumerate(["t0.tif", "t1.tif", "p.png"]):
-        renders.result(renders.submit(folder, DEFAULT_THUMBNAIL.cache_key(item_id), path, 0,
-                                      DEFAULT_THUMBNAIL))
-    renders.close()
-    assert FileSystemCache(str(tmp_path / "cache"), threshold=0)._file_count == 3
 
 
 def test_a_page_prefetched_and_then_served(tmp_path):
