@@ -42,7 +42,7 @@ IDLE_SECONDS = 600.0  # workers without a render this long end (and come back wh
 CLOSE_SECONDS = 5.0  # on close, the longest the running renders may take to finish
 # Renders done keep their bytes here (up to this many) for the requests that come just
 # after: a page's tiles are mostly rendered before the browser asks for them, and a read
-# of the file-system cache cost 0.4 ms of the web process's time per tile.
+# of the file-per-thumbnail cache this app had cost 0.4 ms of the web process's time a tile.
 RECENT_BYTES = 16 * 2**20
 
 

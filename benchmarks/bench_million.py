@@ -1,7 +1,7 @@
 """A million images end to end, through the real app as ``beamlabel`` starts it.
 
 The app (``python -m app``: the web process, its header-scan processes and its local
-Celery worker; SQLite and a file-system thumbnail cache in a temporary data home) serves
+Celery worker; SQLite and the local thumbnail cache in a temporary data home) serves
 ``--count`` 64-pixel demo images: ``--distinct`` of them drawn by data.demo, hard-linked
 to reach the count (links cost directory entries, not image bytes), 2,000 per sub-folder.
 Over REST and the pages' own Dash callbacks, as a browser asks:
@@ -77,11 +77,11 @@ FIT_SAMPLE = 20_000
 GIB = 2 ** 30
 GOALS = {"register_s": 30.0, "scan_s": 600.0, "page_warm_s": 0.150, "counts_s": 0.050,
          "export_s": 1.0, "web_rss_bytes": 2 * GIB}
-# Disk per item beyond the distinct images: its default thumbnail in the file-system cache
-# (about 6 KB, a 4 KiB-block file), 2 × 1 KiB of float32 features (the vectors written,
-# then the job's copy), the database rows and indexes, projection files, directory entries.
+# Disk per item beyond the distinct images: its default thumbnail in the thumbnail cache
+# (a row of about 6 KB), 2 × 1 KiB of float32 features (the vectors written, then the
+# job's copy), the database rows and indexes, projection files, directory entries.
 BYTES_PER_ITEM = 16 * 1024
-INODES_PER_ITEM = 1  # the thumbnail file; hard links share the image's inode
+INODES_PER_ITEM = 0  # hard links share the image's inode; thumbnails share one file
 SCAN_TIMEOUT_S = 3 * GOALS["scan_s"]  # --scan-timeout: on a loaded machine, wait longer
 JOB_TIMEOUT_S = 3600
 

@@ -3,7 +3,7 @@
 The app is started as the launcher starts it (with the thumbnail route's workers, whose
 forkserver the scan's workers fork from); its own scan (``Services.start_scan``: worker
 processes that read each header and render the label page's default thumbnail into the
-file-system cache) runs until the data set is ready; goals: PNGs under 8 s, TIFFs under
+thumbnail cache) runs until the data set is ready; goals: PNGs under 8 s, TIFFs under
 12 s. Then the first page's 48 thumbnails must be in the cache, and the route must answer
 them with those bytes. Prints the figures; exits non-zero on a miss.
 

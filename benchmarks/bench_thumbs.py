@@ -1,7 +1,8 @@
 """48 thumbnails of 512x512 16-bit TIFFs with log + percentile, through the route.
 
 Cold (rendered from the files) under 1.0 s, cached under 100 ms, measured server side with
-the Flask test client of the real server and its file-system cache. Exits non-zero on a miss.
+the Flask test client of the real server and its local thumbnail cache. Exits non-zero on a
+miss.
 
     python benchmarks/bench_thumbs.py [--size 128]
 """
