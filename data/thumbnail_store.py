@@ -57,9 +57,11 @@ class SQLiteCache(BaseCache):
     # -- connections ------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection; a process forked after opening one opens its own."""
+        """This thread's connection; a process forked after opening one opens its own. (A
+        file deleted meanwhile, the cache cleared by hand, is made again first.)"""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
+            _create_file(self.path)
             connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS,
                                          isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync a store

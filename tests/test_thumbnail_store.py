@@ -32,6 +32,20 @@ def test_what_is_stored_is_found_by_another_opening_of_the_file(store):
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600  # as cachelib's files
 
 
+def test_a_file_deleted_by_hand_is_made_again_for_the_next_connection(store):
+    store.set("a", b"1")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(store.path + suffix):
+            os.unlink(store.path + suffix)
+    found = []
+    in_a_new_thread = threading.Thread(  # which opens its own connection
+        target=lambda: found.extend([store.set("b", b"2"), store.get("b"), store.get("a")]))
+    in_a_new_thread.start()
+    in_a_new_thread.join()
+    assert found == [True, b"2", None]
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+
+
 def test_the_web_apps_cache_is_this_store_with_a_weeks_timeout(tmp_path, monkeypatch):
     cache = open_cache(f"filesystem://{tmp_path / 'cache'}")
     cache.set("thumb:1", b"png")
