@@ -21,7 +21,7 @@ from data.thumbnail_store import FILE_NAME
 log = logging.getLogger(__name__)
 
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
-CACHE_THRESHOLD = 200_000  # thumbnails a local cache keeps (about 1 GiB at 128 px)
+CACHE_THRESHOLD = 200_000  # thumbnails a local cache keeps (about 1.6 GiB of 128-px PNGs)
 
 
 def cache_config(cache_url: str) -> dict:
