@@ -125,7 +125,7 @@ def suggestions(path: DatasetPath, query: SuggestionsQuery):
     with services.session_factory() as session:
         store.get_dataset(session, path.dataset_id)
         if query.order == "newest":
-            listed, _, page = rankings.newest_suggestion_page(
+            listed, page = rankings.newest_suggestion_page(
                 session, services.feature_indexes, path.dataset_id, query.feature_job_id,
                 query.limit, query.offset, query.label_id)
         else:

@@ -151,7 +151,7 @@ def _newest_suggestions(session: Session, dataset_id: int, spec: dict) -> Guided
     """Unlabeled items newest first (a live data set's arrivals on top), each with its
     suggestion once the feature job holds its row (an item just arrived shows none yet)."""
     try:
-        newest, _, page = rankings.newest_suggestion_page(
+        newest, page = rankings.newest_suggestion_page(
             session, current_services().feature_indexes, dataset_id, spec["job_id"],
             MAX_ORDERED)
     except DomainError as error:  # fewer than two classes carry labels

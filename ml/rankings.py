@@ -165,18 +165,18 @@ def newest_unlabeled(session: Session, dataset_id: int, limit: int,
 def newest_suggestion_page(session: Session, cache: IndexCache, dataset_id: int,
                            feature_job_id: int, limit: int, offset: int = 0,
                            label_id: Optional[int] = None
-                           ) -> tuple[np.ndarray, np.ndarray, SuggestionPage]:
-    """(unlabeled items newest first, which of them have a suggestion, the page of those
-    suggestions): an item whose feature row the job does not hold yet has none. Every class
-    is listed: a ``label_id`` is refused."""
+                           ) -> tuple[np.ndarray, SuggestionPage]:
+    """(unlabeled items newest first, the suggestions of those that have one): an item
+    whose feature row the job does not hold yet has none. Every class is listed: a
+    ``label_id`` is refused."""
     if label_id is not None:
         raise DomainError("newest first lists the unlabeled items of every class: leave "
                           "label_id out, or ask for the most confident first", "label_id")
     newest = newest_unlabeled(session, dataset_id, limit, offset)
     model = suggestion_model(session, cache, dataset_id, feature_job_id)
     found, label_ids, confidences = model.suggestions_of(newest)
-    return newest, found, SuggestionPage(model, newest[found], label_ids, confidences,
-                                         model.page_precision(label_ids, confidences))
+    return newest, SuggestionPage(model, newest[found], label_ids, confidences,
+                                  model.page_precision(label_ids, confidences))
 
 
 @dataclass(frozen=True)
