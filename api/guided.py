@@ -134,16 +134,17 @@ def suggestions(path: DatasetPath, query: SuggestionsQuery):
                                             query.label_id, query.limit, query.offset)
             listed = page.item_ids
         rows = guided.items_in_order(session, path.dataset_id, listed.tolist())
-    suggested = dict(zip(page.item_ids.tolist(), zip(page.label_ids.tolist(),
-                                                     page.confidences.tolist())))
-    unsuggested = (None, None)
+    suggested = {item: {"label_id": label, "confidence": confidence}
+                 for item, label, confidence in zip(page.item_ids.tolist(),
+                                                    page.label_ids.tolist(),
+                                                    page.confidences.tolist())}
+    unsuggested = {"label_id": None, "confidence": None}
     return SuggestionsOut(
         feature_job_id=query.feature_job_id, labels_used=page.model.labels_used,
         held_out_accuracy=page.model.held_out_accuracy, suggested=page.model.counts(),
         expected_precision=page.expected_precision,
-        items=[SuggestedItemOut(item_id=r.id, uri=r.uri,
-                                label_id=suggested.get(r.id, unsuggested)[0],
-                                confidence=suggested.get(r.id, unsuggested)[1]) for r in rows]
+        items=[SuggestedItemOut(item_id=r.id, uri=r.uri, **suggested.get(r.id, unsuggested))
+               for r in rows]
     ).model_dump(mode="json")
 
 

@@ -61,8 +61,9 @@ class ThumbnailWriter:
     scan chunk's in one store, and none where it would not be kept. Thread-safe."""
 
     def __init__(self, cache_url: str):
-        self._cache = _store_of(cache_config(cache_url))
-        self._keeps_nothing = cache_config(cache_url)["CACHE_TYPE"] == "NullCache"
+        config = cache_config(cache_url)
+        self._cache = _store_of(config)
+        self._keeps_nothing = config["CACHE_TYPE"] == "NullCache"
 
     def has_room(self) -> bool:
         """Whether thumbnails rendered ahead would be kept: a null cache keeps nothing; a
